@@ -1,0 +1,71 @@
+"""Argument checks that turn bad input into ValueError/TypeError naming the argument."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def positive_int(value, name):
+    """``value`` as an int >= 1, or TypeError/ValueError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be a positive integer, got {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return int(value)
+
+
+def float_dtype(dtype, name="dtype"):
+    """``dtype`` as ``np.dtype('float32')`` or ``np.dtype('float64')``."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"{name} must be np.float32 or np.float64, got {dtype!r}") from exc
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"{name} must be np.float32 or np.float64, got {dt}")
+    return dt
+
+
+def float_array(value, name, dtype):
+    """``value`` as a C-contiguous array of ``dtype``; integer, bool, complex refused.
+
+    Any real floating input is accepted and cast to ``dtype``.
+    """
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real floating-point array, got "
+                        f"{type(value).__name__}") from exc
+    if arr.dtype.kind != "f":
+        raise TypeError(f"{name} must be a real floating-point array, got dtype {arr.dtype}"
+                        + (" (cast integer data with .astype(np.float32) first)"
+                           if arr.dtype.kind in "iub" else ""))
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def shape_is(arr, shape, name, what=""):
+    """Raise ValueError unless ``arr.shape == shape``."""
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}{what}, got {arr.shape}")
+
+
+def lengths_array(lengths, batch, steps):
+    """Per-row sequence lengths as int64 ``(batch,)`` with ``1 <= lengths <= steps``."""
+    if lengths is None:
+        return np.full(batch, steps, dtype=np.int64)
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths must be an integer array, got dtype {arr.dtype}")
+    if arr.shape != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},) (one length per batch row), "
+                         f"got {arr.shape}")
+    if arr.size and arr.min() < 1:
+        raise ValueError("lengths must be >= 1: zero-length sequences are not supported, "
+                         f"got min(lengths) = {arr.min()}")
+    if arr.size and arr.max() > steps:
+        raise ValueError(f"lengths must be <= the number of time steps {steps}, "
+                         f"got max(lengths) = {arr.max()}")
+    return np.ascontiguousarray(arr, dtype=np.int64)

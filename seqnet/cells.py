@@ -1,0 +1,199 @@
+"""One direction of one recurrent layer over a whole sequence: the kernel wrappers.
+
+These functions allocate every output and cache and make one kernel call per
+sequence. They take time-major arrays of one float dtype (``float32`` or
+``float64``) and trust their arguments: the checks live in :mod:`seqnet.layers`.
+
+Shapes (T steps, B rows, I inputs, H hidden units, G gates: LSTM 4, GRU 3, RNN 1):
+
+- ``x``: ``(T, B, I)``, C-contiguous.
+- ``W_ih``: ``(G*H, I)``, ``W_hh``: ``(G*H, H)``, ``b_ih``, ``b_hh``: ``(G*H,)``.
+- ``state``: a tuple of ``(B, H)`` arrays, ``(h,)`` or, for the LSTM, ``(h, c)``.
+- ``lengths``: ``(B,)`` int64 with ``1 <= lengths[b] <= T``.
+- ``out``: ``(T, B, H)``, zero past each row's length.
+
+Each ``*_forward`` returns ``(out, final_state, cache)``; ``cache`` is ``None``
+unless ``keep=True``. Each ``*_backward(cache, dout, dstate)`` returns
+``(dx, (dW_ih, dW_hh, db_ih, db_hh), dstate0)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import _config
+from .kernels import gru as _gru
+from .kernels import lstm as _lstm
+from .kernels import rnn as _rnn
+
+
+def _pick(serial, parallel, batch, width):
+    return parallel if _config.use_parallel(batch, width) else serial
+
+
+def _history(keep, T, B, H, dtype):
+    """Per-step state history for backward, or a 1-step dummy when not kept."""
+    return np.empty((T if keep else 1, B, H), dtype)
+
+
+def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=True):
+    """Run an LSTM direction over a sequence (see the module docstring for shapes).
+
+    Gate order i, f, g, o; ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``.
+    """
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    dt = x.dtype
+    h0, c0 = state
+    out = np.empty((T, B, H), dt)
+    hT = np.empty((B, H), dt)
+    cT = np.empty((B, H), dt)
+    h_prev = _history(keep, T, B, H, dt)
+    c_prev = _history(keep, T, B, H, dt)
+    gates = np.empty((T, B, 4 * H), dt)
+    rec = np.empty((B, 4 * H), dt)
+    kernel = _pick(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H)
+    kernel(x, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep,
+           out, hT, cT, h_prev, c_prev, gates, rec)
+    cache = None
+    if keep:
+        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+                     h_prev=h_prev, c_prev=c_prev, gates=gates)
+    return out, (hT, cT), cache
+
+
+def lstm_backward(cache, dout, dstate):
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T, dc_T)``, each ``(B, H)``.
+    """
+    x = cache["x"]
+    T, B, I = x.shape
+    W_ih, W_hh = cache["W_ih"], cache["W_hh"]
+    H = W_hh.shape[1]
+    dt = x.dtype
+    dx = np.empty_like(x)
+    dW_ih = np.empty_like(W_ih)
+    dW_hh = np.empty_like(W_hh)
+    db = np.empty(4 * H, dt)
+    dh0 = np.empty((B, H), dt)
+    dc0 = np.empty((B, H), dt)
+    dG = np.empty((T, B, 4 * H), dt)
+    rec = np.empty((B, H), dt)
+    kernel = _pick(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel,
+                   B, 4 * H)
+    kernel(x, W_ih, W_hh, cache["lengths"], cache["reverse"], cache["h_prev"],
+           cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
+           dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec)
+    return dx, (dW_ih, dW_hh, db, db.copy()), (dh0, dc0)
+
+
+def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=True,
+                reset_after=True):
+    """Run a GRU direction over a sequence (see the module docstring for shapes).
+
+    Gate order r, z, n; ``h_t = (1 - z) n + z h_{t-1}``. ``reset_after=True``:
+    ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``; ``False``:
+    ``n = tanh(W_in x + b_in + W_hn (r h) + b_hn)``.
+    """
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    dt = x.dtype
+    (h0,) = state
+    out = np.empty((T, B, H), dt)
+    hT = np.empty((B, H), dt)
+    h_prev = _history(keep, T, B, H, dt)
+    gates = np.empty((T, B, 3 * H), dt)
+    hn = np.empty((T, B, H), dt)
+    rec = np.empty((B, 3 * H), dt)
+    rec_rz = np.empty((B, 2 * H), dt)
+    rec_n = np.empty((B, H), dt)
+    kernel = _pick(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H)
+    kernel(x, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
+           reset_after, keep, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
+    cache = None
+    if keep:
+        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+                     reset_after=reset_after, h_prev=h_prev, gates=gates, hn=hn)
+    return out, (hT,), cache
+
+
+def gru_backward(cache, dout, dstate):
+    """Backpropagation through time for :func:`gru_forward`.
+
+    ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
+    """
+    x = cache["x"]
+    T, B, I = x.shape
+    W_ih, W_hh = cache["W_ih"], cache["W_hh"]
+    H = W_hh.shape[1]
+    dt = x.dtype
+    dx = np.empty_like(x)
+    dW_ih = np.empty_like(W_ih)
+    dW_hh = np.empty_like(W_hh)
+    db_ih = np.empty(3 * H, dt)
+    db_hh = np.empty(3 * H, dt)
+    dh0 = np.empty((B, H), dt)
+    dGi = np.empty((T, B, 3 * H), dt)
+    dGh = np.empty((T, B, 3 * H), dt)
+    dn = np.empty((T, B, H), dt)
+    dht = np.empty((B, H), dt)
+    drh = np.empty((B, H), dt)
+    rec = np.empty((B, 2 * H), dt)
+    kernel = _pick(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel,
+                   B, 3 * H)
+    kernel(x, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
+           cache["reverse"], cache["reset_after"], cache["h_prev"], cache["gates"],
+           cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:], db_ih, db_hh,
+           dh0, dGi, dGh, dn, dht, drh, rec)
+    return dx, (dW_ih, dW_hh, db_ih, db_hh), (dh0,)
+
+
+def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=True,
+                nonlinearity="tanh"):
+    """Run a vanilla RNN direction over a sequence (see the module docstring).
+
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` tanh or ReLU.
+    """
+    T, B, _ = x.shape
+    H = W_hh.shape[1]
+    dt = x.dtype
+    (h0,) = state
+    relu = nonlinearity == "relu"
+    out = np.empty((T, B, H), dt)
+    hT = np.empty((B, H), dt)
+    h_prev = _history(keep, T, B, H, dt)
+    gates = np.empty((T, B, H), dt)
+    rec = np.empty((B, H), dt)
+    kernel = _pick(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H)
+    kernel(x, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep,
+           out, hT, h_prev, gates, rec)
+    cache = None
+    if keep:
+        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+                     relu=relu, h_prev=h_prev, out=out)
+    return out, (hT,), cache
+
+
+def rnn_backward(cache, dout, dstate):
+    """Backpropagation through time for :func:`rnn_forward`.
+
+    ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
+    """
+    x = cache["x"]
+    T, B, I = x.shape
+    W_ih, W_hh = cache["W_ih"], cache["W_hh"]
+    H = W_hh.shape[1]
+    dt = x.dtype
+    dx = np.empty_like(x)
+    dW_ih = np.empty_like(W_ih)
+    dW_hh = np.empty_like(W_hh)
+    db = np.empty(H, dt)
+    dh0 = np.empty((B, H), dt)
+    dG = np.empty((T, B, H), dt)
+    rec = np.empty((B, H), dt)
+    kernel = _pick(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H)
+    kernel(x, W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
+           cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih, dW_hh, db, dh0,
+           dG, rec)
+    return dx, (dW_ih, dW_hh, db, db.copy()), (dh0,)

@@ -1,0 +1,251 @@
+"""Finite-difference gradient checking for recurrent layers.
+
+:func:`check_gradients` checks any layer that follows seqnet's layer contract
+against float64 central differences: every parameter tensor, the input and the
+initial state(s). :data:`SUITE` lists the cases that ``python -m seqnet.gradcheck``
+and the test suite run over every cell and variant.
+
+The contract a layer must follow:
+
+- ``forward(x, initial_state=None, *, lengths=None, training=False)`` returns
+  ``(out, state)``, where ``state`` is an array or a tuple of arrays;
+- ``backward(dout, dstate)`` returns ``(dx, dinitial_state)`` and fills
+  ``layer.grads``;
+- ``layer.params`` and ``layer.grads`` are dicts with the same keys, and forward
+  reads the arrays in ``params`` (it must see changes made to them in place);
+- optionally ``layer.rng``, a :class:`numpy.random.Generator` for dropout: its state
+  is restored before every forward, so that each sees the same dropout mask.
+
+The loss is ``L = sum(R * out) + sum_m sum(S_m * state_m)`` with fixed random
+``R`` and ``S_m``, so that every output element and every final state is checked.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+
+__all__ = ["GradcheckReport", "check_gradients", "relative_error", "SUITE", "Case",
+           "run_case", "DEFAULT_TOLERANCE"]
+
+#: the suite's pass mark for the relative error of any tensor.
+DEFAULT_TOLERANCE = 1e-6
+
+
+def relative_error(analytic, numeric):
+    """Max-norm relative error ``max|a - n| / max(max|a|, max|n|)`` of two tensors.
+
+    It is 0 when both tensors are exactly zero. Measured against the tensor's own
+    scale, it stays meaningful for entries whose gradient is (near) zero, where an
+    element-wise relative error only measures the finite-difference noise.
+    """
+    a = np.asarray(analytic, dtype=np.float64)
+    n = np.asarray(numeric, dtype=np.float64)
+    scale = max(np.abs(a).max(initial=0.0), np.abs(n).max(initial=0.0))
+    if scale == 0.0:
+        return 0.0
+    return float(np.abs(a - n).max() / scale)
+
+
+@dataclasses.dataclass
+class GradcheckReport:
+    """Result of :func:`check_gradients`.
+
+    Attributes
+    ----------
+    errors : dict of str to float
+        Max-norm relative error per tensor (see :func:`relative_error`): every
+        parameter name, ``"x"`` and ``"initial_state[m]"``.
+    analytic, numeric : dict of str to ndarray
+        The gradients compared.
+    """
+
+    errors: dict
+    analytic: dict
+    numeric: dict
+
+    @property
+    def max_error(self):
+        """The largest error over all tensors."""
+        return max(self.errors.values(), default=0.0)
+
+    @property
+    def worst(self):
+        """The name of the tensor with the largest error."""
+        return max(self.errors, key=self.errors.get)
+
+    def passed(self, tolerance=DEFAULT_TOLERANCE):
+        """Whether every tensor's error is at most ``tolerance`` (and none is NaN)."""
+        return all(e <= tolerance for e in self.errors.values())
+
+
+def _as_tuple(state):
+    return tuple(state) if isinstance(state, (tuple, list)) else (state,)
+
+
+def _like(template, parts):
+    return tuple(parts) if isinstance(template, (tuple, list)) else parts[0]
+
+
+def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, seed=0):
+    """Check a layer's analytic gradients against float64 central differences.
+
+    Parameters
+    ----------
+    layer : object
+        A layer following the contract in the module docstring, computing in
+        float64 (for seqnet's layers: ``dtype=np.float64``).
+    x : array_like, shape (B, T, I)
+        Input; converted to float64.
+    initial_state : ndarray or tuple of ndarray, optional
+        Initial state. When omitted, the zero state is passed explicitly so that
+        its gradient is checked too.
+    lengths : array_like of int, optional
+        Passed to ``forward``.
+    eps : float, default 1e-6
+        Step of the central difference ``(L(p + eps) - L(p - eps)) / (2 eps)``.
+    seed : int, default 0
+        Seeds the random projections ``R`` and ``S`` of the loss.
+
+    Returns
+    -------
+    GradcheckReport
+
+    Raises
+    ------
+    ValueError
+        The layer does not compute in float64.
+    """
+    if getattr(layer, "dtype", np.float64) != np.float64:
+        raise ValueError("gradients are checked in float64: build the layer with "
+                         f"dtype=np.float64 (it has {layer.dtype})")
+    x = np.array(x, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    layer_rng = getattr(layer, "rng", None)
+    rng_state = copy.deepcopy(layer_rng.bit_generator.state) if layer_rng is not None else None
+
+    def forward(x_, state_):
+        if layer_rng is not None:
+            layer_rng.bit_generator.state = copy.deepcopy(rng_state)
+        return layer.forward(x_, state_, lengths=lengths, training=True)
+
+    out, state = forward(x, initial_state)
+    if out.dtype != np.float64:
+        raise ValueError(f"gradients are checked in float64, but the layer's output is {out.dtype}")
+    if initial_state is None:
+        initial_state = _like(state, [np.zeros_like(s) for s in _as_tuple(state)])
+    init = [np.array(s, dtype=np.float64) for s in _as_tuple(initial_state)]
+    init_arg = _like(initial_state, init)
+    R = rng.standard_normal(out.shape)
+    S = [rng.standard_normal(np.shape(s)) for s in _as_tuple(state)]
+
+    def loss():
+        o, st = forward(x, init_arg)
+        parts = zip(S, _as_tuple(st), strict=True)
+        return float(np.sum(R * o) + sum(np.sum(s * a) for s, a in parts))
+
+    forward(x, init_arg)
+    dx, dinit = layer.backward(R, _like(state, S))
+    analytic = {k: np.array(v, dtype=np.float64) for k, v in layer.grads.items()}
+    analytic["x"] = np.array(dx, dtype=np.float64)
+    for m, d in enumerate(_as_tuple(dinit)):
+        analytic[f"initial_state[{m}]"] = np.array(d, dtype=np.float64)
+
+    targets = dict(layer.params)
+    targets["x"] = x
+    for m, s in enumerate(init):
+        targets[f"initial_state[{m}]"] = s
+    numeric = {}
+    for name, arr in targets.items():
+        num = np.zeros(arr.shape)
+        for idx in np.ndindex(arr.shape):
+            orig = arr[idx]
+            arr[idx] = orig + eps
+            up = loss()
+            arr[idx] = orig - eps
+            down = loss()
+            arr[idx] = orig
+            num[idx] = (up - down) / (2.0 * eps)
+        numeric[name] = num
+    errors = {}
+    for name in numeric:
+        if name not in analytic:
+            raise ValueError(f"layer.grads has no entry {name!r} after backward")
+        errors[name] = relative_error(analytic[name], numeric[name])
+    return GradcheckReport(errors=errors, analytic=analytic, numeric=numeric)
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One case of the suite: a layer configuration and the data to check it on."""
+
+    cell: str                     # "rnn-tanh", "rnn-relu", "lstm", "gru", "gru-v1"
+    num_layers: int = 1
+    bidirectional: bool = False
+    return_sequences: bool = True
+    lengths: bool = False
+    initial_state: bool = False
+    dropout: float = 0.0
+
+    @property
+    def name(self):
+        """A short label for tables and test ids."""
+        parts = [self.cell, f"L{self.num_layers}", "bi" if self.bidirectional else "uni",
+                 "seq" if self.return_sequences else "last"]
+        if self.lengths:
+            parts.append("lengths")
+        if self.initial_state:
+            parts.append("h0")
+        if self.dropout:
+            parts.append(f"drop{self.dropout}")
+        return "-".join(parts)
+
+    def make_layer(self, seed=0):
+        """The float64 layer of this case, with non-zero random biases."""
+        from .. import GRU, LSTM, SimpleRNN
+
+        kw = dict(num_layers=self.num_layers, bidirectional=self.bidirectional,
+                  return_sequences=self.return_sequences, dropout=self.dropout,
+                  dtype=np.float64, seed=seed)
+        if self.cell.startswith("rnn"):
+            layer = SimpleRNN(HIDDEN, nonlinearity=self.cell.split("-")[1], **kw)
+        elif self.cell == "lstm":
+            layer = LSTM(HIDDEN, **kw)
+        else:
+            layer = GRU(HIDDEN, reset_after=self.cell == "gru", **kw)
+        layer.forward(np.zeros((1, 1, INPUT)))
+        rng = np.random.default_rng(seed + 1)
+        for p in layer.params.values():
+            p[...] = rng.uniform(-0.8, 0.8, p.shape)
+        return layer
+
+
+#: sizes of the suite's layers and data: small enough for thousands of forwards.
+BATCH, STEPS, INPUT, HIDDEN = 3, 5, 3, 4
+
+_CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru", "gru-v1")
+
+#: every cell and variant: 1-2 layers, uni/bidirectional, return_sequences on/off,
+#: with and without lengths and initial states; plus seeded dropout between layers.
+SUITE = tuple(
+    [Case(c, nl, bi, rs, ln, h0)
+     for c in _CELLS for nl in (1, 2) for bi in (False, True) for rs in (True, False)
+     for ln in (False, True) for h0 in (False, True)]
+    + [Case(c, 2, bi, True, True, True, dropout=0.5) for c in _CELLS for bi in (False, True)]
+)
+
+
+def run_case(case, seed=0):
+    """Build a case's layer and data and return its :class:`GradcheckReport`."""
+    layer = case.make_layer(seed)
+    rng = np.random.default_rng(seed + 2)
+    x = rng.standard_normal((BATCH, STEPS, INPUT))
+    lengths = np.array([STEPS, 2, 4][:BATCH]) if case.lengths else None
+    state = None
+    if case.initial_state:
+        shape = (case.num_layers * (2 if case.bidirectional else 1), BATCH, HIDDEN)
+        parts = [0.5 * rng.standard_normal(shape) for _ in layer.STATE_NAMES]
+        state = tuple(parts) if len(parts) > 1 else parts[0]
+    return check_gradients(layer, x, state, lengths=lengths, seed=seed)

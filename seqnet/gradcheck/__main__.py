@@ -1,0 +1,49 @@
+"""``python -m seqnet.gradcheck``: run the gradient-check suite and print a table.
+
+Exits with status 1 if any tensor's relative error exceeds the tolerance.
+"""
+
+import argparse
+import sys
+import time
+
+from . import DEFAULT_TOLERANCE, SUITE, run_case
+
+
+def main(argv=None):
+    """Run the suite; return the process exit status."""
+    parser = argparse.ArgumentParser(
+        prog="python -m seqnet.gradcheck",
+        description="Check every cell's BPTT gradients against float64 central differences.")
+    parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
+                        help="largest relative error that passes (default %(default)g)")
+    parser.add_argument("--cell", action="append", default=None,
+                        help="run only cases of this cell (repeatable): "
+                             "rnn-tanh, rnn-relu, lstm, gru, gru-v1")
+    args = parser.parse_args(argv)
+    cases = [c for c in SUITE if args.cell is None or c.cell in args.cell]
+    if not cases:
+        parser.error(f"no case matches --cell {args.cell}")
+    print("| case | tensors | worst tensor | max relative error | result |")
+    print("|---|---|---|---|---|")
+    worst_per_cell = {}
+    failures = 0
+    start = time.perf_counter()
+    for case in cases:
+        report = run_case(case)
+        ok = report.passed(args.tolerance)
+        failures += not ok
+        err = report.max_error
+        worst_per_cell[case.cell] = max(worst_per_cell.get(case.cell, 0.0), err)
+        print(f"| {case.name} | {len(report.errors)} | {report.worst} | {err:.2e} | "
+              f"{'ok' if ok else 'FAIL'} |", flush=True)
+    print()
+    print("worst relative error per cell: "
+          + ", ".join(f"{c} {e:.2e}" for c, e in worst_per_cell.items()))
+    print(f"{len(cases) - failures} passed, {failures} failed "
+          f"(tolerance {args.tolerance:g}, {time.perf_counter() - start:.1f} s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,512 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU, stacked and bidirectional.
+
+Each layer owns its parameters (PyTorch's names and layouts), runs one kernel call
+per layer, direction and sequence, and keeps what its own ``backward`` needs.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _checks, cells
+from ._config import DEFAULT_DTYPE
+
+
+class RecurrentLayer:
+    """Base class of :class:`SimpleRNN`, :class:`LSTM` and :class:`GRU`.
+
+    Parameters
+    ----------
+    hidden_size : int
+        Number of hidden units ``H``.
+    input_size : int, optional
+        Number of input features ``I``; inferred from the first ``forward`` (or
+        ``load_state_dict``) when ``None``.
+    num_layers : int, default 1
+        Number of stacked layers.
+    bidirectional : bool, default False
+        Run a second, reversed direction in every layer and concatenate
+        (``D = 2``); otherwise ``D = 1``.
+    dropout : float, default 0.0
+        Inverted dropout on the outputs of every layer but the last, in training
+        only; seeded through :attr:`rng`.
+    return_sequences : bool, default True
+        Return the whole output sequence ``(B, T, D*H)``; else the output at each
+        row's last valid step ``(B, D*H)`` (reverse direction: its final state).
+    dtype : {np.float32, np.float64}, default np.float32
+        Dtype of parameters, activations and gradients.
+    seed : int, optional
+        Seeds the initialisation and the dropout masks.
+
+    Attributes
+    ----------
+    params, grads : dict of str to ndarray
+        Same keys, PyTorch's names: ``weight_ih_l{k}`` ``(G*H, in)``,
+        ``weight_hh_l{k}`` ``(G*H, H)``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
+        ``(G*H,)``, suffix ``_reverse`` for the second direction. Empty until the
+        input size is known. ``backward`` overwrites ``grads``.
+    rng : numpy.random.Generator
+        Draws the dropout masks.
+    """
+
+    #: gate names in weight order; ``G = len(GATES)``.
+    GATES: tuple = ()
+    #: names of the recurrent state tensors.
+    STATE_NAMES: tuple = ("h",)
+
+    def __init__(self, hidden_size, *, input_size=None, num_layers=1, bidirectional=False,
+                 dropout=0.0, return_sequences=True, dtype=DEFAULT_DTYPE, seed=None):
+        self.hidden_size = _checks.positive_int(hidden_size, "hidden_size")
+        self.input_size = (None if input_size is None
+                           else _checks.positive_int(input_size, "input_size"))
+        self.num_layers = _checks.positive_int(num_layers, "num_layers")
+        if not isinstance(bidirectional, (bool, np.bool_)):
+            raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
+        self.bidirectional = bool(bidirectional)
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
+            raise TypeError(f"dropout must be a float in [0, 1), got {dropout!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        self.dropout = float(dropout)
+        if not isinstance(return_sequences, (bool, np.bool_)):
+            raise TypeError(f"return_sequences must be a bool, got {return_sequences!r}")
+        self.return_sequences = bool(return_sequences)
+        self.dtype = _checks.float_dtype(dtype)
+        if seed is not None and (isinstance(seed, bool)
+                                 or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"seed must be an integer or None, got {seed!r}")
+        self.seed = seed
+        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
+        self._init_rng = np.random.default_rng(init_seq)
+        self.rng = np.random.default_rng(dropout_seq)
+        self.params = {}
+        self.grads = {}
+        self._cache = None
+        if self.input_size is not None:
+            self._build(self.input_size)
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def num_directions(self):
+        """``D``: 2 when bidirectional, else 1."""
+        return 2 if self.bidirectional else 1
+
+    @property
+    def output_size(self):
+        """Features of the output: ``D * hidden_size``."""
+        return self.num_directions * self.hidden_size
+
+    def _suffixes(self):
+        for k in range(self.num_layers):
+            for d in range(self.num_directions):
+                yield k, d, f"_l{k}" + ("_reverse" if d else "")
+
+    def _param_shapes(self, input_size):
+        G, H = len(self.GATES), self.hidden_size
+        shapes = {}
+        for k, _, sfx in self._suffixes():
+            fan_in = input_size if k == 0 else self.output_size
+            shapes["weight_ih" + sfx] = (G * H, fan_in)
+            shapes["weight_hh" + sfx] = (G * H, H)
+            shapes["bias_ih" + sfx] = (G * H,)
+            shapes["bias_hh" + sfx] = (G * H,)
+        return shapes
+
+    def _build(self, input_size):
+        """Create the parameters: glorot-uniform input weights, orthogonal
+        recurrent weights, zero biases (Keras's defaults)."""
+        self.input_size = input_size
+        rng = self._init_rng
+        G, H = len(self.GATES), self.hidden_size
+        self.params = {}
+        for name, shape in self._param_shapes(input_size).items():
+            if name.startswith("weight_ih"):
+                limit = np.sqrt(6.0 / (shape[0] + shape[1]))
+                value = rng.uniform(-limit, limit, shape)
+            elif name.startswith("weight_hh"):
+                q, r = np.linalg.qr(rng.standard_normal((G * H, H)))
+                value = q * np.sign(np.diag(r))
+            else:
+                value = np.zeros(shape)
+            self.params[name] = value.astype(self.dtype)
+        self._init_biases()
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def _init_biases(self):
+        """Hook for cell-specific bias initialisation."""
+
+    @property
+    def num_parameters(self):
+        """Total number of scalar parameters (0 before the input size is known)."""
+        return int(sum(v.size for v in self.params.values()))
+
+    # ---------------------------------------------------------------- state dicts
+    def state_dict(self):
+        """Copies of the parameters, keyed by PyTorch's names."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def load_state_dict(self, state_dict):
+        """Load parameters from a mapping of PyTorch-named arrays (or tensors).
+
+        Every name must be present with its exact shape and no other name may be
+        given; values are cast to the layer's dtype. A layer whose input size is
+        not yet known takes it from ``weight_ih_l0``.
+
+        Raises
+        ------
+        ValueError
+            A missing, unexpected or misshapen entry.
+        TypeError
+            ``state_dict`` is not a mapping, or a value is not real numeric.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, "
+                            f"got {type(state_dict).__name__}")
+        input_size = self.input_size
+        if input_size is None:
+            if "weight_ih_l0" not in state_dict:
+                raise ValueError("state_dict is missing 'weight_ih_l0'")
+            w = np.asarray(_to_numpy(state_dict["weight_ih_l0"]))
+            if w.ndim != 2:
+                raise ValueError(f"state_dict['weight_ih_l0'] must be 2-D, got shape {w.shape}")
+            input_size = w.shape[1]
+        shapes = self._param_shapes(input_size)
+        missing = [k for k in shapes if k not in state_dict]
+        extra = [k for k in state_dict if k not in shapes]
+        if missing:
+            raise ValueError(f"state_dict is missing {missing}")
+        if extra:
+            raise ValueError(f"state_dict has unexpected entries {extra}; expected {list(shapes)}")
+        values = {}
+        for name, shape in shapes.items():
+            value = np.asarray(_to_numpy(state_dict[name]))
+            if value.dtype.kind not in "fiu":
+                raise TypeError(f"state_dict[{name!r}] must be a real array, "
+                                f"got dtype {value.dtype}")
+            if value.shape != shape:
+                raise ValueError(f"state_dict[{name!r}] must have shape {shape}, got {value.shape}")
+            values[name] = value
+        if self.input_size is None:
+            self._build(input_size)
+        for name, value in values.items():
+            self.params[name][...] = value
+        self._cache = None
+
+    # -------------------------------------------------------------- state helpers
+    def _state_tuple(self, state, name, batch):
+        """A user's state (array, or (h, c) for the LSTM) as a tuple of checked arrays."""
+        n = len(self.STATE_NAMES)
+        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        if state is None:
+            return tuple(np.zeros(shape, self.dtype) for _ in range(n))
+        if n > 1:
+            if not isinstance(state, (tuple, list)) or len(state) != n:
+                raise TypeError(f"{name} must be a tuple {self.STATE_NAMES} of arrays of "
+                                f"shape {shape}, got {type(state).__name__}")
+            parts = state
+        else:
+            if isinstance(state, (tuple, list)):
+                raise TypeError(f"{name} must be one array h of shape {shape}, "
+                                f"not a {type(state).__name__}")
+            parts = (state,)
+        out = []
+        for part, sname in zip(parts, self.STATE_NAMES, strict=True):
+            label = f"{name}[{self.STATE_NAMES.index(sname)}] ({sname})" if n > 1 else name
+            arr = _checks.float_array(part, label, self.dtype)
+            _checks.shape_is(arr, shape, label, " (num_layers*D, batch, hidden_size)")
+            out.append(arr)
+        return tuple(out)
+
+    def _state_out(self, parts):
+        return tuple(parts) if len(self.STATE_NAMES) > 1 else parts[0]
+
+    # ----------------------------------------------------------------- the passes
+    def _cell_forward(self, x, p, state, lengths, reverse, keep):
+        raise NotImplementedError
+
+    def _cell_backward(self, cache, dout, dstate):
+        raise NotImplementedError
+
+    def forward(self, x, initial_state=None, *, lengths=None, training=False):
+        """Run the layer over a batch of sequences.
+
+        Parameters
+        ----------
+        x : array_like, shape (B, T, I)
+            Batch-first input, real floating point (cast to the layer's dtype).
+        initial_state : ndarray or tuple of ndarray, optional
+            ``h`` (``(h, c)`` for the LSTM), each ``(num_layers*D, B, H)``,
+            layer-major then direction. Zeros when omitted.
+        lengths : array_like of int, shape (B,), optional
+            Valid steps per row, ``1 <= lengths[b] <= T``; no sorting needed. Past
+            its length a row's output is zero and its state is carried unchanged.
+        training : bool, default False
+            Keep what ``backward`` needs and apply dropout between layers.
+
+        Returns
+        -------
+        out : ndarray
+            ``(B, T, D*H)``, or ``(B, D*H)`` when ``return_sequences=False``.
+        state : ndarray or tuple of ndarray
+            Final state, same structure and shapes as ``initial_state``.
+        """
+        x = _checks.float_array(x, "x", self.dtype)
+        if x.ndim != 3:
+            raise ValueError(f"x must be 3-D (batch, time, features), got shape {x.shape}")
+        B, T, F = x.shape
+        if B == 0 or T == 0:
+            raise ValueError(f"x must have at least one batch row and one time step, "
+                             f"got shape {x.shape}")
+        if self.input_size is None:
+            self._build(F)
+        elif F != self.input_size:
+            raise ValueError(f"x has {F} features but the layer's input_size is "
+                             f"{self.input_size}: x must be (batch, time, {self.input_size})")
+        lengths = _checks.lengths_array(lengths, B, T)
+        state = self._state_tuple(initial_state, "initial_state", B)
+        self._cache = None
+        keep = bool(training)
+        D = self.num_directions
+        inp = np.ascontiguousarray(x.transpose(1, 0, 2))
+        finals = [np.empty_like(s) for s in state]
+        caches, masks = [], []
+        for k in range(self.num_layers):
+            outs = []
+            for d in range(D):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                p = [self.params[n + sfx] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                st = tuple(s[k * D + d] for s in state)
+                o, fin, cache = self._cell_forward(inp, p, st, lengths, bool(d), keep)
+                outs.append(o)
+                caches.append(cache)
+                for m, f in enumerate(fin):
+                    finals[m][k * D + d] = f
+            out = outs[0] if D == 1 else np.concatenate(outs, axis=2)
+            if keep and self.dropout > 0.0 and k < self.num_layers - 1:
+                q = 1.0 - self.dropout
+                mask = (self.rng.random(out.shape) < q).astype(self.dtype) / self.dtype.type(q)
+                out = out * mask
+                masks.append(mask)
+            inp = out
+        if self.return_sequences:
+            result = np.ascontiguousarray(inp.transpose(1, 0, 2))
+        else:
+            last = finals[0][(self.num_layers - 1) * D:]
+            result = np.ascontiguousarray(np.concatenate(list(last), axis=1))
+        if keep:
+            self._cache = dict(caches=caches, masks=masks, B=B, T=T, out_shape=result.shape)
+        return result, self._state_out(finals)
+
+    def backward(self, dout, dstate=None):
+        """Backpropagation through time for the last ``forward(..., training=True)``.
+
+        Parameters
+        ----------
+        dout : array_like
+            Gradient of the loss with respect to ``out``, same shape.
+        dstate : ndarray or tuple of ndarray, optional
+            Gradient with respect to the final state, same structure as the state;
+            zeros when omitted.
+
+        Returns
+        -------
+        dx : ndarray, shape (B, T, I)
+            Gradient with respect to ``x``.
+        dinitial_state : ndarray or tuple of ndarray
+            Gradient with respect to ``initial_state``.
+
+        Fills :attr:`grads` (overwriting what was there).
+        """
+        if self._cache is None:
+            raise ValueError("backward() needs a forward(..., training=True) first: "
+                             "the last forward was an inference run or there was none")
+        c = self._cache
+        B, T = c["B"], c["T"]
+        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        dout = _checks.float_array(dout, "dout", self.dtype)
+        _checks.shape_is(dout, c["out_shape"], "dout", " (the shape of out)")
+        dfinal = list(self._state_tuple(dstate, "dstate", B))
+        dfinal = [a.copy() for a in dfinal] if dstate is not None else dfinal
+        if self.return_sequences:
+            d_inp = np.ascontiguousarray(dout.transpose(1, 0, 2))
+        else:
+            d_inp = np.zeros((T, B, D * H), self.dtype)
+            for d in range(D):
+                dfinal[0][(L - 1) * D + d] += dout[:, d * H:(d + 1) * H]
+        dinit = [np.empty_like(a) for a in dfinal]
+        for k in range(L - 1, -1, -1):
+            dx_sum = None
+            for d in range(D):
+                sfx = f"_l{k}" + ("_reverse" if d else "")
+                do = d_inp if D == 1 else np.ascontiguousarray(d_inp[:, :, d * H:(d + 1) * H])
+                ds = tuple(a[k * D + d] for a in dfinal)
+                dx, grads, ds0 = self._cell_backward(c["caches"][k * D + d], do, ds)
+                for n, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), grads,
+                                strict=True):
+                    self.grads[n + sfx] = g
+                for m, a in enumerate(ds0):
+                    dinit[m][k * D + d] = a
+                dx_sum = dx if dx_sum is None else dx_sum + dx
+            if k > 0 and c["masks"]:
+                dx_sum = dx_sum * c["masks"][k - 1]
+            d_inp = dx_sum
+        return np.ascontiguousarray(d_inp.transpose(1, 0, 2)), self._state_out(dinit)
+
+    def __repr__(self):
+        extra = "".join(f", {k}={v!r}" for k, v in self._extra_repr().items())
+        return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "
+                f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
+                f"dropout={self.dropout}, return_sequences={self.return_sequences}, "
+                f"dtype={self.dtype.name}{extra})")
+
+    def _extra_repr(self):
+        return {}
+
+
+def _to_numpy(value):
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return value
+
+
+class LSTM(RecurrentLayer):
+    r"""Long short-term memory layer (gate order i, f, g, o).
+
+    For each valid step, with :math:`\sigma` the logistic function:
+
+    .. math::
+
+        i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) \\
+        f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) \\
+        g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
+        o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
+        c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
+        h_t &= o_t \odot \tanh(c_t)
+
+    The state is the tuple ``(h, c)``. The forget-gate part of ``bias_ih`` starts
+    at 1, as Keras's ``unit_forget_bias``. See :class:`RecurrentLayer` for the
+    parameters and :meth:`RecurrentLayer.forward` for the call.
+
+    Examples
+    --------
+    >>> import numpy as np, seqnet
+    >>> layer = seqnet.LSTM(8, seed=0)
+    >>> out, (h, c) = layer.forward(np.ones((2, 5, 3), np.float32))
+    >>> out.shape, h.shape, c.shape
+    ((2, 5, 8), (1, 2, 8), (1, 2, 8))
+    """
+
+    GATES = ("i", "f", "g", "o")
+    STATE_NAMES = ("h", "c")
+
+    def _init_biases(self):
+        H = self.hidden_size
+        for name, value in self.params.items():
+            if name.startswith("bias_ih"):
+                value[H:2 * H] = 1.0
+
+    def _cell_forward(self, x, p, state, lengths, reverse, keep):
+        return cells.lstm_forward(x, *p, state, lengths, reverse, keep)
+
+    def _cell_backward(self, cache, dout, dstate):
+        return cells.lstm_backward(cache, dout, dstate)
+
+
+class GRU(RecurrentLayer):
+    r"""Gated recurrent unit layer (gate order r, z, n), both reset forms.
+
+    .. math::
+
+        r_t &= \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}) \\
+        z_t &= \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}) \\
+        n_t &= \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))
+               \quad\text{(reset\_after=True)} \\
+        n_t &= \tanh(W_{in} x_t + b_{in} + W_{hn} (r_t \odot h_{t-1}) + b_{hn})
+               \quad\text{(reset\_after=False)} \\
+        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
+
+    ``reset_after=True`` is the cuDNN/PyTorch form and the default. Texts that
+    write the update as :math:`(1 - z) h_{t-1} + z n` describe the same model with
+    ``z`` replaced by ``1 - z``: negate the update-gate weights and biases.
+
+    Parameters
+    ----------
+    hidden_size : int
+        Number of hidden units.
+    reset_after : bool, default True
+        Apply the reset gate after the recurrent product (see above).
+    **kwargs
+        As for :class:`RecurrentLayer`.
+
+    Examples
+    --------
+    >>> import numpy as np, seqnet
+    >>> layer = seqnet.GRU(4, reset_after=False, return_sequences=False, seed=0)
+    >>> out, h = layer.forward(np.ones((3, 6, 2)))
+    >>> out.shape, h.shape
+    ((3, 4), (1, 3, 4))
+    """
+
+    GATES = ("r", "z", "n")
+
+    def __init__(self, hidden_size, *, reset_after=True, **kwargs):
+        if not isinstance(reset_after, (bool, np.bool_)):
+            raise TypeError(f"reset_after must be a bool, got {reset_after!r}")
+        self.reset_after = bool(reset_after)
+        super().__init__(hidden_size, **kwargs)
+
+    def _extra_repr(self):
+        return {"reset_after": self.reset_after}
+
+    def _cell_forward(self, x, p, state, lengths, reverse, keep):
+        return cells.gru_forward(x, *p, state, lengths, reverse, keep, self.reset_after)
+
+    def _cell_backward(self, cache, dout, dstate):
+        return cells.gru_backward(cache, dout, dstate)
+
+
+class SimpleRNN(RecurrentLayer):
+    r"""Vanilla (Elman) recurrent layer.
+
+    .. math::
+
+        h_t = \mathrm{act}(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})
+
+    with ``act`` tanh or ReLU.
+
+    Parameters
+    ----------
+    hidden_size : int
+        Number of hidden units.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+        The activation.
+    **kwargs
+        As for :class:`RecurrentLayer`.
+
+    Examples
+    --------
+    >>> import numpy as np, seqnet
+    >>> layer = seqnet.SimpleRNN(5, nonlinearity="relu", bidirectional=True, seed=0)
+    >>> out, h = layer.forward(np.ones((2, 4, 3)))
+    >>> out.shape, h.shape
+    ((2, 4, 10), (2, 2, 5))
+    """
+
+    GATES = ("h",)
+
+    def __init__(self, hidden_size, *, nonlinearity="tanh", **kwargs):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        self.nonlinearity = nonlinearity
+        super().__init__(hidden_size, **kwargs)
+
+    def _extra_repr(self):
+        return {"nonlinearity": self.nonlinearity}
+
+    def _cell_forward(self, x, p, state, lengths, reverse, keep):
+        return cells.rnn_forward(x, *p, state, lengths, reverse, keep, self.nonlinearity)
+
+    def _cell_backward(self, cache, dout, dstate):
+        return cells.rnn_backward(cache, dout, dstate)
