@@ -1,0 +1,141 @@
+"""Bad input gets a ValueError or TypeError naming the argument, never a numba error."""
+
+import numpy as np
+import pytest
+
+import seqnet
+from tests.conftest import CELLS, make_layer
+
+CELL_NAMES = [c[0] for c in CELLS]
+
+
+@pytest.fixture(params=CELL_NAMES)
+def layer(request):
+    return make_layer(request.param, 4, input_size=3, num_layers=2, bidirectional=True)
+
+
+X = np.zeros((2, 5, 3))
+
+
+@pytest.mark.parametrize("bad,exc,pattern", [
+    (np.zeros((2, 5)), ValueError, r"x must be 3-D"),
+    (np.zeros((2, 5, 3, 1)), ValueError, r"x must be 3-D"),
+    (np.zeros((2, 5, 4)), ValueError, r"x has 4 features .* input_size is 3"),
+    (np.zeros((2, 5, 3), dtype=np.int64), TypeError, r"x must be a real floating-point"),
+    (np.zeros((2, 5, 3), dtype=np.complex128), TypeError, r"x must be a real floating-point"),
+    (np.zeros((2, 5, 3), dtype=bool), TypeError, r"x must be a real floating-point"),
+    (np.zeros((0, 5, 3)), ValueError, r"at least one batch row"),
+    (np.zeros((2, 0, 3)), ValueError, r"at least one .* time step"),
+    ("abc", TypeError, r"x must be a real floating-point"),
+    ([[["a"]]], TypeError, r"x must be a real floating-point"),
+])
+def test_bad_x(layer, bad, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        layer.forward(bad)
+
+
+@pytest.mark.parametrize("bad,exc,pattern", [
+    (np.array([5, 6]), ValueError, r"lengths must be <= the number of time steps 5"),
+    (np.array([5, 0]), ValueError, r"lengths must be >= 1: zero-length"),
+    (np.array([5, -1]), ValueError, r"lengths must be >= 1"),
+    (np.array([5, 2, 3]), ValueError, r"lengths must have shape \(2,\)"),
+    (np.array([[5, 2]]), ValueError, r"lengths must have shape \(2,\)"),
+    (np.array([5.0, 2.0]), TypeError, r"lengths must be an integer array"),
+    (np.array([True, True]), TypeError, r"lengths must be an integer array"),
+])
+def test_bad_lengths(layer, bad, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        layer.forward(X, lengths=bad)
+
+
+def test_bad_initial_state(layer):
+    good = np.zeros((4, 2, 4))
+    if isinstance(layer, seqnet.LSTM):
+        with pytest.raises(TypeError, match=r"initial_state must be a tuple \('h', 'c'\)"):
+            layer.forward(X, good)
+        with pytest.raises(ValueError, match=r"initial_state\[1\] \(c\) must have shape"):
+            layer.forward(X, (good, np.zeros((2, 2, 4))))
+        with pytest.raises(TypeError, match=r"initial_state\[0\] \(h\) must be a real"):
+            layer.forward(X, (good.astype(int), good))
+    else:
+        with pytest.raises(TypeError, match="initial_state must be one array h"):
+            layer.forward(X, (good,))
+        with pytest.raises(ValueError, match=r"initial_state must have shape \(4, 2, 4\)"):
+            layer.forward(X, np.zeros((2, 2, 4)))
+        with pytest.raises(ValueError, match=r"initial_state must have shape"):
+            layer.forward(X, np.zeros((4, 3, 4)))
+
+
+def test_backward_before_forward(layer):
+    with pytest.raises(ValueError, match=r"backward\(\) needs a forward\(\.\.\., training=True\)"):
+        layer.backward(np.zeros((2, 5, 8)))
+
+
+def test_bad_dout_and_dstate(layer):
+    out, state = layer.forward(X, training=True)
+    with pytest.raises(ValueError, match=r"dout must have shape \(2, 5, 8\)"):
+        layer.backward(np.zeros((2, 5, 4)))
+    with pytest.raises(TypeError, match=r"dout must be a real floating-point"):
+        layer.backward(np.zeros((2, 5, 8), dtype=np.int32))
+    with pytest.raises((ValueError, TypeError), match=r"dstate"):
+        if isinstance(layer, seqnet.LSTM):
+            layer.backward(np.zeros_like(out), (state[0], np.zeros((1, 2, 4))))
+        else:
+            layer.backward(np.zeros_like(out), np.zeros((1, 2, 4)))
+
+
+def test_bad_state_dict(layer):
+    sd = layer.state_dict()
+    missing = dict(sd)
+    del missing["bias_hh_l1_reverse"]
+    with pytest.raises(ValueError, match=r"missing \['bias_hh_l1_reverse'\]"):
+        layer.load_state_dict(missing)
+    extra = dict(sd, weight_ih_l2=np.zeros((3, 3)))
+    with pytest.raises(ValueError, match=r"unexpected entries \['weight_ih_l2'\]"):
+        layer.load_state_dict(extra)
+    bad_shape = dict(sd, weight_hh_l0=sd["weight_hh_l0"][:, :-1])
+    with pytest.raises(ValueError, match=r"state_dict\['weight_hh_l0'\] must have shape"):
+        layer.load_state_dict(bad_shape)
+    bad_type = dict(sd, bias_ih_l0=np.array(["a"] * sd["bias_ih_l0"].size))
+    with pytest.raises(TypeError, match=r"state_dict\['bias_ih_l0'\] must be a real array"):
+        layer.load_state_dict(bad_type)
+    with pytest.raises(TypeError, match="state_dict must be a mapping"):
+        layer.load_state_dict([1, 2])
+    for k, v in sd.items():                          # nothing was half-loaded
+        np.testing.assert_array_equal(layer.params[k], v)
+
+
+@pytest.mark.parametrize("kwargs,exc,pattern", [
+    ({"hidden_size": 0}, ValueError, "hidden_size must be a positive integer"),
+    ({"hidden_size": 2.5}, TypeError, "hidden_size must be a positive integer"),
+    ({"hidden_size": 4, "num_layers": 0}, ValueError, "num_layers"),
+    ({"hidden_size": 4, "input_size": -1}, ValueError, "input_size"),
+    ({"hidden_size": 4, "dropout": 1.0}, ValueError, r"dropout must be in \[0, 1\)"),
+    ({"hidden_size": 4, "dropout": "0.1"}, TypeError, "dropout"),
+    ({"hidden_size": 4, "dtype": np.int32}, TypeError, "dtype must be np.float32 or np.float64"),
+    ({"hidden_size": 4, "dtype": np.float16}, TypeError, "dtype"),
+    ({"hidden_size": 4, "bidirectional": "yes"}, TypeError, "bidirectional must be a bool"),
+    ({"hidden_size": 4, "seed": 1.5}, TypeError, "seed must be an integer"),
+])
+def test_bad_constructor_arguments(kwargs, exc, pattern):
+    kwargs = dict(kwargs)
+    hidden = kwargs.pop("hidden_size")
+    with pytest.raises(exc, match=pattern):
+        seqnet.LSTM(hidden, **kwargs)
+
+
+def test_cell_specific_arguments():
+    with pytest.raises(ValueError, match="nonlinearity must be 'tanh' or 'relu'"):
+        seqnet.SimpleRNN(3, nonlinearity="sigmoid")
+    with pytest.raises(TypeError, match="reset_after must be a bool"):
+        seqnet.GRU(3, reset_after="no")
+
+
+def test_float_input_is_cast_to_layer_dtype():
+    """A float64 input to a float32 layer runs in float32 (and vice versa)."""
+    layer = seqnet.GRU(3, seed=0)
+    out, h = layer.forward(np.ones((1, 2, 2)))
+    assert out.dtype == np.float32 and h.dtype == np.float32
+    layer64 = seqnet.GRU(3, seed=0, dtype="float64")
+    out, _ = layer64.forward(np.ones((1, 2, 2), np.float32))
+    assert out.dtype == np.float64
