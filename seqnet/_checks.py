@@ -69,3 +69,20 @@ def lengths_array(lengths, batch, steps):
         raise ValueError(f"lengths must be <= the number of time steps {steps}, "
                          f"got max(lengths) = {arr.max()}")
     return np.ascontiguousarray(arr, dtype=np.int64)
+
+
+def index_input(value):
+    """``value`` as an integer array if it is 2-D integer (index) input, else None."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        value = value.detach().cpu().numpy()
+    if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 2:
+        return value
+    return None
+
+
+def indices_in_range(arr, size, name):
+    """Integer ``arr`` as int64, every entry in ``[0, size)``, else ValueError."""
+    if arr.size and (arr.min() < 0 or arr.max() >= size):
+        raise ValueError(f"{name} holds indices from {arr.min()} to {arr.max()}, but they must "
+                         f"be in [0, {size}) (the input_size / vocabulary size)")
+    return np.asarray(arr, dtype=np.int64)

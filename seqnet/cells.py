@@ -6,7 +6,9 @@ sequence. They take time-major arrays of one float dtype (``float32`` or
 
 Shapes (T steps, B rows, I inputs, H hidden units, G gates: LSTM 4, GRU 3, RNN 1):
 
-- ``x``: ``(T, B, I)``, C-contiguous.
+- ``x``: ``(T, B, I)``, C-contiguous; or ``(T, B)`` integer indices in ``[0, I)``,
+  which computes exactly what the one-hot input would (the input projection is a
+  gather of columns of ``W_ih``, its gradient a scatter-add; ``dx`` is ``None``).
 - ``W_ih``: ``(G*H, I)``, ``W_hh``: ``(G*H, H)``, ``b_ih``, ``b_hh``: ``(G*H,)``.
 - ``state``: a tuple of ``(B, H)`` arrays, ``(h,)`` or, for the LSTM, ``(h, c)``.
 - ``lengths``: ``(B,)`` int64 with ``1 <= lengths[b] <= T``.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _config
+from .kernels._common import scatter_add_rows
 from .kernels import gru as _gru
 from .kernels import lstm as _lstm
 from .kernels import rnn as _rnn
@@ -29,6 +32,33 @@ from .kernels import rnn as _rnn
 
 def _pick(serial, parallel, batch, width):
     return parallel if _config.use_parallel(batch, width) else serial
+
+
+def _input(x, W_ih, dt):
+    """(x for the kernel, gates buffer, project flag, T, B).
+
+    Index input is gathered here (one numpy ``take``) and the kernel told not to
+    project; it then gets an empty ``(T, B, 0)`` placeholder for ``x``.
+    """
+    T, B = x.shape[:2]
+    if x.ndim == 2:
+        gates = np.take(W_ih.T, x, axis=0)
+        return np.empty((T, B, 0), dt), gates, False, T, B
+    return x, np.empty((T, B, W_ih.shape[0]), dt), True, T, B
+
+
+def _input_grads(x, W_ih, dG):
+    """(dx buffer, dW_ih buffer, input_grads flag) for a backward kernel."""
+    if x.ndim == 2:
+        return np.empty((*x.shape, 0), dG.dtype), np.empty_like(W_ih), False
+    return np.empty_like(x), np.empty_like(W_ih), True
+
+
+def _index_weight_grad(x, dG, dW_ih):
+    """dW_ih of an index input: a scatter-add of dG rows into columns of dW_ih."""
+    dW_T = np.empty((dW_ih.shape[1], dW_ih.shape[0]), dG.dtype)
+    scatter_add_rows(x.reshape(-1), dG.reshape(-1, dG.shape[2]), dW_T)
+    dW_ih[...] = dW_T.T
 
 
 def _history(keep, T, B, H, dtype):
@@ -41,23 +71,22 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
 
     Gate order i, f, g, o; ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``.
     """
-    T, B, _ = x.shape
     H = W_hh.shape[1]
-    dt = x.dtype
+    dt = W_hh.dtype
+    x_k, gates, project, T, B = _input(x, W_ih, dt)
     h0, c0 = state
     out = np.empty((T, B, H), dt)
     hT = np.empty((B, H), dt)
     cT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
     c_prev = _history(keep, T, B, H, dt)
-    gates = np.empty((T, B, 4 * H), dt)
     rec = np.empty((B, 4 * H), dt)
     kernel = _pick(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H)
-    kernel(x, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep,
+    kernel(x_k, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep, project,
            out, hT, cT, h_prev, c_prev, gates, rec)
     cache = None
     if keep:
-        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+        cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      h_prev=h_prev, c_prev=c_prev, gates=gates)
     return out, (hT, cT), cache
 
@@ -67,24 +96,25 @@ def lstm_backward(cache, dout, dstate):
 
     ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T, dc_T)``, each ``(B, H)``.
     """
-    x = cache["x"]
-    T, B, I = x.shape
-    W_ih, W_hh = cache["W_ih"], cache["W_hh"]
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    T, B = x.shape[:2]
     H = W_hh.shape[1]
-    dt = x.dtype
-    dx = np.empty_like(x)
-    dW_ih = np.empty_like(W_ih)
-    dW_hh = np.empty_like(W_hh)
+    dt = W_hh.dtype
     db = np.empty(4 * H, dt)
     dh0 = np.empty((B, H), dt)
     dc0 = np.empty((B, H), dt)
     dG = np.empty((T, B, 4 * H), dt)
+    dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
+    dW_hh = np.empty_like(W_hh)
     rec = np.empty((B, H), dt)
     kernel = _pick(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel,
                    B, 4 * H)
-    kernel(x, W_ih, W_hh, cache["lengths"], cache["reverse"], cache["h_prev"],
-           cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
+    kernel(cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], input_grads,
+           cache["h_prev"], cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
            dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec)
+    if not input_grads:
+        _index_weight_grad(x, dG, dW_ih)
+        dx = None
     return dx, (dW_ih, dW_hh, db, db.copy()), (dh0, dc0)
 
 
@@ -96,24 +126,23 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``; ``False``:
     ``n = tanh(W_in x + b_in + W_hn (r h) + b_hn)``.
     """
-    T, B, _ = x.shape
     H = W_hh.shape[1]
-    dt = x.dtype
+    dt = W_hh.dtype
+    x_k, gates, project, T, B = _input(x, W_ih, dt)
     (h0,) = state
     out = np.empty((T, B, H), dt)
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
-    gates = np.empty((T, B, 3 * H), dt)
     hn = np.empty((T, B, H), dt)
     rec = np.empty((B, 3 * H), dt)
     rec_rz = np.empty((B, 2 * H), dt)
     rec_n = np.empty((B, H), dt)
     kernel = _pick(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H)
-    kernel(x, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
-           reset_after, keep, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
+    kernel(x_k, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
+           reset_after, keep, project, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
     cache = None
     if keep:
-        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+        cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      reset_after=reset_after, h_prev=h_prev, gates=gates, hn=hn)
     return out, (hT,), cache
 
@@ -123,29 +152,30 @@ def gru_backward(cache, dout, dstate):
 
     ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
     """
-    x = cache["x"]
-    T, B, I = x.shape
-    W_ih, W_hh = cache["W_ih"], cache["W_hh"]
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    T, B = x.shape[:2]
     H = W_hh.shape[1]
-    dt = x.dtype
-    dx = np.empty_like(x)
-    dW_ih = np.empty_like(W_ih)
+    dt = W_hh.dtype
     dW_hh = np.empty_like(W_hh)
     db_ih = np.empty(3 * H, dt)
     db_hh = np.empty(3 * H, dt)
     dh0 = np.empty((B, H), dt)
     dGi = np.empty((T, B, 3 * H), dt)
     dGh = np.empty((T, B, 3 * H), dt)
+    dx, dW_ih, input_grads = _input_grads(x, W_ih, dGi)
     dn = np.empty((T, B, H), dt)
     dht = np.empty((B, H), dt)
     drh = np.empty((B, H), dt)
     rec = np.empty((B, 2 * H), dt)
     kernel = _pick(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel,
                    B, 3 * H)
-    kernel(x, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
-           cache["reverse"], cache["reset_after"], cache["h_prev"], cache["gates"],
-           cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:], db_ih, db_hh,
-           dh0, dGi, dGh, dn, dht, drh, rec)
+    kernel(cache["x_k"], W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
+           cache["reverse"], cache["reset_after"], input_grads, cache["h_prev"],
+           cache["gates"], cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
+           db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec)
+    if not input_grads:
+        _index_weight_grad(x, dGi, dW_ih)
+        dx = None
     return dx, (dW_ih, dW_hh, db_ih, db_hh), (dh0,)
 
 
@@ -155,22 +185,21 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
 
     ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` tanh or ReLU.
     """
-    T, B, _ = x.shape
     H = W_hh.shape[1]
-    dt = x.dtype
+    dt = W_hh.dtype
+    x_k, gates, project, T, B = _input(x, W_ih, dt)
     (h0,) = state
     relu = nonlinearity == "relu"
     out = np.empty((T, B, H), dt)
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
-    gates = np.empty((T, B, H), dt)
     rec = np.empty((B, H), dt)
     kernel = _pick(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H)
-    kernel(x, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep,
+    kernel(x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project,
            out, hT, h_prev, gates, rec)
     cache = None
     if keep:
-        cache = dict(x=x, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+        cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      relu=relu, h_prev=h_prev, out=out)
     return out, (hT,), cache
 
@@ -180,20 +209,21 @@ def rnn_backward(cache, dout, dstate):
 
     ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
     """
-    x = cache["x"]
-    T, B, I = x.shape
-    W_ih, W_hh = cache["W_ih"], cache["W_hh"]
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    T, B = x.shape[:2]
     H = W_hh.shape[1]
-    dt = x.dtype
-    dx = np.empty_like(x)
-    dW_ih = np.empty_like(W_ih)
+    dt = W_hh.dtype
     dW_hh = np.empty_like(W_hh)
     db = np.empty(H, dt)
     dh0 = np.empty((B, H), dt)
     dG = np.empty((T, B, H), dt)
+    dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     rec = np.empty((B, H), dt)
     kernel = _pick(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H)
-    kernel(x, W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
-           cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih, dW_hh, db, dh0,
-           dG, rec)
+    kernel(cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
+           input_grads, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih, dW_hh,
+           db, dh0, dG, rec)
+    if not input_grads:
+        _index_weight_grad(x, dG, dW_ih)
+        dx = None
     return dx, (dW_ih, dW_hh, db, db.copy()), (dh0,)

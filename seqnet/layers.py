@@ -234,8 +234,11 @@ class RecurrentLayer:
 
         Parameters
         ----------
-        x : array_like, shape (B, T, I)
-            Batch-first input, real floating point (cast to the layer's dtype).
+        x : array_like, shape (B, T, I) or (B, T)
+            Batch-first input, real floating point (cast to the layer's dtype); or
+            integer indices in ``[0, input_size)``, which compute exactly what the
+            one-hot encoded input computes (a gather of ``weight_ih_l0`` columns)
+            without building the one-hot tensor.
         initial_state : ndarray or tuple of ndarray, optional
             ``h`` (``(h, c)`` for the LSTM), each ``(num_layers*D, B, H)``,
             layer-major then direction. Zeros when omitted.
@@ -252,24 +255,34 @@ class RecurrentLayer:
         state : ndarray or tuple of ndarray
             Final state, same structure and shapes as ``initial_state``.
         """
-        x = _checks.float_array(x, "x", self.dtype)
-        if x.ndim != 3:
-            raise ValueError(f"x must be 3-D (batch, time, features), got shape {x.shape}")
-        B, T, F = x.shape
+        index = _checks.index_input(x)
+        if index is not None:
+            if self.input_size is None:
+                raise ValueError("integer (index) input x needs the layer's input_size: "
+                                 "build it with input_size=<vocabulary size>")
+            x = _checks.indices_in_range(index, self.input_size, "x")
+            B, T = x.shape
+        else:
+            x = _checks.float_array(x, "x", self.dtype)
+            if x.ndim != 3:
+                raise ValueError("x must be 3-D (batch, time, features) floats or 2-D "
+                                 f"(batch, time) integer indices, got shape {x.shape}")
+            B, T, F = x.shape
+            if self.input_size is None:
+                self._build(F)
+            elif F != self.input_size:
+                raise ValueError(f"x has {F} features but the layer's input_size is "
+                                 f"{self.input_size}: x must be (batch, time, "
+                                 f"{self.input_size})")
         if B == 0 or T == 0:
             raise ValueError(f"x must have at least one batch row and one time step, "
                              f"got shape {x.shape}")
-        if self.input_size is None:
-            self._build(F)
-        elif F != self.input_size:
-            raise ValueError(f"x has {F} features but the layer's input_size is "
-                             f"{self.input_size}: x must be (batch, time, {self.input_size})")
         lengths = _checks.lengths_array(lengths, B, T)
         state = self._state_tuple(initial_state, "initial_state", B)
         self._cache = None
         keep = bool(training)
         D = self.num_directions
-        inp = np.ascontiguousarray(x.transpose(1, 0, 2))
+        inp = np.ascontiguousarray(np.swapaxes(x, 0, 1))
         finals = [np.empty_like(s) for s in state]
         caches, masks = [], []
         for k in range(self.num_layers):
@@ -312,8 +325,8 @@ class RecurrentLayer:
 
         Returns
         -------
-        dx : ndarray, shape (B, T, I)
-            Gradient with respect to ``x``.
+        dx : ndarray, shape (B, T, I), or None
+            Gradient with respect to ``x``; ``None`` for integer (index) input.
         dinitial_state : ndarray or tuple of ndarray
             Gradient with respect to ``initial_state``.
 
@@ -352,7 +365,8 @@ class RecurrentLayer:
             if k > 0 and c["masks"]:
                 dx_sum = dx_sum * c["masks"][k - 1]
             d_inp = dx_sum
-        return np.ascontiguousarray(d_inp.transpose(1, 0, 2)), self._state_out(dinit)
+        dx = None if d_inp is None else np.ascontiguousarray(d_inp.transpose(1, 0, 2))
+        return dx, self._state_out(dinit)
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self._extra_repr().items())

@@ -37,11 +37,13 @@ GRU_GATES = ("r", "z", "n")
 
 def _forward_factory(rows):
     def gru_seq_forward(x, W_ih, W_hh, W_hrz, W_hn, b_ih, b_hh, h0, lengths, reverse,
-                        reset_after, keep, out, hT, h_prev, gates, hn, rec, rec_rz,
+                        reset_after, keep, project, out, hT, h_prev, gates, hn, rec, rec_rz,
                         rec_n):
-        T, B, I = x.shape
+        T, B = gates.shape[0], gates.shape[1]
+        I = x.shape[2]
         H = h0.shape[1]
-        np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, 3 * H))
+        if project:
+            np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, 3 * H))
         hT[:] = h0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -103,13 +105,15 @@ def _forward_factory(rows):
 
 def _backward_factory(rows):
     def gru_seq_backward(x, W_ih, W_hh, W_hrz, W_hn, lengths, reverse, reset_after,
+                         input_grads,
                          h_prev, gates, hn, dout, dhT, dx, dW_ih, dW_hh, dW_hn, db_ih,
                          db_hh, dh0, dGi, dGh, dn, dht, drh, rec):
         # dh0 carries dL/dh backwards through time and ends as the initial-state
         # gradient. dGi = dL/d(input-side pre-activations), dGh = dL/d(hidden-side
         # pre-activations): [dar, daz, dL/d(W_hn h + b_hn)] (reset_after) or
         # [dar, daz, dan] (reset_before, where dn = dan is kept contiguous too).
-        T, B, I = x.shape
+        T, B = dout.shape[0], dout.shape[1]
+        I = x.shape[2]
         H = dh0.shape[1]
         dh0[:] = dhT
         for s in range(T):
@@ -192,8 +196,9 @@ def _backward_factory(rows):
                             dh0[r, j] += drh[r, j]
         dGif = dGi.reshape(T * B, 3 * H)
         dGhf = dGh.reshape(T * B, 3 * H)
-        np.dot(dGif, W_ih, dx.reshape(T * B, I))
-        np.dot(dGif.T, x.reshape(T * B, I), dW_ih)
+        if input_grads:
+            np.dot(dGif, W_ih, dx.reshape(T * B, I))
+            np.dot(dGif.T, x.reshape(T * B, I), dW_ih)
         np.dot(dGhf.T, h_prev.reshape(T * B, H), dW_hh)
         if not reset_after:
             # the n rows see r * h, not h: replace them.

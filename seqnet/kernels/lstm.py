@@ -36,11 +36,13 @@ LSTM_GATES = ("i", "f", "g", "o")
 
 
 def _forward_factory(rows):
-    def lstm_seq_forward(x, W_ih, W_hh, b, h0, c0, lengths, reverse, keep,
+    def lstm_seq_forward(x, W_ih, W_hh, b, h0, c0, lengths, reverse, keep, project,
                          out, hT, cT, h_prev, c_prev, gates, rec):
-        T, B, I = x.shape
+        T, B = gates.shape[0], gates.shape[1]
+        I = x.shape[2]
         H = h0.shape[1]
-        np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, 4 * H))
+        if project:
+            np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, 4 * H))
         hT[:] = h0
         cT[:] = c0
         for s in range(T):
@@ -74,11 +76,12 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
-    def lstm_seq_backward(x, W_ih, W_hh, lengths, reverse, h_prev, c_prev, gates,
+    def lstm_seq_backward(x, W_ih, W_hh, lengths, reverse, input_grads, h_prev, c_prev, gates,
                           dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec):
         # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
         # gradients of the initial state. dG[t, b] = dL/da (pre-activations).
-        T, B, I = x.shape
+        T, B = dout.shape[0], dout.shape[1]
+        I = x.shape[2]
         H = dh0.shape[1]
         dh0[:] = dhT
         dc0[:] = dcT
@@ -109,8 +112,9 @@ def _backward_factory(rows):
                 if t < lengths[r]:
                     dh0[r] = rec[r]
         dGf = dG.reshape(T * B, 4 * H)
-        np.dot(dGf, W_ih, dx.reshape(T * B, I))
-        np.dot(dGf.T, x.reshape(T * B, I), dW_ih)
+        if input_grads:
+            np.dot(dGf, W_ih, dx.reshape(T * B, I))
+            np.dot(dGf.T, x.reshape(T * B, I), dW_ih)
         np.dot(dGf.T, h_prev.reshape(T * B, H), dW_hh)
         column_sums(dGf, db)
 

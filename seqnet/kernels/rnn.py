@@ -27,11 +27,13 @@ from ._common import column_sums
 
 
 def _forward_factory(rows):
-    def rnn_seq_forward(x, W_ih, W_hh, b, h0, lengths, reverse, relu, keep,
+    def rnn_seq_forward(x, W_ih, W_hh, b, h0, lengths, reverse, relu, keep, project,
                         out, hT, h_prev, gates, rec):
-        T, B, I = x.shape
+        T, B = gates.shape[0], gates.shape[1]
+        I = x.shape[2]
         H = h0.shape[1]
-        np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, H))
+        if project:
+            np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, H))
         hT[:] = h0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -55,11 +57,12 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
-    def rnn_seq_backward(x, W_ih, W_hh, lengths, reverse, relu, h_prev, out, dout,
+    def rnn_seq_backward(x, W_ih, W_hh, lengths, reverse, relu, input_grads, h_prev, out, dout,
                          dhT, dx, dW_ih, dW_hh, db, dh0, dG, rec):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
         # dG[t, b] = dL/da, the pre-activation gradient.
-        T, B, I = x.shape
+        T, B = dout.shape[0], dout.shape[1]
+        I = x.shape[2]
         H = dh0.shape[1]
         dh0[:] = dhT
         for s in range(T):
@@ -80,8 +83,9 @@ def _backward_factory(rows):
                 if t < lengths[r]:
                     dh0[r] = rec[r]
         dGf = dG.reshape(T * B, H)
-        np.dot(dGf, W_ih, dx.reshape(T * B, I))
-        np.dot(dGf.T, x.reshape(T * B, I), dW_ih)
+        if input_grads:
+            np.dot(dGf, W_ih, dx.reshape(T * B, I))
+            np.dot(dGf.T, x.reshape(T * B, I), dW_ih)
         np.dot(dGf.T, h_prev.reshape(T * B, H), dW_hh)
         column_sums(dGf, db)
 
