@@ -1,0 +1,693 @@
+r"""Losses for training: cross-entropy (dense and sparse targets) and mean squared error.
+
+Every loss has the same two calls. ``forward(y_pred, y_true, mask=None)`` returns
+the mean loss as a Python float and keeps what ``backward()`` needs;
+``backward()`` returns the gradient of that mean with respect to ``y_pred``, with
+the shape and dtype of ``y_pred``.
+
+Shapes and the mean
+-------------------
+``y_pred`` is ``(B, C)`` or, for sequence outputs, ``(B, T, C)`` (any leading
+shape works: the last axis holds the classes or features, the leading axes index
+*positions*). Each position ``n`` has a loss :math:`\ell_n`; the loss returned is
+
+.. math::
+
+    L = \frac{1}{N} \sum_n \ell_n \quad\text{or, with a mask,}\quad
+    L = \frac{\sum_n w_n \ell_n}{\sum_n w_n},
+
+with :math:`N` the number of positions (``B*T`` for sequences) and :math:`w_n`
+the mask, of shape ``(B,)`` (one weight per sequence, broadcast over time) or
+``(B, T)``. Positions of zero weight are ignored: whatever their predictions or
+targets hold (padding, NaN, an out-of-range label), they add nothing to the loss
+and get a zero gradient.
+
+The argument order is PyTorch's (prediction first), not Keras's
+``loss(y_true, y_pred)``.
+
+dtypes
+------
+``y_pred`` must be float32 or float64; the loss and the gradient are computed in
+that dtype (targets and masks are cast to it), so float64 is never downgraded.
+
+Softmax outputs
+---------------
+With ``from_logits=True`` the cross-entropies take logits and fuse the softmax:
+the log-softmax is computed with the maximum subtracted, so any finite logits
+(``1e4``, ``-1e4``) give a finite loss and gradient. A model whose last layer is
+a softmax trains on its logits through this fused path; ``from_logits=False``
+(probabilities, clipped as Keras does) is for users who call a loss on
+probabilities directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import numbers
+
+import numpy as np
+
+from . import _checks
+
+__all__ = ["CategoricalCrossentropy", "Loss", "MeanSquaredError",
+           "SparseCategoricalCrossentropy", "from_config", "get", "log_softmax", "softmax"]
+
+#: Keras's ``backend.epsilon()``: probabilities are clipped to ``[EPSILON, 1 - EPSILON]``.
+EPSILON = 1e-7
+
+
+# --------------------------------------------------------------------------- helpers
+def _float_input(value, name):
+    """``value`` as a C-contiguous float32 or float64 array, its dtype and shape kept."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real floating-point array, got "
+                        f"{type(value).__name__}") from exc
+    checked = _checks.float_array(arr, name, None)
+    _checks.float_dtype(arr.dtype, name)
+    return checked.reshape(arr.shape)  # np.ascontiguousarray makes 0-d arrays 1-d
+
+
+def _axis(axis, ndim, name="axis"):
+    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {axis!r}")
+    if not -ndim <= axis < ndim:
+        raise ValueError(f"{name} must be in [-{ndim}, {ndim}) for an array of {ndim} "
+                         f"dimension(s), got {axis}")
+    return int(axis) % ndim
+
+
+def _stable_parts(z, axis):
+    """``s = z - max(z)``, ``e = exp(s)`` and ``se = sum(e)`` along ``axis`` (keepdims)."""
+    s = z - np.max(z, axis=axis, keepdims=True)
+    e = np.exp(s)
+    return s, e, np.sum(e, axis=axis, keepdims=True)
+
+
+def _checked_z(z, axis):
+    z = _float_input(z, "z")
+    if z.ndim == 0:
+        raise ValueError("z must have at least one dimension, got a 0-d array")
+    ax = _axis(axis, z.ndim)
+    if z.shape[ax] == 0:
+        raise ValueError(f"z must have at least one entry along axis {axis}, got shape {z.shape}")
+    return z, ax
+
+
+def softmax(z, axis=-1):
+    r"""Numerically stable softmax.
+
+    Parameters
+    ----------
+    z : array_like of float32 or float64
+        Logits, at least 1-D, non-empty along ``axis``.
+    axis : int, default -1
+        The axis the probabilities sum over.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``z``; non-negative, summing to 1 along ``axis``.
+
+    Notes
+    -----
+    With :math:`m = \max_j z_j` subtracted first, no exponential overflows:
+
+    .. math::
+
+        \operatorname{softmax}(z)_i = \frac{e^{z_i - m}}{\sum_j e^{z_j - m}}
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqnet.losses import softmax
+    >>> softmax(np.array([1e4, 0.0, -1e4]))
+    array([1., 0., 0.])
+    """
+    z, ax = _checked_z(z, axis)
+    _, e, se = _stable_parts(z, ax)
+    return e / se
+
+
+def log_softmax(z, axis=-1):
+    r"""Numerically stable log-softmax.
+
+    Parameters
+    ----------
+    z : array_like of float32 or float64
+        Logits, at least 1-D, non-empty along ``axis``.
+    axis : int, default -1
+        The axis of the classes.
+
+    Returns
+    -------
+    ndarray
+        Same shape and dtype as ``z``; finite wherever ``z`` is finite (up to
+        differences of logits that overflow the dtype).
+
+    Notes
+    -----
+    .. math::
+
+        \log\operatorname{softmax}(z)_i = (z_i - m) - \log \sum_j e^{z_j - m},
+        \qquad m = \max_j z_j
+
+    The sum is at least 1 (its largest term is :math:`e^0`), so the logarithm
+    never sees 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqnet.losses import log_softmax
+    >>> log_softmax(np.array([1e4, -1e4]))
+    array([     0., -20000.])
+    """
+    z, ax = _checked_z(z, axis)
+    s, _, se = _stable_parts(z, ax)
+    return s - np.log(se)
+
+
+# ----------------------------------------------------------------------- base class
+class Loss:
+    """Base class of the losses: checks, masking, the (weighted) mean and the cache.
+
+    Subclasses implement ``_target`` (check and convert ``y_true``),
+    ``_position_loss`` (the loss at every position) and ``_position_grad`` (its
+    gradient with respect to ``y_pred``), and set :attr:`name`.
+    """
+
+    #: the name that :func:`get` and :func:`from_config` know this loss by.
+    name = ""
+
+    def __init__(self):
+        self._cache = None
+
+    # -------------------------------------------------------------------- the API
+    def forward(self, y_pred, y_true, mask=None):
+        r"""Mean loss over all positions (weighted mean under ``mask``).
+
+        Parameters
+        ----------
+        y_pred : array_like of float32 or float64, shape (B, C) or (B, T, C)
+            Predictions: logits, probabilities or values, depending on the loss.
+            Its dtype is the dtype of the computation.
+        y_true : array_like
+            Targets; their form depends on the loss (see the class).
+        mask : array_like, shape (B,) or (B, T), optional
+            Non-negative finite weights per sequence or per position, at least one
+            positive; bool works as a 0/1 mask. ``(B,)`` is broadcast over time.
+
+        Returns
+        -------
+        float
+            :math:`L`, computed in the dtype of ``y_pred``.
+
+        Notes
+        -----
+        With :math:`\ell_n` the loss at position :math:`n` (see the class),
+        :math:`N` the number of positions and :math:`w_n` the mask broadcast to
+        the positions:
+
+        .. math::
+
+            L = \frac{1}{N} \sum_n \ell_n, \qquad
+            L_w = \frac{\sum_{n: w_n > 0} w_n \ell_n}{\sum_n w_n}.
+
+        ``y_pred`` is kept (not copied) for :meth:`backward`.
+        """
+        y_pred = _float_input(y_pred, "y_pred")
+        if y_pred.ndim < 2:
+            raise ValueError(f"y_pred must be at least 2-D, (batch, classes) or "
+                             f"(batch, time, classes), got shape {y_pred.shape}")
+        if 0 in y_pred.shape:
+            raise ValueError(f"y_pred must not be empty, got shape {y_pred.shape}")
+        dt = y_pred.dtype
+        positions = y_pred.shape[:-1]
+        weights = _mask_weights(mask, y_pred.shape, dt)
+        valid = None if weights is None else weights > 0
+        y_true = self._target(y_true, y_pred, valid)
+        with _quiet_if(valid is not None):
+            losses, parts = self._position_loss(y_pred, y_true)
+            if weights is None:
+                total = np.mean(losses, dtype=dt)
+                scale = None
+                count = dt.type(np.prod(positions))
+            else:
+                total_w = np.sum(weights, dtype=dt)
+                total = np.sum(np.where(valid, weights * losses, 0), dtype=dt) / total_w
+                scale = weights / total_w
+                count = None
+        self._cache = (y_pred, y_true, parts, valid, scale, count)
+        return float(total)
+
+    def backward(self):
+        """Gradient of the last :meth:`forward`'s loss with respect to ``y_pred``.
+
+        Returns
+        -------
+        dy_pred : ndarray
+            Same shape and dtype as ``y_pred``; zero at positions of zero weight.
+
+        Raises
+        ------
+        ValueError
+            When no :meth:`forward` has run yet.
+        """
+        if self._cache is None:
+            raise ValueError("backward() needs a forward() first: there is no loss to "
+                             "differentiate")
+        y_pred, y_true, parts, valid, scale, count = self._cache
+        with _quiet_if(valid is not None):
+            g = self._position_grad(y_pred, y_true, parts)
+            if scale is None:
+                g /= count
+            else:
+                g = np.where(valid[..., None], g * scale[..., None], 0)
+        return np.ascontiguousarray(g, dtype=y_pred.dtype)
+
+    def get_config(self):
+        """The loss's constructor arguments, with its name.
+
+        Returns
+        -------
+        dict
+            JSON-serialisable: ``{"name": <name>, **arguments}``; give it to
+            :func:`from_config` to rebuild the loss.
+        """
+        return {"name": self.name}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items() if k != "name")
+        return f"{type(self).__name__}({args})"
+
+    # -------------------------------------------------------------- for subclasses
+    def _target(self, y_true, y_pred, valid):
+        raise NotImplementedError
+
+    def _position_loss(self, y_pred, y_true):
+        raise NotImplementedError
+
+    def _position_grad(self, y_pred, y_true, parts):
+        raise NotImplementedError
+
+
+def _quiet_if(masked):
+    """Silence floating-point warnings when a mask is given: masked-out positions may
+    hold anything (padding, inf, NaN) and their values are discarded."""
+    return np.errstate(all="ignore") if masked else contextlib.nullcontext()
+
+
+def _mask_weights(mask, pred_shape, dt):
+    """The mask as weights of dtype ``dt`` and shape ``pred_shape[:-1]``, or None."""
+    if mask is None:
+        return None
+    positions = pred_shape[:-1]
+    arr = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"mask must be a real numeric or bool array, got dtype {arr.dtype}")
+    allowed = [positions[:k] for k in range(1, len(positions) + 1)]
+    if arr.shape not in allowed:
+        raise ValueError(f"mask must have shape {' or '.join(map(str, allowed))} "
+                         f"(y_pred has shape {pred_shape}), got {arr.shape}")
+    w = arr.astype(dt)
+    if not np.all(np.isfinite(w)):
+        raise ValueError("mask must be finite")
+    if np.any(w < 0):
+        raise ValueError(f"mask must be non-negative, got min(mask) = {w.min()}")
+    if not np.any(w > 0):
+        raise ValueError("mask must have at least one positive weight: every position "
+                         "is masked out, so the mean is undefined")
+    w = w.reshape(w.shape + (1,) * (len(positions) - w.ndim))
+    return np.ascontiguousarray(np.broadcast_to(w, positions))
+
+
+def _from_logits(value):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"from_logits must be a bool, got {value!r}")
+    return bool(value)
+
+
+def _clip_bounds(dt):
+    return dt.type(EPSILON), dt.type(1.0 - EPSILON)
+
+
+# ------------------------------------------------------------------ cross-entropies
+class CategoricalCrossentropy(Loss):
+    r"""Cross-entropy with one-hot or probability targets.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+        ``y_pred`` holds logits (fused, stable log-softmax) rather than
+        probabilities. A model whose last layer is a softmax trains on its logits
+        through this fused path; ``False`` is for calling the loss on
+        probabilities directly.
+
+    Notes
+    -----
+    ``y_true`` has the shape of ``y_pred``: one-hot rows or probability rows
+    (real numeric, cast to the dtype of ``y_pred``). At each position, with
+    logits :math:`z`:
+
+    .. math::
+
+        \ell = -\sum_c y_c \log\operatorname{softmax}(z)_c, \qquad
+        \frac{\partial \ell}{\partial z} = \operatorname{softmax}(z)\sum_c y_c - y,
+
+    which is exactly :math:`\operatorname{softmax}(z) - y` for rows that sum to
+    1, so that :math:`\partial L/\partial z = (\operatorname{softmax}(z) - y)/N`
+    unmasked. Classes of zero target contribute exactly 0 (never
+    :math:`0 \cdot \infty`).
+
+    With probabilities :math:`p` (Keras's rule: normalise each row to sum 1,
+    then clip to :math:`[\epsilon, 1-\epsilon]`, :math:`\epsilon = 10^{-7}`):
+
+    .. math::
+
+        S = \sum_c p_c, \quad q = p / S, \quad \tilde q = \operatorname{clip}(q,
+        \epsilon, 1 - \epsilon), \quad \ell = -\sum_c y_c \log \tilde q_c, \\
+        a_c = -\frac{y_c}{\tilde q_c}\,[\epsilon \le q_c \le 1 - \epsilon], \qquad
+        \frac{\partial \ell}{\partial p_j} = \frac{a_j - \sum_c a_c q_c}{S}.
+
+    The clip passes no gradient outside its bounds, as in TensorFlow.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqnet.losses import CategoricalCrossentropy
+    >>> loss = CategoricalCrossentropy(from_logits=True)
+    >>> z = np.array([[2.0, 0.0, -2.0]])
+    >>> round(loss.forward(z, np.array([[1.0, 0.0, 0.0]])), 6)
+    0.142932
+    >>> loss.backward().round(6)
+    array([[-0.133187,  0.11731 ,  0.015876]])
+    """
+
+    name = "categorical_crossentropy"
+
+    def __init__(self, from_logits=False):
+        super().__init__()
+        self.from_logits = _from_logits(from_logits)
+
+    def get_config(self):
+        """The loss's constructor arguments, with its name.
+
+        Returns
+        -------
+        dict
+            ``{"name": "categorical_crossentropy", "from_logits": bool}``.
+        """
+        return {"name": self.name, "from_logits": self.from_logits}
+
+    def _target(self, y_true, y_pred, valid):
+        arr = np.asarray(y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else y_true)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"y_true must be a real numeric array (one-hot or probabilities), "
+                            f"got dtype {arr.dtype}")
+        _checks.shape_is(arr, y_pred.shape, "y_true", " (the shape of y_pred)")
+        return np.ascontiguousarray(arr, dtype=y_pred.dtype)
+
+    def _position_loss(self, y_pred, y_true):
+        if self.from_logits:
+            s, e, se = _stable_parts(y_pred, -1)
+            logp = s - np.log(se)
+            terms = np.zeros_like(logp)  # zero targets add exactly 0, even against -inf
+            np.multiply(y_true, logp, out=terms, where=y_true != 0)
+            return -np.sum(terms, axis=-1), (e, se)
+        S = np.sum(y_pred, axis=-1, keepdims=True)
+        q = y_pred / S
+        lo, hi = _clip_bounds(y_pred.dtype)
+        qc = np.clip(q, lo, hi)
+        return -np.sum(y_true * np.log(qc), axis=-1), (S, q, qc)
+
+    def _position_grad(self, y_pred, y_true, parts):
+        if self.from_logits:
+            e, se = parts
+            return (e / se) * np.sum(y_true, axis=-1, keepdims=True) - y_true
+        S, q, qc = parts
+        lo, hi = _clip_bounds(y_pred.dtype)
+        a = np.where((q >= lo) & (q <= hi), -y_true / qc, 0).astype(y_pred.dtype, copy=False)
+        return (a - np.sum(a * q, axis=-1, keepdims=True)) / S
+
+
+class SparseCategoricalCrossentropy(Loss):
+    r"""Cross-entropy with integer class targets.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+        ``y_pred`` holds logits (fused, stable log-softmax) rather than
+        probabilities; see :class:`CategoricalCrossentropy`.
+
+    Notes
+    -----
+    ``y_true`` holds class indices, integer dtype, of shape ``y_pred.shape[:-1]``
+    (Keras's ``y_pred.shape[:-1] + (1,)`` is accepted too), each in
+    ``[0, C)`` wherever the mask is positive. It is the categorical
+    cross-entropy of the one-hot targets :math:`y = e_k`:
+
+    .. math::
+
+        \ell = -\log\operatorname{softmax}(z)_k, \qquad
+        \frac{\partial \ell}{\partial z} = \operatorname{softmax}(z) - e_k,
+
+    and, on probabilities, :math:`\ell = -\log \tilde q_k` with :math:`\tilde q` as
+    in :class:`CategoricalCrossentropy`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqnet.losses import SparseCategoricalCrossentropy
+    >>> loss = SparseCategoricalCrossentropy(from_logits=True)
+    >>> z = np.zeros((2, 3, 4), np.float32)          # (batch, time, classes)
+    >>> labels = np.array([[0, 1, 2], [3, 0, -1]])    # -1: padding, masked out
+    >>> mask = np.array([[1, 1, 1], [1, 1, 0]])
+    >>> round(loss.forward(z, labels, mask), 6)       # log(4)
+    1.386294
+    >>> loss.backward().dtype, loss.backward()[1, 2]
+    (dtype('float32'), array([0., 0., 0., 0.], dtype=float32))
+    """
+
+    name = "sparse_categorical_crossentropy"
+
+    def __init__(self, from_logits=False):
+        super().__init__()
+        self.from_logits = _from_logits(from_logits)
+
+    def get_config(self):
+        """The loss's constructor arguments, with its name.
+
+        Returns
+        -------
+        dict
+            ``{"name": "sparse_categorical_crossentropy", "from_logits": bool}``.
+        """
+        return {"name": self.name, "from_logits": self.from_logits}
+
+    def _target(self, y_true, y_pred, valid):
+        arr = np.asarray(y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else y_true)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"y_true must be an integer array of class indices, got dtype "
+                            f"{arr.dtype}"
+                            + (" (cast with .astype(np.int64) first)"
+                               if arr.dtype.kind == "f" else ""))
+        positions = y_pred.shape[:-1]
+        if arr.shape == positions + (1,):
+            arr = arr.reshape(positions)
+        _checks.shape_is(arr, positions, "y_true", " (y_pred.shape[:-1]: one class index "
+                         "per position)")
+        C = y_pred.shape[-1]
+        checked = arr if valid is None else arr[valid]
+        if checked.size and (checked.min() < 0 or checked.max() >= C):
+            bad = checked[(checked < 0) | (checked >= C)]
+            raise ValueError(f"y_true must hold class indices in [0, {C}) (y_pred has {C} "
+                             f"classes), got {bad[0]}"
+                             + (" at an unmasked position" if valid is not None else ""))
+        idx = arr.astype(np.intp)
+        if valid is not None:
+            idx = np.where(valid, idx, 0)
+        return np.ascontiguousarray(idx)
+
+    def _position_loss(self, y_pred, y_true):
+        k = y_true[..., None]
+        if self.from_logits:
+            s, e, se = _stable_parts(y_pred, -1)
+            logp_k = np.take_along_axis(s, k, axis=-1) - np.log(se)
+            return -logp_k[..., 0], (e, se)
+        S = np.sum(y_pred, axis=-1, keepdims=True)
+        q = y_pred / S
+        lo, hi = _clip_bounds(y_pred.dtype)
+        q_k = np.take_along_axis(q, k, axis=-1)
+        qc_k = np.clip(q_k, lo, hi)
+        return -np.log(qc_k)[..., 0], (S, q, q_k, qc_k)
+
+    def _position_grad(self, y_pred, y_true, parts):
+        k = y_true[..., None]
+        if self.from_logits:
+            e, se = parts
+            g = e / se
+            np.put_along_axis(g, k, np.take_along_axis(g, k, axis=-1) - 1, axis=-1)
+            return g
+        S, q, q_k, qc_k = parts
+        lo, hi = _clip_bounds(y_pred.dtype)
+        a_k = np.where((q_k >= lo) & (q_k <= hi), -1 / qc_k, 0).astype(y_pred.dtype, copy=False)
+        g = np.broadcast_to(-a_k * q_k, y_pred.shape).copy()
+        np.put_along_axis(g, k, np.take_along_axis(g, k, axis=-1) + a_k, axis=-1)
+        return g / S
+
+
+class MeanSquaredError(Loss):
+    r"""Mean squared error.
+
+    Notes
+    -----
+    ``y_true`` has the shape of ``y_pred`` (real numeric, cast to the dtype of
+    ``y_pred``). As in Keras, each position's loss is the mean over the last
+    axis (``C`` features), so that unmasked :math:`L` is the mean over all
+    elements, as PyTorch's ``mse_loss``:
+
+    .. math::
+
+        \ell = \frac{1}{C} \sum_c (\hat y_c - y_c)^2, \qquad
+        \frac{\partial \ell}{\partial \hat y} = \frac{2}{C} (\hat y - y).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqnet.losses import MeanSquaredError
+    >>> loss = MeanSquaredError()
+    >>> loss.forward(np.array([[1.0, 2.0], [3.0, 4.0]]), np.zeros((2, 2)))
+    7.5
+    >>> loss.backward()
+    array([[0.5, 1. ],
+           [1.5, 2. ]])
+    """
+
+    name = "mean_squared_error"
+
+    def _target(self, y_true, y_pred, valid):
+        arr = np.asarray(y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else y_true)
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"y_true must be a real numeric array, got dtype {arr.dtype}")
+        _checks.shape_is(arr, y_pred.shape, "y_true", " (the shape of y_pred)")
+        return np.ascontiguousarray(arr, dtype=y_pred.dtype)
+
+    def _position_loss(self, y_pred, y_true):
+        d = y_pred - y_true
+        return np.mean(d * d, axis=-1), d
+
+    def _position_grad(self, y_pred, y_true, parts):
+        d = parts
+        return d * y_pred.dtype.type(2.0 / y_pred.shape[-1])
+
+
+# ---------------------------------------------------------------------- registry
+_LOSSES = {
+    "categorical_crossentropy": CategoricalCrossentropy,
+    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "mean_squared_error": MeanSquaredError,
+}
+#: other names :func:`get` accepts (Keras's aliases and class names).
+_ALIASES = {
+    "mse": "mean_squared_error",
+    "CategoricalCrossentropy": "categorical_crossentropy",
+    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+    "MeanSquaredError": "mean_squared_error",
+}
+
+
+def _known_names():
+    return sorted(_LOSSES) + sorted(_ALIASES)
+
+
+def _lookup(name, argname):
+    if not isinstance(name, str):
+        raise TypeError(f"{argname} must be a string, got {type(name).__name__}")
+    key = _ALIASES.get(name, name)
+    if key not in _LOSSES:
+        raise ValueError(f"unknown loss {name!r}: {argname} must be one of {_known_names()}")
+    return _LOSSES[key]
+
+
+def get(identifier):
+    """A loss from an instance, a name or a config.
+
+    Parameters
+    ----------
+    identifier : Loss, str or dict
+        A :class:`Loss` (returned as it is); a name, Keras's:
+        ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``,
+        ``"mean_squared_error"`` or ``"mse"`` (or the class name), giving the loss
+        with its default arguments; or a config dict, as for :func:`from_config`.
+
+    Returns
+    -------
+    Loss
+
+    Raises
+    ------
+    ValueError
+        An unknown name (the message lists the known ones).
+    TypeError
+        Any other kind of identifier.
+
+    Examples
+    --------
+    >>> from seqnet import losses
+    >>> losses.get("mse")
+    MeanSquaredError()
+    """
+    if isinstance(identifier, Loss):
+        return identifier
+    if isinstance(identifier, str):
+        return _lookup(identifier, "identifier")()
+    if isinstance(identifier, dict):
+        return from_config(identifier)
+    raise TypeError(f"identifier must be a Loss, a loss name or a config dict, "
+                    f"got {type(identifier).__name__}")
+
+
+def from_config(config):
+    """Rebuild a loss from the output of its :meth:`Loss.get_config`.
+
+    Parameters
+    ----------
+    config : dict
+        ``{"name": <name>, **arguments}``; any name :func:`get` knows.
+
+    Returns
+    -------
+    Loss
+
+    Raises
+    ------
+    ValueError
+        No ``"name"``, an unknown name, or an argument the loss does not take.
+    TypeError
+        ``config`` is not a dict, or an argument has the wrong type.
+
+    Examples
+    --------
+    >>> from seqnet import losses
+    >>> config = losses.CategoricalCrossentropy(from_logits=True).get_config()
+    >>> config
+    {'name': 'categorical_crossentropy', 'from_logits': True}
+    >>> losses.from_config(config)
+    CategoricalCrossentropy(from_logits=True)
+    """
+    if not isinstance(config, dict):
+        raise TypeError(f"config must be a dict, got {type(config).__name__}")
+    if "name" not in config:
+        raise ValueError(f"config must have a 'name' entry (one of {_known_names()}), "
+                         f"got keys {sorted(config)}")
+    cls = _lookup(config["name"], "config['name']")
+    kwargs = {k: v for k, v in config.items() if k != "name"}
+    allowed = set(cls().get_config()) - {"name"}
+    extra = sorted(set(kwargs) - allowed)
+    if extra:
+        raise ValueError(f"config has unexpected entries {extra} for {cls.name!r}; "
+                         f"expected {sorted(allowed)}")
+    return cls(**kwargs)
