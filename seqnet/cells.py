@@ -23,15 +23,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _config
-from .kernels._common import scatter_add_rows
+from . import _config, _threads
 from .kernels import gru as _gru
 from .kernels import lstm as _lstm
 from .kernels import rnn as _rnn
+from .kernels._common import scatter_add_rows
 
 
-def _pick(serial, parallel, batch, width):
-    return parallel if _config.use_parallel(batch, width) else serial
+def _run(serial, parallel, batch, width, *args):
+    """Call the serial or the parallel kernel (BLAS held at one thread for the latter)."""
+    if _config.use_parallel(batch, width):
+        with _threads.blas_single_threaded():
+            parallel(*args)
+    else:
+        serial(*args)
 
 
 def _input(x, W_ih, dt):
@@ -81,9 +86,9 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     h_prev = _history(keep, T, B, H, dt)
     c_prev = _history(keep, T, B, H, dt)
     rec = np.empty((B, 4 * H), dt)
-    kernel = _pick(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H)
-    kernel(x_k, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep, project,
-           out, hT, cT, h_prev, c_prev, gates, rec)
+    _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H,
+         x_k, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep, project,
+         out, hT, cT, h_prev, c_prev, gates, rec)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -107,11 +112,10 @@ def lstm_backward(cache, dout, dstate):
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dW_hh = np.empty_like(W_hh)
     rec = np.empty((B, H), dt)
-    kernel = _pick(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel,
-                   B, 4 * H)
-    kernel(cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], input_grads,
-           cache["h_prev"], cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
-           dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec)
+    _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H,
+         cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], input_grads,
+         cache["h_prev"], cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
+         dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -137,9 +141,9 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     rec = np.empty((B, 3 * H), dt)
     rec_rz = np.empty((B, 2 * H), dt)
     rec_n = np.empty((B, H), dt)
-    kernel = _pick(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H)
-    kernel(x_k, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
-           reset_after, keep, project, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
+    _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H,
+         x_k, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
+         reset_after, keep, project, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -167,12 +171,11 @@ def gru_backward(cache, dout, dstate):
     dht = np.empty((B, H), dt)
     drh = np.empty((B, H), dt)
     rec = np.empty((B, 2 * H), dt)
-    kernel = _pick(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel,
-                   B, 3 * H)
-    kernel(cache["x_k"], W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
-           cache["reverse"], cache["reset_after"], input_grads, cache["h_prev"],
-           cache["gates"], cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
-           db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec)
+    _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
+         cache["x_k"], W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
+         cache["reverse"], cache["reset_after"], input_grads, cache["h_prev"],
+         cache["gates"], cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
+         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec)
     if not input_grads:
         _index_weight_grad(x, dGi, dW_ih)
         dx = None
@@ -194,9 +197,9 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
     rec = np.empty((B, H), dt)
-    kernel = _pick(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H)
-    kernel(x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project,
-           out, hT, h_prev, gates, rec)
+    _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H,
+         x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project,
+         out, hT, h_prev, gates, rec)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -219,10 +222,10 @@ def rnn_backward(cache, dout, dstate):
     dG = np.empty((T, B, H), dt)
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     rec = np.empty((B, H), dt)
-    kernel = _pick(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H)
-    kernel(cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
-           input_grads, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih, dW_hh,
-           db, dh0, dG, rec)
+    _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H,
+         cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
+         input_grads, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih, dW_hh,
+         db, dh0, dG, rec)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None

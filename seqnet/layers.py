@@ -368,6 +368,19 @@ class RecurrentLayer:
         dx = None if d_inp is None else np.ascontiguousarray(d_inp.transpose(1, 0, 2))
         return dx, self._state_out(dinit)
 
+    def get_config(self):
+        """The constructor's keyword arguments, JSON-serialisable."""
+        return {"hidden_size": self.hidden_size, "input_size": self.input_size,
+                "num_layers": self.num_layers, "bidirectional": self.bidirectional,
+                "dropout": self.dropout, "return_sequences": self.return_sequences,
+                "dtype": self.dtype.name, "seed": self.seed, **self._extra_repr()}
+
+    def output_shape(self, input_shape):
+        """Output shape, without the batch axis, for an input of ``input_shape``:
+        ``(T, I)`` (or ``(T,)`` for index input) gives ``(T, D*H)`` or ``(D*H,)``."""
+        T = tuple(input_shape)[0]
+        return (T, self.output_size) if self.return_sequences else (self.output_size,)
+
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self._extra_repr().items())
         return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "

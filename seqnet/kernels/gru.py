@@ -22,8 +22,27 @@ Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
     h_prev   [T, B, H]      state entering step t (kept when keep)
     gates    [T, B, 3H]     input projection, then post-activation r, z, n
     hn       [T, B, H]      reset_after: W_hn h + b_hn;  reset_before: r * h
-    rec      [B, 3H]        workspace: h W_hh^T (reset_after) or h W_hrz^T in [:, :2H]
+    rec      [B, 3H]        workspace: h W_hh^T (reset_after)
+    rec_rz   [B, 2H]        workspace: h W_hrz^T (reset_before)
     rec_n    [B, H]         workspace: (r * h) W_hn^T (reset_before)
+
+Backward buffers::
+
+    dout     [T, B, H]      dL/d out;   dhT [B, H]: dL/d hT
+    dGi      [T, B, 3H]     dL/d(input-side pre-activations) [dar, daz, dan]
+    dGh      [T, B, 3H]     dL/d(hidden-side pre-activations): [dar, daz, dan * r]
+                            (reset_after) or [dar, daz, dan] (reset_before)
+    dn       [T, B, H]      dan, contiguous (reset_before)
+    dht      [B, H]         dL/dh_t at the current step (reset_before)
+    drh      [B, H]         workspace: dGh[t] W_hh, or dn[t] W_hn then [dar, daz] W_hrz
+    rec      [B, 2H]        workspace: [dar, daz] copied contiguous (reset_before)
+    dh0      [B, H]         carries dL/dh backwards; ends as dL/dh0
+    dx [T, B, I], dW_ih, dW_hh, db_ih, db_hh   outputs (dx, dW_ih only when input_grads)
+    dW_hn    [H, H]         MUST be the view dW_hh[2H:]: with reset_before the n rows of
+                            dW_hh are overwritten through it after the full product.
+
+``project=False``: ``gates`` already holds the input projection (index input);
+``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
 import numpy as np

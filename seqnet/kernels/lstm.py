@@ -20,7 +20,18 @@ Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
     h_prev  [T, B, H]     state entering step t (kept for backward when keep)
     c_prev  [T, B, H]
     gates   [T, B, 4H]    input projection, then post-activation i, f, g, o
-    rec     [B, 4H]       per-step recurrent product (workspace)
+    rec     [B, 4H]       workspace: h W_hh^T (forward)
+
+Backward buffers::
+
+    dout    [T, B, H]     dL/d out;   dhT, dcT [B, H]: dL/d hT, dL/d cT
+    dG      [T, B, 4H]    dL/da, pre-activation gradients (i, f, g, o blocks)
+    dh0,dc0 [B, H]        carry dL/dh, dL/dc backwards; end as the initial-state grads
+    rec     [B, H]        workspace: dG[t] W_hh
+    dx [T, B, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
+
+``project=False``: ``gates`` already holds the input projection (index input);
+``input_grads=False``: dx and dW_ih are left to the caller.
 
 ``reverse`` runs the steps from t = T-1 down to 0; the masks are the same, so the
 reverse direction of a row starts at its last valid step.

@@ -16,8 +16,18 @@ Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
     out      [T, B, H]     h_t at valid steps, 0 elsewhere (kept for backward)
     hT       [B, H]        state after each row's last valid step
     h_prev   [T, B, H]     state entering step t (kept when keep)
-    gates    [T, B, H]     workspace for the input projection
-    rec      [B, H]        per-step recurrent product (workspace)
+    gates    [T, B, H]     input projection (filled by the caller when not project)
+    rec      [B, H]        workspace: h W_hh^T (forward), dG[t] W_hh (backward)
+
+Backward buffers::
+
+    dout     [T, B, H]     dL/d out;   dhT [B, H]: dL/d hT
+    dG       [T, B, H]     dL/da, the pre-activation gradient
+    dh0      [B, H]        carries dL/dh backwards; ends as dL/dh0
+    dx [T, B, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
+
+``project=False``: ``gates`` already holds the input projection (index input);
+``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
 import numpy as np
@@ -45,7 +55,8 @@ def _forward_factory(rows):
                     for j in range(H):
                         a = gates[t, r, j] + rec[r, j] + b[j]
                         if relu:
-                            h = a if a > 0.0 else 0.0 * a
+                            # max(a, 0), NaN kept: a NaN pre-activation stays NaN.
+                            h = a if (a > 0.0 or a != a) else 0.0
                         else:
                             h = np.tanh(a)
                         hT[r, j] = h
@@ -73,7 +84,7 @@ def _backward_factory(rows):
                         h = out[t, r, j]
                         dh = dh0[r, j] + dout[t, r, j]
                         if relu:
-                            dG[t, r, j] = dh if h > 0.0 else 0.0 * dh
+                            dG[t, r, j] = dh if h > 0.0 else 0.0
                         else:
                             dG[t, r, j] = dh * (1.0 - h * h)
                 else:

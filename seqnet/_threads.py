@@ -1,0 +1,122 @@
+"""Thread pools: numba's for the kernels, OpenBLAS's for the matrix products.
+
+A parallel kernel calls BLAS from inside a numba parallel region's neighbourhood;
+with both pools at full size they oversubscribe the cores (measured here: an LSTM
+training step at batch 128 took 836 ms against 48 ms). So while a parallel kernel
+runs, every loaded OpenBLAS (numpy's and scipy's; numba's ``np.dot`` uses scipy's)
+is held at one thread and numba owns the cores; the previous sizes come back after.
+This is done with ``ctypes`` on the libraries already loaded, so seqnet needs no
+extra dependency (it is what threadpoolctl does).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import glob
+import os
+import sys
+import threading
+
+import numba
+
+_lock = threading.Lock()
+_depth = 0
+_saved = []
+_libs = None
+
+
+def _candidate_paths():
+    paths = set()
+    if sys.platform.startswith("linux"):
+        try:
+            with open("/proc/self/maps") as f:
+                for line in f:
+                    path = line.rsplit(None, 1)[-1]
+                    if path.startswith("/") and "openblas" in os.path.basename(path).lower():
+                        paths.add(path)
+        except OSError:
+            pass
+    import numpy
+    import scipy
+
+    for pkg in (numpy, scipy):
+        base = os.path.dirname(os.path.dirname(pkg.__file__))
+        for sub in (f"{pkg.__name__}.libs", f"{pkg.__name__}/.dylibs"):
+            paths.update(glob.glob(os.path.join(base, sub, "*openblas*")))
+    return sorted(paths)
+
+
+def _openblas_libs():
+    """(set_num_threads, get_num_threads) of every loaded OpenBLAS, found once."""
+    global _libs
+    if _libs is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (loads scipy's OpenBLAS)
+
+        found = []
+        for path in _candidate_paths():
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for prefix in ("", "scipy_"):
+                for suffix in ("", "64_"):
+                    set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
+                    get_ = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                    if set_ is not None and get_ is not None:
+                        set_.argtypes, set_.restype = [ctypes.c_int], None
+                        get_.argtypes, get_.restype = [], ctypes.c_int
+                        found.append((set_, get_))
+        _libs = found
+    return _libs
+
+
+@contextlib.contextmanager
+def blas_single_threaded():
+    """Hold every loaded OpenBLAS at one thread inside the block.
+
+    Re-entrant and safe across Python threads: the first to enter saves the sizes,
+    the last to leave restores them.
+    """
+    global _depth, _saved
+    libs = _openblas_libs()
+    with _lock:
+        if _depth == 0:
+            _saved = [get() for _, get in libs]
+            for set_, _ in libs:
+                set_(1)
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                for (set_, _), n in zip(libs, _saved, strict=True):
+                    set_(n)
+
+
+def blas_num_threads():
+    """The thread counts of the loaded OpenBLAS libraries (for tests and reports)."""
+    return [get() for _, get in _openblas_libs()]
+
+
+def set_num_threads(n):
+    """Set the number of threads seqnet's parallel kernels use (numba's pool).
+
+    ``n`` must be between 1 and ``numba.config.NUMBA_NUM_THREADS`` (the pool's size,
+    fixed when numba starts: set the environment variable ``NUMBA_NUM_THREADS``
+    before importing to change it). Per Python thread, as in numba.
+    """
+    from . import _checks
+
+    n = _checks.positive_int(n, "n")
+    limit = numba.config.NUMBA_NUM_THREADS
+    if n > limit:
+        raise ValueError(f"n must be at most {limit} (NUMBA_NUM_THREADS), got {n}")
+    numba.set_num_threads(n)
+
+
+def get_num_threads():
+    """The number of threads seqnet's parallel kernels use."""
+    return numba.get_num_threads()

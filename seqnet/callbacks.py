@@ -1,0 +1,140 @@
+"""Callbacks for :meth:`seqnet.Sequential.fit`: early stopping and checkpointing."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LambdaCallback"]
+
+
+class Callback:
+    """Base class: override any hook. ``self.model`` is set by ``fit``.
+
+    Hooks: ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,
+    ``on_batch_end(batch, logs)``, ``on_epoch_end(epoch, logs)``,
+    ``on_train_end(logs)``. ``epoch`` counts from 0 over the model's whole life
+    (it goes on across ``fit`` calls and saved models); ``logs`` holds the
+    epoch's metrics, e.g. ``{"loss": 1.93, "val_loss": 1.88}``.
+    """
+
+    model = None
+
+    def on_train_begin(self, logs=None):
+        """Called once before the first epoch."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        """Called before each epoch."""
+
+    def on_batch_end(self, batch, logs=None):
+        """Called after each training batch, with ``{"loss": batch_loss}``."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        """Called after each epoch, with the epoch's metrics."""
+
+    def on_train_end(self, logs=None):
+        """Called once after the last epoch."""
+
+
+def _monitored(logs, monitor):
+    if monitor not in logs:
+        raise ValueError(f"monitor {monitor!r} is not among the epoch's metrics "
+                         f"{sorted(logs)}; with val_* pass validation data to fit")
+    return float(logs[monitor])
+
+
+def _improves(mode, value, best, min_delta):
+    if mode == "min":
+        return value < best - min_delta
+    return value > best + min_delta
+
+
+class EarlyStopping(Callback):
+    """Stop training when a metric has stopped improving.
+
+    Parameters
+    ----------
+    monitor : str, default "val_loss"
+    min_delta : float, default 0
+        Smallest change that counts as an improvement.
+    patience : int, default 0
+        Epochs without improvement before stopping.
+    mode : {"min", "max"}, default "min"
+    restore_best_weights : bool, default False
+        On stopping, put back the parameters of the best epoch.
+    """
+
+    def __init__(self, monitor="val_loss", *, min_delta=0.0, patience=0, mode="min",
+                 restore_best_weights=False):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        if patience < 0:
+            raise ValueError(f"patience must be >= 0, got {patience}")
+        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), int(patience)
+        self.mode, self.restore_best_weights = mode, restore_best_weights
+        self.stopped_epoch = None
+
+    def on_train_begin(self, logs=None):
+        self.best = math.inf if self.mode == "min" else -math.inf
+        self.wait = 0
+        self.best_weights = None
+        self.stopped_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        value = _monitored(logs, self.monitor)
+        if _improves(self.mode, value, self.best, self.min_delta):
+            self.best, self.wait = value, 0
+            if self.restore_best_weights:
+                self.best_weights = {k: v.copy() for k, v in self.model.params.items()}
+            return
+        self.wait += 1
+        if self.wait > self.patience:
+            self.stopped_epoch = epoch
+            self.model.stop_training = True
+            if self.restore_best_weights and self.best_weights is not None:
+                for k, v in self.model.params.items():
+                    np.copyto(v, self.best_weights[k])
+
+
+class ModelCheckpoint(Callback):
+    """Save the model after every epoch, or only when a metric improves.
+
+    Parameters
+    ----------
+    filepath : str or path
+        May hold ``{epoch}`` (1-based) and metric fields, e.g.
+        ``"model-{epoch:02d}-{val_loss:.3f}.npz"``. Saved atomically.
+    monitor : str, default "val_loss"
+    save_best_only : bool, default False
+    mode : {"min", "max"}, default "min"
+    """
+
+    def __init__(self, filepath, *, monitor="val_loss", save_best_only=False, mode="min"):
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
+        self.filepath, self.monitor = str(filepath), monitor
+        self.save_best_only, self.mode = save_best_only, mode
+        self.best = math.inf if mode == "min" else -math.inf
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.save_best_only:
+            value = _monitored(logs, self.monitor)
+            if not _improves(self.mode, value, self.best, 0.0):
+                return
+            self.best = value
+        self.model.save(self.filepath.format(epoch=epoch + 1, **logs))
+
+
+class LambdaCallback(Callback):
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``."""
+
+    def __init__(self, **hooks):
+        allowed = {"on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",
+                   "on_train_end"}
+        unknown = set(hooks) - allowed
+        if unknown:
+            raise ValueError(f"unknown hooks {sorted(unknown)}; known: {sorted(allowed)}")
+        for name, fn in hooks.items():
+            setattr(self, name, fn)

@@ -1,0 +1,281 @@
+"""Non-recurrent layers for the training stack: Dense, Dropout, Embedding, Activation.
+
+Every layer here, like the recurrent ones, follows one contract used by
+:class:`seqnet.Sequential`: ``forward(x, training=False) -> out``,
+``backward(dout) -> dx`` (``None`` for integer input), dicts ``params`` and
+``grads`` with the same keys, ``output_shape(input_shape)`` without the batch
+axis, and ``get_config()`` with the constructor's arguments.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from . import _checks, activations
+from ._config import DEFAULT_DTYPE
+
+
+class Layer:
+    """Base of the non-recurrent layers: parameters, seeding and the contract."""
+
+    def __init__(self, *, dtype=DEFAULT_DTYPE, seed=None):
+        self.dtype = _checks.float_dtype(dtype)
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+            raise TypeError(f"seed must be an integer or None, got {seed!r}")
+        self.seed = seed
+        init_seq, run_seq = np.random.SeedSequence(seed).spawn(2)
+        self._init_rng = np.random.default_rng(init_seq)
+        self.rng = np.random.default_rng(run_seq)
+        self.params = {}
+        self.grads = {}
+        self._cache = None
+
+    @property
+    def num_parameters(self):
+        """Total number of scalar parameters (0 before the layer is built)."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def state_dict(self):
+        """Copies of the parameters."""
+        return {k: v.copy() for k, v in self.params.items()}
+
+    def get_config(self):
+        """The constructor's keyword arguments, JSON-serialisable."""
+        return {"dtype": self.dtype.name, "seed": self.seed}
+
+    def output_shape(self, input_shape):
+        """Shape of the output for an input of ``input_shape`` (no batch axis)."""
+        return tuple(input_shape)
+
+    def _need_cache(self):
+        if self._cache is None:
+            raise ValueError(f"{type(self).__name__}.backward() needs a "
+                             "forward(..., training=True) first")
+        return self._cache
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    r"""Fully connected layer, on ``(B, F)`` or per time step on ``(B, T, F)``.
+
+    .. math:: y = \mathrm{act}(x W^\top + b)
+
+    Parameters
+    ----------
+    units : int
+        Output features.
+    activation : {None, "linear", "tanh", "sigmoid", "relu", "softmax"}
+        Applied to the last axis. A final ``softmax`` trained with a cross-entropy
+        loss is fused with it by :class:`seqnet.Sequential` (trained on logits).
+    use_bias : bool, default True
+    input_size : int, optional
+        Input features; inferred from the first forward when ``None``.
+    dtype, seed
+        As for the recurrent layers. Weights are glorot-uniform, biases zero.
+
+    Attributes
+    ----------
+    params : dict
+        ``weight`` ``(units, input_size)`` and ``bias`` ``(units,)``, PyTorch's
+        ``nn.Linear`` layout.
+
+    Examples
+    --------
+    >>> import numpy as np, seqnet
+    >>> dense = seqnet.Dense(3, activation="softmax", seed=0)
+    >>> dense.forward(np.ones((2, 4), np.float32)).sum(axis=1).round(6).tolist()
+    [1.0, 1.0]
+    """
+
+    def __init__(self, units, *, activation=None, use_bias=True, input_size=None,
+                 dtype=DEFAULT_DTYPE, seed=None):
+        super().__init__(dtype=dtype, seed=seed)
+        self.units = _checks.positive_int(units, "units")
+        self.activation = "linear" if activation is None else activation
+        self._act, self._act_back = activations.get(activation)
+        if not isinstance(use_bias, (bool, np.bool_)):
+            raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
+        self.use_bias = bool(use_bias)
+        self.input_size = None
+        if input_size is not None:
+            self._build(_checks.positive_int(input_size, "input_size"))
+
+    def _build(self, input_size):
+        self.input_size = input_size
+        limit = np.sqrt(6.0 / (input_size + self.units))
+        self.params = {"weight": self._init_rng.uniform(-limit, limit, (self.units, input_size))
+                       .astype(self.dtype)}
+        if self.use_bias:
+            self.params["bias"] = np.zeros(self.units, self.dtype)
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def get_config(self):
+        return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
+                "input_size": self.input_size, **super().get_config()}
+
+    def output_shape(self, input_shape):
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def forward(self, x, training=False, *, logits=False):
+        """``act(x W^T + b)``; with ``logits=True`` the pre-activation ``x W^T + b``.
+
+        ``x``: ``(B, F)`` or ``(B, T, F)``. Returns ``(..., units)``.
+        """
+        x = _checks.float_array(x, "x", self.dtype)
+        if x.ndim not in (2, 3):
+            raise ValueError(f"x must be (batch, features) or (batch, time, features), "
+                             f"got shape {x.shape}")
+        if self.input_size is None:
+            self._build(x.shape[-1])
+        elif x.shape[-1] != self.input_size:
+            raise ValueError(f"x has {x.shape[-1]} features but Dense's input_size is "
+                             f"{self.input_size}")
+        z = x @ self.params["weight"].T
+        if self.use_bias:
+            z += self.params["bias"]
+        a = z if logits else self._act(z)
+        self._cache = (x, z, a, logits) if training else None
+        return a
+
+    def backward(self, dout):
+        """Gradient with respect to ``x``; fills ``grads``. ``dout`` like the output
+        (the logits' gradient after a ``forward(..., logits=True)``)."""
+        x, z, a, logits = self._need_cache()
+        dout = _checks.float_array(dout, "dout", self.dtype)
+        _checks.shape_is(dout, a.shape, "dout", " (the shape of the output)")
+        dz = dout if logits else self._act_back(z, a, dout)
+        dz2 = dz.reshape(-1, self.units)
+        self.grads["weight"] = dz2.T @ x.reshape(-1, x.shape[-1])
+        if self.use_bias:
+            self.grads["bias"] = dz2.sum(axis=0)
+        return dz @ self.params["weight"]
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zero each element with probability ``rate`` and
+    scale the rest by ``1 / (1 - rate)``; the identity in inference.
+
+    The mask is drawn from :attr:`rng` (seeded by ``seed``) and reused by backward.
+
+    Parameters
+    ----------
+    rate : float in [0, 1)
+    seed : int, optional
+    """
+
+    def __init__(self, rate, *, dtype=DEFAULT_DTYPE, seed=None):
+        super().__init__(dtype=dtype, seed=seed)
+        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+            raise TypeError(f"rate must be a float in [0, 1), got {rate!r}")
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"rate must be in [0, 1), got {rate}")
+        self.rate = float(rate)
+
+    def get_config(self):
+        return {"rate": self.rate, **super().get_config()}
+
+    def forward(self, x, training=False):
+        """``x * mask / (1 - rate)`` in training, ``x`` otherwise."""
+        x = _checks.float_array(x, "x", self.dtype)
+        if not training or self.rate == 0.0:
+            self._cache = None if not training else np.ones((), self.dtype)
+            return x
+        keep = 1.0 - self.rate
+        mask = (self.rng.random(x.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+        self._cache = mask
+        return x * mask
+
+    def backward(self, dout):
+        """``dout`` times the forward's mask."""
+        mask = self._need_cache()
+        dout = _checks.float_array(dout, "dout", self.dtype)
+        return dout * mask
+
+
+class Activation(Layer):
+    """An activation as a layer of its own: ``Activation("tanh")``.
+
+    Parameters
+    ----------
+    activation : {"linear", "tanh", "sigmoid", "relu", "softmax"}
+    """
+
+    def __init__(self, activation, *, dtype=DEFAULT_DTYPE, seed=None):
+        super().__init__(dtype=dtype, seed=seed)
+        self._act, self._act_back = activations.get(activation)
+        self.activation = "linear" if activation is None else activation
+
+    def get_config(self):
+        return {"activation": self.activation, **super().get_config()}
+
+    def forward(self, x, training=False):
+        """The activation of ``x``."""
+        x = _checks.float_array(x, "x", self.dtype)
+        a = self._act(x)
+        self._cache = (x, a) if training else None
+        return a
+
+    def backward(self, dout):
+        """Gradient with respect to ``x``."""
+        x, a = self._need_cache()
+        return self._act_back(x, a, _checks.float_array(dout, "dout", self.dtype))
+
+
+class Embedding(Layer):
+    """A lookup table: integer indices ``(B, T)`` to vectors ``(B, T, output_dim)``.
+
+    Parameters
+    ----------
+    input_dim : int
+        Vocabulary size; indices must be in ``[0, input_dim)``.
+    output_dim : int
+        Vector size.
+    dtype, seed
+        Weights start uniform in [-0.05, 0.05], as Keras's.
+
+    Attributes
+    ----------
+    params : dict
+        ``weight`` ``(input_dim, output_dim)``, PyTorch's ``nn.Embedding`` layout.
+    """
+
+    def __init__(self, input_dim, output_dim, *, dtype=DEFAULT_DTYPE, seed=None):
+        super().__init__(dtype=dtype, seed=seed)
+        self.input_dim = _checks.positive_int(input_dim, "input_dim")
+        self.output_dim = _checks.positive_int(output_dim, "output_dim")
+        self.params = {"weight": self._init_rng.uniform(-0.05, 0.05, (self.input_dim,
+                                                                        self.output_dim))
+                       .astype(self.dtype)}
+        self.grads = {"weight": np.zeros_like(self.params["weight"])}
+
+    def get_config(self):
+        return {"input_dim": self.input_dim, "output_dim": self.output_dim,
+                **super().get_config()}
+
+    def output_shape(self, input_shape):
+        return (*tuple(input_shape), self.output_dim)
+
+    def forward(self, x, training=False):
+        """Rows of ``weight`` picked by the integer array ``x``."""
+        arr = np.asarray(x)
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"x must be an integer array of indices, got dtype {arr.dtype}")
+        idx = _checks.indices_in_range(arr, self.input_dim, "x")
+        self._cache = idx if training else None
+        return self.params["weight"][idx]
+
+    def backward(self, dout):
+        """Fills ``grads["weight"]`` (a scatter-add); returns ``None`` (indices have no
+        gradient)."""
+        idx = self._need_cache()
+        dout = _checks.float_array(dout, "dout", self.dtype)
+        _checks.shape_is(dout, (*idx.shape, self.output_dim), "dout")
+        g = np.zeros_like(self.params["weight"])
+        np.add.at(g, idx.reshape(-1), dout.reshape(-1, self.output_dim))
+        self.grads["weight"] = g
+        return None
