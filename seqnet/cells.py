@@ -21,6 +21,7 @@ unless ``keep=True``. Each ``*_backward(cache, dout, dstate)`` returns
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 
 from . import _config, _threads
@@ -31,12 +32,39 @@ from .kernels._common import scatter_add_rows
 
 
 def _run(serial, parallel, batch, width, *args):
-    """Call the serial or the parallel kernel (BLAS held at one thread for the latter)."""
-    if _config.use_parallel(batch, width):
-        with _threads.blas_single_threaded():
-            parallel(*args)
-    else:
-        serial(*args)
+    """Call the serial or the parallel kernel, with OpenBLAS held at one thread.
+
+    The kernels' ``n_chunks`` argument (``_CHUNKS`` in ``args``) is the thread count
+    (at most ``batch``) for both kernels: the serial one runs the chunks in turn, so
+    the two compute the same partial sums and agree bit for bit.
+    """
+    n_chunks = max(1, min(numba.get_num_threads(), batch))
+    kernel = parallel if _config.use_parallel(batch, width) else serial
+    with _threads.blas_single_threaded():
+        kernel(*_with_chunks(args, n_chunks))
+
+
+def _with_chunks(args, n_chunks):
+    """Fill in the chunk count and size the per-chunk gradient buffers."""
+    out = []
+    for a in args:
+        if a is _CHUNKS:
+            a = n_chunks
+        elif isinstance(a, _Parts):
+            a = np.empty((n_chunks, *a.shape), a.dtype)
+        out.append(a)
+    return tuple(out)
+
+
+class _Parts:
+    """Placeholder for a ``[n_chunks, *shape]`` buffer of per-chunk partial sums."""
+
+    def __init__(self, like):
+        self.shape, self.dtype = like.shape, like.dtype
+
+
+#: placeholder for the ``n_chunks`` argument in a ``_run`` call.
+_CHUNKS = object()
 
 
 def _input(x, W_ih, dt):
@@ -87,7 +115,7 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     c_prev = _history(keep, T, B, H, dt)
     rec = np.empty((B, 4 * H), dt)
     _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H,
-         x_k, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep, project,
+         x_k, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep, project, _CHUNKS,
          out, hT, cT, h_prev, c_prev, gates, rec)
     cache = None
     if keep:
@@ -113,9 +141,9 @@ def lstm_backward(cache, dout, dstate):
     dW_hh = np.empty_like(W_hh)
     rec = np.empty((B, H), dt)
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H,
-         cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], input_grads,
+         cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], input_grads, _CHUNKS,
          cache["h_prev"], cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
-         dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec)
+         dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec, _Parts(dW_ih), _Parts(dW_hh))
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -143,7 +171,8 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     rec_n = np.empty((B, H), dt)
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H,
          x_k, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
-         reset_after, keep, project, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
+         reset_after, keep, project, _CHUNKS, out, hT, h_prev, gates, hn, rec, rec_rz,
+         rec_n)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -173,9 +202,10 @@ def gru_backward(cache, dout, dstate):
     rec = np.empty((B, 2 * H), dt)
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
          cache["x_k"], W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
-         cache["reverse"], cache["reset_after"], input_grads, cache["h_prev"],
+         cache["reverse"], cache["reset_after"], input_grads, _CHUNKS, cache["h_prev"],
          cache["gates"], cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
-         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec)
+         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec, _Parts(dW_ih), _Parts(dW_hh),
+         _Parts(dW_hh[2 * H:]))
     if not input_grads:
         _index_weight_grad(x, dGi, dW_ih)
         dx = None
@@ -198,7 +228,7 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     h_prev = _history(keep, T, B, H, dt)
     rec = np.empty((B, H), dt)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H,
-         x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project,
+         x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, _CHUNKS,
          out, hT, h_prev, gates, rec)
     cache = None
     if keep:
@@ -224,8 +254,8 @@ def rnn_backward(cache, dout, dstate):
     rec = np.empty((B, H), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H,
          cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
-         input_grads, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih, dW_hh,
-         db, dh0, dG, rec)
+         input_grads, _CHUNKS, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih,
+         dW_hh, db, dh0, dG, rec, _Parts(dW_ih), _Parts(dW_hh))
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None

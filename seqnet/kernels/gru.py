@@ -41,23 +41,202 @@ Backward buffers::
     dW_hn    [H, H]         MUST be the view dW_hh[2H:]: with reset_before the n rows of
                             dW_hh are overwritten through it after the full product.
 
+``n_chunks``: row chunks, the thread count for both kernels (the serial one runs them
+in turn); ``parts_ih, parts_hh, parts_hn`` ``[n_chunks, ...]``: per-chunk weight
+gradients, added in chunk order.
+
 ``project=False``: ``gates`` already holds the input projection (index input);
 ``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
 import numpy as np
+from numba import njit
 
-from .._config import jit_pair
-from ._common import column_sums, sigmoid
+from .._config import JIT_OPTIONS, jit_pair
+from ._common import add_valid_rows, chunk, column_sums, sum_parts
+from ._math import sigmoid, tanh
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 GRU_GATES = ("r", "z", "n")
 
 
+@njit(**JIT_OPTIONS)
+def gru_rows_forward_after(r0, r1, t, lengths, gates_t, rec, b_ih, b_hh, hT, hn_t, out_t):
+    """reset_after gate pass of step ``t`` for rows ``[r0, r1)`` (``rec = h W_hh^T``)."""
+    H = hT.shape[1]
+    one = hT.dtype.type(1.0)
+    bi_r, bi_z, bi_n = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
+    bh_r, bh_z, bh_n = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
+    for r in range(r0, r1):
+        a = gates_t[r]
+        if t >= lengths[r]:
+            a[:] = 0.0
+            hn_t[r] = 0.0
+            out_t[r] = 0.0
+            continue
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        rc = rec[r]
+        rc_r, rc_z, rc_n = rc[:H], rc[H:2 * H], rc[2 * H:]
+        h_r, hn_r, o_r = hT[r], hn_t[r], out_t[r]
+        for j in range(H):
+            rg = sigmoid(a_r[j] + bi_r[j] + rc_r[j] + bh_r[j])
+            zg = sigmoid(a_z[j] + bi_z[j] + rc_z[j] + bh_z[j])
+            hn = rc_n[j] + bh_n[j]
+            ng = tanh(a_n[j] + bi_n[j] + rg * hn)
+            h = (one - zg) * ng + zg * h_r[j]
+            a_r[j] = rg
+            a_z[j] = zg
+            a_n[j] = ng
+            hn_r[j] = hn
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def gru_rows_rz_before(r0, r1, t, lengths, gates_t, rec_rz, b_ih, b_hh, hT, hn_t):
+    """reset_before, first half of step ``t``: r and z, and ``hn_t = r * h``."""
+    H = hT.shape[1]
+    bi_r, bi_z = b_ih[:H], b_ih[H:2 * H]
+    bh_r, bh_z = b_hh[:H], b_hh[H:2 * H]
+    for r in range(r0, r1):
+        if t >= lengths[r]:
+            hn_t[r] = 0.0
+            continue
+        a = gates_t[r]
+        a_r, a_z = a[:H], a[H:2 * H]
+        rc = rec_rz[r]
+        rc_r, rc_z = rc[:H], rc[H:2 * H]
+        h_r, hn_r = hT[r], hn_t[r]
+        for j in range(H):
+            rg = sigmoid(a_r[j] + bi_r[j] + rc_r[j] + bh_r[j])
+            a_r[j] = rg
+            a_z[j] = sigmoid(a_z[j] + bi_z[j] + rc_z[j] + bh_z[j])
+            hn_r[j] = rg * h_r[j]
+
+
+@njit(**JIT_OPTIONS)
+def gru_rows_n_before(r0, r1, t, lengths, gates_t, rec_n, b_ih, b_hh, hT, out_t):
+    """reset_before, second half of step ``t``: n and h (``rec_n = (r h) W_hn^T``)."""
+    H = hT.shape[1]
+    one = hT.dtype.type(1.0)
+    bi_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
+    for r in range(r0, r1):
+        a = gates_t[r]
+        if t >= lengths[r]:
+            a[:] = 0.0
+            out_t[r] = 0.0
+            continue
+        a_z, a_n = a[H:2 * H], a[2 * H:]
+        rc, h_r, o_r = rec_n[r], hT[r], out_t[r]
+        for j in range(H):
+            zg = a_z[j]
+            ng = tanh(a_n[j] + bi_n[j] + rc[j] + bh_n[j])
+            h = (one - zg) * ng + zg * h_r[j]
+            a_n[j] = ng
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def gru_rows_backward_after(r0, r1, t, lengths, gates_t, h_prev_t, hn_t, dout_t, dh, dGi_t,
+                            dGh_t):
+    """reset_after backward gate pass of step ``t``; ``dh`` becomes ``dL/dh_t * z``
+    (the recurrent product is added after)."""
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    for r in range(r0, r1):
+        di, dg = dGi_t[r], dGh_t[r]
+        if t >= lengths[r]:
+            di[:] = 0.0
+            dg[:] = 0.0
+            continue
+        a = gates_t[r]
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        di_r, di_z, di_n = di[:H], di[H:2 * H], di[2 * H:]
+        dg_r, dg_z, dg_n = dg[:H], dg[H:2 * H], dg[2 * H:]
+        hp_r, hn_r, do_r, dh_r = h_prev_t[r], hn_t[r], dout_t[r], dh[r]
+        for j in range(H):
+            rg = a_r[j]
+            zg = a_z[j]
+            ng = a_n[j]
+            hp = hp_r[j]
+            dh_j = dh_r[j] + do_r[j]
+            dan = dh_j * (one - zg) * (one - ng * ng)
+            dar = dan * hn_r[j] * rg * (one - rg)
+            daz = dh_j * (hp - ng) * zg * (one - zg)
+            di_r[j] = dar
+            di_z[j] = daz
+            di_n[j] = dan
+            dg_r[j] = dar
+            dg_z[j] = daz
+            dg_n[j] = dan * rg
+            dh_r[j] = dh_j * zg
+
+
+@njit(**JIT_OPTIONS)
+def gru_rows_dn_before(r0, r1, t, lengths, gates_t, dout_t, dh, dht, dn_t):
+    """reset_before backward, first half: ``dht = dL/dh_t`` and ``dn_t = dL/da_n``."""
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    for r in range(r0, r1):
+        if t >= lengths[r]:
+            dn_t[r] = 0.0
+            continue
+        a = gates_t[r]
+        a_z, a_n = a[H:2 * H], a[2 * H:]
+        dh_r, do_r, dht_r, dn_r = dh[r], dout_t[r], dht[r], dn_t[r]
+        for j in range(H):
+            zg = a_z[j]
+            ng = a_n[j]
+            dh_j = dh_r[j] + do_r[j]
+            dht_r[j] = dh_j
+            dn_r[j] = dh_j * (one - zg) * (one - ng * ng)
+
+
+@njit(**JIT_OPTIONS)
+def gru_rows_rz_backward_before(r0, r1, t, lengths, gates_t, h_prev_t, dht, drh, dn_t, dh,
+                                dGi_t, dGh_t, drz):
+    """reset_before backward, second half (``drh = dn_t W_hn``, the gradient of r*h):
+    dar, daz into dGi/dGh and ``drz`` (contiguous), ``dh = dht z + drh r``."""
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    for r in range(r0, r1):
+        di, dg, dz = dGi_t[r], dGh_t[r], drz[r]
+        if t >= lengths[r]:
+            di[:] = 0.0
+            dg[:] = 0.0
+            dz[:] = 0.0
+            continue
+        a = gates_t[r]
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        di_r, di_z, di_n = di[:H], di[H:2 * H], di[2 * H:]
+        dg_r, dg_z, dg_n = dg[:H], dg[H:2 * H], dg[2 * H:]
+        dz_r, dz_z = dz[:H], dz[H:2 * H]
+        hp_r, dht_r, drh_r, dn_r, dh_r = h_prev_t[r], dht[r], drh[r], dn_t[r], dh[r]
+        for j in range(H):
+            rg = a_r[j]
+            zg = a_z[j]
+            ng = a_n[j]
+            hp = hp_r[j]
+            dh_j = dht_r[j]
+            dar = drh_r[j] * hp * rg * (one - rg)
+            daz = dh_j * (hp - ng) * zg * (one - zg)
+            dan = dn_r[j]
+            di_r[j] = dar
+            di_z[j] = daz
+            di_n[j] = dan
+            dg_r[j] = dar
+            dg_z[j] = daz
+            dg_n[j] = dan
+            dz_r[j] = dar
+            dz_z[j] = daz
+            dh_r[j] = dh_j * zg + drh_r[j] * rg
+
+
 def _forward_factory(rows):
     def gru_seq_forward(x, W_ih, W_hh, W_hrz, W_hn, b_ih, b_hh, h0, lengths, reverse,
-                        reset_after, keep, project, out, hT, h_prev, gates, hn, rec, rec_rz,
-                        rec_n):
+                        reset_after, keep, project, n_chunks, out, hT, h_prev, gates, hn, rec,
+                        rec_rz, rec_n):
         T, B = gates.shape[0], gates.shape[1]
         I = x.shape[2]
         H = h0.shape[1]
@@ -70,67 +249,32 @@ def _forward_factory(rows):
                 h_prev[t] = hT
             if reset_after:
                 np.dot(hT, W_hh.T, rec)
-                for r in rows(B):
-                    a = gates[t, r]
-                    if t < lengths[r]:
-                        for j in range(H):
-                            rg = sigmoid(a[j] + b_ih[j] + rec[r, j] + b_hh[j])
-                            zg = sigmoid(a[H + j] + b_ih[H + j] + rec[r, H + j]
-                                         + b_hh[H + j])
-                            hnj = rec[r, 2 * H + j] + b_hh[2 * H + j]
-                            ng = np.tanh(a[2 * H + j] + b_ih[2 * H + j] + rg * hnj)
-                            h = (1.0 - zg) * ng + zg * hT[r, j]
-                            a[j] = rg
-                            a[H + j] = zg
-                            a[2 * H + j] = ng
-                            hn[t, r, j] = hnj
-                            hT[r, j] = h
-                            out[t, r, j] = h
-                    else:
-                        a[:] = 0.0
-                        hn[t, r, :] = 0.0
-                        out[t, r, :] = 0.0
+                for k in rows(n_chunks):
+                    r0, r1 = chunk(k, n_chunks, B)
+                    gru_rows_forward_after(r0, r1, t, lengths, gates[t], rec, b_ih, b_hh, hT,
+                                           hn[t], out[t])
             else:
                 np.dot(hT, W_hrz.T, rec_rz)
-                for r in rows(B):
-                    a = gates[t, r]
-                    if t < lengths[r]:
-                        for j in range(H):
-                            rg = sigmoid(a[j] + b_ih[j] + rec_rz[r, j] + b_hh[j])
-                            a[j] = rg
-                            a[H + j] = sigmoid(a[H + j] + b_ih[H + j] + rec_rz[r, H + j]
-                                               + b_hh[H + j])
-                            hn[t, r, j] = rg * hT[r, j]
-                    else:
-                        hn[t, r, :] = 0.0
+                for k in rows(n_chunks):
+                    r0, r1 = chunk(k, n_chunks, B)
+                    gru_rows_rz_before(r0, r1, t, lengths, gates[t], rec_rz, b_ih, b_hh, hT,
+                                       hn[t])
                 np.dot(hn[t], W_hn.T, rec_n)
-                for r in rows(B):
-                    a = gates[t, r]
-                    if t < lengths[r]:
-                        for j in range(H):
-                            zg = a[H + j]
-                            ng = np.tanh(a[2 * H + j] + b_ih[2 * H + j] + rec_n[r, j]
-                                         + b_hh[2 * H + j])
-                            h = (1.0 - zg) * ng + zg * hT[r, j]
-                            a[2 * H + j] = ng
-                            hT[r, j] = h
-                            out[t, r, j] = h
-                    else:
-                        a[:] = 0.0
-                        out[t, r, :] = 0.0
+                for k in rows(n_chunks):
+                    r0, r1 = chunk(k, n_chunks, B)
+                    gru_rows_n_before(r0, r1, t, lengths, gates[t], rec_n, b_ih, b_hh, hT,
+                                      out[t])
 
     return gru_seq_forward
 
 
 def _backward_factory(rows):
     def gru_seq_backward(x, W_ih, W_hh, W_hrz, W_hn, lengths, reverse, reset_after,
-                         input_grads,
-                         h_prev, gates, hn, dout, dhT, dx, dW_ih, dW_hh, dW_hn, db_ih,
-                         db_hh, dh0, dGi, dGh, dn, dht, drh, rec):
+                         input_grads, n_chunks, h_prev, gates, hn, dout, dhT, dx, dW_ih, dW_hh,
+                         dW_hn, db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec, parts_ih,
+                         parts_hh, parts_hn):
         # dh0 carries dL/dh backwards through time and ends as the initial-state
-        # gradient. dGi = dL/d(input-side pre-activations), dGh = dL/d(hidden-side
-        # pre-activations): [dar, daz, dL/d(W_hn h + b_hn)] (reset_after) or
-        # [dar, daz, dan] (reset_before, where dn = dan is kept contiguous too).
+        # gradient (see the module docstring for dGi, dGh, dn).
         T, B = dout.shape[0], dout.shape[1]
         I = x.shape[2]
         H = dh0.shape[1]
@@ -138,90 +282,46 @@ def _backward_factory(rows):
         for s in range(T):
             t = s if reverse else T - 1 - s
             if reset_after:
-                for r in rows(B):
-                    di = dGi[t, r]
-                    dg = dGh[t, r]
-                    if t < lengths[r]:
-                        a = gates[t, r]
-                        for j in range(H):
-                            rg = a[j]
-                            zg = a[H + j]
-                            ng = a[2 * H + j]
-                            hp = h_prev[t, r, j]
-                            dh = dh0[r, j] + dout[t, r, j]
-                            dan = dh * (1.0 - zg) * (1.0 - ng * ng)
-                            dar = dan * hn[t, r, j] * rg * (1.0 - rg)
-                            daz = dh * (hp - ng) * zg * (1.0 - zg)
-                            di[j] = dar
-                            di[H + j] = daz
-                            di[2 * H + j] = dan
-                            dg[j] = dar
-                            dg[H + j] = daz
-                            dg[2 * H + j] = dan * rg
-                            dh0[r, j] = dh * zg
-                    else:
-                        di[:] = 0.0
-                        dg[:] = 0.0
+                for k in rows(n_chunks):
+                    r0, r1 = chunk(k, n_chunks, B)
+                    gru_rows_backward_after(r0, r1, t, lengths, gates[t], h_prev[t], hn[t],
+                                            dout[t], dh0, dGi[t], dGh[t])
                 np.dot(dGh[t], W_hh, drh)
-                for r in rows(B):
-                    if t < lengths[r]:
-                        for j in range(H):
-                            dh0[r, j] += drh[r, j]
+                add_valid_rows(t, lengths, drh, dh0)
             else:
-                for r in rows(B):
-                    if t < lengths[r]:
-                        a = gates[t, r]
-                        for j in range(H):
-                            zg = a[H + j]
-                            ng = a[2 * H + j]
-                            dh = dh0[r, j] + dout[t, r, j]
-                            dht[r, j] = dh
-                            dn[t, r, j] = dh * (1.0 - zg) * (1.0 - ng * ng)
-                    else:
-                        dn[t, r, :] = 0.0
+                for k in rows(n_chunks):
+                    r0, r1 = chunk(k, n_chunks, B)
+                    gru_rows_dn_before(r0, r1, t, lengths, gates[t], dout[t], dh0, dht, dn[t])
                 np.dot(dn[t], W_hn, drh)
-                for r in rows(B):
-                    di = dGi[t, r]
-                    dg = dGh[t, r]
-                    if t < lengths[r]:
-                        a = gates[t, r]
-                        for j in range(H):
-                            rg = a[j]
-                            zg = a[H + j]
-                            ng = a[2 * H + j]
-                            hp = h_prev[t, r, j]
-                            dh = dht[r, j]
-                            dar = drh[r, j] * hp * rg * (1.0 - rg)
-                            daz = dh * (hp - ng) * zg * (1.0 - zg)
-                            dan = dn[t, r, j]
-                            di[j] = dar
-                            di[H + j] = daz
-                            di[2 * H + j] = dan
-                            dg[j] = dar
-                            dg[H + j] = daz
-                            dg[2 * H + j] = dan
-                            dh0[r, j] = dh * zg + drh[r, j] * rg
-                    else:
-                        di[:] = 0.0
-                        dg[:] = 0.0
-                # dL/dh_{t-1} through r and z: [dar, daz] W_hrz, copied contiguous.
-                for r in rows(B):
-                    for k in range(2 * H):
-                        rec[r, k] = dGh[t, r, k]
+                for k in rows(n_chunks):
+                    r0, r1 = chunk(k, n_chunks, B)
+                    gru_rows_rz_backward_before(r0, r1, t, lengths, gates[t], h_prev[t], dht,
+                                                drh, dn[t], dh0, dGi[t], dGh[t], rec)
+                # dL/dh_{t-1} through r and z: [dar, daz] W_hrz.
                 np.dot(rec, W_hrz, drh)
-                for r in rows(B):
-                    if t < lengths[r]:
-                        for j in range(H):
-                            dh0[r, j] += drh[r, j]
-        dGif = dGi.reshape(T * B, 3 * H)
-        dGhf = dGh.reshape(T * B, 3 * H)
+                add_valid_rows(t, lengths, drh, dh0)
+        N = T * B
+        dGif = dGi.reshape(N, 3 * H)
+        dGhf = dGh.reshape(N, 3 * H)
+        xf = x.reshape(N, I)
+        hpf = h_prev.reshape(N, H)
+        dnf = dn.reshape(N, H)
+        hnf = hn.reshape(N, H)
+        dxf = dx.reshape(N, I)
+        for k in rows(n_chunks):
+            n0, n1 = chunk(k, n_chunks, N)
+            if input_grads:
+                np.dot(dGif[n0:n1], W_ih, dxf[n0:n1])
+                np.dot(dGif[n0:n1].T, xf[n0:n1], parts_ih[k])
+            np.dot(dGhf[n0:n1].T, hpf[n0:n1], parts_hh[k])
+            if not reset_after:
+                np.dot(dnf[n0:n1].T, hnf[n0:n1], parts_hn[k])
         if input_grads:
-            np.dot(dGif, W_ih, dx.reshape(T * B, I))
-            np.dot(dGif.T, x.reshape(T * B, I), dW_ih)
-        np.dot(dGhf.T, h_prev.reshape(T * B, H), dW_hh)
+            sum_parts(parts_ih, n_chunks, dW_ih)
+        sum_parts(parts_hh, n_chunks, dW_hh)
         if not reset_after:
-            # the n rows see r * h, not h: replace them.
-            np.dot(dn.reshape(T * B, H).T, hn.reshape(T * B, H), dW_hn)
+            # the n rows see r * h, not h: replace them (dW_hn is dW_hh[2H:]).
+            sum_parts(parts_hn, n_chunks, dW_hn)
         column_sums(dGif, db_ih)
         column_sums(dGhf, db_hh)
 

@@ -21,6 +21,8 @@ Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
     c_prev  [T, B, H]
     gates   [T, B, 4H]    input projection, then post-activation i, f, g, o
     rec     [B, 4H]       workspace: h W_hh^T (forward)
+    n_chunks              row chunks: 1 (serial) or the thread count (parallel)
+    parts_ih, parts_hh    [n_chunks, 4H, I], [n_chunks, 4H, H]: per-chunk weight gradients
 
 Backward buffers::
 
@@ -38,17 +40,83 @@ reverse direction of a row starts at its last valid step.
 """
 
 import numpy as np
+from numba import njit
 
-from .._config import jit_pair
-from ._common import column_sums, sigmoid
+from .._config import JIT_OPTIONS, jit_pair
+from ._common import chunk, column_sums, copy_valid_rows, sum_parts
+from ._math import sigmoid, tanh
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 LSTM_GATES = ("i", "f", "g", "o")
 
 
+@njit(**JIT_OPTIONS)
+def lstm_rows_forward(r0, r1, t, lengths, gates_t, rec, b, cT, hT, out_t):
+    """Gate pass of step ``t`` for rows ``[r0, r1)``: ``gates_t`` ``[B, 4H]`` holds
+    the input projection in and post-activation i, f, g, o out."""
+    H = cT.shape[1]
+    b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
+    for r in range(r0, r1):
+        a = gates_t[r]
+        if t >= lengths[r]:
+            a[:] = 0.0
+            out_t[r] = 0.0
+            continue
+        # One 1-D view per gate block, indexed from 0: LLVM vectorises the loop.
+        a_i, a_f, a_g, a_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+        rc = rec[r]
+        r_i, r_f, r_g, r_o = rc[:H], rc[H:2 * H], rc[2 * H:3 * H], rc[3 * H:]
+        c_r, h_r, o_r = cT[r], hT[r], out_t[r]
+        for j in range(H):
+            i = sigmoid(a_i[j] + r_i[j] + b_i[j])
+            f = sigmoid(a_f[j] + r_f[j] + b_f[j])
+            g = tanh(a_g[j] + r_g[j] + b_g[j])
+            o = sigmoid(a_o[j] + r_o[j] + b_o[j])
+            c = f * c_r[j] + i * g
+            h = o * tanh(c)
+            a_i[j] = i
+            a_f[j] = f
+            a_g[j] = g
+            a_o[j] = o
+            c_r[j] = c
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def lstm_rows_backward(r0, r1, t, lengths, gates_t, c_prev_t, dout_t, dh, dc, dG_t):
+    """Backward gate pass of step ``t`` for rows ``[r0, r1)``: ``dG_t`` gets dL/da;
+    ``dc`` becomes dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
+    H = dh.shape[1]
+    one = dG_t.dtype.type(1.0)
+    for r in range(r0, r1):
+        d = dG_t[r]
+        if t >= lengths[r]:
+            d[:] = 0.0
+            continue
+        a = gates_t[r]
+        a_i, a_f, a_g, a_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+        d_i, d_f, d_g, d_o = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
+        cp_r, dh_r, dc_r, do_r = c_prev_t[r], dh[r], dc[r], dout_t[r]
+        for j in range(H):
+            i = a_i[j]
+            f = a_f[j]
+            g = a_g[j]
+            o = a_o[j]
+            cp = cp_r[j]
+            tc = tanh(f * cp + i * g)
+            dh_j = dh_r[j] + do_r[j]
+            dc_j = dc_r[j] + dh_j * o * (one - tc * tc)
+            d_i[j] = dc_j * g * i * (one - i)
+            d_f[j] = dc_j * cp * f * (one - f)
+            d_g[j] = dc_j * i * (one - g * g)
+            d_o[j] = dh_j * tc * o * (one - o)
+            dc_r[j] = dc_j * f
+
+
 def _forward_factory(rows):
     def lstm_seq_forward(x, W_ih, W_hh, b, h0, c0, lengths, reverse, keep, project,
-                         out, hT, cT, h_prev, c_prev, gates, rec):
+                         n_chunks, out, hT, cT, h_prev, c_prev, gates, rec):
         T, B = gates.shape[0], gates.shape[1]
         I = x.shape[2]
         H = h0.shape[1]
@@ -62,33 +130,17 @@ def _forward_factory(rows):
                 h_prev[t] = hT
                 c_prev[t] = cT
             np.dot(hT, W_hh.T, rec)
-            for r in rows(B):
-                a = gates[t, r]
-                if t < lengths[r]:
-                    for j in range(H):
-                        i = sigmoid(a[j] + rec[r, j] + b[j])
-                        f = sigmoid(a[H + j] + rec[r, H + j] + b[H + j])
-                        g = np.tanh(a[2 * H + j] + rec[r, 2 * H + j] + b[2 * H + j])
-                        o = sigmoid(a[3 * H + j] + rec[r, 3 * H + j] + b[3 * H + j])
-                        c = f * cT[r, j] + i * g
-                        h = o * np.tanh(c)
-                        a[j] = i
-                        a[H + j] = f
-                        a[2 * H + j] = g
-                        a[3 * H + j] = o
-                        cT[r, j] = c
-                        hT[r, j] = h
-                        out[t, r, j] = h
-                else:
-                    a[:] = 0.0
-                    out[t, r, :] = 0.0
+            for k in rows(n_chunks):
+                r0, r1 = chunk(k, n_chunks, B)
+                lstm_rows_forward(r0, r1, t, lengths, gates[t], rec, b, cT, hT, out[t])
 
     return lstm_seq_forward
 
 
 def _backward_factory(rows):
-    def lstm_seq_backward(x, W_ih, W_hh, lengths, reverse, input_grads, h_prev, c_prev, gates,
-                          dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec):
+    def lstm_seq_backward(x, W_ih, W_hh, lengths, reverse, input_grads, n_chunks, h_prev,
+                          c_prev, gates, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
+                          rec, parts_ih, parts_hh):
         # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
         # gradients of the initial state. dG[t, b] = dL/da (pre-activations).
         T, B = dout.shape[0], dout.shape[1]
@@ -98,35 +150,29 @@ def _backward_factory(rows):
         dc0[:] = dcT
         for s in range(T):
             t = s if reverse else T - 1 - s
-            for r in rows(B):
-                d = dG[t, r]
-                if t < lengths[r]:
-                    a = gates[t, r]
-                    for j in range(H):
-                        i = a[j]
-                        f = a[H + j]
-                        g = a[2 * H + j]
-                        o = a[3 * H + j]
-                        cp = c_prev[t, r, j]
-                        tc = np.tanh(f * cp + i * g)
-                        dh = dh0[r, j] + dout[t, r, j]
-                        dc = dc0[r, j] + dh * o * (1.0 - tc * tc)
-                        d[j] = dc * g * i * (1.0 - i)
-                        d[H + j] = dc * cp * f * (1.0 - f)
-                        d[2 * H + j] = dc * i * (1.0 - g * g)
-                        d[3 * H + j] = dh * tc * o * (1.0 - o)
-                        dc0[r, j] = dc * f
-                else:
-                    d[:] = 0.0
+            for k in rows(n_chunks):
+                r0, r1 = chunk(k, n_chunks, B)
+                lstm_rows_backward(r0, r1, t, lengths, gates[t], c_prev[t], dout[t], dh0, dc0,
+                                   dG[t])
             np.dot(dG[t], W_hh, rec)
-            for r in rows(B):
-                if t < lengths[r]:
-                    dh0[r] = rec[r]
-        dGf = dG.reshape(T * B, 4 * H)
+            copy_valid_rows(t, lengths, rec, dh0)
+        # Whole-sequence products, split over row chunks so that every thread runs
+        # its own single-threaded GEMM; weight gradients are partial sums per chunk
+        # (parts_* [n_chunks, ...]) added in chunk order.
+        N = T * B
+        dGf = dG.reshape(N, 4 * H)
+        xf = x.reshape(N, I)
+        hf = h_prev.reshape(N, H)
+        dxf = dx.reshape(N, I)
+        for k in rows(n_chunks):
+            n0, n1 = chunk(k, n_chunks, N)
+            if input_grads:
+                np.dot(dGf[n0:n1], W_ih, dxf[n0:n1])
+                np.dot(dGf[n0:n1].T, xf[n0:n1], parts_ih[k])
+            np.dot(dGf[n0:n1].T, hf[n0:n1], parts_hh[k])
         if input_grads:
-            np.dot(dGf, W_ih, dx.reshape(T * B, I))
-            np.dot(dGf.T, x.reshape(T * B, I), dW_ih)
-        np.dot(dGf.T, h_prev.reshape(T * B, H), dW_hh)
+            sum_parts(parts_ih, n_chunks, dW_ih)
+        sum_parts(parts_hh, n_chunks, dW_hh)
         column_sums(dGf, db)
 
     return lstm_seq_backward

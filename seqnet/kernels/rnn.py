@@ -26,18 +26,69 @@ Backward buffers::
     dh0      [B, H]        carries dL/dh backwards; ends as dL/dh0
     dx [T, B, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
 
+``n_chunks``: row chunks, the thread count for both kernels (the serial one runs them
+in turn); ``parts_ih, parts_hh`` ``[n_chunks, H, I]``, ``[n_chunks, H, H]``: per-chunk
+weight gradients, added in chunk order.
+
 ``project=False``: ``gates`` already holds the input projection (index input);
 ``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
 import numpy as np
+from numba import njit
 
-from .._config import jit_pair
-from ._common import column_sums
+from .._config import JIT_OPTIONS, jit_pair
+from ._common import chunk, column_sums, copy_valid_rows, sum_parts
+from ._math import tanh
+
+
+@njit(**JIT_OPTIONS)
+def rnn_rows_forward(r0, r1, t, lengths, relu, gates_t, rec, b, hT, out_t):
+    """Step ``t`` for rows ``[r0, r1)``: ``h = act(gates_t + rec + b)``."""
+    H = hT.shape[1]
+    zero = hT.dtype.type(0.0)
+    for r in range(r0, r1):
+        if t >= lengths[r]:
+            out_t[r] = 0.0
+            continue
+        a, rc, h_r, o_r = gates_t[r], rec[r], hT[r], out_t[r]
+        if relu:
+            for j in range(H):
+                z = a[j] + rc[j] + b[j]
+                # max(z, 0) with NaN kept: a NaN pre-activation stays NaN.
+                h = z if (z > zero or z != z) else zero
+                h_r[j] = h
+                o_r[j] = h
+        else:
+            for j in range(H):
+                h = tanh(a[j] + rc[j] + b[j])
+                h_r[j] = h
+                o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def rnn_rows_backward(r0, r1, t, lengths, relu, out_t, dout_t, dh, dG_t):
+    """Backward of step ``t`` for rows ``[r0, r1)``: ``dG_t = dL/da``."""
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    zero = dh.dtype.type(0.0)
+    for r in range(r0, r1):
+        d = dG_t[r]
+        if t >= lengths[r]:
+            d[:] = 0.0
+            continue
+        h_r, do_r, dh_r = out_t[r], dout_t[r], dh[r]
+        if relu:
+            for j in range(H):
+                d[j] = dh_r[j] + do_r[j] if h_r[j] > zero else zero
+        else:
+            for j in range(H):
+                h = h_r[j]
+                d[j] = (dh_r[j] + do_r[j]) * (one - h * h)
 
 
 def _forward_factory(rows):
-    def rnn_seq_forward(x, W_ih, W_hh, b, h0, lengths, reverse, relu, keep, project,
+    def rnn_seq_forward(x, W_ih, W_hh, b, h0, lengths, reverse, relu, keep, project, n_chunks,
                         out, hT, h_prev, gates, rec):
         T, B = gates.shape[0], gates.shape[1]
         I = x.shape[2]
@@ -50,26 +101,17 @@ def _forward_factory(rows):
             if keep:
                 h_prev[t] = hT
             np.dot(hT, W_hh.T, rec)
-            for r in rows(B):
-                if t < lengths[r]:
-                    for j in range(H):
-                        a = gates[t, r, j] + rec[r, j] + b[j]
-                        if relu:
-                            # max(a, 0), NaN kept: a NaN pre-activation stays NaN.
-                            h = a if (a > 0.0 or a != a) else 0.0
-                        else:
-                            h = np.tanh(a)
-                        hT[r, j] = h
-                        out[t, r, j] = h
-                else:
-                    out[t, r, :] = 0.0
+            for k in rows(n_chunks):
+                r0, r1 = chunk(k, n_chunks, B)
+                rnn_rows_forward(r0, r1, t, lengths, relu, gates[t], rec, b, hT, out[t])
 
     return rnn_seq_forward
 
 
 def _backward_factory(rows):
-    def rnn_seq_backward(x, W_ih, W_hh, lengths, reverse, relu, input_grads, h_prev, out, dout,
-                         dhT, dx, dW_ih, dW_hh, db, dh0, dG, rec):
+    def rnn_seq_backward(x, W_ih, W_hh, lengths, reverse, relu, input_grads, n_chunks, h_prev,
+                         out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, rec, parts_ih,
+                         parts_hh):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
         # dG[t, b] = dL/da, the pre-activation gradient.
         T, B = dout.shape[0], dout.shape[1]
@@ -78,26 +120,25 @@ def _backward_factory(rows):
         dh0[:] = dhT
         for s in range(T):
             t = s if reverse else T - 1 - s
-            for r in rows(B):
-                if t < lengths[r]:
-                    for j in range(H):
-                        h = out[t, r, j]
-                        dh = dh0[r, j] + dout[t, r, j]
-                        if relu:
-                            dG[t, r, j] = dh if h > 0.0 else 0.0
-                        else:
-                            dG[t, r, j] = dh * (1.0 - h * h)
-                else:
-                    dG[t, r, :] = 0.0
+            for k in rows(n_chunks):
+                r0, r1 = chunk(k, n_chunks, B)
+                rnn_rows_backward(r0, r1, t, lengths, relu, out[t], dout[t], dh0, dG[t])
             np.dot(dG[t], W_hh, rec)
-            for r in rows(B):
-                if t < lengths[r]:
-                    dh0[r] = rec[r]
-        dGf = dG.reshape(T * B, H)
+            copy_valid_rows(t, lengths, rec, dh0)
+        N = T * B
+        dGf = dG.reshape(N, H)
+        xf = x.reshape(N, I)
+        hf = h_prev.reshape(N, H)
+        dxf = dx.reshape(N, I)
+        for k in rows(n_chunks):
+            n0, n1 = chunk(k, n_chunks, N)
+            if input_grads:
+                np.dot(dGf[n0:n1], W_ih, dxf[n0:n1])
+                np.dot(dGf[n0:n1].T, xf[n0:n1], parts_ih[k])
+            np.dot(dGf[n0:n1].T, hf[n0:n1], parts_hh[k])
         if input_grads:
-            np.dot(dGf, W_ih, dx.reshape(T * B, I))
-            np.dot(dGf.T, x.reshape(T * B, I), dW_ih)
-        np.dot(dGf.T, h_prev.reshape(T * B, H), dW_hh)
+            sum_parts(parts_ih, n_chunks, dW_ih)
+        sum_parts(parts_hh, n_chunks, dW_hh)
         column_sums(dGf, db)
 
     return rnn_seq_backward
