@@ -30,7 +30,7 @@ def float_dtype(dtype, name="dtype"):
 def float_array(value, name, dtype):
     """``value`` as a C-contiguous array of ``dtype``; integer, bool, complex refused.
 
-    Any real floating input is accepted and cast to ``dtype``.
+    Any real floating input is accepted and cast to ``dtype`` (kept as is when None).
     """
     if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
         value = value.detach().cpu().numpy()

@@ -31,7 +31,7 @@ class ProgressBar:
         self.width = width
         self.min_interval = min_interval
         self.start = time.perf_counter()
-        self._last = 0.0
+        self._last = -float("inf")
 
     def update(self, step, **values):
         """Show ``step`` of ``total`` and ``name value`` pairs (floats to 4 decimals)."""

@@ -72,6 +72,6 @@ def get(name):
         An unknown name; the message lists the known ones.
     """
     key = "linear" if name is None else name
-    if key not in _TABLE:
+    if not isinstance(key, str) or key not in _TABLE:
         raise ValueError(f"activation must be one of {NAMES} or None, got {name!r}")
     return _TABLE[key]

@@ -59,18 +59,20 @@ class EarlyStopping(Callback):
     min_delta : float, default 0
         Smallest change that counts as an improvement.
     patience : int, default 0
-        Epochs without improvement before stopping.
+        Stop once this many epochs in a row brought no improvement (at the
+        first such epoch when 0), as Keras.
     mode : {"min", "max"}, default "min"
     restore_best_weights : bool, default False
-        On stopping, put back the parameters of the best epoch.
+        At the end of training (stopped early or not), put back the parameters
+        of the best epoch.
     """
 
     def __init__(self, monitor="val_loss", *, min_delta=0.0, patience=0, mode="min",
                  restore_best_weights=False):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if patience < 0:
-            raise ValueError(f"patience must be >= 0, got {patience}")
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
+            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
         self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), int(patience)
         self.mode, self.restore_best_weights = mode, restore_best_weights
         self.stopped_epoch = None
@@ -89,12 +91,14 @@ class EarlyStopping(Callback):
                 self.best_weights = {k: v.copy() for k, v in self.model.params.items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.model.stop_training = True
-            if self.restore_best_weights and self.best_weights is not None:
-                for k, v in self.model.params.items():
-                    np.copyto(v, self.best_weights[k])
+
+    def on_train_end(self, logs=None):
+        if self.restore_best_weights and self.best_weights is not None:
+            for k, v in self.model.params.items():
+                np.copyto(v, self.best_weights[k])
 
 
 class ModelCheckpoint(Callback):

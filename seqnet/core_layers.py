@@ -161,6 +161,7 @@ class Dropout(Layer):
     scale the rest by ``1 / (1 - rate)``; the identity in inference.
 
     The mask is drawn from :attr:`rng` (seeded by ``seed``) and reused by backward.
+    It computes in its input's dtype (``dtype`` is kept for the layer contract).
 
     Parameters
     ----------
@@ -180,20 +181,20 @@ class Dropout(Layer):
         return {"rate": self.rate, **super().get_config()}
 
     def forward(self, x, training=False):
-        """``x * mask / (1 - rate)`` in training, ``x`` otherwise."""
-        x = _checks.float_array(x, "x", self.dtype)
+        """``x * mask / (1 - rate)`` in training, ``x`` otherwise; in ``x``'s dtype."""
+        x = _checks.float_array(x, "x", None)
         if not training or self.rate == 0.0:
-            self._cache = None if not training else np.ones((), self.dtype)
+            self._cache = None if not training else np.ones((), x.dtype)
             return x
         keep = 1.0 - self.rate
-        mask = (self.rng.random(x.shape) < keep).astype(self.dtype) / self.dtype.type(keep)
+        mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
         self._cache = mask
         return x * mask
 
     def backward(self, dout):
         """``dout`` times the forward's mask."""
         mask = self._need_cache()
-        dout = _checks.float_array(dout, "dout", self.dtype)
+        dout = _checks.float_array(dout, "dout", mask.dtype)
         return dout * mask
 
 
@@ -214,8 +215,8 @@ class Activation(Layer):
         return {"activation": self.activation, **super().get_config()}
 
     def forward(self, x, training=False):
-        """The activation of ``x``."""
-        x = _checks.float_array(x, "x", self.dtype)
+        """The activation of ``x``, in ``x``'s dtype."""
+        x = _checks.float_array(x, "x", None)
         a = self._act(x)
         self._cache = (x, a) if training else None
         return a
@@ -223,7 +224,7 @@ class Activation(Layer):
     def backward(self, dout):
         """Gradient with respect to ``x``."""
         x, a = self._need_cache()
-        return self._act_back(x, a, _checks.float_array(dout, "dout", self.dtype))
+        return self._act_back(x, a, _checks.float_array(dout, "dout", x.dtype))
 
 
 class Embedding(Layer):

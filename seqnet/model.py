@@ -11,7 +11,6 @@ import json
 import math
 import os
 import time
-import zipfile
 
 import numpy as np
 
@@ -122,6 +121,12 @@ class Sequential:
             if not hasattr(layer, attr):
                 raise TypeError(f"layer must have .{attr} (a seqnet layer), "
                                 f"got {type(layer).__name__}")
+        if _has_weights(layer):
+            for other in self.layers:
+                if _has_weights(other) and other.dtype != layer.dtype:
+                    raise ValueError(f"every layer with weights must share one dtype: "
+                                     f"{type(layer).__name__} is {layer.dtype}, "
+                                     f"{type(other).__name__} is {other.dtype}")
         self.layers.append(layer)
 
     def _prefix(self, i):
@@ -189,7 +194,7 @@ class Sequential:
         """
         self.loss = losses.get(loss)
         self.optimizer = optim.get(optimizer)
-        metrics = tuple(metrics or ())
+        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
         for m in metrics:
             if m != "accuracy":
                 raise ValueError(f"metrics: only 'accuracy' is known, got {m!r}")
@@ -278,14 +283,21 @@ class Sequential:
         -------
         History
             ``history["loss"]`` (mean training loss of each epoch, in nats for the
-            cross-entropies), ``val_loss`` when validating, ``accuracy`` metrics.
+            cross-entropies), ``val_loss`` when validating, ``accuracy`` metrics,
+            and ``seconds`` (wall time of each epoch).
         """
         self._need_compiled()
+        if y is None:
+            raise TypeError("fit needs targets y (one per sample of x), got None")
         x, y = self._check_xy(x, y)
         batch_size = _checks.positive_int(batch_size, "batch_size")
         epochs = _checks.positive_int(epochs, "epochs")
-        if verbose not in ("auto", 0, 1, 2):
+        if isinstance(verbose, bool) or verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+        if isinstance(validation_split, bool) or not isinstance(validation_split,
+                                                                (int, float, np.floating)):
+            raise TypeError(f"validation_split must be a float in [0, 1), "
+                            f"got {validation_split!r}")
         if not 0.0 <= validation_split < 1.0:
             raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
         if validation_data is not None:
@@ -339,11 +351,11 @@ class Sequential:
             if xv is not None:
                 logs.update({f"val_{k}": v for k, v in
                              self._batched_loss(xv, yv, batch_size).items()})
-            logs["seconds"] = time.perf_counter() - start
+            seconds = time.perf_counter() - start
             self.epochs_trained += 1
-            history.append(epoch, logs)
+            history.append(epoch, {**logs, "seconds": seconds})
             if lines:
-                print(self._epoch_line(epoch, last_epoch, logs), flush=True)
+                print(self._epoch_line(epoch, last_epoch, logs, seconds), flush=True)
             for cb in callbacks:
                 cb.on_epoch_end(epoch, logs)
             if self.stop_training:
@@ -352,9 +364,9 @@ class Sequential:
             cb.on_train_end({})
         return history
 
-    def _epoch_line(self, epoch, last_epoch, logs):
+    def _epoch_line(self, epoch, last_epoch, logs, seconds):
         ce = isinstance(self.loss, _CE)
-        parts = [f"epoch {epoch + 1}/{last_epoch}", f"{logs['seconds']:.1f}s"]
+        parts = [f"epoch {epoch + 1}/{last_epoch}", f"{seconds:.1f}s"]
         for k in ("loss", "val_loss"):
             if k in logs:
                 text = f"{k} {logs[k]:.4f}"
@@ -468,8 +480,13 @@ class Sequential:
             The file is not a seqnet model, is corrupt, or has another architecture.
         """
         config, arrays = _read(path)
+        theirs = config.get("layers")
+        if not isinstance(theirs, list):
+            raise ValueError(f"{os.fspath(path)!r} has an inconsistent config: no layer list")
+        if (any(not layer.params and _has_weights(layer) for layer in self.layers)
+                and config.get("input_shape") is not None):
+            self.build(config["input_shape"], config.get("input_dtype"))
         mine = self.get_config()["layers"]
-        theirs = config["layers"]
         if _architecture(mine) != _architecture(theirs):
             raise ValueError(f"{os.fspath(path)!r} holds a model of another architecture: "
                              f"{_describe(theirs)}, but this model is {_describe(mine)}")
@@ -498,12 +515,19 @@ def _read(path):
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no model file at {path!r}")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path!r} is a directory, not a model file")
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+        # Open the file ourselves so that it is closed whatever np.load makes of it.
+        with open(path, "rb") as f:
+            data = np.load(f, allow_pickle=False)
+            if not isinstance(data, np.lib.npyio.NpzFile):
+                raise ValueError("it holds a single array, not a seqnet .npz archive")
+            with data:
+                arrays = {k: data[k] for k in data.files}
+    except Exception as exc:  # any parse failure of a damaged file is the same error
         raise ValueError(f"{path!r} is not a readable seqnet model file (corrupt or "
-                         f"truncated?): {exc}") from exc
+                         f"truncated?): {type(exc).__name__}: {exc}") from exc
     if "config" not in arrays:
         raise ValueError(f"{path!r} is not a seqnet model file: it has no 'config' entry")
     try:
@@ -590,8 +614,8 @@ def load_model(path):
         for r, state in zip(model._rngs(), rng.get("layers", []), strict=False):
             if r is not None and state is not None:
                 r.bit_generator.state = state
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"{os.fspath(path)!r} has an inconsistent config: {exc!r}") from exc
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{os.fspath(path)!r} has an inconsistent config: {exc}") from exc
     return model
 
 
