@@ -397,6 +397,47 @@ class Sequential:
                     for s in range(0, x.shape[0], batch_size)]
         return np.concatenate(outs, axis=0)
 
+    def step(self, x, states=None):
+        """Run one time step in inference mode, carrying the recurrent states.
+
+        For streaming generation: each call feeds one step ``x`` (``(B, F)`` floats
+        or ``(B,)`` indices) through the stack, every recurrent layer starting from
+        its entry in ``states`` (``None``: zeros) and returning its new state.
+
+        Returns
+        -------
+        out : ndarray
+            The model's output for this step.
+        states : list
+            One entry per layer: the recurrent state, or ``None``.
+
+        Raises
+        ------
+        ValueError
+            A bidirectional layer (its reverse direction needs the whole sequence).
+        """
+        if states is None:
+            states = [None] * len(self.layers)
+        if len(states) != len(self.layers):
+            raise ValueError(f"states must have one entry per layer ({len(self.layers)}), "
+                             f"got {len(states)}")
+        x = np.asarray(x)
+        out = x[:, None]
+        new_states = []
+        with _threads.blas_single_threaded():
+            for layer, state in zip(self.layers, states, strict=True):
+                if isinstance(layer, RecurrentLayer):
+                    if layer.bidirectional:
+                        raise ValueError("step() cannot stream a bidirectional layer: its "
+                                         "reverse direction needs the whole sequence")
+                    out, state = layer.forward(out, state)
+                    if not layer.return_sequences:
+                        out = out[:, None]
+                else:
+                    out = layer.forward(out)
+                new_states.append(state if isinstance(layer, RecurrentLayer) else None)
+        return out[:, 0], new_states
+
     def build(self, input_shape, dtype=None):
         """Create every layer's parameters for inputs of ``input_shape`` (no batch
         axis; ``dtype`` an integer dtype for index input)."""

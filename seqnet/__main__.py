@@ -1,0 +1,7 @@
+"""``python -m seqnet``: the ``seqnet`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,287 @@
+"""The ``seqnet`` command: ``seqnet charlm train | generate | evaluate``.
+
+``train`` builds the classic Keras character model (``LSTM(128) -> Dropout(0.2) ->
+Dense(vocab, softmax)``, windows of 40 characters every 3, RMSprop) on the bundled
+Shakespeare corpus or any text, prints the progress, the per-epoch losses in nats
+and bits per character and samples at a few temperatures, and saves the model
+after every epoch (atomically; ``--resume`` continues from it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+from . import datasets, generate, optim, text
+from .callbacks import Callback
+from .core_layers import Dense, Dropout
+from .layers import LSTM
+from .model import Sequential, load_model
+
+LOG2 = math.log(2.0)
+
+
+def _corpus(path):
+    return datasets.shakespeare() if path is None else datasets.load_text(path)
+
+
+def _positive_float(value):
+    x = float(value)
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
+    return x
+
+
+def _fraction(value):
+    x = float(value)
+    if not 0 <= x < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
+    return x
+
+
+def _positive_int(value):
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return n
+
+
+def _temperatures(value):
+    try:
+        temps = [float(t) for t in value.split(",") if t.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be numbers separated by commas: {value}") from exc
+    if any(t < 0 for t in temps):
+        raise argparse.ArgumentTypeError("temperatures must be >= 0")
+    return temps
+
+
+def build_charlm(vocab_size, *, hidden=128, dropout=0.2, seed=0, dtype=np.float32):
+    """The reference model: ``LSTM(hidden) -> Dropout -> Dense(vocab, softmax)``,
+    fed integer character indices (the one-hot maths without the one-hot tensor)."""
+    return Sequential([
+        LSTM(hidden, input_size=vocab_size, return_sequences=False, dtype=dtype, seed=seed),
+        Dropout(dropout, seed=seed + 1),
+        Dense(vocab_size, activation="softmax", dtype=dtype, seed=seed + 2),
+    ], seed=seed + 3)
+
+
+def _prepare(args, text_str, vocab=None):
+    if args.lowercase:
+        text_str = text_str.lower()
+    if vocab is None:
+        vocab = text.CharVocabulary.from_text(text_str, lowercase=args.lowercase)
+    return text_str, vocab
+
+
+class _Samples(Callback):
+    """Prints a short sample at a few temperatures after each epoch."""
+
+    def __init__(self, seed_text, length, temperatures, seed):
+        self.seed_text, self.length, self.temperatures, self.seed = (
+            seed_text, length, temperatures, seed)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.length == 0:
+            return
+        print(f"--- seed: {self.seed_text!r}")
+        for temp in self.temperatures:
+            sample = generate.generate_text(self.model, self.seed_text, self.length,
+                                            temperature=temp, seed=self.seed + epoch)
+            print(f"--- temperature {temp}: {sample!r}", flush=True)
+
+
+class _Save(Callback):
+    def __init__(self, path):
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.save(self.path)
+
+
+def cmd_train(args):
+    """``seqnet charlm train``."""
+    raw = _corpus(args.corpus)
+    if args.max_chars is not None:
+        raw = raw[:args.max_chars]
+    resume = args.resume and os.path.exists(args.out)
+    if resume:
+        model = load_model(args.out)
+        meta = model.metadata
+        args.lowercase, args.maxlen, args.step = meta["lowercase"], meta["maxlen"], meta["step"]
+        corpus, vocab = _prepare(args, raw, model.vocabulary)
+        print(f"resuming {args.out} after epoch {model.epochs_trained}")
+    else:
+        corpus, vocab = _prepare(args, raw)
+    n_val = int(round(len(corpus) * args.validation))
+    train_text, val_text = corpus[:len(corpus) - n_val], corpus[len(corpus) - n_val:]
+    if len(train_text) <= args.maxlen:
+        raise ValueError(f"the training text has {len(train_text)} characters, "
+                         f"too few for windows of maxlen={args.maxlen}")
+    X, y = text.char_windows(vocab.encode(train_text), args.maxlen, args.step)
+    val = None
+    if n_val > args.maxlen:
+        val = text.char_windows(vocab.encode(val_text), args.maxlen, args.step)
+    if not resume:
+        model = build_charlm(len(vocab), hidden=args.hidden, dropout=args.dropout,
+                             seed=args.seed)
+        opt = optim.get(args.optimizer)
+        opt.learning_rate = args.lr
+        model.compile("sparse_categorical_crossentropy", opt)
+        model.vocabulary = vocab
+        model.metadata = {"maxlen": args.maxlen, "step": args.step,
+                          "lowercase": args.lowercase,
+                          "corpus": "shakespeare (bundled)" if args.corpus is None
+                          else os.path.basename(args.corpus)}
+    print(f"corpus: {len(corpus):,} characters ({len(train_text):,} train, "
+          f"{len(val_text):,} held out), vocabulary {len(vocab)}, "
+          f"{len(X):,} windows of {args.maxlen} every {args.step}")
+    rng = np.random.default_rng(args.seed)
+    start = int(rng.integers(0, len(train_text) - args.maxlen))
+    seed_text = train_text[start:start + args.maxlen]
+    callbacks = [_Save(args.out),
+                 _Samples(seed_text, args.sample_length, args.temperatures, args.seed)]
+    history = model.fit(X, y, batch_size=args.batch_size, epochs=args.epochs,
+                        validation_data=val, shuffle=True, callbacks=callbacks,
+                        verbose="auto" if args.progress == "auto" else int(args.progress))
+    print(f"saved {args.out}")
+    final = history.history.get("val_loss", history.history["loss"])[-1]
+    print(f"final {'held-out' if val is not None else 'training'} loss: {final:.4f} "
+          f"nats/char ({final / LOG2:.4f} bits/char)")
+    return 0
+
+
+def _load_charlm(path):
+    """A saved character model, or ValueError saying why the file is not one."""
+    model = load_model(path)
+    last = model.layers[-1] if model.layers else None
+    if (model.vocabulary is None or "maxlen" not in model.metadata
+            or not isinstance(last, Dense) or last.units != len(model.vocabulary)):
+        raise ValueError(f"{path!r} is not a seqnet character model (it needs a vocabulary, "
+                         "a maxlen and a last Dense layer over the vocabulary); train one "
+                         "with 'seqnet charlm train'")
+    return model
+
+
+def cmd_generate(args):
+    """``seqnet charlm generate``."""
+    model = _load_charlm(args.model)
+    maxlen = model.metadata["maxlen"]
+    seed_text = args.seed_text
+    if seed_text is None:
+        corpus = _corpus(args.corpus)
+        if model.metadata.get("lowercase"):
+            corpus = corpus.lower()
+        rng = np.random.default_rng(args.seed)
+        start = int(rng.integers(0, len(corpus) - maxlen))
+        seed_text = corpus[start:start + maxlen]
+    sample = generate.generate_text(model, seed_text, args.length,
+                                    temperature=args.temperature, top_k=args.top_k,
+                                    seed=args.seed, method=args.method)
+    print(seed_text + sample)
+    return 0
+
+
+def cmd_evaluate(args):
+    """``seqnet charlm evaluate``: the model's own preprocessing, then the mean loss."""
+    model = _load_charlm(args.model)
+    corpus = _corpus(args.corpus)
+    if model.metadata.get("lowercase"):
+        corpus = corpus.lower()
+    try:
+        idx = model.vocabulary.encode(corpus)
+    except ValueError as exc:
+        raise ValueError(f"{args.corpus or 'the corpus'}: {exc}") from exc
+    maxlen = model.metadata["maxlen"]
+    if idx.size <= maxlen:
+        raise ValueError(f"the text has {idx.size} characters, too few for the "
+                         f"model's windows of maxlen={maxlen}")
+    X, y = text.char_windows(idx, maxlen, args.step)
+    if args.max_windows is not None:
+        X, y = X[:args.max_windows], y[:args.max_windows]
+    start = time.perf_counter()
+    result = model.evaluate(X, y, batch_size=args.batch_size)
+    loss = result["loss"]
+    print(f"{len(X):,} predictions (windows of {maxlen} every {args.step}) in "
+          f"{time.perf_counter() - start:.1f}s")
+    print(f"loss: {loss:.4f} nats/char ({loss / LOG2:.4f} bits/char)")
+    return 0
+
+
+def make_parser():
+    """The argument parser of the ``seqnet`` command."""
+    parser = argparse.ArgumentParser(prog="seqnet", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    charlm = sub.add_parser("charlm", help="character-level language model")
+    csub = charlm.add_subparsers(dest="action", required=True)
+
+    train = csub.add_parser("train", help="train the reference character model")
+    train.add_argument("--corpus", help="a text file (default: the bundled Shakespeare)")
+    train.add_argument("--max-chars", type=_positive_int,
+                       help="use only the first N characters of the corpus")
+    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument("--out", default="charlm.npz", help="model file (saved every epoch)")
+    train.add_argument("--resume", action="store_true",
+                       help="continue training the model in --out if it exists")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--hidden", type=_positive_int, default=128)
+    train.add_argument("--dropout", type=_fraction, default=0.2)
+    train.add_argument("--maxlen", type=_positive_int, default=40)
+    train.add_argument("--step", type=_positive_int, default=3)
+    train.add_argument("--batch-size", type=_positive_int, default=128)
+    train.add_argument("--optimizer", default="rmsprop",
+                       choices=["rmsprop", "adam", "sgd", "adagrad"])
+    train.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate")
+    train.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True)
+    train.add_argument("--validation", type=_fraction, default=0.1,
+                       help="fraction of the corpus held out at its end (default 0.1)")
+    train.add_argument("--sample-length", type=int, default=200,
+                       help="characters sampled after each epoch (0: none)")
+    train.add_argument("--temperatures", type=_temperatures, default=[0.2, 0.5, 1.0])
+    train.add_argument("--progress", choices=["auto", "0", "1", "2"], default="auto",
+                       help="1: progress bar, 2: a line per epoch, auto: bar on a terminal")
+    train.set_defaults(func=cmd_train)
+
+    gen = csub.add_parser("generate", help="generate text from a trained model")
+    gen.add_argument("--model", required=True)
+    gen.add_argument("--length", type=_positive_int, default=400)
+    gen.add_argument("--temperature", type=float, default=0.5,
+                     help="0 is greedy (argmax); default 0.5")
+    gen.add_argument("--top-k", type=_positive_int)
+    gen.add_argument("--seed-text", help="default: a random window of --corpus")
+    gen.add_argument("--corpus", help="where a random seed window comes from")
+    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--method", choices=["stream", "window"], default="stream")
+    gen.set_defaults(func=cmd_generate)
+
+    ev = csub.add_parser("evaluate", help="mean loss of a model on a text")
+    ev.add_argument("--model", required=True)
+    ev.add_argument("--corpus", help="a text file (default: the bundled Shakespeare)")
+    ev.add_argument("--step", type=_positive_int, default=1,
+                    help="predict every STEP-th next character (default 1: all)")
+    ev.add_argument("--max-windows", type=_positive_int)
+    ev.add_argument("--batch-size", type=_positive_int, default=512)
+    ev.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``seqnet`` command; returns the exit status."""
+    args = make_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (FileNotFoundError, IsADirectoryError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
