@@ -96,6 +96,30 @@ def blas_single_threaded():
                     set_(n)
 
 
+def blas_info():
+    """(library file, OpenBLAS core name, threads) of every loaded OpenBLAS.
+
+    The core name is the kernel family OpenBLAS chose (e.g. ``Haswell`` when
+    ``OPENBLAS_CORETYPE=Haswell`` is set, ``SkylakeX`` or ``Zen`` otherwise).
+    """
+    _openblas_libs()
+    info = []
+    for path in _candidate_paths():
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("", "scipy_"):
+            for suffix in ("", "64_"):
+                core = getattr(lib, f"{prefix}openblas_get_corename{suffix}", None)
+                get_ = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                if core is not None and get_ is not None:
+                    core.restype = ctypes.c_char_p
+                    get_.restype = ctypes.c_int
+                    info.append((os.path.basename(path), core().decode(), get_()))
+    return info
+
+
 def blas_num_threads():
     """The thread counts of the loaded OpenBLAS libraries (for tests and reports)."""
     return [get() for _, get in _openblas_libs()]

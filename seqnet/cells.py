@@ -34,37 +34,49 @@ from .kernels._common import scatter_add_rows
 def _run(serial, parallel, batch, width, *args):
     """Call the serial or the parallel kernel, with OpenBLAS held at one thread.
 
-    The kernels' ``n_chunks`` argument (``_CHUNKS`` in ``args``) is the thread count
-    (at most ``batch``) for both kernels: the serial one runs the chunks in turn, so
-    the two compute the same partial sums and agree bit for bit.
+    Both kernels get the same ``n_chunks`` (in ``args``; see :func:`_n_chunks`): the
+    serial one runs the chunks in turn, so the two agree bit for bit.
     """
-    n_chunks = max(1, min(numba.get_num_threads(), batch))
     kernel = parallel if _config.use_parallel(batch, width) else serial
     with _threads.blas_single_threaded():
-        kernel(*_with_chunks(args, n_chunks))
+        kernel(*args)
 
 
-def _with_chunks(args, n_chunks):
-    """Fill in the chunk count and size the per-chunk gradient buffers."""
-    out = []
-    for a in args:
-        if a is _CHUNKS:
-            a = n_chunks
-        elif isinstance(a, _Parts):
-            a = np.empty((n_chunks, *a.shape), a.dtype)
-        out.append(a)
-    return tuple(out)
+def _n_chunks(limit):
+    """Chunks of work: numba's thread count, at most ``limit`` (rows or units)."""
+    return max(1, min(numba.get_num_threads(), limit))
 
 
-class _Parts:
-    """Placeholder for a ``[n_chunks, *shape]`` buffer of per-chunk partial sums."""
-
-    def __init__(self, like):
-        self.shape, self.dtype = like.shape, like.dtype
+def _parts(like, n_chunks):
+    """A ``[n_chunks, *like.shape]`` buffer for per-chunk partial sums."""
+    return np.empty((n_chunks, *like.shape), like.dtype)
 
 
-#: placeholder for the ``n_chunks`` argument in a ``_run`` call.
-_CHUNKS = object()
+def _unit_rows(W_hh, n_chunks, G):
+    """``W_hh`` rows regrouped by hidden-unit chunk: ``[n_chunks, G*Hc, H]``.
+
+    Chunk k's block holds, gate after gate, the rows of its units ``[u0, u1)``
+    (zero rows pad a shorter chunk), so that one product gives all its gates.
+    """
+    H = W_hh.shape[1]
+    Hc = -(-H // n_chunks)
+    out = np.zeros((n_chunks, G * Hc, H), W_hh.dtype)
+    for k in range(n_chunks):
+        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
+        for g in range(G):
+            out[k, g * Hc:g * Hc + u1 - u0] = W_hh[g * H + u0:g * H + u1]
+    return out
+
+
+def _unit_cols(W_hh, n_chunks):
+    """``W_hh`` columns by hidden-unit chunk: ``[n_chunks, G*H, Hc]`` (zero-padded)."""
+    H = W_hh.shape[1]
+    Hc = -(-H // n_chunks)
+    out = np.zeros((n_chunks, W_hh.shape[0], Hc), W_hh.dtype)
+    for k in range(n_chunks):
+        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
+        out[k, :, :u1 - u0] = W_hh[:, u0:u1]
+    return out
 
 
 def _input(x, W_ih, dt):
@@ -113,10 +125,13 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     cT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
     c_prev = _history(keep, T, B, H, dt)
-    rec = np.empty((B, 4 * H), dt)
+    n_chunks = _n_chunks(H)
+    W_rows = _unit_rows(W_hh, n_chunks, 4)
+    rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
+    h_in = np.empty((B, H), dt)
     _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H,
-         x_k, W_ih, W_hh, b_ih + b_hh, h0, c0, lengths, reverse, keep, project, _CHUNKS,
-         out, hT, cT, h_prev, c_prev, gates, rec)
+         x_k, W_ih, W_rows, b_ih + b_hh, h0, c0, lengths, reverse, keep, project, n_chunks,
+         out, hT, cT, h_prev, c_prev, gates, h_in, rec)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -139,11 +154,14 @@ def lstm_backward(cache, dout, dstate):
     dG = np.empty((T, B, 4 * H), dt)
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dW_hh = np.empty_like(W_hh)
-    rec = np.empty((B, H), dt)
+    n_chunks = _n_chunks(H)
+    W_cols = _unit_cols(W_hh, n_chunks)
+    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H,
-         cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], input_grads, _CHUNKS,
+         cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], input_grads, n_chunks,
          cache["h_prev"], cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
-         dx, dW_ih, dW_hh, db, dh0, dc0, dG, rec, _Parts(dW_ih), _Parts(dW_hh))
+         dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts, _parts(dW_ih, n_chunks),
+         _parts(dW_hh, n_chunks))
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -169,9 +187,10 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     rec = np.empty((B, 3 * H), dt)
     rec_rz = np.empty((B, 2 * H), dt)
     rec_n = np.empty((B, H), dt)
+    n_chunks = _n_chunks(B)
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H,
          x_k, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
-         reset_after, keep, project, _CHUNKS, out, hT, h_prev, gates, hn, rec, rec_rz,
+         reset_after, keep, project, n_chunks, out, hT, h_prev, gates, hn, rec, rec_rz,
          rec_n)
     cache = None
     if keep:
@@ -200,12 +219,13 @@ def gru_backward(cache, dout, dstate):
     dht = np.empty((B, H), dt)
     drh = np.empty((B, H), dt)
     rec = np.empty((B, 2 * H), dt)
+    n_chunks = _n_chunks(B)
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
          cache["x_k"], W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
-         cache["reverse"], cache["reset_after"], input_grads, _CHUNKS, cache["h_prev"],
+         cache["reverse"], cache["reset_after"], input_grads, n_chunks, cache["h_prev"],
          cache["gates"], cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
-         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec, _Parts(dW_ih), _Parts(dW_hh),
-         _Parts(dW_hh[2 * H:]))
+         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec, _parts(dW_ih, n_chunks),
+         _parts(dW_hh, n_chunks), _parts(dW_hh[2 * H:], n_chunks))
     if not input_grads:
         _index_weight_grad(x, dGi, dW_ih)
         dx = None
@@ -227,8 +247,9 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
     rec = np.empty((B, H), dt)
+    n_chunks = _n_chunks(B)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H,
-         x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, _CHUNKS,
+         x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, n_chunks,
          out, hT, h_prev, gates, rec)
     cache = None
     if keep:
@@ -252,10 +273,11 @@ def rnn_backward(cache, dout, dstate):
     dG = np.empty((T, B, H), dt)
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     rec = np.empty((B, H), dt)
+    n_chunks = _n_chunks(B)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H,
          cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
-         input_grads, _CHUNKS, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih,
-         dW_hh, db, dh0, dG, rec, _Parts(dW_ih), _Parts(dW_hh))
+         input_grads, n_chunks, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih,
+         dW_hh, db, dh0, dG, rec, _parts(dW_ih, n_chunks), _parts(dW_hh, n_chunks))
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None

@@ -23,7 +23,8 @@ def _blocks():
 
 
 @pytest.mark.parametrize("code", list(_blocks()))
-def test_code_block_runs_and_prints_what_it_says(code):
+def test_code_block_runs_and_prints_what_it_says(code, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # files a block writes land in a scratch folder
     expected = [m.group(1).strip() for line in code.splitlines()
                 if (m := re.match(r"\s*print\(.*\)\s+#\s*(.*)$", line))]
     buffer = io.StringIO()

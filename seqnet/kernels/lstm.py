@@ -43,7 +43,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import chunk, column_sums, copy_valid_rows, sum_parts
+from ._common import chunk, column_sums, sum_parts
 from ._math import sigmoid, tanh
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
@@ -51,23 +51,32 @@ LSTM_GATES = ("i", "f", "g", "o")
 
 
 @njit(**JIT_OPTIONS)
-def lstm_rows_forward(r0, r1, t, lengths, gates_t, rec, b, cT, hT, out_t):
-    """Gate pass of step ``t`` for rows ``[r0, r1)``: ``gates_t`` ``[B, 4H]`` holds
-    the input projection in and post-activation i, f, g, o out."""
+def lstm_units_forward(u0, u1, t, lengths, gates_t, rec_k, b, cT, hT, out_t):
+    """Gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row.
+
+    ``gates_t [B, 4H]`` holds the input projection in and post-activation i, f, g, o
+    out; ``rec_k [B, 4Hc]`` is this chunk's recurrent product, gate blocks of width
+    ``Hc`` (``Hc >= u1 - u0``, padded).
+    """
     H = cT.shape[1]
-    b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
-    for r in range(r0, r1):
+    n = u1 - u0
+    Hc = rec_k.shape[1] // 4
+    b_i, b_f = b[u0:u1], b[H + u0:H + u1]
+    b_g, b_o = b[2 * H + u0:2 * H + u1], b[3 * H + u0:3 * H + u1]
+    for r in range(gates_t.shape[0]):
         a = gates_t[r]
         if t >= lengths[r]:
-            a[:] = 0.0
-            out_t[r] = 0.0
+            for g in range(4):
+                a[g * H + u0:g * H + u1] = 0.0
+            out_t[r, u0:u1] = 0.0
             continue
         # One 1-D view per gate block, indexed from 0: LLVM vectorises the loop.
-        a_i, a_f, a_g, a_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-        rc = rec[r]
-        r_i, r_f, r_g, r_o = rc[:H], rc[H:2 * H], rc[2 * H:3 * H], rc[3 * H:]
-        c_r, h_r, o_r = cT[r], hT[r], out_t[r]
-        for j in range(H):
+        a_i, a_f = a[u0:u1], a[H + u0:H + u1]
+        a_g, a_o = a[2 * H + u0:2 * H + u1], a[3 * H + u0:3 * H + u1]
+        rc = rec_k[r]
+        r_i, r_f, r_g, r_o = rc[:n], rc[Hc:Hc + n], rc[2 * Hc:2 * Hc + n], rc[3 * Hc:3 * Hc + n]
+        c_r, h_r, o_r = cT[r, u0:u1], hT[r, u0:u1], out_t[r, u0:u1]
+        for j in range(n):
             i = sigmoid(a_i[j] + r_i[j] + b_i[j])
             f = sigmoid(a_f[j] + r_f[j] + b_f[j])
             g = tanh(a_g[j] + r_g[j] + b_g[j])
@@ -84,21 +93,26 @@ def lstm_rows_forward(r0, r1, t, lengths, gates_t, rec, b, cT, hT, out_t):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_rows_backward(r0, r1, t, lengths, gates_t, c_prev_t, dout_t, dh, dc, dG_t):
-    """Backward gate pass of step ``t`` for rows ``[r0, r1)``: ``dG_t`` gets dL/da;
-    ``dc`` becomes dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
+def lstm_units_backward(u0, u1, t, lengths, gates_t, c_prev_t, dout_t, dh, dc, dG_t):
+    """Backward gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row:
+    ``dG_t`` gets dL/da in those units' columns of each gate block; ``dc`` becomes
+    dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
     H = dh.shape[1]
+    n = u1 - u0
     one = dG_t.dtype.type(1.0)
-    for r in range(r0, r1):
+    for r in range(gates_t.shape[0]):
         d = dG_t[r]
         if t >= lengths[r]:
-            d[:] = 0.0
+            for g in range(4):
+                d[g * H + u0:g * H + u1] = 0.0
             continue
         a = gates_t[r]
-        a_i, a_f, a_g, a_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
-        d_i, d_f, d_g, d_o = d[:H], d[H:2 * H], d[2 * H:3 * H], d[3 * H:]
-        cp_r, dh_r, dc_r, do_r = c_prev_t[r], dh[r], dc[r], dout_t[r]
-        for j in range(H):
+        a_i, a_f = a[u0:u1], a[H + u0:H + u1]
+        a_g, a_o = a[2 * H + u0:2 * H + u1], a[3 * H + u0:3 * H + u1]
+        d_i, d_f = d[u0:u1], d[H + u0:H + u1]
+        d_g, d_o = d[2 * H + u0:2 * H + u1], d[3 * H + u0:3 * H + u1]
+        cp_r, dh_r, dc_r, do_r = c_prev_t[r, u0:u1], dh[r, u0:u1], dc[r, u0:u1], dout_t[r, u0:u1]
+        for j in range(n):
             i = a_i[j]
             f = a_f[j]
             g = a_g[j]
@@ -114,33 +128,51 @@ def lstm_rows_backward(r0, r1, t, lengths, gates_t, c_prev_t, dout_t, dh, dc, dG
             dc_r[j] = dc_j * f
 
 
+@njit(**JIT_OPTIONS)
+def recurrent_grad_units(u0, u1, t, lengths, dG_t, W_cols_k, dh_k, dh):
+    """``dh[r, u0:u1] = dG_t[r] @ W_hh[:, u0:u1]`` for the rows valid at ``t``
+    (``W_cols_k [4H, Hc]``, this chunk's columns; ``dh_k [B, Hc]`` workspace)."""
+    np.dot(dG_t, W_cols_k, dh_k)
+    n = u1 - u0
+    for r in range(dh.shape[0]):
+        if t < lengths[r]:
+            dh[r, u0:u1] = dh_k[r, :n]
+
+
 def _forward_factory(rows):
-    def lstm_seq_forward(x, W_ih, W_hh, b, h0, c0, lengths, reverse, keep, project,
-                         n_chunks, out, hT, cT, h_prev, c_prev, gates, rec):
+    def lstm_seq_forward(x, W_ih, W_rows, b, h0, c0, lengths, reverse, keep, project,
+                         n_chunks, out, hT, cT, h_prev, c_prev, gates, h_in, rec):
         T, B = gates.shape[0], gates.shape[1]
         I = x.shape[2]
         H = h0.shape[1]
         if project:
-            np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, 4 * H))
+            # the input projection of every step: one product per row chunk.
+            N = T * B
+            xf, gf = x.reshape(N, I), gates.reshape(N, 4 * H)
+            for k in rows(n_chunks):
+                n0, n1 = chunk(k, n_chunks, N)
+                np.dot(xf[n0:n1], W_ih.T, gf[n0:n1])
         hT[:] = h0
         cT[:] = c0
         for s in range(T):
             t = T - 1 - s if reverse else s
+            h_in[:] = hT
             if keep:
                 h_prev[t] = hT
                 c_prev[t] = cT
-            np.dot(hT, W_hh.T, rec)
+            # each chunk: its units' recurrent product, then their gate math.
             for k in rows(n_chunks):
-                r0, r1 = chunk(k, n_chunks, B)
-                lstm_rows_forward(r0, r1, t, lengths, gates[t], rec, b, cT, hT, out[t])
+                u0, u1 = chunk(k, n_chunks, H)
+                np.dot(h_in, W_rows[k].T, rec[k])
+                lstm_units_forward(u0, u1, t, lengths, gates[t], rec[k], b, cT, hT, out[t])
 
     return lstm_seq_forward
 
 
 def _backward_factory(rows):
-    def lstm_seq_backward(x, W_ih, W_hh, lengths, reverse, input_grads, n_chunks, h_prev,
+    def lstm_seq_backward(x, W_ih, W_cols, lengths, reverse, input_grads, n_chunks, h_prev,
                           c_prev, gates, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
-                          rec, parts_ih, parts_hh):
+                          dh_parts, parts_ih, parts_hh):
         # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
         # gradients of the initial state. dG[t, b] = dL/da (pre-activations).
         T, B = dout.shape[0], dout.shape[1]
@@ -148,14 +180,23 @@ def _backward_factory(rows):
         H = dh0.shape[1]
         dh0[:] = dhT
         dc0[:] = dcT
+        t_next = -1
         for s in range(T):
             t = s if reverse else T - 1 - s
+            # each chunk: dL/dh_t of its units from step t+1's dG (whole), then the
+            # gate pass of its units at step t.
             for k in rows(n_chunks):
-                r0, r1 = chunk(k, n_chunks, B)
-                lstm_rows_backward(r0, r1, t, lengths, gates[t], c_prev[t], dout[t], dh0, dc0,
-                                   dG[t])
-            np.dot(dG[t], W_hh, rec)
-            copy_valid_rows(t, lengths, rec, dh0)
+                u0, u1 = chunk(k, n_chunks, H)
+                if t_next >= 0:
+                    recurrent_grad_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
+                                         dh_parts[k], dh0)
+                lstm_units_backward(u0, u1, t, lengths, gates[t], c_prev[t], dout[t], dh0,
+                                    dc0, dG[t])
+            t_next = t
+        for k in rows(n_chunks):
+            u0, u1 = chunk(k, n_chunks, H)
+            recurrent_grad_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
+                                 dh_parts[k], dh0)
         # Whole-sequence products, split over row chunks so that every thread runs
         # its own single-threaded GEMM; weight gradients are partial sums per chunk
         # (parts_* [n_chunks, ...]) added in chunk order.
