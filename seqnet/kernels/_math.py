@@ -35,13 +35,17 @@ _TANH_SMALL = 0.1733
 
 
 def exp(x):
-    """e**x (NumPy's, outside numba)."""
-    return np.exp(x)
+    """e**x (NumPy's, outside numba, overflowing to inf without a warning; the
+    compiled version clamps its argument to the finite range instead)."""
+    with np.errstate(over="ignore"):
+        return np.exp(x)
 
 
 def sigmoid(x):
-    """1 / (1 + e**-x) (NumPy's exp, outside numba)."""
-    return 1.0 / (1.0 + np.exp(-x))
+    """1 / (1 + e**-x) (NumPy's exp, outside numba; e**-x may overflow to inf,
+    which gives the right limit 0, so that warning is silenced)."""
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
 
 
 def tanh(x):
