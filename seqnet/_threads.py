@@ -7,6 +7,12 @@ runs, every loaded OpenBLAS (numpy's and scipy's; numba's ``np.dot`` uses scipy'
 is held at one thread and numba owns the cores; the previous sizes come back after.
 This is done with ``ctypes`` on the libraries already loaded, so seqnet needs no
 extra dependency (it is what threadpoolctl does).
+
+Several Python threads may call seqnet at once: the OpenBLAS sizes are saved by
+the first to enter and restored by the last to leave, and under numba's
+``workqueue`` threading layer (which aborts on concurrent parallel regions)
+parallel kernel calls take turns (:func:`parallel_call_guard`). With the ``omp``
+or ``tbb`` layers they run concurrently. Same input, same thread count: same bits.
 """
 
 from __future__ import annotations
@@ -94,6 +100,26 @@ def blas_single_threaded():
             if _depth == 0:
                 for (set_, _), n in zip(libs, _saved, strict=True):
                     set_(n)
+
+
+_workqueue_lock = threading.Lock()
+
+
+def parallel_call_guard():
+    """A lock for parallel kernel calls when numba's threading layer needs one.
+
+    numba's ``workqueue`` layer (used when neither TBB nor OpenMP is available)
+    aborts the process if two Python threads run parallel regions at once; with
+    ``omp`` or ``tbb`` concurrent calls are fine. Until the layer is chosen (the
+    first parallel call) the lock is taken too.
+    """
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # not initialised yet
+        layer = None
+    if layer in (None, "workqueue"):
+        return _workqueue_lock
+    return contextlib.nullcontext()
 
 
 def blas_info():

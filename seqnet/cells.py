@@ -37,9 +37,12 @@ def _run(serial, parallel, batch, width, *args):
     Both kernels get the same ``n_chunks`` (in ``args``; see :func:`_n_chunks`): the
     serial one runs the chunks in turn, so the two agree bit for bit.
     """
-    kernel = parallel if _config.use_parallel(batch, width) else serial
-    with _threads.blas_single_threaded():
-        kernel(*args)
+    if _config.use_parallel(batch, width):
+        with _threads.blas_single_threaded(), _threads.parallel_call_guard():
+            parallel(*args)
+    else:
+        with _threads.blas_single_threaded():
+            serial(*args)
 
 
 def _n_chunks(limit):

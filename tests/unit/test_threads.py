@@ -1,0 +1,92 @@
+"""Thread pools: seqnet's thread count, OpenBLAS held at one thread while seqnet
+computes, and kernels called from several Python threads at once."""
+
+import threading
+
+import numba
+import numpy as np
+import pytest
+
+import seqnet
+from seqnet import _config, _threads
+
+
+def test_set_and_get_num_threads():
+    n = seqnet.get_num_threads()
+    try:
+        seqnet.set_num_threads(1)
+        assert seqnet.get_num_threads() == 1 == numba.get_num_threads()
+    finally:
+        seqnet.set_num_threads(n)
+    with pytest.raises(ValueError, match="at most"):
+        seqnet.set_num_threads(numba.config.NUMBA_NUM_THREADS + 1)
+    with pytest.raises(TypeError, match="positive integer"):
+        seqnet.set_num_threads(1.5)
+
+
+def test_blas_held_at_one_thread_and_restored():
+    before = _threads.blas_num_threads()
+    assert before, "no OpenBLAS found: the oversubscription guard would do nothing"
+    with _threads.blas_single_threaded():
+        assert _threads.blas_num_threads() == [1] * len(before)
+        with _threads.blas_single_threaded():                 # re-entrant
+            assert _threads.blas_num_threads() == [1] * len(before)
+        assert _threads.blas_num_threads() == [1] * len(before)
+    assert _threads.blas_num_threads() == before
+
+
+def test_results_do_not_depend_on_the_thread_count():
+    """Same thread count, same bits; another thread count, the same numbers to
+    rounding (the chunking of the sums changes)."""
+    layer = seqnet.LSTM(32, input_size=8, seed=0, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((16, 10, 8))
+    n = seqnet.get_num_threads()
+    try:
+        with _config.parallel_mode("parallel"):
+            seqnet.set_num_threads(1)
+            one, _ = layer.forward(x)
+            seqnet.set_num_threads(n)
+            many, _ = layer.forward(x)
+            again, _ = layer.forward(x)
+    finally:
+        seqnet.set_num_threads(n)
+    np.testing.assert_array_equal(many, again)
+    np.testing.assert_allclose(one, many, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("mode", ["serial", "parallel"])
+def test_calls_from_several_python_threads(mode):
+    """Four Python threads run parallel kernels at once (numba's threading layer
+    here is 'omp', which allows it): each gets what a lone call gets, and the
+    OpenBLAS thread counts come back afterwards."""
+    layers = [seqnet.GRU(24, input_size=6, seed=s, dtype=np.float64) for s in range(4)]
+    xs = [np.random.default_rng(s).standard_normal((12, 9, 6)) for s in range(4)]
+    before = _threads.blas_num_threads()
+    with _config.parallel_mode(mode):
+        expected = []
+        for layer, x in zip(layers, xs, strict=True):
+            out, _ = layer.forward(x, training=True)
+            dx, _ = layer.backward(np.ones_like(out))
+            expected.append((out, dx))
+        results = [None] * 4
+        errors = []
+
+        def work(i):
+            try:
+                for _ in range(5):
+                    out, _ = layers[i].forward(xs[i], training=True)
+                    dx, _ = layers[i].backward(np.ones_like(out))
+                results[i] = (out, dx)
+            except Exception as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert not errors
+    for (out, dx), (e_out, e_dx) in zip(results, expected, strict=True):
+        np.testing.assert_array_equal(out, e_out)
+        np.testing.assert_array_equal(dx, e_dx)
+    assert _threads.blas_num_threads() == before
