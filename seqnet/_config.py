@@ -39,11 +39,11 @@ _mode = "auto"
 
 
 def jit_pair(factory):
-    """Compile a kernel twice: serially and with a ``prange`` loop over row chunks.
+    """Compile a kernel twice: serially and with a ``prange`` loop over chunks.
 
     ``factory(rows)`` must return the kernel's Python function, written with
-    ``for k in rows(n_chunks)`` around the calls of its serial per-row helpers
-    (each chunk a contiguous range of batch rows). The serial kernel gets
+    ``for k in rows(n_chunks)`` around the calls of its serial helpers (each chunk
+    a contiguous range of hidden units or of rows). The serial kernel gets
     ``range`` and the parallel one ``numba.prange``; being closures over different
     values, the two are cached separately.
 

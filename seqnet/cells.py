@@ -187,13 +187,17 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
     hn = np.empty((T, B, H), dt)
-    rec = np.empty((B, 3 * H), dt)
-    rec_rz = np.empty((B, 2 * H), dt)
-    rec_n = np.empty((B, H), dt)
-    n_chunks = _n_chunks(B)
+    n_chunks = _n_chunks(H)
+    W_rows = _unit_rows(W_hh, n_chunks, 3)
+    W_rz_rows = _unit_rows(W_hh[:2 * H], n_chunks, 2)
+    W_n_rows = _unit_rows(W_hh[2 * H:], n_chunks, 1)
+    h_in = np.empty((B, H), dt)
+    rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
+    rec_rz = np.empty((n_chunks, B, W_rz_rows.shape[1]), dt)
+    rec_n = np.empty((n_chunks, B, W_n_rows.shape[1]), dt)
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H,
-         x_k, W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], b_ih, b_hh, h0, lengths, reverse,
-         reset_after, keep, project, n_chunks, out, hT, h_prev, gates, hn, rec, rec_rz,
+         x_k, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths, reverse,
+         reset_after, keep, project, n_chunks, out, hT, h_prev, gates, hn, h_in, rec, rec_rz,
          rec_n)
     cache = None
     if keep:
@@ -220,14 +224,17 @@ def gru_backward(cache, dout, dstate):
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dGi)
     dn = np.empty((T, B, H), dt)
     dht = np.empty((B, H), dt)
-    drh = np.empty((B, H), dt)
-    rec = np.empty((B, 2 * H), dt)
-    n_chunks = _n_chunks(B)
+    drz = np.empty((B, 2 * H), dt)
+    n_chunks = _n_chunks(H)
+    W_cols = _unit_cols(W_hh, n_chunks)
+    W_rz_cols = _unit_cols(W_hh[:2 * H], n_chunks)
+    W_n_cols = _unit_cols(W_hh[2 * H:], n_chunks)
+    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
-         cache["x_k"], W_ih, W_hh, W_hh[: 2 * H], W_hh[2 * H:], cache["lengths"],
+         cache["x_k"], W_ih, W_cols, W_rz_cols, W_n_cols, cache["lengths"],
          cache["reverse"], cache["reset_after"], input_grads, n_chunks, cache["h_prev"],
          cache["gates"], cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
-         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drh, rec, _parts(dW_ih, n_chunks),
+         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drz, dh_parts, _parts(dW_ih, n_chunks),
          _parts(dW_hh, n_chunks), _parts(dW_hh[2 * H:], n_chunks))
     if not input_grads:
         _index_weight_grad(x, dGi, dW_ih)
@@ -249,11 +256,13 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     out = np.empty((T, B, H), dt)
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, T, B, H, dt)
-    rec = np.empty((B, H), dt)
-    n_chunks = _n_chunks(B)
+    n_chunks = _n_chunks(H)
+    W_rows = _unit_rows(W_hh, n_chunks, 1)
+    rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
+    h_in = np.empty((B, H), dt)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H,
-         x_k, W_ih, W_hh, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, n_chunks,
-         out, hT, h_prev, gates, rec)
+         x_k, W_ih, W_rows, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, n_chunks,
+         out, hT, h_prev, gates, h_in, rec)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -275,12 +284,13 @@ def rnn_backward(cache, dout, dstate):
     dh0 = np.empty((B, H), dt)
     dG = np.empty((T, B, H), dt)
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
-    rec = np.empty((B, H), dt)
-    n_chunks = _n_chunks(B)
+    n_chunks = _n_chunks(H)
+    W_cols = _unit_cols(W_hh, n_chunks)
+    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H,
-         cache["x_k"], W_ih, W_hh, cache["lengths"], cache["reverse"], cache["relu"],
+         cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], cache["relu"],
          input_grads, n_chunks, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih,
-         dW_hh, db, dh0, dG, rec, _parts(dW_ih, n_chunks), _parts(dW_hh, n_chunks))
+         dW_hh, db, dh0, dG, dh_parts, _parts(dW_ih, n_chunks), _parts(dW_hh, n_chunks))
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None

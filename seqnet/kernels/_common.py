@@ -1,5 +1,6 @@
 """Small helpers shared by the cell kernels."""
 
+import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS
@@ -12,20 +13,30 @@ def chunk(k, n_chunks, rows):
 
 
 @njit(**JIT_OPTIONS)
-def copy_valid_rows(t, lengths, src, dst):
-    """``dst[r] = src[r]`` for every row ``r`` whose step ``t`` is valid."""
-    for r in range(src.shape[0]):
+def set_valid_units(u0, u1, t, lengths, dG_t, W_cols_k, dh_k, dh):
+    """``dh[r, u0:u1] = dG_t[r] @ W[:, u0:u1]`` for the rows valid at step ``t``.
+
+    ``W_cols_k [G*H, Hc]`` holds this chunk's columns of the recurrent weights
+    (zero-padded), ``dh_k [B, Hc]`` is workspace. Rows past their length keep
+    ``dh`` (their state was carried, so is its gradient).
+    """
+    np.dot(dG_t, W_cols_k, dh_k)
+    n = u1 - u0
+    for r in range(dh.shape[0]):
         if t < lengths[r]:
-            dst[r] = src[r]
+            dh[r, u0:u1] = dh_k[r, :n]
 
 
 @njit(**JIT_OPTIONS)
-def add_valid_rows(t, lengths, src, dst):
-    """``dst[r] += src[r]`` for every row ``r`` whose step ``t`` is valid."""
-    for r in range(src.shape[0]):
+def add_valid_units(u0, u1, t, lengths, dG_t, W_cols_k, dh_k, dh):
+    """``dh[r, u0:u1] += dG_t[r] @ W[:, u0:u1]`` for the rows valid at step ``t``
+    (as :func:`set_valid_units`, adding)."""
+    np.dot(dG_t, W_cols_k, dh_k)
+    n = u1 - u0
+    for r in range(dh.shape[0]):
         if t < lengths[r]:
-            d, s = dst[r], src[r]
-            for j in range(d.shape[0]):
+            d, s = dh[r, u0:u1], dh_k[r, :n]
+            for j in range(n):
                 d[j] += s[j]
 
 

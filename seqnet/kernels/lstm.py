@@ -12,7 +12,9 @@ Past a row's length the state is carried unchanged and the output is 0.
 Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
 
     x       [T, B, I]     input
-    W_ih    [4H, I]       W_hh [4H, H]      b [4H] (b_ih + b_hh)
+    W_ih    [4H, I]       b [4H] (b_ih + b_hh)
+    W_rows  [n, 4Hc, H]   W_hh's rows regrouped by hidden-unit chunk (forward)
+    W_cols  [n, 4H, Hc]   W_hh's columns by hidden-unit chunk (backward)
     h0, c0  [B, H]        initial state
     lengths [B] int64     1 <= lengths[b] <= T
     out     [T, B, H]     h_t at valid steps, 0 elsewhere
@@ -20,17 +22,25 @@ Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
     h_prev  [T, B, H]     state entering step t (kept for backward when keep)
     c_prev  [T, B, H]
     gates   [T, B, 4H]    input projection, then post-activation i, f, g, o
-    rec     [B, 4H]       workspace: h W_hh^T (forward)
-    n_chunks              row chunks: 1 (serial) or the thread count (parallel)
-    parts_ih, parts_hh    [n_chunks, 4H, I], [n_chunks, 4H, H]: per-chunk weight gradients
+    h_in    [B, H]        the step's input state (hT is rewritten during the step)
+    rec     [n, B, 4Hc]   per-chunk recurrent products
+
+``n = n_chunks`` splits the hidden units (``[k*H//n, (k+1)*H//n)``, padded to
+``Hc``): each step is one ``rows(n)`` loop in which chunk k multiplies ``h_in`` by
+its ``W_rows[k]`` and runs its units' gate math; the backward likewise computes
+each chunk's share of dL/dh_{t-1} (``W_cols[k]``) and then its gate pass. The
+whole-sequence products split the T*B rows into n chunks and add per-chunk
+partial sums (``parts_* [n, ...]``) in chunk order. Both kernels use the same
+``n`` (the serial one runs the chunks in turn), so they agree bit for bit.
 
 Backward buffers::
 
     dout    [T, B, H]     dL/d out;   dhT, dcT [B, H]: dL/d hT, dL/d cT
     dG      [T, B, 4H]    dL/da, pre-activation gradients (i, f, g, o blocks)
     dh0,dc0 [B, H]        carry dL/dh, dL/dc backwards; end as the initial-state grads
-    rec     [B, H]        workspace: dG[t] W_hh
+    dh_parts [n, B, Hc]   workspace: dG[t] W_cols[k]
     dx [T, B, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
+    parts_ih, parts_hh    [n, 4H, I], [n, 4H, H]: per-chunk weight gradients
 
 ``project=False``: ``gates`` already holds the input projection (index input);
 ``input_grads=False``: dx and dW_ih are left to the caller.
@@ -43,7 +53,7 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import chunk, column_sums, sum_parts
+from ._common import chunk, column_sums, set_valid_units, sum_parts
 from ._math import sigmoid, tanh
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
@@ -128,17 +138,6 @@ def lstm_units_backward(u0, u1, t, lengths, gates_t, c_prev_t, dout_t, dh, dc, d
             dc_r[j] = dc_j * f
 
 
-@njit(**JIT_OPTIONS)
-def recurrent_grad_units(u0, u1, t, lengths, dG_t, W_cols_k, dh_k, dh):
-    """``dh[r, u0:u1] = dG_t[r] @ W_hh[:, u0:u1]`` for the rows valid at ``t``
-    (``W_cols_k [4H, Hc]``, this chunk's columns; ``dh_k [B, Hc]`` workspace)."""
-    np.dot(dG_t, W_cols_k, dh_k)
-    n = u1 - u0
-    for r in range(dh.shape[0]):
-        if t < lengths[r]:
-            dh[r, u0:u1] = dh_k[r, :n]
-
-
 def _forward_factory(rows):
     def lstm_seq_forward(x, W_ih, W_rows, b, h0, c0, lengths, reverse, keep, project,
                          n_chunks, out, hT, cT, h_prev, c_prev, gates, h_in, rec):
@@ -188,14 +187,14 @@ def _backward_factory(rows):
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
                 if t_next >= 0:
-                    recurrent_grad_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
+                    set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
                                          dh_parts[k], dh0)
                 lstm_units_backward(u0, u1, t, lengths, gates[t], c_prev[t], dout[t], dh0,
                                     dc0, dG[t])
             t_next = t
         for k in rows(n_chunks):
             u0, u1 = chunk(k, n_chunks, H)
-            recurrent_grad_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
+            set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
                                  dh_parts[k], dh0)
         # Whole-sequence products, split over row chunks so that every thread runs
         # its own single-threaded GEMM; weight gradients are partial sums per chunk

@@ -10,25 +10,27 @@ Past a row's length the state is carried unchanged and the output is 0.
 Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
 
     x        [T, B, I]     input
-    W_ih     [H, I]        W_hh [H, H]      b [H]
+    W_ih     [H, I]        b [H] (b_ih + b_hh)
+    W_rows   [n, Hc, H]    W_hh's rows by hidden-unit chunk (forward)
+    W_cols   [n, H, Hc]    W_hh's columns by hidden-unit chunk (backward)
     h0       [B, H]        initial state
     lengths  [B] int64     1 <= lengths[b] <= T
     out      [T, B, H]     h_t at valid steps, 0 elsewhere (kept for backward)
     hT       [B, H]        state after each row's last valid step
     h_prev   [T, B, H]     state entering step t (kept when keep)
     gates    [T, B, H]     input projection (filled by the caller when not project)
-    rec      [B, H]        workspace: h W_hh^T (forward), dG[t] W_hh (backward)
+    h_in     [B, H]        the step's input state;  rec [n, B, Hc]: per-chunk products
+
+``n = n_chunks`` splits the hidden units as in :mod:`seqnet.kernels.lstm`.
 
 Backward buffers::
 
     dout     [T, B, H]     dL/d out;   dhT [B, H]: dL/d hT
     dG       [T, B, H]     dL/da, the pre-activation gradient
     dh0      [B, H]        carries dL/dh backwards; ends as dL/dh0
+    dh_parts [n, B, Hc]    workspace: dG[t] W_cols[k]
     dx [T, B, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
-
-``n_chunks``: row chunks, the thread count for both kernels (the serial one runs them
-in turn); ``parts_ih, parts_hh`` ``[n_chunks, H, I]``, ``[n_chunks, H, H]``: per-chunk
-weight gradients, added in chunk order.
+    parts_ih, parts_hh     [n, H, I], [n, H, H]: per-chunk weight gradients
 
 ``project=False``: ``gates`` already holds the input projection (index input);
 ``input_grads=False``: dx and dW_ih are left to the caller.
@@ -38,93 +40,106 @@ import numpy as np
 from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import chunk, column_sums, copy_valid_rows, sum_parts
+from ._common import chunk, column_sums, set_valid_units, sum_parts
 from ._math import tanh
 
 
 @njit(**JIT_OPTIONS)
-def rnn_rows_forward(r0, r1, t, lengths, relu, gates_t, rec, b, hT, out_t):
-    """Step ``t`` for rows ``[r0, r1)``: ``h = act(gates_t + rec + b)``."""
-    H = hT.shape[1]
+def rnn_units_forward(u0, u1, t, lengths, relu, gates_t, rec_k, b, hT, out_t):
+    """Step ``t`` for hidden units ``[u0, u1)`` of every row: ``h = act(gates_t + rec_k
+    + b)``; ``rec_k [B, Hc]`` is this chunk's recurrent product (``Hc >= u1 - u0``)."""
+    n = u1 - u0
     zero = hT.dtype.type(0.0)
-    for r in range(r0, r1):
+    b_k = b[u0:u1]
+    for r in range(gates_t.shape[0]):
         if t >= lengths[r]:
-            out_t[r] = 0.0
+            out_t[r, u0:u1] = 0.0
             continue
-        a, rc, h_r, o_r = gates_t[r], rec[r], hT[r], out_t[r]
+        a, rc, h_r, o_r = gates_t[r, u0:u1], rec_k[r, :n], hT[r, u0:u1], out_t[r, u0:u1]
         if relu:
-            for j in range(H):
-                z = a[j] + rc[j] + b[j]
+            for j in range(n):
+                z = a[j] + rc[j] + b_k[j]
                 # max(z, 0) with NaN kept: a NaN pre-activation stays NaN.
                 h = z if (z > zero or z != z) else zero
                 h_r[j] = h
                 o_r[j] = h
         else:
-            for j in range(H):
-                h = tanh(a[j] + rc[j] + b[j])
+            for j in range(n):
+                h = tanh(a[j] + rc[j] + b_k[j])
                 h_r[j] = h
                 o_r[j] = h
 
 
 @njit(**JIT_OPTIONS)
-def rnn_rows_backward(r0, r1, t, lengths, relu, out_t, dout_t, dh, dG_t):
-    """Backward of step ``t`` for rows ``[r0, r1)``: ``dG_t = dL/da``."""
-    H = dh.shape[1]
+def rnn_units_backward(u0, u1, t, lengths, relu, out_t, dout_t, dh, dG_t):
+    """Backward of step ``t`` for hidden units ``[u0, u1)``: ``dG_t = dL/da``."""
+    n = u1 - u0
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
-    for r in range(r0, r1):
-        d = dG_t[r]
+    for r in range(dG_t.shape[0]):
+        d = dG_t[r, u0:u1]
         if t >= lengths[r]:
             d[:] = 0.0
             continue
-        h_r, do_r, dh_r = out_t[r], dout_t[r], dh[r]
+        h_r, do_r, dh_r = out_t[r, u0:u1], dout_t[r, u0:u1], dh[r, u0:u1]
         if relu:
-            for j in range(H):
+            for j in range(n):
                 d[j] = dh_r[j] + do_r[j] if h_r[j] > zero else zero
         else:
-            for j in range(H):
+            for j in range(n):
                 h = h_r[j]
                 d[j] = (dh_r[j] + do_r[j]) * (one - h * h)
 
 
 def _forward_factory(rows):
-    def rnn_seq_forward(x, W_ih, W_hh, b, h0, lengths, reverse, relu, keep, project, n_chunks,
-                        out, hT, h_prev, gates, rec):
+    def rnn_seq_forward(x, W_ih, W_rows, b, h0, lengths, reverse, relu, keep, project,
+                        n_chunks, out, hT, h_prev, gates, h_in, rec):
         T, B = gates.shape[0], gates.shape[1]
         I = x.shape[2]
         H = h0.shape[1]
         if project:
-            np.dot(x.reshape(T * B, I), W_ih.T, gates.reshape(T * B, H))
+            N = T * B
+            xf, gf = x.reshape(N, I), gates.reshape(N, H)
+            for k in rows(n_chunks):
+                n0, n1 = chunk(k, n_chunks, N)
+                np.dot(xf[n0:n1], W_ih.T, gf[n0:n1])
         hT[:] = h0
         for s in range(T):
             t = T - 1 - s if reverse else s
+            h_in[:] = hT
             if keep:
                 h_prev[t] = hT
-            np.dot(hT, W_hh.T, rec)
             for k in rows(n_chunks):
-                r0, r1 = chunk(k, n_chunks, B)
-                rnn_rows_forward(r0, r1, t, lengths, relu, gates[t], rec, b, hT, out[t])
+                u0, u1 = chunk(k, n_chunks, H)
+                np.dot(h_in, W_rows[k].T, rec[k])
+                rnn_units_forward(u0, u1, t, lengths, relu, gates[t], rec[k], b, hT, out[t])
 
     return rnn_seq_forward
 
 
 def _backward_factory(rows):
-    def rnn_seq_backward(x, W_ih, W_hh, lengths, reverse, relu, input_grads, n_chunks, h_prev,
-                         out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, rec, parts_ih,
-                         parts_hh):
+    def rnn_seq_backward(x, W_ih, W_cols, lengths, reverse, relu, input_grads, n_chunks,
+                         h_prev, out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts,
+                         parts_ih, parts_hh):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
         # dG[t, b] = dL/da, the pre-activation gradient.
         T, B = dout.shape[0], dout.shape[1]
         I = x.shape[2]
         H = dh0.shape[1]
         dh0[:] = dhT
+        t_next = -1
         for s in range(T):
             t = s if reverse else T - 1 - s
             for k in rows(n_chunks):
-                r0, r1 = chunk(k, n_chunks, B)
-                rnn_rows_backward(r0, r1, t, lengths, relu, out[t], dout[t], dh0, dG[t])
-            np.dot(dG[t], W_hh, rec)
-            copy_valid_rows(t, lengths, rec, dh0)
+                u0, u1 = chunk(k, n_chunks, H)
+                if t_next >= 0:
+                    set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
+                                    dh_parts[k], dh0)
+                rnn_units_backward(u0, u1, t, lengths, relu, out[t], dout[t], dh0, dG[t])
+            t_next = t
+        for k in rows(n_chunks):
+            u0, u1 = chunk(k, n_chunks, H)
+            set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k], dh_parts[k], dh0)
         N = T * B
         dGf = dG.reshape(N, H)
         xf = x.reshape(N, I)
