@@ -188,9 +188,13 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     h_prev = _history(keep, T, B, H, dt)
     hn = np.empty((T, B, H), dt)
     n_chunks = _n_chunks(H)
-    W_rows = _unit_rows(W_hh, n_chunks, 3)
-    W_rz_rows = _unit_rows(W_hh[:2 * H], n_chunks, 2)
-    W_n_rows = _unit_rows(W_hh[2 * H:], n_chunks, 1)
+    empty = np.empty((n_chunks, 1, H), dt)   # the other form's weights: unused
+    if reset_after:
+        W_rows, W_rz_rows, W_n_rows = _unit_rows(W_hh, n_chunks, 3), empty, empty
+    else:
+        W_rows = empty
+        W_rz_rows = _unit_rows(W_hh[:2 * H], n_chunks, 2)
+        W_n_rows = _unit_rows(W_hh[2 * H:], n_chunks, 1)
     h_in = np.empty((B, H), dt)
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
     rec_rz = np.empty((n_chunks, B, W_rz_rows.shape[1]), dt)
@@ -226,10 +230,14 @@ def gru_backward(cache, dout, dstate):
     dht = np.empty((B, H), dt)
     drz = np.empty((B, 2 * H), dt)
     n_chunks = _n_chunks(H)
-    W_cols = _unit_cols(W_hh, n_chunks)
-    W_rz_cols = _unit_cols(W_hh[:2 * H], n_chunks)
-    W_n_cols = _unit_cols(W_hh[2 * H:], n_chunks)
-    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
+    empty = np.empty((n_chunks, 1, 1), dt)   # the other form's weights: unused
+    if cache["reset_after"]:
+        W_cols, W_rz_cols, W_n_cols = _unit_cols(W_hh, n_chunks), empty, empty
+    else:
+        W_cols = empty
+        W_rz_cols = _unit_cols(W_hh[:2 * H], n_chunks)
+        W_n_cols = _unit_cols(W_hh[2 * H:], n_chunks)
+    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
          cache["x_k"], W_ih, W_cols, W_rz_cols, W_n_cols, cache["lengths"],
          cache["reverse"], cache["reset_after"], input_grads, n_chunks, cache["h_prev"],

@@ -327,7 +327,7 @@ def run_pass(case, dout, dstate, mode):
 @settings(max_examples=15)
 @given(data=st.data())
 def test_serial_equals_parallel(cell, data):
-    """The serial and the parallel (``prange`` over batch rows) kernels give the
+    """The serial and the parallel (``prange`` over chunks) kernels give the
     same bits: forward outputs, final states, dx, d(initial state) and every
     parameter gradient."""
     case = data.draw(cases(cell), label="case")
