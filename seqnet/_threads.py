@@ -54,7 +54,8 @@ def _candidate_paths():
 
 
 def _openblas_libs():
-    """(set_num_threads, get_num_threads) of every loaded OpenBLAS, found once."""
+    """(file name, set_num_threads, get_num_threads, get_corename) of every loaded
+    OpenBLAS, found once (``get_corename`` may be None)."""
     global _libs
     if _libs is None:
         import scipy.linalg.cython_blas  # noqa: F401  (loads scipy's OpenBLAS)
@@ -69,10 +70,13 @@ def _openblas_libs():
                 for suffix in ("", "64_"):
                     set_ = getattr(lib, f"{prefix}openblas_set_num_threads{suffix}", None)
                     get_ = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
+                    core = getattr(lib, f"{prefix}openblas_get_corename{suffix}", None)
                     if set_ is not None and get_ is not None:
                         set_.argtypes, set_.restype = [ctypes.c_int], None
                         get_.argtypes, get_.restype = [], ctypes.c_int
-                        found.append((set_, get_))
+                        if core is not None:
+                            core.argtypes, core.restype = [], ctypes.c_char_p
+                        found.append((os.path.basename(path), set_, get_, core))
         _libs = found
     return _libs
 
@@ -88,8 +92,8 @@ def blas_single_threaded():
     libs = _openblas_libs()
     with _lock:
         if _depth == 0:
-            _saved = [get() for _, get in libs]
-            for set_, _ in libs:
+            _saved = [get() for _, _, get, _ in libs]
+            for _, set_, _, _ in libs:
                 set_(1)
         _depth += 1
     try:
@@ -98,7 +102,7 @@ def blas_single_threaded():
         with _lock:
             _depth -= 1
             if _depth == 0:
-                for (set_, _), n in zip(libs, _saved, strict=True):
+                for (_, set_, _, _), n in zip(libs, _saved, strict=True):
                     set_(n)
 
 
@@ -128,27 +132,13 @@ def blas_info():
     The core name is the kernel family OpenBLAS chose (e.g. ``Haswell`` when
     ``OPENBLAS_CORETYPE=Haswell`` is set, ``SkylakeX`` or ``Zen`` otherwise).
     """
-    _openblas_libs()
-    info = []
-    for path in _candidate_paths():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix in ("", "scipy_"):
-            for suffix in ("", "64_"):
-                core = getattr(lib, f"{prefix}openblas_get_corename{suffix}", None)
-                get_ = getattr(lib, f"{prefix}openblas_get_num_threads{suffix}", None)
-                if core is not None and get_ is not None:
-                    core.restype = ctypes.c_char_p
-                    get_.restype = ctypes.c_int
-                    info.append((os.path.basename(path), core().decode(), get_()))
-    return info
+    return [(name, core().decode() if core is not None else "unknown", get_())
+            for name, _, get_, core in _openblas_libs()]
 
 
 def blas_num_threads():
     """The thread counts of the loaded OpenBLAS libraries (for tests and reports)."""
-    return [get() for _, get in _openblas_libs()]
+    return [get() for _, _, get, _ in _openblas_libs()]
 
 
 def set_num_threads(n):
