@@ -27,13 +27,19 @@ def float_dtype(dtype, name="dtype"):
     return dt
 
 
+def to_numpy(value):
+    """A torch tensor as a NumPy array (detached, on the CPU); anything else as is."""
+    if hasattr(value, "detach") and hasattr(value, "numpy"):
+        return value.detach().cpu().numpy()
+    return value
+
+
 def float_array(value, name, dtype):
     """``value`` as a C-contiguous array of ``dtype``; integer, bool, complex refused.
 
     Any real floating input is accepted and cast to ``dtype`` (kept as is when None).
     """
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+    value = to_numpy(value)
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
@@ -73,8 +79,7 @@ def lengths_array(lengths, batch, steps):
 
 def index_input(value):
     """``value`` as an integer array if it is 2-D integer (index) input, else None."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        value = value.detach().cpu().numpy()
+    value = to_numpy(value)
     if isinstance(value, np.ndarray) and value.dtype.kind in "iu" and value.ndim == 2:
         return value
     return None

@@ -168,7 +168,7 @@ class RecurrentLayer:
         if input_size is None:
             if "weight_ih_l0" not in state_dict:
                 raise ValueError("state_dict is missing 'weight_ih_l0'")
-            w = np.asarray(_to_numpy(state_dict["weight_ih_l0"]))
+            w = np.asarray(_checks.to_numpy(state_dict["weight_ih_l0"]))
             if w.ndim != 2:
                 raise ValueError(f"state_dict['weight_ih_l0'] must be 2-D, got shape {w.shape}")
             input_size = w.shape[1]
@@ -181,7 +181,7 @@ class RecurrentLayer:
             raise ValueError(f"state_dict has unexpected entries {extra}; expected {list(shapes)}")
         values = {}
         for name, shape in shapes.items():
-            value = np.asarray(_to_numpy(state_dict[name]))
+            value = np.asarray(_checks.to_numpy(state_dict[name]))
             if value.dtype.kind not in "fiu":
                 raise TypeError(f"state_dict[{name!r}] must be a real array, "
                                 f"got dtype {value.dtype}")
@@ -390,12 +390,6 @@ class RecurrentLayer:
 
     def _extra_repr(self):
         return {}
-
-
-def _to_numpy(value):
-    if hasattr(value, "detach") and hasattr(value, "numpy"):
-        return value.detach().cpu().numpy()
-    return value
 
 
 class LSTM(RecurrentLayer):

@@ -59,8 +59,7 @@ EPSILON = 1e-7
 # --------------------------------------------------------------------------- helpers
 def _float_input(value, name):
     """``value`` as a C-contiguous float32 or float64 array, its dtype and shape kept."""
-    if hasattr(value, "detach") and hasattr(value, "numpy"):  # a torch tensor
-        value = value.detach().cpu().numpy()
+    value = _checks.to_numpy(value)
     try:
         arr = np.asarray(value)
     except (TypeError, ValueError) as exc:
@@ -305,7 +304,7 @@ def _mask_weights(mask, pred_shape, dt):
     if mask is None:
         return None
     positions = pred_shape[:-1]
-    arr = np.asarray(mask.detach().cpu().numpy() if hasattr(mask, "detach") else mask)
+    arr = np.asarray(_checks.to_numpy(mask))
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"mask must be a real numeric or bool array, got dtype {arr.dtype}")
     allowed = [positions[:k] for k in range(1, len(positions) + 1)]
@@ -403,7 +402,7 @@ class CategoricalCrossentropy(Loss):
         return {"name": self.name, "from_logits": self.from_logits}
 
     def _target(self, y_true, y_pred, valid):
-        arr = np.asarray(y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else y_true)
+        arr = np.asarray(_checks.to_numpy(y_true))
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"y_true must be a real numeric array (one-hot or probabilities), "
                             f"got dtype {arr.dtype}")
@@ -488,7 +487,7 @@ class SparseCategoricalCrossentropy(Loss):
         return {"name": self.name, "from_logits": self.from_logits}
 
     def _target(self, y_true, y_pred, valid):
-        arr = np.asarray(y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else y_true)
+        arr = np.asarray(_checks.to_numpy(y_true))
         if arr.dtype.kind not in "iu":
             raise TypeError(f"y_true must be an integer array of class indices, got dtype "
                             f"{arr.dtype}"
@@ -569,7 +568,7 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
 
     def _target(self, y_true, y_pred, valid):
-        arr = np.asarray(y_true.detach().cpu().numpy() if hasattr(y_true, "detach") else y_true)
+        arr = np.asarray(_checks.to_numpy(y_true))
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"y_true must be a real numeric array, got dtype {arr.dtype}")
         _checks.shape_is(arr, y_pred.shape, "y_true", " (the shape of y_pred)")

@@ -48,6 +48,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "from_config",
            "from_state_dict", "get"]
 
@@ -238,10 +240,7 @@ class Optimizer:
             if not p.flags.writeable:
                 raise ValueError(f"params[{key!r}] is read-only: step() updates the "
                                  f"parameters in place")
-            g = grads[key]
-            if hasattr(g, "detach") and hasattr(g, "numpy"):  # a torch tensor
-                g = g.detach().cpu().numpy()
-            g = np.asarray(g)
+            g = np.asarray(_checks.to_numpy(grads[key]))
             if g.dtype.kind != "f":
                 raise TypeError(f"grads[{key!r}] must be a real floating-point array, "
                                 f"got dtype {g.dtype}")
