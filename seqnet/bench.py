@@ -48,7 +48,20 @@ def _median_time(fn, *, min_time=0.5, min_repeats=5, max_repeats=200):
 
 
 def gemm_peak(dtype, n=2048):
-    """GFLOP/s of an n x n matrix product in numpy (its BLAS, all its threads)."""
+    """GFLOP/s of an n x n matrix product in numpy (its BLAS, all its threads).
+
+    Parameters
+    ----------
+    dtype : numpy dtype
+        ``np.float32`` or ``np.float64``.
+    n : int, default 2048
+        The matrices' size.
+
+    Returns
+    -------
+    float
+        ``2 n^3`` divided by the median time of ``a @ b``, in GFLOP/s.
+    """
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)
@@ -57,7 +70,19 @@ def gemm_peak(dtype, n=2048):
 
 
 def environment_lines(threads):
-    """Lines describing the machine, the thread counts and the BLAS kernels."""
+    """Lines describing the machine, the thread counts and the BLAS kernels.
+
+    Parameters
+    ----------
+    threads : int
+        The thread count of the run, as reported.
+
+    Returns
+    -------
+    list of str
+        Markdown list items: machine and versions, threads, the OpenBLAS
+        environment variables and each loaded OpenBLAS's kernel and threads.
+    """
     import numba
 
     lines = [f"- machine: {platform.processor() or platform.machine()}, "
@@ -95,7 +120,10 @@ def _seqnet_cell(cell, B, T, I, H, dtype):
         layer.forward(x, training=True)
         layer.backward(dout)
 
-    return fwd, fwd_bwd
+    def reset():  # drop the gradients, as if no backward had run
+        layer.grads.clear()
+
+    return fwd, fwd_bwd, reset
 
 
 def _torch_cell(cell, B, T, I, H, dtype):
@@ -115,11 +143,26 @@ def _torch_cell(cell, B, T, I, H, dtype):
         out, _ = mod(x)
         out.backward(dout)
 
-    return fwd, fwd_bwd
+    def reset():
+        mod.zero_grad(set_to_none=True)
+        x.grad = None
+
+    return fwd, fwd_bwd, reset
 
 
 def run_cells(args):
-    """The cell grid: a markdown table on stdout."""
+    """The cell grid: a markdown table on stdout.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``cells`` options: ``vs``, ``threads``, ``cells``, ``quick``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     vs_torch = args.vs == "torch"
     if vs_torch:
         import torch
@@ -144,13 +187,13 @@ def run_cells(args):
     for cell in args.cells:
         for dt in (np.float32, np.float64):
             for B, T, I, H in shapes:
-                f, fb = _seqnet_cell(cell, B, T, I, H, dt)
+                f, fb, _ = _seqnet_cell(cell, B, T, I, H, dt)
                 t_f, t_fb = _median_time(f), _median_time(fb)
                 flops = _flops(cell, B, T, I, H)
                 row = (f"| {cell} | {np.dtype(dt).name} | {B}, {T}, {I}, {H} | "
                        f"{t_f * 1e3:.2f} | {flops / t_f / 1e9:.0f} | ")
                 if vs_torch and cell != "gru-v1":
-                    g, gb = _torch_cell(cell, B, T, I, H, dt)
+                    g, gb, _ = _torch_cell(cell, B, T, I, H, dt)
                     u_f, u_fb = _median_time(g), _median_time(gb)
                     row += (f"{u_f * 1e3:.2f} | {t_f / u_f:.2f} | {t_fb * 1e3:.2f} | "
                             f"{u_fb * 1e3:.2f} | {t_fb / u_fb:.2f} |")
@@ -165,8 +208,154 @@ def run_cells(args):
     return 0
 
 
+#: per step and row, in units of H: (gates, states) that BPTT must keep. The LSTM
+#: keeps i, f, g, o and (h, c); the GRU r, z, n and h, plus W_hn h + b_hn in its
+#: reset_after form; the SimpleRNN its activation, which is h itself.
+BPTT_KEEPS = {"lstm": (4, 2), "gru": (4, 1), "gru-v1": (3, 1), "rnn": (0, 1)}
+
+
+def bptt_minimum_bytes(cell, B, T, I, H, dtype):
+    """Bytes that one forward+backward must allocate, at least.
+
+    The activations BPTT must keep (gates and states of every step, see
+    :data:`BPTT_KEEPS`), the input gradient ``dx`` ``(B, T, I)`` and the weight
+    gradients. The weights themselves exist before the call and are not counted.
+
+    Parameters
+    ----------
+    cell : {"lstm", "gru", "gru-v1", "rnn"}
+    B, T, I, H : int
+        Batch, time, input and hidden sizes.
+    dtype : numpy dtype
+
+    Returns
+    -------
+    int
+    """
+    gates, states = BPTT_KEEPS[cell]
+    n_weights = GATES[cell] * H * (I + H + 2)
+    return np.dtype(dtype).itemsize * (B * T * H * (gates + states) + B * T * I + n_weights)
+
+
+def _rss_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"no {field} in /proc/self/status")
+
+
+def _memory_one(framework, cell, B, T, I, H, dtype_name, threads):
+    """In a fresh process: the resident memory one forward+backward adds at its peak.
+
+    A first forward+backward of the same shape warms up (compiled or loaded
+    kernels, thread pools); its results are dropped. Then the process's peak-RSS mark
+    is reset (``/proc/self/clear_refs``) and the peak of a second forward+backward
+    less the resident size before it is printed, in bytes. Run with
+    ``MALLOC_MMAP_THRESHOLD_`` fixed (see :func:`_memory_in_subprocess`), so that
+    every large array is its own mapping, returned to the system when freed: the
+    warm-up's freed memory cannot hide the second run's.
+
+    Parameters
+    ----------
+    framework : {"seqnet", "torch"}
+    cell : {"lstm", "gru", "gru-v1", "rnn"}
+    B, T, I, H : int
+        Batch, time, input and hidden sizes.
+    dtype_name : {"float32", "float64"}
+    threads : int
+        Threads of the framework's pool.
+    """
+    import gc
+
+    dtype = np.dtype(dtype_name).type
+    if framework == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
+        _, run, reset = _torch_cell(cell, B, T, I, H, dtype)
+    else:
+        import seqnet
+
+        seqnet.set_num_threads(threads)
+        _, run, reset = _seqnet_cell(cell, B, T, I, H, dtype)
+    run()  # the warm-up
+    reset()
+    gc.collect()
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")  # reset the peak resident size (VmHWM) to the current one
+    before = _rss_kib("VmRSS")
+    run()
+    print((_rss_kib("VmHWM") - before) * 1024)
+
+
+def _memory_in_subprocess(framework, cell, shape, dtype, threads):
+    """:func:`_memory_one` in a fresh interpreter, with glibc's mmap threshold fixed
+    at 128 KiB (``MALLOC_MMAP_THRESHOLD_``); returns its bytes."""
+    import subprocess
+
+    code = (f"from seqnet.bench import _memory_one; _memory_one({framework!r}, {cell!r}, "
+            f"*{tuple(shape)!r}, {np.dtype(dtype).name!r}, {threads})")
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True, env=env)
+    return int(done.stdout.split()[-1])
+
+
+def run_memory(args):
+    """Peak memory of forward+backward against the BPTT minimum: a markdown table.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``memory`` options: ``vs``, ``threads``, ``cells``, ``quick``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
+    vs_torch = args.vs == "torch"
+    print("# Peak memory of one forward+backward, against what BPTT must keep\n")
+    print("\n".join(environment_lines(args.threads)))
+    print("- peak: the resident size one forward+backward adds at its peak, each in a "
+          "fresh process (kernels compiled, weights, x and dout allocated before)")
+    print("- minimum: gates and states of every step, dx and the weight gradients "
+          "(seqnet.bench.bptt_minimum_bytes)\n")
+    head = "| cell | dtype | B, T, I, H | minimum MB | seqnet MB | seqnet / minimum |"
+    head += " torch MB | torch / minimum |" if vs_torch else ""
+    print(head)
+    print("|" + "---|" * (head.count("|") - 1))
+    shapes = GRID if not args.quick else GRID[:2]
+    for cell in args.cells:
+        for dt in (np.float32, np.float64):
+            for shape in shapes:
+                low = bptt_minimum_bytes(cell, *shape, dt)
+                ours = _memory_in_subprocess("seqnet", cell, shape, dt, args.threads)
+                row = (f"| {cell} | {np.dtype(dt).name} | {', '.join(map(str, shape))} | "
+                       f"{low / 1e6:.1f} | {ours / 1e6:.1f} | {ours / low:.2f} |")
+                if vs_torch and cell != "gru-v1":
+                    theirs = _memory_in_subprocess("torch", cell, shape, dt, args.threads)
+                    row += f" {theirs / 1e6:.1f} | {theirs / low:.2f} |"
+                elif vs_torch:
+                    row += " - | - |"
+                print(row, flush=True)
+    return 0
+
+
 def run_charlm(args):
-    """Time per epoch of the reference character model, seqnet and PyTorch."""
+    """Time per epoch of the reference character model, seqnet and PyTorch.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``charlm`` options: ``vs``, ``threads``, ``batches``.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     import seqnet
 
     from . import datasets, optim, text
@@ -239,21 +428,33 @@ def run_charlm(args):
 
 
 def main(argv=None):
-    """Entry point of ``python -m seqnet.bench``."""
+    """Entry point of ``python -m seqnet.bench``.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command-line arguments (``cells ...`` or ``charlm ...``);
+        ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+    """
     parser = argparse.ArgumentParser(prog="python -m seqnet.bench", description=__doc__.split(
         "\n\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
-    for name in ("cells", "charlm"):
+    for name in ("cells", "charlm", "memory"):
         p = sub.add_parser(name)
         p.add_argument("--vs", choices=["torch", "none"], default="torch")
         p.add_argument("--threads", type=int, default=2)
-        if name == "cells":
+        if name in ("cells", "memory"):
             p.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
             p.add_argument("--quick", action="store_true", help="the first two shapes only")
         else:
             p.add_argument("--batches", type=int, help="time this many batches, not an epoch")
     args = parser.parse_args(argv)
-    return run_cells(args) if args.what == "cells" else run_charlm(args)
+    return {"cells": run_cells, "charlm": run_charlm, "memory": run_memory}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,16 @@ def _index_weight_grad(x, dG, dW_ih):
     dW_ih[...] = dW_T.T
 
 
+def _spend(cache, name):
+    """Take ``cache[name]`` for a backward pass that overwrites it; a second
+    backward from the same cache raises instead of reading the overwritten values."""
+    buffer = cache.pop(name, None)
+    if buffer is None:
+        raise ValueError("this forward's cache was spent by an earlier backward: run "
+                         "forward(..., training=True) again before backward()")
+    return buffer
+
+
 def _history(keep, T, B, H, dtype):
     """Per-step state history for backward, or a 1-step dummy when not kept."""
     return np.empty((T if keep else 1, B, H), dtype)
@@ -154,7 +164,10 @@ def lstm_backward(cache, dout, dstate):
     db = np.empty(4 * H, dt)
     dh0 = np.empty((B, H), dt)
     dc0 = np.empty((B, H), dt)
-    dG = np.empty((T, B, 4 * H), dt)
+    # dL/da of every step overwrites the gates it is made from (each element is
+    # read before it is written, and nothing reads the gates after): the cache is
+    # spent, and BPTT needs no second (T, B, 4H) buffer.
+    dG = _spend(cache, "gates")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dW_hh = np.empty_like(W_hh)
     n_chunks = _n_chunks(H)
@@ -162,7 +175,7 @@ def lstm_backward(cache, dout, dstate):
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], input_grads, n_chunks,
-         cache["h_prev"], cache["c_prev"], cache["gates"], dout, dstate[0], dstate[1],
+         cache["h_prev"], cache["c_prev"], dG, dout, dstate[0], dstate[1],
          dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts, _parts(dW_ih, n_chunks),
          _parts(dW_hh, n_chunks))
     if not input_grads:
@@ -223,7 +236,7 @@ def gru_backward(cache, dout, dstate):
     db_ih = np.empty(3 * H, dt)
     db_hh = np.empty(3 * H, dt)
     dh0 = np.empty((B, H), dt)
-    dGi = np.empty((T, B, 3 * H), dt)
+    dGi = _spend(cache, "gates")   # written over the gates, as in lstm_backward
     dGh = np.empty((T, B, 3 * H), dt)
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dGi)
     dn = np.empty((T, B, H), dt)
@@ -241,7 +254,7 @@ def gru_backward(cache, dout, dstate):
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
          cache["x_k"], W_ih, W_cols, W_rz_cols, W_n_cols, cache["lengths"],
          cache["reverse"], cache["reset_after"], input_grads, n_chunks, cache["h_prev"],
-         cache["gates"], cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
+         dGi, cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
          db_ih, db_hh, dh0, dGi, dGh, dn, dht, drz, dh_parts, _parts(dW_ih, n_chunks),
          _parts(dW_hh, n_chunks), _parts(dW_hh[2 * H:], n_chunks))
     if not input_grads:

@@ -15,7 +15,7 @@ from ._config import DEFAULT_DTYPE
 
 
 class RecurrentLayer:
-    """Base class of :class:`SimpleRNN`, :class:`LSTM` and :class:`GRU`.
+    """Base class of `SimpleRNN`, `LSTM` and `GRU`.
 
     Parameters
     ----------
@@ -31,7 +31,7 @@ class RecurrentLayer:
         (``D = 2``); otherwise ``D = 1``.
     dropout : float, default 0.0
         Inverted dropout on the outputs of every layer but the last, in training
-        only; seeded through :attr:`rng`.
+        only; seeded through `rng`.
     return_sequences : bool, default True
         Return the whole output sequence ``(B, T, D*H)``; else the output at each
         row's last valid step ``(B, D*H)`` (reverse direction: its final state).
@@ -43,12 +43,22 @@ class RecurrentLayer:
     Attributes
     ----------
     params, grads : dict of str to ndarray
-        Same keys, PyTorch's names: ``weight_ih_l{k}`` ``(G*H, in)``,
-        ``weight_hh_l{k}`` ``(G*H, H)``, ``bias_ih_l{k}``, ``bias_hh_l{k}``
-        ``(G*H,)``, suffix ``_reverse`` for the second direction. Empty until the
+        Same keys, PyTorch's names: ``weight_ih_l{k}`` ``(G*H, in)`` (``in`` is
+        ``I`` for ``k = 0``, ``D*H`` above), ``weight_hh_l{k}`` ``(G*H, H)``,
+        ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(G*H,)``, suffix ``_reverse`` for the
+        second direction; ``G = len(GATES)``, all of ``dtype``. Empty until the
         input size is known. ``backward`` overwrites ``grads``.
     rng : numpy.random.Generator
         Draws the dropout masks.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (``hidden_size`` not an int, ``bidirectional``
+        not a bool, ``dtype`` not float32 or float64, ...).
+    ValueError
+        ``hidden_size``, ``input_size`` or ``num_layers`` below 1, or ``dropout``
+        outside ``[0, 1)``.
     """
 
     #: gate names in weight order; ``G = len(GATES)``.
@@ -90,12 +100,12 @@ class RecurrentLayer:
     # ------------------------------------------------------------------ structure
     @property
     def num_directions(self):
-        """``D``: 2 when bidirectional, else 1."""
+        """int: ``D``, 2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
 
     @property
     def output_size(self):
-        """Features of the output: ``D * hidden_size``."""
+        """int: features of the output, ``D * hidden_size``."""
         return self.num_directions * self.hidden_size
 
     def _suffixes(self):
@@ -139,12 +149,19 @@ class RecurrentLayer:
 
     @property
     def num_parameters(self):
-        """Total number of scalar parameters (0 before the input size is known)."""
+        """int: total number of scalar parameters (0 before the input size is known)."""
         return int(sum(v.size for v in self.params.values()))
 
     # ---------------------------------------------------------------- state dicts
     def state_dict(self):
-        """Copies of the parameters, keyed by PyTorch's names."""
+        """Copies of the parameters, keyed by PyTorch's names.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``{name: params[name].copy()}``, shapes as in `params`; empty before
+            the input size is known.
+        """
         return {k: v.copy() for k, v in self.params.items()}
 
     def load_state_dict(self, state_dict):
@@ -153,6 +170,13 @@ class RecurrentLayer:
         Every name must be present with its exact shape and no other name may be
         given; values are cast to the layer's dtype. A layer whose input size is
         not yet known takes it from ``weight_ih_l0``.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array_like
+            The names of `params` (``weight_ih_l0`` ``(G*H, I)``, ...), each with
+            that parameter's shape; real numeric arrays, or torch tensors (as
+            ``torch_module.state_dict()`` gives them).
 
         Raises
         ------
@@ -250,10 +274,24 @@ class RecurrentLayer:
 
         Returns
         -------
-        out : ndarray
-            ``(B, T, D*H)``, or ``(B, D*H)`` when ``return_sequences=False``.
+        out : ndarray, shape (B, T, D*H) or (B, D*H)
+            The last layer's outputs, both directions concatenated (forward
+            first), of the layer's dtype; ``(B, D*H)`` when
+            ``return_sequences=False``. Zero past a row's length.
         state : ndarray or tuple of ndarray
-            Final state, same structure and shapes as ``initial_state``.
+            Final state, same structure and shapes as ``initial_state``: each
+            ``(num_layers*D, B, H)``.
+
+        Raises
+        ------
+        TypeError
+            ``x`` is neither real floating point nor 2-D integer, ``lengths`` is
+            not integer, or ``initial_state`` has the wrong structure.
+        ValueError
+            ``x`` of the wrong rank or feature count, empty, or indices outside
+            ``[0, input_size)`` (or index input before ``input_size`` is known);
+            ``lengths`` or ``initial_state`` of the wrong shape, or a length
+            outside ``[1, T]``.
         """
         index = _checks.index_input(x)
         if index is not None:
@@ -315,26 +353,40 @@ class RecurrentLayer:
     def backward(self, dout, dstate=None):
         """Backpropagation through time for the last ``forward(..., training=True)``.
 
+        Fills `grads` (overwriting what was there).
+
         Parameters
         ----------
-        dout : array_like
-            Gradient of the loss with respect to ``out``, same shape.
+        dout : array_like, shape (B, T, D*H) or (B, D*H)
+            Gradient of the loss with respect to ``out``, same shape; real
+            floating point, cast to the layer's dtype.
         dstate : ndarray or tuple of ndarray, optional
-            Gradient with respect to the final state, same structure as the state;
-            zeros when omitted.
+            Gradient with respect to the final state, same structure as the state,
+            each ``(num_layers*D, B, H)``; zeros when omitted.
 
         Returns
         -------
         dx : ndarray, shape (B, T, I), or None
-            Gradient with respect to ``x``; ``None`` for integer (index) input.
+            Gradient with respect to ``x``, of the layer's dtype; ``None`` for
+            integer (index) input.
         dinitial_state : ndarray or tuple of ndarray
-            Gradient with respect to ``initial_state``.
+            Gradient with respect to ``initial_state``, same structure and shapes.
 
-        Fills :attr:`grads` (overwriting what was there).
+        Raises
+        ------
+        ValueError
+            No ``forward(..., training=True)`` since the last inference forward or
+            the last ``backward`` (each training forward feeds one backward: the
+            gate gradients are written over its cached gates),
+            or ``dout``/``dstate`` of the wrong shape.
+        TypeError
+            ``dout`` is not real floating point, or ``dstate`` has the wrong
+            structure.
         """
         if self._cache is None:
             raise ValueError("backward() needs a forward(..., training=True) first: "
-                             "the last forward was an inference run or there was none")
+                             "the last forward was an inference run, there was none, or "
+                             "its backward has run (each forward feeds one backward)")
         c = self._cache
         B, T = c["B"], c["T"]
         D, H, L = self.num_directions, self.hidden_size, self.num_layers
@@ -349,6 +401,9 @@ class RecurrentLayer:
             for d in range(D):
                 dfinal[0][(L - 1) * D + d] += dout[:, d * H:(d + 1) * H]
         dinit = [np.empty_like(a) for a in dfinal]
+        # the kernels write the gate gradients over the cached gates: this forward's
+        # cache feeds this one backward only (checked above, once inputs are valid).
+        self._cache = None
         for k in range(L - 1, -1, -1):
             dx_sum = None
             for d in range(D):
@@ -369,15 +424,33 @@ class RecurrentLayer:
         return dx, self._state_out(dinit)
 
     def get_config(self):
-        """The constructor's keyword arguments, JSON-serialisable."""
+        """The constructor's keyword arguments, JSON-serialisable.
+
+        Returns
+        -------
+        dict
+            ``hidden_size``, ``input_size``, ``num_layers``, ``bidirectional``,
+            ``dropout``, ``return_sequences``, ``dtype`` (its name), ``seed`` and
+            the cell's own (``reset_after``, ``nonlinearity``).
+        """
         return {"hidden_size": self.hidden_size, "input_size": self.input_size,
                 "num_layers": self.num_layers, "bidirectional": self.bidirectional,
                 "dropout": self.dropout, "return_sequences": self.return_sequences,
                 "dtype": self.dtype.name, "seed": self.seed, **self._extra_repr()}
 
     def output_shape(self, input_shape):
-        """Output shape, without the batch axis, for an input of ``input_shape``:
-        ``(T, I)`` (or ``(T,)`` for index input) gives ``(T, D*H)`` or ``(D*H,)``."""
+        """Output shape, without the batch axis, for an input of ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            ``(T, I)``, or ``(T,)`` for index input.
+
+        Returns
+        -------
+        tuple of int
+            ``(T, D*H)``, or ``(D*H,)`` when ``return_sequences=False``.
+        """
         T = tuple(input_shape)[0]
         return (T, self.output_size) if self.return_sequences else (self.output_size,)
 
@@ -395,20 +468,66 @@ class RecurrentLayer:
 class LSTM(RecurrentLayer):
     r"""Long short-term memory layer (gate order i, f, g, o).
 
-    For each valid step, with :math:`\sigma` the logistic function:
+    The state is the tuple ``(h, c)``. The forget-gate part of ``bias_ih`` starts at
+    1, as Keras's ``unit_forget_bias``. The call is `forward` and its gradient
+    `backward`.
 
-    .. math::
+    Parameters
+    ----------
+    hidden_size : int
+        Number of hidden units ``H``.
+    input_size : int, optional
+        Number of input features ``I``; inferred from the first ``forward`` when
+        ``None``.
+    num_layers : int, default 1
+        Number of stacked layers.
+    bidirectional : bool, default False
+        Add a reversed direction to every layer (``D = 2``).
+    dropout : float, default 0.0
+        Dropout between stacked layers, in training only.
+    return_sequences : bool, default True
+        Output ``(B, T, D*H)``; else ``(B, D*H)``, the last valid step.
+    dtype : {np.float32, np.float64}, default np.float32
+        Dtype of parameters, activations and gradients.
+    seed : int, optional
+        Seeds the initialisation and the dropout masks.
 
-        i_t &= \sigma(W_{ii} x_t + b_{ii} + W_{hi} h_{t-1} + b_{hi}) \\
-        f_t &= \sigma(W_{if} x_t + b_{if} + W_{hf} h_{t-1} + b_{hf}) \\
-        g_t &= \tanh(W_{ig} x_t + b_{ig} + W_{hg} h_{t-1} + b_{hg}) \\
-        o_t &= \sigma(W_{io} x_t + b_{io} + W_{ho} h_{t-1} + b_{ho}) \\
-        c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
-        h_t &= o_t \odot \tanh(c_t)
+    Attributes
+    ----------
+    params, grads : dict of str to ndarray
+        ``weight_ih_l{k}`` ``(4H, I)`` (``(4H, D*H)`` for ``k > 0``),
+        ``weight_hh_l{k}`` ``(4H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+        ``(4H,)``, gate blocks in the order i, f, g, o; see `RecurrentLayer`.
 
-    The state is the tuple ``(h, c)``. The forget-gate part of ``bias_ih`` starts
-    at 1, as Keras's ``unit_forget_bias``. See :class:`RecurrentLayer` for the
-    parameters and :meth:`RecurrentLayer.forward` for the call.
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, as for `RecurrentLayer`.
+    ValueError
+        A bad value, as for `RecurrentLayer`.
+
+    Notes
+    -----
+    For a valid step $t$ of one row ($t < \text{lengths}[b]$), with $\sigma$ the
+    logistic function and $\odot$ the element-wise product:
+
+    $$
+    \begin{aligned}
+    a_t &= W_{ih}\, x_t + W_{hh}\, h_{t-1} + b, \qquad b = b_{ih} + b_{hh},
+      \qquad a_t = \big[a^{(i)}_t;\ a^{(f)}_t;\ a^{(g)}_t;\ a^{(o)}_t\big] \in \mathbb{R}^{4H},\\
+    i_t &= \sigma(a^{(i)}_t), \quad f_t = \sigma(a^{(f)}_t), \quad
+      g_t = \tanh(a^{(g)}_t), \quad o_t = \sigma(a^{(o)}_t),\\
+    c_t &= f_t \odot c_{t-1} + i_t \odot g_t,\\
+    h_t &= o_t \odot \tanh(c_t), \qquad y_t = h_t .
+    \end{aligned}
+    $$
+
+    $W_{ih} \in \mathbb{R}^{4H \times I}$ is ``weight_ih``, $W_{hh} \in
+    \mathbb{R}^{4H \times H}$ ``weight_hh``, $b_{ih}$ and $b_{hh}$ ``bias_ih`` and
+    ``bias_hh``; $y_t$ is the output. At a masked step ($t \ge \text{lengths}[b]$)
+    $h_t = h_{t-1}$, $c_t = c_{t-1}$ and $y_t = 0$. The reverse direction runs
+    $t = T-1, \dots, 0$, so there $h_{t-1}$ is the state entering step $t$. The
+    backward pass is derived on the [LSTM page](derivations/lstm.md).
 
     Examples
     --------
@@ -438,28 +557,74 @@ class LSTM(RecurrentLayer):
 class GRU(RecurrentLayer):
     r"""Gated recurrent unit layer (gate order r, z, n), both reset forms.
 
-    .. math::
-
-        r_t &= \sigma(W_{ir} x_t + b_{ir} + W_{hr} h_{t-1} + b_{hr}) \\
-        z_t &= \sigma(W_{iz} x_t + b_{iz} + W_{hz} h_{t-1} + b_{hz}) \\
-        n_t &= \tanh(W_{in} x_t + b_{in} + r_t \odot (W_{hn} h_{t-1} + b_{hn}))
-               \quad\text{(reset\_after=True)} \\
-        n_t &= \tanh(W_{in} x_t + b_{in} + W_{hn} (r_t \odot h_{t-1}) + b_{hn})
-               \quad\text{(reset\_after=False)} \\
-        h_t &= (1 - z_t) \odot n_t + z_t \odot h_{t-1}
-
-    ``reset_after=True`` is the cuDNN/PyTorch form and the default. Texts that
-    write the update as :math:`(1 - z) h_{t-1} + z n` describe the same model with
-    ``z`` replaced by ``1 - z``: negate the update-gate weights and biases.
+    ``reset_after=True`` is the cuDNN/PyTorch form and the default. Texts that write
+    the update as $(1 - z)\, h_{t-1} + z\, n$ describe the same model with $z$
+    replaced by $1 - z$: negate the update-gate weights and biases. The call is
+    `forward` and its gradient `backward`.
 
     Parameters
     ----------
     hidden_size : int
-        Number of hidden units.
+        Number of hidden units ``H``.
     reset_after : bool, default True
-        Apply the reset gate after the recurrent product (see above).
+        Apply the reset gate after the recurrent product (see the Notes).
     **kwargs
-        As for :class:`RecurrentLayer`.
+        ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
+        ``return_sequences``, ``dtype`` and ``seed``, as for `RecurrentLayer`.
+
+    Attributes
+    ----------
+    params, grads : dict of str to ndarray
+        ``weight_ih_l{k}`` ``(3H, I)`` (``(3H, D*H)`` for ``k > 0``),
+        ``weight_hh_l{k}`` ``(3H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}``
+        ``(3H,)``, gate blocks in the order r, z, n; see `RecurrentLayer`.
+
+    Raises
+    ------
+    TypeError
+        ``reset_after`` is not a bool, or another bad argument (as for
+        `RecurrentLayer`).
+    ValueError
+        A bad value, as for `RecurrentLayer`.
+
+    Notes
+    -----
+    For a valid step $t$ of one row ($t < \text{lengths}[b]$), with $\sigma$ the
+    logistic function and $\odot$ the element-wise product:
+
+    $$
+    \begin{aligned}
+    a^x_t &= W_{ih}\, x_t + b_{ih} = \big[a^{xr}_t;\ a^{xz}_t;\ a^{xn}_t\big], \qquad
+      W_{hh} = \big[W_{hr};\ W_{hz};\ W_{hn}\big],\\
+    r_t &= \sigma\big(a^{xr}_t + W_{hr} h_{t-1} + b_{hr}\big), \qquad
+    z_t = \sigma\big(a^{xz}_t + W_{hz} h_{t-1} + b_{hz}\big),\\
+    n_t &= \tanh\big(a^{(n)}_t\big), \qquad
+    h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1}, \qquad y_t = h_t,
+    \end{aligned}
+    $$
+
+    where the two forms differ only in the pre-activation $a^{(n)}_t$ of $n$.
+    ``reset_after=True`` (cuDNN, PyTorch; the default) resets *after* the
+    recurrent product:
+
+    $$
+    a^{(n)}_t = a^{xn}_t + r_t \odot m_t, \qquad m_t = W_{hn} h_{t-1} + b_{hn}.
+    $$
+
+    ``reset_after=False`` (the original form of Cho et al., 2014) resets *before*
+    it:
+
+    $$
+    a^{(n)}_t = a^{xn}_t + W_{hn} u_t + b_{hn}, \qquad u_t = r_t \odot h_{t-1}.
+    $$
+
+    $W_{ih} \in \mathbb{R}^{3H \times I}$ is ``weight_ih``, $W_{hh} \in
+    \mathbb{R}^{3H \times H}$ ``weight_hh``, $b_{ih}$ ``bias_ih`` and
+    $b_{hh} = [b_{hr}; b_{hz}; b_{hn}]$ ``bias_hh``; $y_t$ is the output. At a
+    masked step ($t \ge \text{lengths}[b]$) $h_t = h_{t-1}$ and $y_t = 0$. The
+    reverse direction runs $t = T-1, \dots, 0$, so there $h_{t-1}$ is the state
+    entering step $t$. The backward pass is derived on the
+    [GRU page](derivations/gru.md).
 
     Examples
     --------
@@ -489,22 +654,54 @@ class GRU(RecurrentLayer):
 
 
 class SimpleRNN(RecurrentLayer):
-    r"""Vanilla (Elman) recurrent layer.
+    r"""Vanilla (Elman) recurrent layer, tanh or ReLU.
 
-    .. math::
-
-        h_t = \mathrm{act}(W_{ih} x_t + b_{ih} + W_{hh} h_{t-1} + b_{hh})
-
-    with ``act`` tanh or ReLU.
+    The call is `forward` and its gradient `backward`.
 
     Parameters
     ----------
     hidden_size : int
-        Number of hidden units.
+        Number of hidden units ``H``.
     nonlinearity : {"tanh", "relu"}, default "tanh"
-        The activation.
+        The activation $\phi$.
     **kwargs
-        As for :class:`RecurrentLayer`.
+        ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
+        ``return_sequences``, ``dtype`` and ``seed``, as for `RecurrentLayer`.
+
+    Attributes
+    ----------
+    params, grads : dict of str to ndarray
+        ``weight_ih_l{k}`` ``(H, I)`` (``(H, D*H)`` for ``k > 0``), ``weight_hh_l{k}``
+        ``(H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}`` ``(H,)``; see
+        `RecurrentLayer`.
+
+    Raises
+    ------
+    ValueError
+        ``nonlinearity`` is neither ``"tanh"`` nor ``"relu"``, or another bad
+        value (as for `RecurrentLayer`).
+    TypeError
+        A bad argument type, as for `RecurrentLayer`.
+
+    Notes
+    -----
+    For a valid step $t$ of one row ($t < \text{lengths}[b]$):
+
+    $$
+    \begin{aligned}
+    a_t &= W_{ih}\, x_t + W_{hh}\, h_{t-1} + b, \qquad b = b_{ih} + b_{hh},\\
+    h_t &= \phi(a_t), \qquad y_t = h_t,
+    \end{aligned}
+    $$
+
+    with $\phi = \tanh$ (``nonlinearity="tanh"``) or $\phi(a) = \max(0, a)$
+    (``nonlinearity="relu"``). $W_{ih} \in \mathbb{R}^{H \times I}$ is
+    ``weight_ih``, $W_{hh} \in \mathbb{R}^{H \times H}$ ``weight_hh``, $b_{ih}$
+    and $b_{hh}$ ``bias_ih`` and ``bias_hh``; $y_t$ is the output. At a masked
+    step ($t \ge \text{lengths}[b]$) $h_t = h_{t-1}$ and $y_t = 0$. The reverse
+    direction runs $t = T-1, \dots, 0$, so there $h_{t-1}$ is the state entering
+    step $t$. The backward pass is derived on the
+    [SimpleRNN page](derivations/rnn.md).
 
     Examples
     --------

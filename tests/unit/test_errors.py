@@ -71,6 +71,22 @@ def test_backward_before_forward(layer):
         layer.backward(np.zeros((2, 5, 8)))
 
 
+def test_each_training_forward_feeds_one_backward(layer):
+    """backward writes the gate gradients over the cached gates: a second backward
+    from the same forward raises instead of reading them; a bad dout does not spend
+    the cache, and a new forward makes backward work again, with the same result."""
+    dout = np.random.default_rng(0).standard_normal((2, 5, 8))
+    layer.forward(X, training=True)
+    with pytest.raises(ValueError, match="dout must have shape"):
+        layer.backward(dout[:, :, :4])
+    dx, _ = layer.backward(dout)
+    with pytest.raises(ValueError, match=r"its backward has run"):
+        layer.backward(dout)
+    layer.forward(X, training=True)
+    again, _ = layer.backward(dout)
+    np.testing.assert_array_equal(again, dx)
+
+
 def test_bad_dout_and_dstate(layer):
     out, state = layer.forward(X, training=True)
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 5, 8\)"):
