@@ -1011,3 +1011,19 @@ def test_restore_best_weights_also_when_not_stopped():
     best = int(np.argmin(history.history["loss"]))
     assert stopper.best == history.history["loss"][best]
     assert_params_equal(model.params, stopper.best_weights)
+
+
+def test_saved_files_get_the_permissions_open_would_give(tmp_path):
+    """A new file: 0o666 less the umask (not the 0o600 of a temporary file); a
+    replaced file keeps its mode."""
+    model = small_model()
+    model.build((T,), np.int64)
+    old = os.umask(0o022)
+    try:
+        model.save(tmp_path / "new.npz")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.npz").stat().st_mode & 0o777 == 0o644
+    os.chmod(tmp_path / "new.npz", 0o640)
+    model.save(tmp_path / "new.npz")
+    assert (tmp_path / "new.npz").stat().st_mode & 0o777 == 0o640
