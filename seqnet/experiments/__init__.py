@@ -1,0 +1,12 @@
+"""Worked experiments that reproduce the figures and tables on the docs site.
+
+Each module runs from one command, ``python -m seqnet.experiments.<name>``, and
+needs the optional extra ``pip install "seqnet[experiments]"`` (matplotlib for the
+figures, statsmodels for the forecasting data set):
+
+- `seqnet.experiments.long_range`: the adding problem at growing sequence
+  lengths for SimpleRNN, LSTM and GRU, and the norm of dL/dh_t through time.
+- `seqnet.experiments.forecast`: forecasting the yearly sunspot numbers
+  shipped with statsmodels, against seasonal-naive, persistence and linear
+  autoregressive baselines.
+"""
