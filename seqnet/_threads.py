@@ -144,9 +144,22 @@ def blas_num_threads():
 def set_num_threads(n):
     """Set the number of threads seqnet's parallel kernels use (numba's pool).
 
-    ``n`` must be between 1 and ``numba.config.NUMBA_NUM_THREADS`` (the pool's size,
-    fixed when numba starts: set the environment variable ``NUMBA_NUM_THREADS``
-    before importing to change it). Per Python thread, as in numba.
+    Per Python thread, as in numba. A different thread count may change the last
+    bits of a result (the work is split into one chunk per thread).
+
+    Parameters
+    ----------
+    n : int
+        Between 1 and ``numba.config.NUMBA_NUM_THREADS`` (the pool's size, fixed
+        when numba starts: set the environment variable ``NUMBA_NUM_THREADS``
+        before importing to change it).
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an integer.
+    ValueError
+        ``n`` is below 1 or above ``NUMBA_NUM_THREADS``.
     """
     from . import _checks
 
@@ -158,5 +171,11 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The number of threads seqnet's parallel kernels use."""
+    """The number of threads seqnet's parallel kernels use.
+
+    Returns
+    -------
+    int
+        numba's thread count for the calling Python thread.
+    """
     return numba.get_num_threads()

@@ -1,7 +1,7 @@
 """Element-wise activations and softmax, with their backward passes.
 
 Each activation is a pair ``forward(z) -> a`` and ``backward(z, a, da) -> dz``;
-:func:`get` looks one up by its Keras name.
+``get`` looks one up by its Keras name.
 """
 
 from __future__ import annotations
@@ -59,12 +59,27 @@ _TABLE = {
     "softmax": (softmax, _softmax_back),
 }
 
-#: the activation names :func:`get` knows (``None`` means ``"linear"``).
+#: the activation names ``get`` knows (``None`` means ``"linear"``).
 NAMES = tuple(_TABLE)
 
 
 def get(name):
     """``(forward, backward)`` of the activation called ``name`` (``None``: linear).
+
+    Parameters
+    ----------
+    name : {"linear", "tanh", "sigmoid", "relu", "softmax"} or None
+        Keras's name of the activation; ``None`` is ``"linear"``.
+
+    Returns
+    -------
+    forward : callable
+        ``forward(z) -> a``, element-wise (``softmax``: over the last axis), in
+        ``z``'s shape and dtype.
+    backward : callable
+        ``backward(z, a, da) -> dz``: the gradient with respect to ``z`` from the
+        forward's input ``z``, output ``a`` and the output's gradient ``da``, all
+        of one shape.
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""Callbacks for :meth:`seqnet.Sequential.fit`: early stopping and checkpointing."""
+"""Callbacks for [`Sequential.fit`][seqnet.Sequential.fit]: early stopping and checkpointing."""
 
 from __future__ import annotations
 
@@ -22,19 +22,56 @@ class Callback:
     model = None
 
     def on_train_begin(self, logs=None):
-        """Called once before the first epoch."""
+        """Called once before the first epoch.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Empty (``{}``).
+        """
 
     def on_epoch_begin(self, epoch, logs=None):
-        """Called before each epoch."""
+        """Called before each epoch.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch about to run, counted from 0 over the model's life.
+        logs : dict, optional
+            Empty (``{}``).
+        """
 
     def on_batch_end(self, batch, logs=None):
-        """Called after each training batch, with ``{"loss": batch_loss}``."""
+        """Called after each training batch.
+
+        Parameters
+        ----------
+        batch : int
+            The batch's index within the epoch, from 0.
+        logs : dict of str to float, optional
+            ``{"loss": batch_loss}``, the batch's mean loss.
+        """
 
     def on_epoch_end(self, epoch, logs=None):
-        """Called after each epoch, with the epoch's metrics."""
+        """Called after each epoch, with the epoch's metrics.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just run, counted from 0 over the model's life.
+        logs : dict of str to float, optional
+            The epoch's metrics: ``"loss"``, and ``"val_loss"``, ``"accuracy"``,
+            ... when computed (not ``"seconds"``).
+        """
 
     def on_train_end(self, logs=None):
-        """Called once after the last epoch."""
+        """Called once after the last epoch (also after an early stop).
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Empty (``{}``).
+        """
 
 
 def _monitored(logs, monitor):
@@ -56,15 +93,28 @@ class EarlyStopping(Callback):
     Parameters
     ----------
     monitor : str, default "val_loss"
+        The metric of ``logs`` to watch (``"val_*"`` needs validation data).
     min_delta : float, default 0
-        Smallest change that counts as an improvement.
+        Smallest change that counts as an improvement (its absolute value).
     patience : int, default 0
         Stop once this many epochs in a row brought no improvement (at the
         first such epoch when 0), as Keras.
     mode : {"min", "max"}, default "min"
+        Whether lower or higher values of ``monitor`` are better.
     restore_best_weights : bool, default False
         At the end of training (stopped early or not), put back the parameters
         of the best epoch.
+
+    Attributes
+    ----------
+    stopped_epoch : int or None
+        The epoch after which training stopped, or ``None``.
+
+    Raises
+    ------
+    ValueError
+        A ``mode`` other than ``"min"`` and ``"max"``, or a ``patience`` that is
+        not an integer >= 0.
     """
 
     def __init__(self, monitor="val_loss", *, min_delta=0.0, patience=0, mode="min",
@@ -78,12 +128,33 @@ class EarlyStopping(Callback):
         self.stopped_epoch = None
 
     def on_train_begin(self, logs=None):
+        """Reset the best value, the wait and the saved weights.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Unused.
+        """
         self.best = math.inf if self.mode == "min" else -math.inf
         self.wait = 0
         self.best_weights = None
         self.stopped_epoch = None
 
     def on_epoch_end(self, epoch, logs=None):
+        """Note an improvement, or count the epoch and stop the model after ``patience``.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just run.
+        logs : dict of str to float
+            The epoch's metrics; must hold ``monitor``.
+
+        Raises
+        ------
+        ValueError
+            ``monitor`` is not in ``logs``.
+        """
         value = _monitored(logs, self.monitor)
         if _improves(self.mode, value, self.best, self.min_delta):
             self.best, self.wait = value, 0
@@ -96,6 +167,13 @@ class EarlyStopping(Callback):
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
+        """Put back the best epoch's parameters when ``restore_best_weights``.
+
+        Parameters
+        ----------
+        logs : dict, optional
+            Unused.
+        """
         if self.restore_best_weights and self.best_weights is not None:
             for k, v in self.model.params.items():
                 np.copyto(v, self.best_weights[k])
@@ -106,12 +184,20 @@ class ModelCheckpoint(Callback):
 
     Parameters
     ----------
-    filepath : str or path
+    filepath : str or os.PathLike
         May hold ``{epoch}`` (1-based) and metric fields, e.g.
         ``"model-{epoch:02d}-{val_loss:.3f}.npz"``. Saved atomically.
     monitor : str, default "val_loss"
+        The metric that ``save_best_only`` watches.
     save_best_only : bool, default False
+        Save only when ``monitor`` improves on the best value so far.
     mode : {"min", "max"}, default "min"
+        Whether lower or higher values of ``monitor`` are better.
+
+    Raises
+    ------
+    ValueError
+        A ``mode`` other than ``"min"`` and ``"max"``.
     """
 
     def __init__(self, filepath, *, monitor="val_loss", save_best_only=False, mode="min"):
@@ -122,6 +208,20 @@ class ModelCheckpoint(Callback):
         self.best = math.inf if mode == "min" else -math.inf
 
     def on_epoch_end(self, epoch, logs=None):
+        """Save the model to ``filepath`` (formatted), unless it did not improve.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch just run (``{epoch}`` in ``filepath`` is ``epoch + 1``).
+        logs : dict of str to float, optional
+            The epoch's metrics, for ``filepath``'s fields and ``monitor``.
+
+        Raises
+        ------
+        ValueError
+            ``save_best_only`` and ``monitor`` is not in ``logs``.
+        """
         logs = dict(logs or {})
         if self.save_best_only:
             value = _monitored(logs, self.monitor)
@@ -132,7 +232,20 @@ class ModelCheckpoint(Callback):
 
 
 class LambdaCallback(Callback):
-    """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``."""
+    """A callback from plain functions: ``LambdaCallback(on_epoch_end=f)``.
+
+    Parameters
+    ----------
+    **hooks : callable
+        Any of ``on_train_begin``, ``on_epoch_begin``, ``on_batch_end``,
+        ``on_epoch_end`` and ``on_train_end``, each called with the hook's
+        arguments (``f(epoch, logs)``, ...).
+
+    Raises
+    ------
+    ValueError
+        A keyword that is not a hook's name.
+    """
 
     def __init__(self, **hooks):
         allowed = {"on_train_begin", "on_epoch_begin", "on_batch_end", "on_epoch_end",

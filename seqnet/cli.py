@@ -62,8 +62,32 @@ def _temperatures(value):
 
 
 def build_charlm(vocab_size, *, hidden=128, dropout=0.2, seed=0, dtype=np.float32):
-    """The reference model: ``LSTM(hidden) -> Dropout -> Dense(vocab, softmax)``,
-    fed integer character indices (the one-hot maths without the one-hot tensor)."""
+    """The reference model: ``LSTM(hidden) -> Dropout -> Dense(vocab, softmax)``.
+
+    It is fed integer character indices (the one-hot maths without the one-hot
+    tensor).
+
+    Parameters
+    ----------
+    vocab_size : int
+        Characters in the vocabulary: the LSTM's ``input_size`` and the Dense
+        layer's ``units``.
+    hidden : int, default 128
+        The LSTM's hidden units.
+    dropout : float, default 0.2
+        The Dropout layer's rate.
+    seed : int, default 0
+        Seeds the layers (``seed``, ``seed + 1``, ``seed + 2``) and the model's
+        shuffling (``seed + 3``).
+    dtype : {np.float32, np.float64}, default np.float32
+        The layers' dtype.
+
+    Returns
+    -------
+    Sequential
+        Not compiled; its input is ``(B, maxlen)`` indices, its output ``(B,
+        vocab_size)`` probabilities.
+    """
     return Sequential([
         LSTM(hidden, input_size=vocab_size, return_sequences=False, dtype=dtype, seed=seed),
         Dropout(dropout, seed=seed + 1),
@@ -105,7 +129,26 @@ class _Save(Callback):
 
 
 def cmd_train(args):
-    """``seqnet charlm train``."""
+    """``seqnet charlm train``: train (or resume) and save the character model.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``train`` options (see `make_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    ValueError
+        A training text too short for one window, or a corpus that cannot be read
+        as text.
+    FileNotFoundError
+        No file at ``--corpus``.
+    """
     raw = _corpus(args.corpus)
     if args.max_chars is not None:
         raw = raw[:args.max_chars]
@@ -169,7 +212,26 @@ def _load_charlm(path):
 
 
 def cmd_generate(args):
-    """``seqnet charlm generate``."""
+    """``seqnet charlm generate``: print a seed window and the text generated after it.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``generate`` options (see `make_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    ValueError
+        ``--model`` is not a seqnet character model, or the seed text does not fit
+        it.
+    FileNotFoundError
+        No file at ``--model`` or ``--corpus``.
+    """
     model = _load_charlm(args.model)
     maxlen = model.metadata["maxlen"]
     seed_text = args.seed_text
@@ -188,7 +250,26 @@ def cmd_generate(args):
 
 
 def cmd_evaluate(args):
-    """``seqnet charlm evaluate``: the model's own preprocessing, then the mean loss."""
+    """``seqnet charlm evaluate``: the model's own preprocessing, then the mean loss.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``evaluate`` options (see `make_parser`).
+
+    Returns
+    -------
+    int
+        The exit status, 0.
+
+    Raises
+    ------
+    ValueError
+        ``--model`` is not a seqnet character model, or the text is too short or
+        has characters outside the model's vocabulary.
+    FileNotFoundError
+        No file at ``--model`` or ``--corpus``.
+    """
     model = _load_charlm(args.model)
     corpus = _corpus(args.corpus)
     if model.metadata.get("lowercase"):
@@ -214,7 +295,14 @@ def cmd_evaluate(args):
 
 
 def make_parser():
-    """The argument parser of the ``seqnet`` command."""
+    """The argument parser of the ``seqnet`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        ``seqnet charlm train | generate | evaluate``; each sub-command sets
+        ``func`` to its ``cmd_*`` function.
+    """
     parser = argparse.ArgumentParser(prog="seqnet", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     charlm = sub.add_parser("charlm", help="character-level language model")
@@ -271,7 +359,19 @@ def make_parser():
 
 
 def main(argv=None):
-    """Entry point of the ``seqnet`` command; returns the exit status."""
+    """Entry point of the ``seqnet`` command.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command-line arguments; ``sys.argv[1:]`` when omitted.
+
+    Returns
+    -------
+    int
+        The exit status: the command's (0), or 2 after printing an input error
+        (a missing file, a bad model or text) to stderr.
+    """
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -1,7 +1,7 @@
 """Non-recurrent layers for the training stack: Dense, Dropout, Embedding, Activation.
 
 Every layer here, like the recurrent ones, follows one contract used by
-:class:`seqnet.Sequential`: ``forward(x, training=False) -> out``,
+[`seqnet.Sequential`][seqnet.Sequential]: ``forward(x, training=False) -> out``,
 ``backward(dout) -> dx`` (``None`` for integer input), dicts ``params`` and
 ``grads`` with the same keys, ``output_shape(input_shape)`` without the batch
 axis, and ``get_config()`` with the constructor's arguments.
@@ -18,7 +18,27 @@ from ._config import DEFAULT_DTYPE
 
 
 class Layer:
-    """Base of the non-recurrent layers: parameters, seeding and the contract."""
+    """Base of the non-recurrent layers: parameters, seeding and the contract.
+
+    Parameters
+    ----------
+    dtype : {np.float32, np.float64}, default np.float32
+        Dtype of the parameters and gradients.
+    seed : int, optional
+        Seeds the initialisation (its own stream) and `rng` (another).
+
+    Attributes
+    ----------
+    params, grads : dict of str to ndarray
+        The parameters and their gradients, same keys; empty until built.
+    rng : numpy.random.Generator
+        Draws anything random at run time (dropout masks).
+
+    Raises
+    ------
+    TypeError
+        ``dtype`` is not float32 or float64, or ``seed`` not an integer or None.
+    """
 
     def __init__(self, *, dtype=DEFAULT_DTYPE, seed=None):
         self.dtype = _checks.float_dtype(dtype)
@@ -34,19 +54,42 @@ class Layer:
 
     @property
     def num_parameters(self):
-        """Total number of scalar parameters (0 before the layer is built)."""
+        """int: total number of scalar parameters (0 before the layer is built)."""
         return int(sum(v.size for v in self.params.values()))
 
     def state_dict(self):
-        """Copies of the parameters."""
+        """Copies of the parameters.
+
+        Returns
+        -------
+        dict of str to ndarray
+            ``{name: params[name].copy()}``.
+        """
         return {k: v.copy() for k, v in self.params.items()}
 
     def get_config(self):
-        """The constructor's keyword arguments, JSON-serialisable."""
+        """The constructor's keyword arguments, JSON-serialisable.
+
+        Returns
+        -------
+        dict
+            ``{"dtype": <dtype name>, "seed": seed}`` here; each layer adds its own.
+        """
         return {"dtype": self.dtype.name, "seed": self.seed}
 
     def output_shape(self, input_shape):
-        """Shape of the output for an input of ``input_shape`` (no batch axis)."""
+        """Shape of the output for an input of ``input_shape`` (no batch axis).
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            The input's shape without the batch axis.
+
+        Returns
+        -------
+        tuple of int
+            ``input_shape`` itself for a shape-preserving layer (this base class).
+        """
         return tuple(input_shape)
 
     def _need_cache(self):
@@ -63,26 +106,40 @@ class Layer:
 class Dense(Layer):
     r"""Fully connected layer, on ``(B, F)`` or per time step on ``(B, T, F)``.
 
-    .. math:: y = \mathrm{act}(x W^\top + b)
+    $$
+    y = \mathrm{act}(x W^\top + b)
+    $$
 
     Parameters
     ----------
     units : int
         Output features.
-    activation : {None, "linear", "tanh", "sigmoid", "relu", "softmax"}
-        Applied to the last axis. A final ``softmax`` trained with a cross-entropy
-        loss is fused with it by :class:`seqnet.Sequential` (trained on logits).
+    activation : {None, "linear", "tanh", "sigmoid", "relu", "softmax"}, default None
+        Applied to the last axis (``None`` is ``"linear"``). A final ``softmax``
+        trained with a cross-entropy loss is fused with it by
+        [`seqnet.Sequential`][seqnet.Sequential] (trained on logits).
     use_bias : bool, default True
+        Add the bias ``b``.
     input_size : int, optional
-        Input features; inferred from the first forward when ``None``.
-    dtype, seed
-        As for the recurrent layers. Weights are glorot-uniform, biases zero.
+        Input features ``F``; inferred from the first forward when ``None``.
+    dtype : {np.float32, np.float64}, default np.float32
+        Dtype of the parameters, outputs and gradients.
+    seed : int, optional
+        Seeds the initialisation: weights glorot-uniform, biases zero.
 
     Attributes
     ----------
-    params : dict
+    params, grads : dict of str to ndarray
         ``weight`` ``(units, input_size)`` and ``bias`` ``(units,)``, PyTorch's
         ``nn.Linear`` layout.
+
+    Raises
+    ------
+    TypeError
+        ``units`` or ``input_size`` not an integer, ``use_bias`` not a bool, or a
+        bad ``dtype`` or ``seed``.
+    ValueError
+        ``units`` or ``input_size`` below 1, or an unknown ``activation``.
 
     Examples
     --------
@@ -115,16 +172,56 @@ class Dense(Layer):
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
     def get_config(self):
+        """The constructor's arguments, JSON-serialisable.
+
+        Returns
+        -------
+        dict
+            ``units``, ``activation``, ``use_bias``, ``input_size``, ``dtype``
+            (its name) and ``seed``.
+        """
         return {"units": self.units, "activation": self.activation, "use_bias": self.use_bias,
                 "input_size": self.input_size, **super().get_config()}
 
     def output_shape(self, input_shape):
+        """Shape of the output for an input of ``input_shape`` (no batch axis).
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            ``(F,)`` or ``(T, F)``.
+
+        Returns
+        -------
+        tuple of int
+            ``input_shape`` with its last entry replaced by ``units``.
+        """
         return (*tuple(input_shape)[:-1], self.units)
 
     def forward(self, x, training=False, *, logits=False):
         """``act(x W^T + b)``; with ``logits=True`` the pre-activation ``x W^T + b``.
 
-        ``x``: ``(B, F)`` or ``(B, T, F)``. Returns ``(..., units)``.
+        Parameters
+        ----------
+        x : array_like, shape (B, F) or (B, T, F)
+            Real floating-point input, cast to the layer's dtype. The first call
+            builds the weights when ``input_size`` was not given.
+        training : bool, default False
+            Keep what `backward` needs.
+        logits : bool, default False
+            Return the pre-activation (for a loss that fuses the softmax).
+
+        Returns
+        -------
+        ndarray, shape (B, units) or (B, T, units)
+            Of the layer's dtype.
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not real floating point.
+        ValueError
+            ``x`` is not 2-D or 3-D, or has the wrong number of features.
         """
         x = _checks.float_array(x, "x", self.dtype)
         if x.ndim not in (2, 3):
@@ -143,8 +240,27 @@ class Dense(Layer):
         return a
 
     def backward(self, dout):
-        """Gradient with respect to ``x``; fills ``grads``. ``dout`` like the output
-        (the logits' gradient after a ``forward(..., logits=True)``)."""
+        """Gradient with respect to ``x``; fills ``grads``.
+
+        Parameters
+        ----------
+        dout : array_like, shape (B, units) or (B, T, units)
+            Gradient of the loss with respect to the output, its shape (the
+            logits' gradient after a ``forward(..., logits=True)``).
+
+        Returns
+        -------
+        dx : ndarray, shape (B, F) or (B, T, F)
+            Of the layer's dtype.
+
+        Raises
+        ------
+        ValueError
+            No ``forward(..., training=True)`` first, or ``dout`` of the wrong
+            shape.
+        TypeError
+            ``dout`` is not real floating point.
+        """
         x, z, a, logits = self._need_cache()
         dout = _checks.float_array(dout, "dout", self.dtype)
         _checks.shape_is(dout, a.shape, "dout", " (the shape of the output)")
@@ -160,13 +276,24 @@ class Dropout(Layer):
     """Inverted dropout: in training, zero each element with probability ``rate`` and
     scale the rest by ``1 / (1 - rate)``; the identity in inference.
 
-    The mask is drawn from :attr:`rng` (seeded by ``seed``) and reused by backward.
+    The mask is drawn from `rng` (seeded by ``seed``) and reused by backward.
     It computes in its input's dtype (``dtype`` is kept for the layer contract).
 
     Parameters
     ----------
     rate : float in [0, 1)
+        Probability of zeroing an element.
+    dtype : {np.float32, np.float64}, default np.float32
+        Kept for the layer contract (the layer has no parameters).
     seed : int, optional
+        Seeds the masks.
+
+    Raises
+    ------
+    TypeError
+        ``rate`` is not a real number, or a bad ``dtype`` or ``seed``.
+    ValueError
+        ``rate`` is outside ``[0, 1)``.
     """
 
     def __init__(self, rate, *, dtype=DEFAULT_DTYPE, seed=None):
@@ -178,10 +305,35 @@ class Dropout(Layer):
         self.rate = float(rate)
 
     def get_config(self):
+        """The constructor's arguments, JSON-serialisable.
+
+        Returns
+        -------
+        dict
+            ``rate``, ``dtype`` (its name) and ``seed``.
+        """
         return {"rate": self.rate, **super().get_config()}
 
     def forward(self, x, training=False):
-        """``x * mask / (1 - rate)`` in training, ``x`` otherwise; in ``x``'s dtype."""
+        """``x * mask / (1 - rate)`` in training, ``x`` otherwise; in ``x``'s dtype.
+
+        Parameters
+        ----------
+        x : array_like, any shape
+            Real floating point.
+        training : bool, default False
+            Draw a mask and apply it; otherwise the identity.
+
+        Returns
+        -------
+        ndarray
+            ``x``'s shape and dtype.
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not real floating point.
+        """
         x = _checks.float_array(x, "x", None)
         if not training or self.rate == 0.0:
             self._cache = None if not training else np.ones((), x.dtype)
@@ -192,7 +344,25 @@ class Dropout(Layer):
         return x * mask
 
     def backward(self, dout):
-        """``dout`` times the forward's mask."""
+        """``dout`` times the forward's mask.
+
+        Parameters
+        ----------
+        dout : array_like
+            Gradient with respect to the output, its shape; real floating point.
+
+        Returns
+        -------
+        dx : ndarray
+            ``dout * mask``, in the dtype of the forward's input.
+
+        Raises
+        ------
+        ValueError
+            No ``forward(..., training=True)`` first.
+        TypeError
+            ``dout`` is not real floating point.
+        """
         mask = self._need_cache()
         dout = _checks.float_array(dout, "dout", mask.dtype)
         return dout * mask
@@ -201,9 +371,22 @@ class Dropout(Layer):
 class Activation(Layer):
     """An activation as a layer of its own: ``Activation("tanh")``.
 
+    It computes in its input's dtype (``dtype`` is kept for the layer contract).
+
     Parameters
     ----------
-    activation : {"linear", "tanh", "sigmoid", "relu", "softmax"}
+    activation : {"linear", "tanh", "sigmoid", "relu", "softmax"} or None
+        Applied element-wise (``softmax``: over the last axis); ``None`` is
+        ``"linear"``.
+    dtype : {np.float32, np.float64}, default np.float32
+        Kept for the layer contract (the layer has no parameters).
+    seed : int, optional
+        Kept for the layer contract.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``activation``.
     """
 
     def __init__(self, activation, *, dtype=DEFAULT_DTYPE, seed=None):
@@ -212,17 +395,60 @@ class Activation(Layer):
         self.activation = "linear" if activation is None else activation
 
     def get_config(self):
+        """The constructor's arguments, JSON-serialisable.
+
+        Returns
+        -------
+        dict
+            ``activation``, ``dtype`` (its name) and ``seed``.
+        """
         return {"activation": self.activation, **super().get_config()}
 
     def forward(self, x, training=False):
-        """The activation of ``x``, in ``x``'s dtype."""
+        """The activation of ``x``, in ``x``'s dtype.
+
+        Parameters
+        ----------
+        x : array_like, any shape
+            Real floating point (``softmax``: at least 1-D).
+        training : bool, default False
+            Keep what `backward` needs.
+
+        Returns
+        -------
+        ndarray
+            ``x``'s shape and dtype.
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not real floating point.
+        """
         x = _checks.float_array(x, "x", None)
         a = self._act(x)
         self._cache = (x, a) if training else None
         return a
 
     def backward(self, dout):
-        """Gradient with respect to ``x``."""
+        """Gradient with respect to ``x``.
+
+        Parameters
+        ----------
+        dout : array_like
+            Gradient with respect to the output, its shape; real floating point.
+
+        Returns
+        -------
+        dx : ndarray
+            ``x``'s shape and dtype.
+
+        Raises
+        ------
+        ValueError
+            No ``forward(..., training=True)`` first.
+        TypeError
+            ``dout`` is not real floating point.
+        """
         x, a = self._need_cache()
         return self._act_back(x, a, _checks.float_array(dout, "dout", x.dtype))
 
@@ -236,13 +462,23 @@ class Embedding(Layer):
         Vocabulary size; indices must be in ``[0, input_dim)``.
     output_dim : int
         Vector size.
-    dtype, seed
-        Weights start uniform in [-0.05, 0.05], as Keras's.
+    dtype : {np.float32, np.float64}, default np.float32
+        Dtype of the weights, outputs and gradients.
+    seed : int, optional
+        Seeds the weights, which start uniform in [-0.05, 0.05], as Keras's.
 
     Attributes
     ----------
-    params : dict
+    params, grads : dict of str to ndarray
         ``weight`` ``(input_dim, output_dim)``, PyTorch's ``nn.Embedding`` layout.
+
+    Raises
+    ------
+    TypeError
+        ``input_dim`` or ``output_dim`` not an integer, or a bad ``dtype`` or
+        ``seed``.
+    ValueError
+        ``input_dim`` or ``output_dim`` below 1.
     """
 
     def __init__(self, input_dim, output_dim, *, dtype=DEFAULT_DTYPE, seed=None):
@@ -255,14 +491,53 @@ class Embedding(Layer):
         self.grads = {"weight": np.zeros_like(self.params["weight"])}
 
     def get_config(self):
+        """The constructor's arguments, JSON-serialisable.
+
+        Returns
+        -------
+        dict
+            ``input_dim``, ``output_dim``, ``dtype`` (its name) and ``seed``.
+        """
         return {"input_dim": self.input_dim, "output_dim": self.output_dim,
                 **super().get_config()}
 
     def output_shape(self, input_shape):
+        """Shape of the output for an input of ``input_shape`` (no batch axis).
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            ``(T,)``, or any shape of indices.
+
+        Returns
+        -------
+        tuple of int
+            ``(*input_shape, output_dim)``.
+        """
         return (*tuple(input_shape), self.output_dim)
 
     def forward(self, x, training=False):
-        """Rows of ``weight`` picked by the integer array ``x``."""
+        """Rows of ``weight`` picked by the integer array ``x``.
+
+        Parameters
+        ----------
+        x : array_like of int, shape (B, T)
+            Indices in ``[0, input_dim)`` (any shape works).
+        training : bool, default False
+            Keep the indices for `backward`.
+
+        Returns
+        -------
+        ndarray, shape (B, T, output_dim)
+            ``weight[x]``, of the layer's dtype.
+
+        Raises
+        ------
+        TypeError
+            ``x`` is not an integer array.
+        ValueError
+            An index outside ``[0, input_dim)``.
+        """
         arr = np.asarray(x)
         if arr.dtype.kind not in "iu":
             raise TypeError(f"x must be an integer array of indices, got dtype {arr.dtype}")
@@ -271,8 +546,24 @@ class Embedding(Layer):
         return self.params["weight"][idx]
 
     def backward(self, dout):
-        """Fills ``grads["weight"]`` (a scatter-add); returns ``None`` (indices have no
-        gradient)."""
+        """Fills ``grads["weight"]`` with a scatter-add of ``dout``.
+
+        Parameters
+        ----------
+        dout : array_like, shape (B, T, output_dim)
+            Gradient with respect to the output; real floating point.
+
+        Returns
+        -------
+        None
+            Indices have no gradient.
+
+        Raises
+        ------
+        ValueError
+            No ``forward(..., training=True)`` first, or ``dout`` of the wrong
+            shape.
+        """
         idx = self._need_cache()
         dout = _checks.float_array(dout, "dout", self.dtype)
         _checks.shape_is(dout, (*idx.shape, self.output_dim), "dout")

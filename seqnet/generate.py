@@ -3,8 +3,9 @@
 Two procedures, both seeded:
 
 - ``method="stream"`` (the default): feed the seed once, then one recurrent step
-  per generated character, carrying the state (:meth:`Sequential.step`); the cost
-  per character is one step, whatever the window length.
+  per generated character, carrying the state
+  ([`Sequential.step`][seqnet.Sequential.step]); the cost per character is one
+  step, whatever the window length.
 - ``method="window"``: the classic Keras program's procedure: re-run the model on
   the last ``maxlen`` characters for every new character.
 """
@@ -33,10 +34,20 @@ def sample_index(probs, temperature=1.0, top_k=None, rng=None):
     top_k : int, optional
         Keep only the ``k`` most likely indices before sampling.
     rng : numpy.random.Generator, optional
+        Draws the sample; a fresh unseeded generator when omitted.
 
     Returns
     -------
     int
+        An index in ``[0, V)``.
+
+    Raises
+    ------
+    ValueError
+        ``probs`` is not a non-empty 1-D array, ``temperature`` is negative or not
+        a number, or ``top_k`` is below 1.
+    TypeError
+        ``top_k`` is not an integer.
     """
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 1 or p.size == 0:
@@ -81,11 +92,17 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
         Encoded with the model's vocabulary (and its lowercasing); with
         ``method="window"`` it must have at least ``maxlen`` characters.
     length : int, default 400
-    temperature, top_k
-        See :func:`sample_index`; ``temperature=0`` is greedy.
+        Characters to generate.
+    temperature : float, default 1.0
+        See `sample_index`; ``temperature=0`` is greedy.
+    top_k : int, optional
+        See `sample_index`.
     seed : int, optional
         Seeds the sampling.
     method : {"stream", "window"}, default "stream"
+        One recurrent step per character, carrying the state (the model must
+        have no bidirectional layer); or re-run the model on the last ``maxlen``
+        characters for each (see the module's docstring).
     maxlen : int, optional
         Window length; defaults to ``model.metadata["maxlen"]`` or the model's
         input length. The stream feeds the seed's last ``maxlen`` characters.
@@ -94,6 +111,14 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
     -------
     str
         The generated characters (without the seed).
+
+    Raises
+    ------
+    ValueError
+        No vocabulary on the model; an empty ``seed_text``, or one with characters
+        the vocabulary cannot encode, or shorter than ``maxlen`` for
+        ``method="window"``; an unknown ``method``; ``maxlen`` unknown; a bad
+        ``length``, ``temperature`` or ``top_k``.
     """
     vocab = getattr(model, "vocabulary", None)
     if vocab is None:

@@ -9,14 +9,14 @@ Shapes and the mean
 -------------------
 ``y_pred`` is ``(B, C)`` or, for sequence outputs, ``(B, T, C)`` (any leading
 shape works: the last axis holds the classes or features, the leading axes index
-*positions*). Each position ``n`` has a loss :math:`\ell_n`; the loss returned is
+*positions*). Each position ``n`` has a loss $\ell_n$; the loss returned is
 
-.. math::
+$$
+L = \frac{1}{N} \sum_n \ell_n \quad\text{or, with a mask,}\quad
+L = \frac{\sum_n w_n \ell_n}{\sum_n w_n},
+$$
 
-    L = \frac{1}{N} \sum_n \ell_n \quad\text{or, with a mask,}\quad
-    L = \frac{\sum_n w_n \ell_n}{\sum_n w_n},
-
-with :math:`N` the number of positions (``B*T`` for sequences) and :math:`w_n`
+with $N$ the number of positions (``B*T`` for sequences) and $w_n$
 the mask, of shape ``(B,)`` (one weight per sequence, broadcast over time) or
 ``(B, T)``. Positions of zero weight are ignored: whatever their predictions or
 targets hold (padding, NaN, an out-of-range label), they add nothing to the loss
@@ -48,6 +48,7 @@ import numbers
 import numpy as np
 
 from . import _checks
+from ._registry import Registry
 
 __all__ = ["CategoricalCrossentropy", "Loss", "MeanSquaredError",
            "SparseCategoricalCrossentropy", "from_config", "get", "log_softmax", "softmax"]
@@ -113,11 +114,11 @@ def softmax(z, axis=-1):
 
     Notes
     -----
-    With :math:`m = \max_j z_j` subtracted first, no exponential overflows:
+    With $m = \max_j z_j$ subtracted first, no exponential overflows:
 
-    .. math::
-
-        \operatorname{softmax}(z)_i = \frac{e^{z_i - m}}{\sum_j e^{z_j - m}}
+    $$
+    \operatorname{softmax}(z)_i = \frac{e^{z_i - m}}{\sum_j e^{z_j - m}}
+    $$
 
     Examples
     --------
@@ -149,12 +150,12 @@ def log_softmax(z, axis=-1):
 
     Notes
     -----
-    .. math::
+    $$
+    \log\operatorname{softmax}(z)_i = (z_i - m) - \log \sum_j e^{z_j - m},
+    \qquad m = \max_j z_j
+    $$
 
-        \log\operatorname{softmax}(z)_i = (z_i - m) - \log \sum_j e^{z_j - m},
-        \qquad m = \max_j z_j
-
-    The sum is at least 1 (its largest term is :math:`e^0`), so the logarithm
+    The sum is at least 1 (its largest term is $e^0$), so the logarithm
     never sees 0.
 
     Examples
@@ -175,10 +176,10 @@ class Loss:
 
     Subclasses implement ``_target`` (check and convert ``y_true``),
     ``_position_loss`` (the loss at every position) and ``_position_grad`` (its
-    gradient with respect to ``y_pred``), and set :attr:`name`.
+    gradient with respect to ``y_pred``), and set ``name``.
     """
 
-    #: the name that :func:`get` and :func:`from_config` know this loss by.
+    #: the name that `get` and `from_config` know this loss by.
     name = ""
 
     def __init__(self):
@@ -202,20 +203,30 @@ class Loss:
         Returns
         -------
         float
-            :math:`L`, computed in the dtype of ``y_pred``.
+            $L$, computed in the dtype of ``y_pred``.
+
+        Raises
+        ------
+        TypeError
+            ``y_pred`` is not float32 or float64, or ``y_true`` or ``mask`` is not
+            of a numeric dtype the loss takes.
+        ValueError
+            ``y_pred`` below 2-D or empty; ``y_true`` or ``mask`` of the wrong
+            shape; a mask that is negative, not finite or all zero; a class index
+            out of range at an unmasked position.
 
         Notes
         -----
-        With :math:`\ell_n` the loss at position :math:`n` (see the class),
-        :math:`N` the number of positions and :math:`w_n` the mask broadcast to
+        With $\ell_n$ the loss at position $n$ (see the class),
+        $N$ the number of positions and $w_n$ the mask broadcast to
         the positions:
 
-        .. math::
+        $$
+        L = \frac{1}{N} \sum_n \ell_n, \qquad
+        L_w = \frac{\sum_{n: w_n > 0} w_n \ell_n}{\sum_n w_n}.
+        $$
 
-            L = \frac{1}{N} \sum_n \ell_n, \qquad
-            L_w = \frac{\sum_{n: w_n > 0} w_n \ell_n}{\sum_n w_n}.
-
-        ``y_pred`` is kept (not copied) for :meth:`backward`.
+        ``y_pred`` is kept (not copied) for `backward`.
         """
         y_pred = _float_input(y_pred, "y_pred")
         if y_pred.ndim < 2:
@@ -243,7 +254,7 @@ class Loss:
         return float(total)
 
     def backward(self):
-        """Gradient of the last :meth:`forward`'s loss with respect to ``y_pred``.
+        """Gradient of the last `forward`'s loss with respect to ``y_pred``.
 
         Returns
         -------
@@ -253,7 +264,7 @@ class Loss:
         Raises
         ------
         ValueError
-            When no :meth:`forward` has run yet.
+            When no `forward` has run yet.
         """
         if self._cache is None:
             raise ValueError("backward() needs a forward() first: there is no loss to "
@@ -274,7 +285,7 @@ class Loss:
         -------
         dict
             JSON-serialisable: ``{"name": <name>, **arguments}``; give it to
-            :func:`from_config` to rebuild the loss.
+            `from_config` to rebuild the loss.
         """
         return {"name": self.name}
 
@@ -323,18 +334,44 @@ def _mask_weights(mask, pred_shape, dt):
     return np.ascontiguousarray(np.broadcast_to(w, positions))
 
 
-def _from_logits(value):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"from_logits must be a bool, got {value!r}")
-    return bool(value)
-
-
 def _clip_bounds(dt):
     return dt.type(EPSILON), dt.type(1.0 - EPSILON)
 
 
 # ------------------------------------------------------------------ cross-entropies
-class CategoricalCrossentropy(Loss):
+class _Crossentropy(Loss):
+    """Base of the two cross-entropies: the ``from_logits`` switch and the config.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+        ``y_pred`` holds logits (fused, stable log-softmax) rather than
+        probabilities.
+
+    Raises
+    ------
+    TypeError
+        ``from_logits`` is not a bool.
+    """
+
+    def __init__(self, from_logits=False):
+        super().__init__()
+        if not isinstance(from_logits, (bool, np.bool_)):
+            raise TypeError(f"from_logits must be a bool, got {from_logits!r}")
+        self.from_logits = bool(from_logits)
+
+    def get_config(self):
+        """The loss's constructor arguments, with its name.
+
+        Returns
+        -------
+        dict
+            ``{"name": <name>, "from_logits": bool}``.
+        """
+        return {"name": self.name, "from_logits": self.from_logits}
+
+
+class CategoricalCrossentropy(_Crossentropy):
     r"""Cross-entropy with one-hot or probability targets.
 
     Parameters
@@ -345,31 +382,38 @@ class CategoricalCrossentropy(Loss):
         through this fused path; ``False`` is for calling the loss on
         probabilities directly.
 
+    Raises
+    ------
+    TypeError
+        ``from_logits`` is not a bool.
+
     Notes
     -----
     ``y_true`` has the shape of ``y_pred``: one-hot rows or probability rows
     (real numeric, cast to the dtype of ``y_pred``). At each position, with
-    logits :math:`z`:
+    logits $z$:
 
-    .. math::
+    $$
+    \ell = -\sum_c y_c \log\operatorname{softmax}(z)_c, \qquad
+    \frac{\partial \ell}{\partial z} = \operatorname{softmax}(z)\sum_c y_c - y,
+    $$
 
-        \ell = -\sum_c y_c \log\operatorname{softmax}(z)_c, \qquad
-        \frac{\partial \ell}{\partial z} = \operatorname{softmax}(z)\sum_c y_c - y,
-
-    which is exactly :math:`\operatorname{softmax}(z) - y` for rows that sum to
-    1, so that :math:`\partial L/\partial z = (\operatorname{softmax}(z) - y)/N`
+    which is exactly $\operatorname{softmax}(z) - y$ for rows that sum to
+    1, so that $\partial L/\partial z = (\operatorname{softmax}(z) - y)/N$
     unmasked. Classes of zero target contribute exactly 0 (never
-    :math:`0 \cdot \infty`).
+    $0 \cdot \infty$).
 
-    With probabilities :math:`p` (Keras's rule: normalise each row to sum 1,
-    then clip to :math:`[\epsilon, 1-\epsilon]`, :math:`\epsilon = 10^{-7}`):
+    With probabilities $p$ (Keras's rule: normalise each row to sum 1,
+    then clip to $[\epsilon, 1-\epsilon]$, $\epsilon = 10^{-7}$):
 
-    .. math::
-
-        S = \sum_c p_c, \quad q = p / S, \quad \tilde q = \operatorname{clip}(q,
-        \epsilon, 1 - \epsilon), \quad \ell = -\sum_c y_c \log \tilde q_c, \\
-        a_c = -\frac{y_c}{\tilde q_c}\,[\epsilon \le q_c \le 1 - \epsilon], \qquad
-        \frac{\partial \ell}{\partial p_j} = \frac{a_j - \sum_c a_c q_c}{S}.
+    $$
+    \begin{gathered}
+    S = \sum_c p_c, \quad q = p / S, \quad \tilde q = \operatorname{clip}(q,
+    \epsilon, 1 - \epsilon), \quad \ell = -\sum_c y_c \log \tilde q_c, \\
+    a_c = -\frac{y_c}{\tilde q_c}\,[\epsilon \le q_c \le 1 - \epsilon], \qquad
+    \frac{\partial \ell}{\partial p_j} = \frac{a_j - \sum_c a_c q_c}{S}.
+    \end{gathered}
+    $$
 
     The clip passes no gradient outside its bounds, as in TensorFlow.
 
@@ -386,20 +430,6 @@ class CategoricalCrossentropy(Loss):
     """
 
     name = "categorical_crossentropy"
-
-    def __init__(self, from_logits=False):
-        super().__init__()
-        self.from_logits = _from_logits(from_logits)
-
-    def get_config(self):
-        """The loss's constructor arguments, with its name.
-
-        Returns
-        -------
-        dict
-            ``{"name": "categorical_crossentropy", "from_logits": bool}``.
-        """
-        return {"name": self.name, "from_logits": self.from_logits}
 
     def _target(self, y_true, y_pred, valid):
         arr = np.asarray(_checks.to_numpy(y_true))
@@ -432,29 +462,34 @@ class CategoricalCrossentropy(Loss):
         return (a - np.sum(a * q, axis=-1, keepdims=True)) / S
 
 
-class SparseCategoricalCrossentropy(Loss):
+class SparseCategoricalCrossentropy(_Crossentropy):
     r"""Cross-entropy with integer class targets.
 
     Parameters
     ----------
     from_logits : bool, default False
         ``y_pred`` holds logits (fused, stable log-softmax) rather than
-        probabilities; see :class:`CategoricalCrossentropy`.
+        probabilities; see `CategoricalCrossentropy`.
+
+    Raises
+    ------
+    TypeError
+        ``from_logits`` is not a bool.
 
     Notes
     -----
     ``y_true`` holds class indices, integer dtype, of shape ``y_pred.shape[:-1]``
     (Keras's ``y_pred.shape[:-1] + (1,)`` is accepted too), each in
     ``[0, C)`` wherever the mask is positive. It is the categorical
-    cross-entropy of the one-hot targets :math:`y = e_k`:
+    cross-entropy of the one-hot targets $y = e_k$:
 
-    .. math::
+    $$
+    \ell = -\log\operatorname{softmax}(z)_k, \qquad
+    \frac{\partial \ell}{\partial z} = \operatorname{softmax}(z) - e_k,
+    $$
 
-        \ell = -\log\operatorname{softmax}(z)_k, \qquad
-        \frac{\partial \ell}{\partial z} = \operatorname{softmax}(z) - e_k,
-
-    and, on probabilities, :math:`\ell = -\log \tilde q_k` with :math:`\tilde q` as
-    in :class:`CategoricalCrossentropy`.
+    and, on probabilities, $\ell = -\log \tilde q_k$ with $\tilde q$ as
+    in `CategoricalCrossentropy`.
 
     Examples
     --------
@@ -471,20 +506,6 @@ class SparseCategoricalCrossentropy(Loss):
     """
 
     name = "sparse_categorical_crossentropy"
-
-    def __init__(self, from_logits=False):
-        super().__init__()
-        self.from_logits = _from_logits(from_logits)
-
-    def get_config(self):
-        """The loss's constructor arguments, with its name.
-
-        Returns
-        -------
-        dict
-            ``{"name": "sparse_categorical_crossentropy", "from_logits": bool}``.
-        """
-        return {"name": self.name, "from_logits": self.from_logits}
 
     def _target(self, y_true, y_pred, valid):
         arr = np.asarray(_checks.to_numpy(y_true))
@@ -545,13 +566,13 @@ class MeanSquaredError(Loss):
     -----
     ``y_true`` has the shape of ``y_pred`` (real numeric, cast to the dtype of
     ``y_pred``). As in Keras, each position's loss is the mean over the last
-    axis (``C`` features), so that unmasked :math:`L` is the mean over all
+    axis (``C`` features), so that unmasked $L$ is the mean over all
     elements, as PyTorch's ``mse_loss``:
 
-    .. math::
-
-        \ell = \frac{1}{C} \sum_c (\hat y_c - y_c)^2, \qquad
-        \frac{\partial \ell}{\partial \hat y} = \frac{2}{C} (\hat y - y).
+    $$
+    \ell = \frac{1}{C} \sum_c (\hat y_c - y_c)^2, \qquad
+    \frac{\partial \ell}{\partial \hat y} = \frac{2}{C} (\hat y - y).
+    $$
 
     Examples
     --------
@@ -584,31 +605,15 @@ class MeanSquaredError(Loss):
 
 
 # ---------------------------------------------------------------------- registry
-_LOSSES = {
-    "categorical_crossentropy": CategoricalCrossentropy,
-    "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
-    "mean_squared_error": MeanSquaredError,
-}
-#: other names :func:`get` accepts (Keras's aliases and class names).
-_ALIASES = {
-    "mse": "mean_squared_error",
-    "CategoricalCrossentropy": "categorical_crossentropy",
-    "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
-    "MeanSquaredError": "mean_squared_error",
-}
-
-
-def _known_names():
-    return sorted(_LOSSES) + sorted(_ALIASES)
-
-
-def _lookup(name, argname):
-    if not isinstance(name, str):
-        raise TypeError(f"{argname} must be a string, got {type(name).__name__}")
-    key = _ALIASES.get(name, name)
-    if key not in _LOSSES:
-        raise ValueError(f"unknown loss {name!r}: {argname} must be one of {_known_names()}")
-    return _LOSSES[key]
+_REGISTRY = Registry(
+    "loss", Loss,
+    {cls.name: cls for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
+                               MeanSquaredError)},
+    # other names `get` accepts: Keras's alias and the class names.
+    aliases={"mse": "mean_squared_error",
+             "CategoricalCrossentropy": "categorical_crossentropy",
+             "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+             "MeanSquaredError": "mean_squared_error"})
 
 
 def get(identifier):
@@ -617,10 +622,10 @@ def get(identifier):
     Parameters
     ----------
     identifier : Loss, str or dict
-        A :class:`Loss` (returned as it is); a name, Keras's:
+        A `Loss` (returned as it is); a name, Keras's:
         ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``,
         ``"mean_squared_error"`` or ``"mse"`` (or the class name), giving the loss
-        with its default arguments; or a config dict, as for :func:`from_config`.
+        with its default arguments; or a config dict, as for `from_config`.
 
     Returns
     -------
@@ -639,23 +644,16 @@ def get(identifier):
     >>> losses.get("mse")
     MeanSquaredError()
     """
-    if isinstance(identifier, Loss):
-        return identifier
-    if isinstance(identifier, str):
-        return _lookup(identifier, "identifier")()
-    if isinstance(identifier, dict):
-        return from_config(identifier)
-    raise TypeError(f"identifier must be a Loss, a loss name or a config dict, "
-                    f"got {type(identifier).__name__}")
+    return _REGISTRY.get(identifier)
 
 
 def from_config(config):
-    """Rebuild a loss from the output of its :meth:`Loss.get_config`.
+    """Rebuild a loss from the output of its `Loss.get_config`.
 
     Parameters
     ----------
     config : dict
-        ``{"name": <name>, **arguments}``; any name :func:`get` knows.
+        ``{"name": <name>, **arguments}``; any name `get` knows.
 
     Returns
     -------
@@ -677,16 +675,4 @@ def from_config(config):
     >>> losses.from_config(config)
     CategoricalCrossentropy(from_logits=True)
     """
-    if not isinstance(config, dict):
-        raise TypeError(f"config must be a dict, got {type(config).__name__}")
-    if "name" not in config:
-        raise ValueError(f"config must have a 'name' entry (one of {_known_names()}), "
-                         f"got keys {sorted(config)}")
-    cls = _lookup(config["name"], "config['name']")
-    kwargs = {k: v for k, v in config.items() if k != "name"}
-    allowed = set(cls().get_config()) - {"name"}
-    extra = sorted(set(kwargs) - allowed)
-    if extra:
-        raise ValueError(f"config has unexpected entries {extra} for {cls.name!r}; "
-                         f"expected {sorted(allowed)}")
-    return cls(**kwargs)
+    return _REGISTRY.from_config(config)

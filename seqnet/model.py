@@ -31,15 +31,31 @@ _CE = (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)
 
 
 class History:
-    """What :meth:`Sequential.fit` returns: ``history`` maps each metric to its
-    per-epoch values, ``epoch`` lists the (0-based, lifelong) epoch numbers."""
+    """The per-epoch metrics of a `Sequential.fit` call.
+
+    Attributes
+    ----------
+    history : dict of str to list of float
+        Each metric (``"loss"``, ``"val_loss"``, ``"accuracy"``, ``"seconds"``,
+        ...) to its values, one per epoch run.
+    epoch : list of int
+        The (0-based, lifelong) numbers of those epochs.
+    """
 
     def __init__(self):
         self.history = {}
         self.epoch = []
 
     def append(self, epoch, logs):
-        """Record one epoch's metrics."""
+        """Record one epoch's metrics.
+
+        Parameters
+        ----------
+        epoch : int
+            The epoch's number.
+        logs : dict of str to float
+            Its metrics; each is appended to ``history[name]``.
+        """
         self.epoch.append(epoch)
         for k, v in logs.items():
             self.history.setdefault(k, []).append(v)
@@ -58,11 +74,12 @@ class Sequential:
     Parameters
     ----------
     layers : sequence of layers, optional
-        Recurrent layers (:class:`seqnet.LSTM`, ...) and :class:`seqnet.Dense`,
-        :class:`seqnet.Dropout`, :class:`seqnet.Embedding`,
-        :class:`seqnet.Activation`.
+        Recurrent layers ([`seqnet.LSTM`][seqnet.LSTM], ...) and
+        [`seqnet.Dense`][seqnet.Dense], [`seqnet.Dropout`][seqnet.Dropout],
+        [`seqnet.Embedding`][seqnet.Embedding],
+        [`seqnet.Activation`][seqnet.Activation]; see `add`.
     seed : int, optional
-        Seeds the shuffling of batches in :meth:`fit`.
+        Seeds the shuffling of batches in `fit`.
 
     Attributes
     ----------
@@ -70,12 +87,21 @@ class Sequential:
         Every layer's parameters as ``"<index>.<Layer>/<name>"``, views of the
         layers' own arrays.
     vocabulary : object, optional
-        Anything with ``to_config()`` (e.g. :class:`seqnet.text.CharVocabulary`);
-        saved and loaded with the model.
+        Anything with ``to_config()`` (e.g.
+        [`seqnet.text.CharVocabulary`][seqnet.text.CharVocabulary]); saved and
+        loaded with the model.
     metadata : dict
         JSON-serialisable notes saved with the model (e.g. preprocessing).
     epochs_trained : int
-        Epochs run by :meth:`fit` over the model's life (saved with it).
+        Epochs run by `fit` over the model's life (saved with it).
+
+    Raises
+    ------
+    TypeError
+        ``seed`` is not an integer or None, or a layer does not follow the layer
+        contract.
+    ValueError
+        Layers with weights of different dtypes.
 
     Notes
     -----
@@ -116,7 +142,21 @@ class Sequential:
 
     # -------------------------------------------------------------- structure
     def add(self, layer):
-        """Append a layer (anything following the layer contract)."""
+        """Append a layer (anything following the layer contract).
+
+        Parameters
+        ----------
+        layer : layer
+            An object with ``forward``, ``backward``, ``params``, ``grads`` and
+            ``get_config`` (every seqnet layer).
+
+        Raises
+        ------
+        TypeError
+            ``layer`` lacks one of those.
+        ValueError
+            ``layer`` has weights of another dtype than the model's other layers.
+        """
         for attr in ("forward", "backward", "params", "grads", "get_config"):
             if not hasattr(layer, attr):
                 raise TypeError(f"layer must have .{attr} (a seqnet layer), "
@@ -134,17 +174,19 @@ class Sequential:
 
     @property
     def params(self):
+        """dict of str to ndarray: every layer's parameters, ``"<index>.<Layer>/<name>"``."""
         return {f"{self._prefix(i)}/{k}": v for i, layer in enumerate(self.layers)
                 for k, v in layer.params.items()}
 
     @property
     def grads(self):
+        """dict of str to ndarray: every layer's gradients, keyed as `params`."""
         return {f"{self._prefix(i)}/{k}": v for i, layer in enumerate(self.layers)
                 for k, v in layer.grads.items()}
 
     @property
     def num_parameters(self):
-        """Total number of scalar parameters."""
+        """int: total number of scalar parameters."""
         return int(sum(v.size for v in self.params.values()))
 
     def _fused(self):
@@ -183,14 +225,21 @@ class Sequential:
 
         Parameters
         ----------
-        loss : str or loss object
+        loss : str, Loss or dict
             ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``,
-            ``"mse"``, or an instance from :mod:`seqnet.losses`.
-        optimizer : str or optimiser object, default "rmsprop"
+            ``"mse"``, or anything [`seqnet.losses.get`][seqnet.losses.get] takes.
+        optimizer : str, Optimizer or dict, default "rmsprop"
             ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adagrad"`` (Keras's defaults)
-            or an instance from :mod:`seqnet.optim`.
-        metrics : sequence of str
+            or anything [`seqnet.optim.get`][seqnet.optim.get] takes.
+        metrics : str or sequence of str, default ()
             ``"accuracy"`` (argmax agreement) is the one known.
+
+        Raises
+        ------
+        ValueError
+            An unknown loss, optimiser or metric.
+        TypeError
+            A loss or optimiser of the wrong kind.
         """
         self.loss = losses.get(loss)
         self.optimizer = optim.get(optimizer)
@@ -211,7 +260,27 @@ class Sequential:
         return self.loss
 
     def train_on_batch(self, x, y):
-        """One optimiser step on one batch; returns the batch's mean loss."""
+        """One optimiser step on one batch.
+
+        Parameters
+        ----------
+        x : array_like, shape (B, T, F) or (B, T)
+            Inputs: floats, or integer indices for a first layer that takes them.
+        y : array_like
+            Targets, as the loss takes them (``(B,)`` class indices for
+            ``sparse_categorical_crossentropy`` on a ``(B, C)`` output, ...).
+
+        Returns
+        -------
+        float
+            The batch's mean loss, before the step.
+
+        Raises
+        ------
+        ValueError
+            The model is not compiled, or bad inputs or targets (from the layers
+            and the loss).
+        """
         self._need_compiled()
         loss_fn = self._loss_for_training()
         # numba's threads own the cores: an OpenBLAS pool spinning between kernel
@@ -264,8 +333,10 @@ class Sequential:
         Parameters
         ----------
         x, y : array_like
-            Inputs (``(N, T, F)`` floats, ``(N, T)`` indices, ...) and targets.
+            Inputs (``(N, T, F)`` floats, ``(N, T)`` indices, ...) and targets, one
+            per sample (``(N,)`` class indices, ``(N, C)`` one-hot, ...).
         batch_size : int, default 32
+            Samples per optimiser step (the last batch may be smaller).
         epochs : int, default 1
             Epochs to run in this call (``epochs_trained`` goes on counting).
         validation_split : float in [0, 1), default 0
@@ -275,6 +346,8 @@ class Sequential:
         shuffle : bool, default True
             Shuffle the samples each epoch with the model's seeded generator.
         callbacks : list of Callback, optional
+            [`seqnet.callbacks`][seqnet.callbacks] objects; ``fit`` sets their
+            ``model``.
         verbose : {"auto", 0, 1, 2}, default "auto"
             0 silent; 1 a progress bar and a line per epoch; 2 a line per epoch;
             "auto" is 1 on a terminal and 2 otherwise.
@@ -285,6 +358,19 @@ class Sequential:
             ``history["loss"]`` (mean training loss of each epoch, in nats for the
             cross-entropies), ``val_loss`` when validating, ``accuracy`` metrics,
             and ``seconds`` (wall time of each epoch).
+
+        Raises
+        ------
+        ValueError
+            The model is not compiled; ``x`` and ``y`` of different lengths or
+            without samples; a bad ``verbose``, ``validation_split`` (or one that
+            leaves a part empty) or batch size.
+        TypeError
+            ``y`` is None, ``validation_data`` is not a pair, a callback is not a
+            [`Callback`][seqnet.callbacks.Callback], or an argument of the wrong
+            type.
+        FloatingPointError
+            The training loss became NaN or infinite.
         """
         self._need_compiled()
         if y is None:
@@ -379,17 +465,50 @@ class Sequential:
     def evaluate(self, x, y, batch_size=32):
         """Mean loss over ``(x, y)`` in inference mode (no dropout).
 
+        Parameters
+        ----------
+        x, y : array_like
+            Inputs and targets, as for `fit`.
+        batch_size : int, default 32
+            Samples per forward pass.
+
         Returns
         -------
-        dict
+        dict of str to float
             ``{"loss": ...}`` plus ``"accuracy"`` when compiled with it.
+
+        Raises
+        ------
+        ValueError
+            The model is not compiled, ``x`` and ``y`` do not match, or a bad
+            ``batch_size``.
         """
         self._need_compiled()
         x, y = self._check_xy(x, y)
         return self._batched_loss(x, y, _checks.positive_int(batch_size, "batch_size"))
 
     def predict(self, x, batch_size=32):
-        """The model's outputs for ``x``, in inference mode, batch by batch."""
+        """The model's outputs for ``x``, in inference mode, batch by batch.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, T, F) or (N, T)
+            Inputs, as for `fit`.
+        batch_size : int, default 32
+            Samples per forward pass.
+
+        Returns
+        -------
+        ndarray, shape (N, ...)
+            The last layer's output (probabilities after a softmax), e.g.
+            ``(N, C)``, of the model's dtype.
+
+        Raises
+        ------
+        ValueError
+            ``x`` has no samples or no axis after the batch axis, or a bad
+            ``batch_size``.
+        """
         x, _ = self._check_xy(x, None)
         batch_size = _checks.positive_int(batch_size, "batch_size")
         with _threads.blas_single_threaded():
@@ -400,21 +519,31 @@ class Sequential:
     def step(self, x, states=None):
         """Run one time step in inference mode, carrying the recurrent states.
 
-        For streaming generation: each call feeds one step ``x`` (``(B, F)`` floats
-        or ``(B,)`` indices) through the stack, every recurrent layer starting from
-        its entry in ``states`` (``None``: zeros) and returning its new state.
+        For streaming generation: each call feeds one step ``x`` through the
+        stack, every recurrent layer starting from its entry in ``states`` and
+        returning its new state.
+
+        Parameters
+        ----------
+        x : array_like, shape (B, F) or (B,)
+            One time step: floats, or integer indices.
+        states : list, optional
+            One entry per layer, as the previous call returned them; ``None``
+            (the default, or an entry) starts from zeros.
 
         Returns
         -------
-        out : ndarray
-            The model's output for this step.
+        out : ndarray, shape (B, ...)
+            The model's output for this step, e.g. ``(B, C)``.
         states : list
-            One entry per layer: the recurrent state, or ``None``.
+            One entry per layer: the recurrent state (``h``, or ``(h, c)``, each
+            ``(num_layers, B, H)``), or ``None`` for other layers.
 
         Raises
         ------
         ValueError
-            A bidirectional layer (its reverse direction needs the whole sequence).
+            A bidirectional layer (its reverse direction needs the whole
+            sequence), or ``states`` of the wrong length.
         """
         if states is None:
             states = [None] * len(self.layers)
@@ -439,8 +568,17 @@ class Sequential:
         return out[:, 0], new_states
 
     def build(self, input_shape, dtype=None):
-        """Create every layer's parameters for inputs of ``input_shape`` (no batch
-        axis; ``dtype`` an integer dtype for index input)."""
+        """Create every layer's parameters for inputs of ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            One sample's shape, without the batch axis: ``(T, F)``, or ``(T,)``
+            for index input.
+        dtype : numpy dtype, optional
+            The input's dtype: an integer dtype for index input; float32 when
+            omitted.
+        """
         dtype = np.dtype(np.float32 if dtype is None else dtype)
         shape = (1, *tuple(input_shape))
         x = np.zeros(shape, dtype)
@@ -450,7 +588,16 @@ class Sequential:
     def summary(self, print_fn=print):
         """Print each layer's type, output shape and parameter count, and the total.
 
-        Needs the input shape: from a previous ``fit``/``build``.
+        Parameters
+        ----------
+        print_fn : callable, default print
+            Called with each line of the table.
+
+        Raises
+        ------
+        ValueError
+            The input shape is unknown: call `build` or
+            `fit` first.
         """
         if self.input_shape is None:
             raise ValueError("summary() needs the input shape: call build(input_shape) or "
@@ -477,7 +624,15 @@ class Sequential:
         return [getattr(layer, "rng", None) for layer in self.layers]
 
     def get_config(self):
-        """The architecture, compile settings and metadata as JSON-serialisable data."""
+        """The architecture, compile settings and metadata as JSON-serialisable data.
+
+        Returns
+        -------
+        dict
+            ``format``, ``version``, ``seed``, ``layers`` (each ``{"class",
+            "config"}``), ``loss``, ``metrics``, ``input_shape``, ``input_dtype``,
+            ``vocabulary``, ``metadata`` and ``epochs_trained``.
+        """
         return {
             "format": FORMAT, "version": FORMAT_VERSION, "seed": self.seed,
             "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
@@ -496,6 +651,12 @@ class Sequential:
 
         One ``.npz`` file, no pickle, written atomically: a crash part-way leaves
         any previous file at ``path`` as it was.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists); `load_model`
+            reads it back.
         """
         config = self.get_config()
         config["rng"] = {"model": self.rng.bit_generator.state,
@@ -515,8 +676,17 @@ class Sequential:
     def load_weights(self, path):
         """Load the weights of a saved model with the same architecture into this one.
 
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by `save`.
+
         Raises
         ------
+        FileNotFoundError
+            No file at ``path``.
+        IsADirectoryError
+            ``path`` is a directory.
         ValueError
             The file is not a seqnet model, is corrupt, or has another architecture.
         """
@@ -600,16 +770,29 @@ def _load_params(model, config, arrays, path):
 
 
 def load_model(path):
-    """Rebuild a model saved by :meth:`Sequential.save`: architecture, weights,
-    compile settings, optimiser state, generator states and vocabulary.
+    """Rebuild a model saved by `Sequential.save`.
 
-    Training resumed from the loaded model continues exactly as if it had not
-    stopped (the same batches and dropout masks, so the same weights).
+    Architecture, weights, compile settings, optimiser state, generator states and
+    vocabulary all come back: training resumed from the loaded model continues
+    exactly as if it had not stopped (the same batches and dropout masks, so the
+    same weights).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The ``.npz`` file.
+
+    Returns
+    -------
+    Sequential
+        The model, compiled if it was saved compiled.
 
     Raises
     ------
     FileNotFoundError
         No file at ``path``.
+    IsADirectoryError
+        ``path`` is a directory.
     ValueError
         Not a seqnet model file, corrupt, truncated or inconsistent.
     """

@@ -1,7 +1,7 @@
 r"""Optimizers: SGD, RMSprop, Adam and Adagrad, with Keras 3's update rules.
 
 An optimizer updates a dict of parameter arrays in place from a dict of gradients
-with the same keys (a layer's ``params`` and ``grads``)::
+with the same keys (a layer's ``params`` and ``grads``):
 
     opt = Adam()
     opt.step(layer.params, layer.grads)
@@ -19,8 +19,8 @@ State
 -----
 Per-parameter state ("slots", Keras's names: ``momentum``, ``velocity``, ...)
 is created at a key's first step, with the parameter's shape and dtype. The step
-counter :attr:`Optimizer.iterations` counts calls to :meth:`Optimizer.step`.
-:meth:`Optimizer.state_dict` holds only JSON values and NumPy arrays::
+counter ``Optimizer.iterations`` counts calls to `Optimizer.step`.
+`Optimizer.state_dict` holds only JSON values and NumPy arrays:
 
     {"config": {"name": "adam", "learning_rate": 0.001, ...},   # JSON
      "iterations": 3,                                            # JSON
@@ -28,14 +28,14 @@ counter :attr:`Optimizer.iterations` counts calls to :meth:`Optimizer.step`.
 
 so a model file can keep ``config`` and ``iterations`` in its JSON and the slots
 in its npz (slot keys are ``"<slot>/<parameter name>"``, valid npz names), and
-:meth:`Optimizer.load_state_dict` (or :func:`from_state_dict`) restores the
+`Optimizer.load_state_dict` (or `from_state_dict`) restores the
 optimizer exactly: training resumed from it continues bit for bit.
 
 Gradient clipping
 -----------------
-``clipvalue`` clips each gradient element to :math:`[-v, v]`; ``global_clipnorm``
-scales all gradients together by :math:`\min(1, c / \lVert g \rVert)` where
-:math:`\lVert g \rVert` is the norm of all of them concatenated. At most one may
+``clipvalue`` clips each gradient element to $[-v, v]$; ``global_clipnorm``
+scales all gradients together by $\min(1, c / \lVert g \rVert)$ where
+$\lVert g \rVert$ is the norm of all of them concatenated. At most one may
 be set, as in Keras. Clipping works on new arrays: the caller's gradient arrays
 are never modified.
 """
@@ -49,6 +49,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from . import _checks
+from ._registry import Registry
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "from_config",
            "from_state_dict", "get"]
@@ -123,31 +124,31 @@ class Optimizer:
     Attributes
     ----------
     iterations : int
-        Number of :meth:`step` calls so far (Keras's ``optimizer.iterations``);
+        Number of `step` calls so far (Keras's ``optimizer.iterations``);
         Adam's bias correction uses ``iterations + 1``.
 
     Notes
     -----
-    With :math:`g` the concatenation of all gradients of a step and :math:`c`
+    With $g$ the concatenation of all gradients of a step and $c$
     the ``global_clipnorm``:
 
-    .. math::
+    $$
+    g \leftarrow g \cdot \min\left(1, \frac{c}{\lVert g \rVert_2}\right),
+    $$
 
-        g \leftarrow g \cdot \min\left(1, \frac{c}{\lVert g \rVert_2}\right),
-
-    with :math:`\lVert g \rVert_2` accumulated in float64 (whatever the
+    with $\lVert g \rVert_2$ accumulated in float64 (whatever the
     gradients' dtype, so a float32 norm cannot overflow) and the factor cast to
-    each gradient's dtype; gradients whose norm is within :math:`c` are used
+    each gradient's dtype; gradients whose norm is within $c$ are used
     unchanged. A non-finite norm makes every gradient NaN, as in Keras, rather
     than silently scaling an infinite gradient to 0. ``clipvalue`` is
-    :math:`g \leftarrow \operatorname{clip}(g, -v, v)` element-wise.
+    $g \leftarrow \operatorname{clip}(g, -v, v)$ element-wise.
 
-    Subclasses set :attr:`name` and implement ``_hyperparameters`` (their
-    entries of :meth:`get_config`), ``_slot_names`` (the slots this
+    Subclasses set ``name`` and implement ``_hyperparameters`` (their
+    entries of `get_config`), ``_slot_names`` (the slots this
     configuration uses) and ``_update`` (one parameter's update, in place).
     """
 
-    #: the name :func:`get` and :func:`from_config` know the optimizer by.
+    #: the name `get` and `from_config` know the optimizer by.
     name = ""
 
     def __init__(self, learning_rate, *, clipvalue=None, global_clipnorm=None):
@@ -198,7 +199,7 @@ class Optimizer:
         Everything is checked before anything is updated, so a step that raises
         leaves the parameters and the state untouched. State for a key seen for
         the first time is created then (zeros, or Adagrad's initial accumulator
-        value). Then :attr:`iterations` grows by 1.
+        value). Then ``iterations`` grows by 1.
         """
         pairs = self._checked(params, grads)
         pairs = self._clip(pairs)
@@ -302,7 +303,7 @@ class Optimizer:
         dict
             JSON-serialisable ``{"name": ..., "learning_rate": ..., <the rule's
             hyperparameters>, "clipvalue": ..., "global_clipnorm": ...}``;
-            :func:`from_config` rebuilds the optimizer (without its state) from it.
+            `from_config` rebuilds the optimizer (without its state) from it.
         """
         return {"name": self.name, "learning_rate": self.learning_rate,
                 **self._hyperparameters(),
@@ -325,7 +326,7 @@ class Optimizer:
         -------
         dict
             ``{"config": dict, "iterations": int, "slots": dict}``: ``config`` is
-            :meth:`get_config` and ``iterations`` an int (both JSON values);
+            `get_config` and ``iterations`` an int (both JSON values);
             ``slots`` maps ``"<slot>/<parameter name>"`` to a copy of that state
             array (the parameter's shape and dtype), for an npz file. Slot names
             never contain ``/``; parameter names may.
@@ -347,12 +348,12 @@ class Optimizer:
                 "slots": slots}
 
     def load_state_dict(self, state_dict):
-        """Restore the configuration and state from :meth:`state_dict`.
+        """Restore the configuration and state from `state_dict`.
 
         Parameters
         ----------
         state_dict : dict
-            ``{"config", "iterations", "slots"}`` as :meth:`state_dict` returns
+            ``{"config", "iterations", "slots"}`` as `state_dict` returns
             them, possibly after a round trip through JSON and npz (``iterations``
             may be a 0-d integer array). ``config`` must name this optimizer's
             class; its hyperparameters replace the current ones. The arrays are
@@ -371,7 +372,7 @@ class Optimizer:
         Notes
         -----
         A slot's shape is checked against its parameter at the next
-        :meth:`step`, the first time the parameters are seen.
+        `step`, the first time the parameters are seen.
         """
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"state_dict must be a dict, got {type(state_dict).__name__}")
@@ -424,30 +425,32 @@ class SGD(Optimizer):
     Parameters
     ----------
     learning_rate : float, default 0.01
-        Step size :math:`\eta`, > 0.
+        Step size $\eta$, > 0.
     momentum : float, default 0.0
-        :math:`\mu` in ``[0, 1]`` (Keras's range); 0 is plain gradient descent
+        $\mu$ in ``[0, 1]`` (Keras's range); 0 is plain gradient descent
         and keeps no state.
     nesterov : bool, default False
         Nesterov momentum.
     clipvalue, global_clipnorm : float, optional
-        Gradient clipping, see :class:`Optimizer`.
+        Gradient clipping, see `Optimizer`.
 
     Notes
     -----
-    Keras 3's rule (``keras/src/optimizers/sgd.py``), slot ``momentum`` = :math:`m`
+    Keras 3's rule (``keras/src/optimizers/sgd.py``), slot ``momentum`` = $m$
     (zeros at first):
 
-    .. math::
-
-        \mu = 0:&\quad \theta \leftarrow \theta - \eta g \\
-        \mu > 0:&\quad m \leftarrow \mu m - \eta g, \quad
-            \theta \leftarrow \theta + m \\
-        \text{Nesterov}:&\quad m \leftarrow \mu m - \eta g, \quad
-            \theta \leftarrow \theta + \mu m - \eta g
+    $$
+    \begin{aligned}
+    \mu = 0:&\quad \theta \leftarrow \theta - \eta g \\
+    \mu > 0:&\quad m \leftarrow \mu m - \eta g, \quad
+        \theta \leftarrow \theta + m \\
+    \text{Nesterov}:&\quad m \leftarrow \mu m - \eta g, \quad
+        \theta \leftarrow \theta + \mu m - \eta g
+    \end{aligned}
+    $$
 
     With a constant learning rate this is PyTorch's ``SGD`` (``dampening=0``),
-    whose buffer :math:`b` is :math:`-m/\eta`.
+    whose buffer $b$ is $-m/\eta$.
 
     Examples
     --------
@@ -495,36 +498,38 @@ class RMSprop(Optimizer):
     Parameters
     ----------
     learning_rate : float, default 0.001
-        Step size :math:`\eta`, > 0.
+        Step size $\eta$, > 0.
     rho : float, default 0.9
-        Decay :math:`\rho` of the mean square, in ``[0, 1)``.
+        Decay $\rho$ of the mean square, in ``[0, 1)``.
     momentum : float, default 0.0
-        :math:`\mu` in ``[0, 1]``; 0 keeps no momentum slot.
+        $\mu$ in ``[0, 1]``; 0 keeps no momentum slot.
     epsilon : float, default 1e-7
-        :math:`\epsilon` > 0, added *inside* the square root (Keras).
+        $\epsilon$ > 0, added *inside* the square root (Keras).
     centered : bool, default False
         Divide by an estimate of the variance rather than the second moment.
     clipvalue, global_clipnorm : float, optional
-        Gradient clipping, see :class:`Optimizer`.
+        Gradient clipping, see `Optimizer`.
 
     Notes
     -----
     Keras 3's rule (``keras/src/optimizers/rmsprop.py``), slots ``velocity`` =
-    :math:`v`, ``average_gradient`` = :math:`\bar g` (centered only),
-    ``momentum`` = :math:`m` (:math:`\mu > 0` only), all zeros at first:
+    $v$, ``average_gradient`` = $\bar g$ (centered only),
+    ``momentum`` = $m$ ($\mu > 0$ only), all zeros at first:
 
-    .. math::
-
-        v &\leftarrow \rho v + (1 - \rho) g^2 \\
-        \bar g &\leftarrow \rho \bar g + (1 - \rho) g \\
-        d &= v + \epsilon \quad\text{or, centered,}\quad d = v - \bar g^2 + \epsilon \\
-        \Delta &= \eta g / \sqrt{d} \\
-        \mu = 0:&\quad \theta \leftarrow \theta - \Delta \\
-        \mu > 0:&\quad m \leftarrow \mu m + \Delta, \quad \theta \leftarrow \theta - m
+    $$
+    \begin{aligned}
+    v &\leftarrow \rho v + (1 - \rho) g^2 \\
+    \bar g &\leftarrow \rho \bar g + (1 - \rho) g \\
+    d &= v + \epsilon \quad\text{or, centered,}\quad d = v - \bar g^2 + \epsilon \\
+    \Delta &= \eta g / \sqrt{d} \\
+    \mu = 0:&\quad \theta \leftarrow \theta - \Delta \\
+    \mu > 0:&\quad m \leftarrow \mu m + \Delta, \quad \theta \leftarrow \theta - m
+    \end{aligned}
+    $$
 
     PyTorch's ``RMSprop`` adds ``eps`` outside the square root,
-    :math:`\eta g / (\sqrt{d'} + \epsilon)`; the two agree as
-    :math:`\epsilon \to 0`.
+    $\eta g / (\sqrt{d'} + \epsilon)$; the two agree as
+    $\epsilon \to 0$.
 
     Examples
     --------
@@ -581,33 +586,35 @@ class Adam(Optimizer):
     Parameters
     ----------
     learning_rate : float, default 0.001
-        Step size :math:`\eta`, > 0.
+        Step size $\eta$, > 0.
     beta_1, beta_2 : float, default 0.9, 0.999
         Decays of the first and second moments, in ``[0, 1)``.
     epsilon : float, default 1e-7
-        :math:`\hat\epsilon` > 0, Kingma and Ba's "epsilon hat" (added to
-        :math:`\sqrt{v}` before bias correction is applied to it).
+        $\hat\epsilon$ > 0, Kingma and Ba's "epsilon hat" (added to
+        $\sqrt{v}$ before bias correction is applied to it).
     amsgrad : bool, default False
-        Divide by the running maximum of :math:`v` (AMSGrad).
+        Divide by the running maximum of $v$ (AMSGrad).
     clipvalue, global_clipnorm : float, optional
-        Gradient clipping, see :class:`Optimizer`.
+        Gradient clipping, see `Optimizer`.
 
     Notes
     -----
     Keras 3's rule (``keras/src/optimizers/adam.py``), slots ``momentum`` =
-    :math:`m`, ``velocity`` = :math:`v`, ``velocity_hat`` = :math:`\hat v`
-    (AMSGrad only), zeros at first, with :math:`t` = ``iterations + 1``:
+    $m$, ``velocity`` = $v$, ``velocity_hat`` = $\hat v$
+    (AMSGrad only), zeros at first, with $t$ = ``iterations + 1``:
 
-    .. math::
+    $$
+    \begin{aligned}
+    \alpha &= \eta \sqrt{1 - \beta_2^t} / (1 - \beta_1^t) \\
+    m &\leftarrow m + (g - m)(1 - \beta_1) \\
+    v &\leftarrow v + (g^2 - v)(1 - \beta_2) \\
+    \hat v &\leftarrow \max(\hat v, v) \quad\text{(AMSGrad; then used for } v) \\
+    \theta &\leftarrow \theta - \frac{\alpha m}{\sqrt{v} + \hat\epsilon}
+    \end{aligned}
+    $$
 
-        \alpha &= \eta \sqrt{1 - \beta_2^t} / (1 - \beta_1^t) \\
-        m &\leftarrow m + (g - m)(1 - \beta_1) \\
-        v &\leftarrow v + (g^2 - v)(1 - \beta_2) \\
-        \hat v &\leftarrow \max(\hat v, v) \quad\text{(AMSGrad; then used for } v) \\
-        \theta &\leftarrow \theta - \frac{\alpha m}{\sqrt{v} + \hat\epsilon}
-
-    PyTorch's ``Adam`` divides by :math:`\sqrt{v / (1 - \beta_2^t)} + \epsilon`:
-    the same rule with :math:`\hat\epsilon = \epsilon\sqrt{1 - \beta_2^t}`, so the
+    PyTorch's ``Adam`` divides by $\sqrt{v / (1 - \beta_2^t)} + \epsilon$:
+    the same rule with $\hat\epsilon = \epsilon\sqrt{1 - \beta_2^t}$, so the
     two agree as the epsilons go to 0.
 
     Examples
@@ -660,26 +667,26 @@ class Adagrad(Optimizer):
     Parameters
     ----------
     learning_rate : float, default 0.001
-        Step size :math:`\eta`, > 0.
+        Step size $\eta$, > 0.
     initial_accumulator_value : float, default 0.1
         Starting value of the accumulator, >= 0.
     epsilon : float, default 1e-7
-        :math:`\epsilon` > 0, added *inside* the square root (Keras).
+        $\epsilon$ > 0, added *inside* the square root (Keras).
     clipvalue, global_clipnorm : float, optional
-        Gradient clipping, see :class:`Optimizer`.
+        Gradient clipping, see `Optimizer`.
 
     Notes
     -----
     Keras 3's rule (``keras/src/optimizers/adagrad.py``), slot ``accumulator`` =
-    :math:`a`, starting at ``initial_accumulator_value``:
+    $a$, starting at ``initial_accumulator_value``:
 
-    .. math::
+    $$
+    a \leftarrow a + g^2, \qquad
+    \theta \leftarrow \theta - \frac{\eta g}{\sqrt{a + \epsilon}}
+    $$
 
-        a \leftarrow a + g^2, \qquad
-        \theta \leftarrow \theta - \frac{\eta g}{\sqrt{a + \epsilon}}
-
-    PyTorch's ``Adagrad`` (``lr_decay=0``) divides by :math:`\sqrt{a} + \epsilon`;
-    the two agree as :math:`\epsilon \to 0`.
+    PyTorch's ``Adagrad`` (``lr_decay=0``) divides by $\sqrt{a} + \epsilon$;
+    the two agree as $\epsilon \to 0$.
 
     Examples
     --------
@@ -719,17 +726,9 @@ class Adagrad(Optimizer):
 
 
 # ---------------------------------------------------------------------- registry
-_OPTIMIZERS = {cls.name: cls for cls in (SGD, RMSprop, Adam, Adagrad)}
-
-
-def _lookup(name, argname):
-    if not isinstance(name, str):
-        raise TypeError(f"{argname} must be a string, got {type(name).__name__}")
-    cls = _OPTIMIZERS.get(name.lower())
-    if cls is None:
-        raise ValueError(f"unknown optimizer {name!r}: {argname} must be one of "
-                         f"{sorted(_OPTIMIZERS)} (any case)")
-    return cls
+_REGISTRY = Registry("optimizer", Optimizer,
+                     {cls.name: cls for cls in (SGD, RMSprop, Adam, Adagrad)},
+                     any_case=True, config_type=Mapping)
 
 
 def get(identifier):
@@ -738,10 +737,10 @@ def get(identifier):
     Parameters
     ----------
     identifier : Optimizer, str or dict
-        An :class:`Optimizer` (returned as it is); a name, ``"sgd"``,
+        An `Optimizer` (returned as it is); a name, ``"sgd"``,
         ``"rmsprop"``, ``"adam"`` or ``"adagrad"`` in any case (Keras's class
         names work), giving the optimizer with Keras's defaults; or a config
-        dict, as for :func:`from_config`.
+        dict, as for `from_config`.
 
     Returns
     -------
@@ -760,23 +759,16 @@ def get(identifier):
     >>> optim.get("RMSprop")
     RMSprop(learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-07, centered=False)
     """
-    if isinstance(identifier, Optimizer):
-        return identifier
-    if isinstance(identifier, str):
-        return _lookup(identifier, "identifier")()
-    if isinstance(identifier, Mapping):
-        return from_config(identifier)
-    raise TypeError(f"identifier must be an Optimizer, an optimizer name or a config dict, "
-                    f"got {type(identifier).__name__}")
+    return _REGISTRY.get(identifier)
 
 
 def from_config(config):
-    """Rebuild an optimizer (without state) from :meth:`Optimizer.get_config`.
+    """Rebuild an optimizer (without state) from `Optimizer.get_config`.
 
     Parameters
     ----------
     config : dict
-        ``{"name": <name>, **arguments}``; any name :func:`get` knows.
+        ``{"name": <name>, **arguments}``; any name `get` knows.
 
     Returns
     -------
@@ -796,34 +788,30 @@ def from_config(config):
     >>> optim.from_config(optim.SGD(0.1, momentum=0.9, nesterov=True).get_config())
     SGD(learning_rate=0.1, momentum=0.9, nesterov=True)
     """
-    if not isinstance(config, Mapping):
-        raise TypeError(f"config must be a dict, got {type(config).__name__}")
-    if "name" not in config:
-        raise ValueError(f"config must have a 'name' entry (one of {sorted(_OPTIMIZERS)}), "
-                         f"got keys {sorted(config)}")
-    cls = _lookup(config["name"], "config['name']")
-    kwargs = {k: v for k, v in config.items() if k != "name"}
-    allowed = set(cls().get_config()) - {"name"}
-    extra = sorted(set(kwargs) - allowed)
-    if extra:
-        raise ValueError(f"config has unexpected entries {extra} for {cls.name!r}; "
-                         f"expected {sorted(allowed)}")
-    return cls(**kwargs)
+    return _REGISTRY.from_config(config)
 
 
 def from_state_dict(state_dict):
-    """A new optimizer with the configuration and state of :meth:`Optimizer.state_dict`.
+    """A new optimizer with the configuration and state of `Optimizer.state_dict`.
 
     Parameters
     ----------
     state_dict : dict
-        As :meth:`Optimizer.state_dict` returns it.
+        As `Optimizer.state_dict` returns it.
 
     Returns
     -------
     Optimizer
         ``from_config(state_dict["config"])`` after ``load_state_dict(state_dict)``:
         its next step is bit-identical to the saved optimizer's.
+
+    Raises
+    ------
+    ValueError
+        No ``"config"`` entry, or anything `from_config` or
+        `Optimizer.load_state_dict` refuses.
+    TypeError
+        ``state_dict`` is not a dict, or an entry of the wrong type.
 
     Examples
     --------

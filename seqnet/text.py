@@ -5,14 +5,14 @@ as ``chars = sorted(set(text))``, cuts the text into windows of ``maxlen``
 characters every ``step`` characters, and predicts the character after each window.
 This module does the same on integer indices, without the one-hot tensor:
 
-- :class:`CharVocabulary` maps characters to ``int32`` indices and back, with an
+- `CharVocabulary` maps characters to ``int32`` indices and back, with an
   explicit policy for characters it has never seen, and saves itself as a
   JSON-able dict (no pickle).
-- :func:`char_windows` makes many-to-one windows ``(X, y)``;
-  :func:`sequence_windows` makes sequence-to-sequence windows ``(X, Y)`` whose
+- `char_windows` makes many-to-one windows ``(X, y)``;
+  `sequence_windows` makes sequence-to-sequence windows ``(X, Y)`` whose
   target is every next character.
-- :func:`one_hot` expands indices when a one-hot array is really wanted, and
-  :func:`train_validation_split` holds out the end of a text.
+- `one_hot` expands indices when a one-hot array is really wanted, and
+  `train_validation_split` holds out the end of a text.
 
 Examples
 --------
@@ -56,7 +56,7 @@ def _codepoints(text):
 
 
 def _from_codepoints(codes):
-    """The string whose code points are ``codes`` (inverse of :func:`_codepoints`)."""
+    """The string whose code points are ``codes`` (inverse of `_codepoints`)."""
     return np.asarray(codes, dtype="<u4").tobytes().decode("utf-32-le", "surrogatepass")
 
 
@@ -102,7 +102,7 @@ def _check_window_fits(n, maxlen):
 class CharVocabulary:
     """A character <-> integer index mapping with a policy for unseen characters.
 
-    Usually built with :meth:`from_text`; the constructor takes the characters in
+    Usually built with `from_text`; the constructor takes the characters in
     index order, so any existing vocabulary (another tool's, a saved config) can be
     rebuilt exactly.
 
@@ -112,9 +112,9 @@ class CharVocabulary:
         The distinct characters, each a one-character ``str``, in index order:
         ``chars[i]`` has index ``i``. A ``str`` is taken character by character.
     lowercase : bool, default False
-        Lowercase text in :meth:`encode` before looking characters up.
+        Lowercase text in `encode` before looking characters up.
     unknown : str or None, default None
-        The policy for characters not in the vocabulary. ``None``: :meth:`encode`
+        The policy for characters not in the vocabulary. ``None``: `encode`
         raises ValueError listing them. A one-character ``str``: unseen characters
         are encoded as this character's index; it must be one of ``chars``.
 
@@ -125,7 +125,7 @@ class CharVocabulary:
     index : mapping of str to int
         Read-only map from character to index, ``index[chars[i]] == i``.
     lowercase : bool
-        Whether :meth:`encode` lowercases first.
+        Whether `encode` lowercases first.
     unknown : str or None
         The unseen-character policy (see Parameters).
 
@@ -214,9 +214,9 @@ class CharVocabulary:
         text : str
             The corpus; must not be empty.
         lowercase : bool, default False
-            Lowercase ``text`` before collecting characters, and in :meth:`encode`.
+            Lowercase ``text`` before collecting characters, and in `encode`.
         unknown : str or None, default None
-            The unseen-character policy (see :class:`CharVocabulary`). A character
+            The unseen-character policy (see `CharVocabulary`). A character
             that does not occur in ``text`` is added to the vocabulary, which stays
             sorted (so the indices of later characters shift by one).
 
@@ -271,7 +271,7 @@ class CharVocabulary:
 
     @property
     def lowercase(self):
-        """bool: whether :meth:`encode` lowercases the text first."""
+        """bool: whether `encode` lowercases the text first."""
         return self._lowercase
 
     @property
@@ -305,7 +305,7 @@ class CharVocabulary:
         Parameters
         ----------
         text : str
-            Text to encode; may be empty. Lowercased first when :attr:`lowercase`.
+            Text to encode; may be empty. Lowercased first when `lowercase`.
 
         Returns
         -------
@@ -318,7 +318,7 @@ class CharVocabulary:
         TypeError
             If ``text`` is not a ``str``.
         ValueError
-            If ``text`` has characters not in the vocabulary and :attr:`unknown` is
+            If ``text`` has characters not in the vocabulary and `unknown` is
             None. The message gives how many there are, how many distinct, and the
             first few (repr'd, in order of appearance).
 
@@ -394,7 +394,7 @@ class CharVocabulary:
         return _from_codepoints(self._codes[arr.reshape(-1)])
 
     def to_config(self):
-        """A JSON-able dict from which :meth:`from_config` rebuilds this vocabulary.
+        """A JSON-able dict from which `from_config` rebuilds this vocabulary.
 
         Returns
         -------
@@ -416,12 +416,12 @@ class CharVocabulary:
 
     @classmethod
     def from_config(cls, config):
-        """Rebuild a vocabulary from :meth:`to_config`'s dict.
+        """Rebuild a vocabulary from `to_config`'s dict.
 
         Parameters
         ----------
         config : dict
-            As returned by :meth:`to_config` (possibly through ``json``).
+            As returned by `to_config` (possibly through ``json``).
 
         Returns
         -------
@@ -478,7 +478,7 @@ def char_windows(indices, maxlen, step):
     """Many-to-one windows: ``maxlen`` characters and the character after them.
 
     The set-up of the classic Keras character model, on indices instead of a
-    one-hot tensor::
+    one-hot tensor:
 
         for i in range(0, len(text) - maxlen, step):
             sentences.append(text[i: i + maxlen])
@@ -487,7 +487,7 @@ def char_windows(indices, maxlen, step):
     Parameters
     ----------
     indices : array_like of int, shape (N,)
-        The encoded text (:meth:`CharVocabulary.encode`), values ``>= 0``.
+        The encoded text (`CharVocabulary.encode`), values ``>= 0``.
     maxlen : int
         Window length, ``>= 1``; ``N`` must exceed it.
     step : int
@@ -516,8 +516,8 @@ def char_windows(indices, maxlen, step):
 
     Notes
     -----
-    The number of windows is :math:`n = \\lfloor (N - \\text{maxlen} - 1) /
-    \\text{step} \\rfloor + 1`. The outputs are fresh C-contiguous arrays, copied
+    The number of windows is $n = \\lfloor (N - \\text{maxlen} - 1) /
+    \\text{step} \\rfloor + 1$. The outputs are fresh C-contiguous arrays, copied
     straight from a strided view of the text (``4 n (maxlen + 1)`` bytes in all); no
     one-hot tensor is made.
 
@@ -544,7 +544,7 @@ def sequence_windows(indices, maxlen, step=None):
     Parameters
     ----------
     indices : array_like of int, shape (N,)
-        The encoded text (:meth:`CharVocabulary.encode`), values ``>= 0``.
+        The encoded text (`CharVocabulary.encode`), values ``>= 0``.
     maxlen : int
         Window length, ``>= 1``; ``N`` must exceed it.
     step : int, optional
@@ -574,9 +574,9 @@ def sequence_windows(indices, maxlen, step=None):
 
     Notes
     -----
-    There are :math:`n = \\lfloor (N - \\text{maxlen} - 1) / \\text{step} \\rfloor + 1`
-    windows, the same as :func:`char_windows`; ``X`` and ``y`` of
-    :func:`char_windows` are ``X`` and ``Y[:, -1]`` here. Characters after the
+    There are $n = \\lfloor (N - \\text{maxlen} - 1) / \\text{step} \\rfloor + 1$
+    windows, the same as `char_windows`; ``X`` and ``y`` of
+    `char_windows` are ``X`` and ``Y[:, -1]`` here. Characters after the
     last whole window (up to ``step - 1`` of them) are not used.
 
     Examples

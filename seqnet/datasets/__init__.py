@@ -1,7 +1,7 @@
 """Text corpora: the bundled Shakespeare corpus and a loader for your own.
 
-- :func:`shakespeare` returns the corpus shipped inside the package (no network).
-- :func:`load_text` reads any text file, plain or gzip-compressed, with errors that
+- `shakespeare` returns the corpus shipped inside the package (no network).
+- `load_text` reads any text file, plain or gzip-compressed, with errors that
   name the file.
 
 Examples
@@ -53,7 +53,7 @@ def shakespeare():
 
     The file is ``seqnet/datasets/data/shakespeare.txt.gz`` (398,178 bytes), made
     with ``gzip.compress(data, compresslevel=9, mtime=0)`` so that the bytes are
-    reproducible. It is read through :mod:`importlib.resources`, so it works from an
+    reproducible. It is read through ``importlib.resources``, so it works from an
     installed wheel or a zip. The string is cached: later calls return the same
     object (strings are immutable).
 

@@ -1,8 +1,8 @@
 """Finite-difference gradient checking for recurrent layers.
 
-:func:`check_gradients` checks any layer that follows seqnet's layer contract
+`check_gradients` checks any layer that follows seqnet's layer contract
 against float64 central differences: every parameter tensor, the input and the
-initial state(s). :data:`SUITE` lists the cases that ``python -m seqnet.gradcheck``
+initial state(s). ``SUITE`` lists the cases that ``python -m seqnet.gradcheck``
 and the test suite run over every cell and variant.
 
 The contract a layer must follow:
@@ -13,7 +13,7 @@ The contract a layer must follow:
   ``layer.grads``;
 - ``layer.params`` and ``layer.grads`` are dicts with the same keys, and forward
   reads the arrays in ``params`` (it must see changes made to them in place);
-- optionally ``layer.rng``, a :class:`numpy.random.Generator` for dropout: its state
+- optionally ``layer.rng``, a `numpy.random.Generator` for dropout: its state
   is restored before every forward, so that each sees the same dropout mask.
 
 The loss is ``L = sum(R * out) + sum_m sum(S_m * state_m)`` with fixed random
@@ -37,12 +37,25 @@ DEFAULT_TOLERANCE = 1e-6
 def relative_error(analytic, numeric):
     """Max-norm relative error ``max|a - n| / max(max|a|, max|n|)`` of two tensors.
 
-    It is 0 when both tensors are exactly zero. Measured against the tensor's own
+    It is 0 when both tensors are exactly zero, and NaN (which fails every
+    tolerance) when either holds a NaN or an infinity. Measured against the tensor's own
     scale, it stays meaningful for entries whose gradient is (near) zero, where an
     element-wise relative error only measures the finite-difference noise.
+
+    Parameters
+    ----------
+    analytic, numeric : array_like
+        The two gradients ``a`` and ``n``, of one shape; computed in float64.
+
+    Returns
+    -------
+    float
+        The error, >= 0, or NaN.
     """
     a = np.asarray(analytic, dtype=np.float64)
     n = np.asarray(numeric, dtype=np.float64)
+    if not (np.isfinite(a).all() and np.isfinite(n).all()):
+        return float("nan")  # max() below would skip a NaN: never pass one silently
     scale = max(np.abs(a).max(initial=0.0), np.abs(n).max(initial=0.0))
     if scale == 0.0:
         return 0.0
@@ -51,15 +64,16 @@ def relative_error(analytic, numeric):
 
 @dataclasses.dataclass
 class GradcheckReport:
-    """Result of :func:`check_gradients`.
+    """Result of `check_gradients`.
 
-    Attributes
+    Parameters
     ----------
     errors : dict of str to float
-        Max-norm relative error per tensor (see :func:`relative_error`): every
+        Max-norm relative error per tensor (see `relative_error`): every
         parameter name, ``"x"`` and ``"initial_state[m]"``.
     analytic, numeric : dict of str to ndarray
-        The gradients compared.
+        The gradients compared, float64, same keys as ``errors``, each of its
+        tensor's shape (``x``: ``(B, T, I)``).
     """
 
     errors: dict
@@ -68,16 +82,26 @@ class GradcheckReport:
 
     @property
     def max_error(self):
-        """The largest error over all tensors."""
+        """float: the largest error over all tensors (0 when there are none)."""
         return max(self.errors.values(), default=0.0)
 
     @property
     def worst(self):
-        """The name of the tensor with the largest error."""
+        """str: the name of the tensor with the largest error."""
         return max(self.errors, key=self.errors.get)
 
     def passed(self, tolerance=DEFAULT_TOLERANCE):
-        """Whether every tensor's error is at most ``tolerance`` (and none is NaN)."""
+        """Whether every tensor's error is at most ``tolerance`` (and none is NaN).
+
+        Parameters
+        ----------
+        tolerance : float, default DEFAULT_TOLERANCE
+            The largest relative error that passes (``1e-6``).
+
+        Returns
+        -------
+        bool
+        """
         return all(e <= tolerance for e in self.errors.values())
 
 
@@ -102,7 +126,7 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     initial_state : ndarray or tuple of ndarray, optional
         Initial state. When omitted, the zero state is passed explicitly so that
         its gradient is checked too.
-    lengths : array_like of int, optional
+    lengths : array_like of int, shape (B,), optional
         Passed to ``forward``.
     eps : float, default 1e-6
         Step of the central difference ``(L(p + eps) - L(p - eps)) / (2 eps)``.
@@ -112,11 +136,14 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     Returns
     -------
     GradcheckReport
+        The error, analytic and numeric gradient of every parameter, ``x`` and
+        each initial state.
 
     Raises
     ------
     ValueError
-        The layer does not compute in float64.
+        The layer does not compute in float64, or its ``grads`` lack a parameter
+        after ``backward``.
     """
     if getattr(layer, "dtype", np.float64) != np.float64:
         raise ValueError("gradients are checked in float64: build the layer with "
@@ -179,7 +206,25 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """One case of the suite: a layer configuration and the data to check it on."""
+    """One case of the suite: a layer configuration and the data to check it on.
+
+    Parameters
+    ----------
+    cell : {"rnn-tanh", "rnn-relu", "lstm", "gru", "gru-v1"}
+        The cell; ``gru`` is ``reset_after=True``, ``gru-v1`` ``reset_after=False``.
+    num_layers : int, default 1
+        Stacked layers.
+    bidirectional : bool, default False
+        Both directions.
+    return_sequences : bool, default True
+        The whole output sequence, or the last step only.
+    lengths : bool, default False
+        Pass per-row lengths ``[5, 2, 4]``.
+    initial_state : bool, default False
+        Pass a random initial state (else the zero state is checked).
+    dropout : float, default 0.0
+        Dropout between layers, seeded so that every forward draws the same mask.
+    """
 
     cell: str                     # "rnn-tanh", "rnn-relu", "lstm", "gru", "gru-v1"
     num_layers: int = 1
@@ -191,7 +236,7 @@ class Case:
 
     @property
     def name(self):
-        """A short label for tables and test ids."""
+        """str: a short label for tables and test ids, e.g. ``lstm-L2-bi-seq-h0``."""
         parts = [self.cell, f"L{self.num_layers}", "bi" if self.bidirectional else "uni",
                  "seq" if self.return_sequences else "last"]
         if self.lengths:
@@ -203,7 +248,18 @@ class Case:
         return "-".join(parts)
 
     def make_layer(self, seed=0):
-        """The float64 layer of this case, with non-zero random biases."""
+        """The float64 layer of this case, with non-zero random biases.
+
+        Parameters
+        ----------
+        seed : int, default 0
+            Seeds the layer and its parameters, uniform in [-0.8, 0.8].
+
+        Returns
+        -------
+        RecurrentLayer
+            Built for ``INPUT`` features, ``HIDDEN`` units.
+        """
         from .. import GRU, LSTM, SimpleRNN
 
         kw = dict(num_layers=self.num_layers, bidirectional=self.bidirectional,
@@ -238,7 +294,19 @@ SUITE = tuple(
 
 
 def run_case(case, seed=0):
-    """Build a case's layer and data and return its :class:`GradcheckReport`."""
+    """Build a case's layer and data and check its gradients.
+
+    Parameters
+    ----------
+    case : Case
+        The configuration.
+    seed : int, default 0
+        Seeds the layer, the data ``(BATCH, STEPS, INPUT)`` and the loss.
+
+    Returns
+    -------
+    GradcheckReport
+    """
     layer = case.make_layer(seed)
     rng = np.random.default_rng(seed + 2)
     x = rng.standard_normal((BATCH, STEPS, INPUT))

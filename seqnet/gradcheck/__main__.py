@@ -11,7 +11,19 @@ from . import DEFAULT_TOLERANCE, SUITE, run_case
 
 
 def main(argv=None):
-    """Run the suite; return the process exit status."""
+    """Run the suite and print one table row per case.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The command-line arguments (``--tolerance``, ``--cell``); ``sys.argv[1:]``
+        when omitted.
+
+    Returns
+    -------
+    int
+        The process exit status: 0 if every case passed, else 1.
+    """
     parser = argparse.ArgumentParser(
         prog="python -m seqnet.gradcheck",
         description="Check every cell's BPTT gradients against float64 central differences.")

@@ -83,6 +83,10 @@ def test_relative_error_definition():
     assert relative_error(np.zeros(3), np.zeros(3)) == 0.0
     assert relative_error([1.0, 2.0], [1.0, 2.2]) == pytest.approx(0.2 / 2.2)
     assert relative_error([0.0, 1e-12], [0.0, 0.0]) == 1.0
+    # A NaN or infinity on either side is an error, even against an all-zero side.
+    for bad in (np.nan, np.inf):
+        assert np.isnan(relative_error(np.zeros(3), [0.0, bad, 0.0]))
+        assert np.isnan(relative_error([bad, 0.0, 0.0], np.zeros(3)))
 
 
 def test_command_line_reports_and_fails():
