@@ -303,14 +303,16 @@ def rnn_backward(cache, dout, dstate):
     dW_hh = np.empty_like(W_hh)
     db = np.empty(H, dt)
     dh0 = np.empty((B, H), dt)
-    dG = np.empty((T, B, H), dt)
+    # dL/da overwrites the cached activations h_t it is made from, element by
+    # element (as in lstm_backward); the layer returns copies, never this buffer.
+    dG = _spend(cache, "out")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     n_chunks = _n_chunks(H)
     W_cols = _unit_cols(W_hh, n_chunks)
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], cache["relu"],
-         input_grads, n_chunks, cache["h_prev"], cache["out"], dout, dstate[0], dx, dW_ih,
+         input_grads, n_chunks, cache["h_prev"], dG, dout, dstate[0], dx, dW_ih,
          dW_hh, db, dh0, dG, dh_parts, _parts(dW_ih, n_chunks), _parts(dW_hh, n_chunks))
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)

@@ -342,7 +342,9 @@ class RecurrentLayer:
                 masks.append(mask)
             inp = out
         if self.return_sequences:
-            result = np.ascontiguousarray(inp.transpose(1, 0, 2))
+            # always a copy (ascontiguousarray would return the kernel's own buffer
+            # when B or T is 1): backward writes gradients over the cached outputs.
+            result = np.array(inp.transpose(1, 0, 2), order="C")
         else:
             last = finals[0][(self.num_layers - 1) * D:]
             result = np.ascontiguousarray(np.concatenate(list(last), axis=1))

@@ -87,6 +87,21 @@ def test_each_training_forward_feeds_one_backward(layer):
     np.testing.assert_array_equal(again, dx)
 
 
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("shape", [(1, 5, 3), (3, 1, 3), (1, 1, 3)])
+def test_backward_leaves_the_returned_output_alone(cell, shape):
+    """backward writes gradients over cached activations; the output forward
+    returned is never one of them, even when B or T is 1 (where a transpose
+    needs no copy) and in a stack, where one layer's output feeds the next."""
+    rng = np.random.default_rng(0)
+    for num_layers in (1, 2):
+        layer = make_layer(cell, 4, input_size=3, num_layers=num_layers)
+        out, _ = layer.forward(rng.standard_normal(shape), training=True)
+        kept = out.copy()
+        layer.backward(rng.standard_normal(out.shape))
+        np.testing.assert_array_equal(out, kept)
+
+
 def test_bad_dout_and_dstate(layer):
     out, state = layer.forward(X, training=True)
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 5, 8\)"):
