@@ -54,10 +54,16 @@ Backward buffers::
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import add_valid_units, chunk, column_sums, sum_parts
+from ._common import (
+    add_valid_units,
+    chunk,
+    column_sums,
+    sequence_grads,
+    sum_parts,
+)
 from ._math import sigmoid, tanh
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
@@ -300,6 +306,8 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
+    parallel = rows is prange  # a bool: closures over dispatchers defeat the cache
+
     def gru_seq_backward(x, W_ih, W_cols, W_rz_cols, W_n_cols, lengths, reverse, reset_after,
                          input_grads, n_chunks, h_prev, gates, hn, dout, dhT, dx, dW_ih, dW_hh,
                          dW_hn, db_ih, db_hh, dh0, dGi, dGh, dn, dht, drz, dh_parts, parts_ih,
@@ -307,7 +315,6 @@ def _backward_factory(rows):
         # dh0 carries dL/dh backwards through time and ends as the initial-state
         # gradient (see the module docstring for dGi, dGh, dn).
         T, B = dout.shape[0], dout.shape[1]
-        I = x.shape[2]
         H = dh0.shape[1]
         dh0[:] = dhT
         t_next = -1
@@ -343,30 +350,19 @@ def _backward_factory(rows):
                                 dh0)
             else:
                 add_valid_units(u0, u1, t_next, lengths, drz, W_rz_cols[k], dh_parts[k], dh0)
+        sequence_grads(parallel, dGi, dGh, x, h_prev, W_ih, input_grads, n_chunks, dx, parts_ih,
+                       parts_hh, dW_ih, dW_hh)
         N = T * B
-        dGif = dGi.reshape(N, 3 * H)
-        dGhf = dGh.reshape(N, 3 * H)
-        xf = x.reshape(N, I)
-        hpf = h_prev.reshape(N, H)
-        dnf = dn.reshape(N, H)
-        hnf = hn.reshape(N, H)
-        dxf = dx.reshape(N, I)
-        for k in rows(n_chunks):
-            n0, n1 = chunk(k, n_chunks, N)
-            if input_grads:
-                np.dot(dGif[n0:n1], W_ih, dxf[n0:n1])
-                np.dot(dGif[n0:n1].T, xf[n0:n1], parts_ih[k])
-            np.dot(dGhf[n0:n1].T, hpf[n0:n1], parts_hh[k])
-            if not reset_after:
-                np.dot(dnf[n0:n1].T, hnf[n0:n1], parts_hn[k])
-        if input_grads:
-            sum_parts(parts_ih, n_chunks, dW_ih)
-        sum_parts(parts_hh, n_chunks, dW_hh)
         if not reset_after:
             # the n rows see r * h, not h: replace them (dW_hn is dW_hh[2H:]).
+            dnf = dn.reshape(N, H)
+            hnf = hn.reshape(N, H)
+            for k in rows(n_chunks):
+                n0, n1 = chunk(k, n_chunks, N)
+                np.dot(dnf[n0:n1].T, hnf[n0:n1], parts_hn[k])
             sum_parts(parts_hn, n_chunks, dW_hn)
-        column_sums(dGif, db_ih)
-        column_sums(dGhf, db_hh)
+        column_sums(dGi.reshape(N, 3 * H), db_ih)
+        column_sums(dGh.reshape(N, 3 * H), db_hh)
 
     return gru_seq_backward
 

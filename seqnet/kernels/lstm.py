@@ -50,10 +50,15 @@ reverse direction of a row starts at its last valid step.
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import chunk, column_sums, set_valid_units, sum_parts
+from ._common import (
+    chunk,
+    column_sums,
+    sequence_grads,
+    set_valid_units,
+)
 from ._math import sigmoid, tanh
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
@@ -169,13 +174,14 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
+    parallel = rows is prange  # a bool: closures over dispatchers defeat the cache
+
     def lstm_seq_backward(x, W_ih, W_cols, lengths, reverse, input_grads, n_chunks, h_prev,
                           c_prev, gates, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
                           dh_parts, parts_ih, parts_hh):
         # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
         # gradients of the initial state. dG[t, b] = dL/da (pre-activations).
         T, B = dout.shape[0], dout.shape[1]
-        I = x.shape[2]
         H = dh0.shape[1]
         dh0[:] = dhT
         dc0[:] = dcT
@@ -196,24 +202,9 @@ def _backward_factory(rows):
             u0, u1 = chunk(k, n_chunks, H)
             set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
                                  dh_parts[k], dh0)
-        # Whole-sequence products, split over row chunks so that every thread runs
-        # its own single-threaded GEMM; weight gradients are partial sums per chunk
-        # (parts_* [n_chunks, ...]) added in chunk order.
-        N = T * B
-        dGf = dG.reshape(N, 4 * H)
-        xf = x.reshape(N, I)
-        hf = h_prev.reshape(N, H)
-        dxf = dx.reshape(N, I)
-        for k in rows(n_chunks):
-            n0, n1 = chunk(k, n_chunks, N)
-            if input_grads:
-                np.dot(dGf[n0:n1], W_ih, dxf[n0:n1])
-                np.dot(dGf[n0:n1].T, xf[n0:n1], parts_ih[k])
-            np.dot(dGf[n0:n1].T, hf[n0:n1], parts_hh[k])
-        if input_grads:
-            sum_parts(parts_ih, n_chunks, dW_ih)
-        sum_parts(parts_hh, n_chunks, dW_hh)
-        column_sums(dGf, db)
+        sequence_grads(parallel, dG, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, parts_ih,
+                       parts_hh, dW_ih, dW_hh)
+        column_sums(dG.reshape(T * B, 4 * H), db)
 
     return lstm_seq_backward
 

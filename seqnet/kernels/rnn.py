@@ -37,10 +37,15 @@ Backward buffers::
 """
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import chunk, column_sums, set_valid_units, sum_parts
+from ._common import (
+    chunk,
+    column_sums,
+    sequence_grads,
+    set_valid_units,
+)
 from ._math import tanh
 
 
@@ -118,13 +123,14 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
+    parallel = rows is prange  # a bool: closures over dispatchers defeat the cache
+
     def rnn_seq_backward(x, W_ih, W_cols, lengths, reverse, relu, input_grads, n_chunks,
                          h_prev, out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts,
                          parts_ih, parts_hh):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
         # dG[t, b] = dL/da, the pre-activation gradient.
         T, B = dout.shape[0], dout.shape[1]
-        I = x.shape[2]
         H = dh0.shape[1]
         dh0[:] = dhT
         t_next = -1
@@ -140,21 +146,9 @@ def _backward_factory(rows):
         for k in rows(n_chunks):
             u0, u1 = chunk(k, n_chunks, H)
             set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k], dh_parts[k], dh0)
-        N = T * B
-        dGf = dG.reshape(N, H)
-        xf = x.reshape(N, I)
-        hf = h_prev.reshape(N, H)
-        dxf = dx.reshape(N, I)
-        for k in rows(n_chunks):
-            n0, n1 = chunk(k, n_chunks, N)
-            if input_grads:
-                np.dot(dGf[n0:n1], W_ih, dxf[n0:n1])
-                np.dot(dGf[n0:n1].T, xf[n0:n1], parts_ih[k])
-            np.dot(dGf[n0:n1].T, hf[n0:n1], parts_hh[k])
-        if input_grads:
-            sum_parts(parts_ih, n_chunks, dW_ih)
-        sum_parts(parts_hh, n_chunks, dW_hh)
-        column_sums(dGf, db)
+        sequence_grads(parallel, dG, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, parts_ih,
+                       parts_hh, dW_ih, dW_hh)
+        column_sums(dG.reshape(T * B, H), db)
 
     return rnn_seq_backward
 
