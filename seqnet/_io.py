@@ -45,9 +45,9 @@ def atomic_write(path, mode="wb"):
     directory = os.path.dirname(os.path.abspath(path))
     fd, tmp = _create_beside(path, directory)
     try:
-        with contextlib.suppress(FileNotFoundError):  # keep the replaced file's mode
-            os.chmod(tmp, os.stat(path).st_mode & 0o7777)
         with os.fdopen(fd, mode) as f:
+            with contextlib.suppress(OSError):  # keep the replaced file's mode, if any
+                os.chmod(tmp, os.stat(path).st_mode & 0o7777)
             yield f
             f.flush()
             os.fsync(f.fileno())

@@ -106,6 +106,28 @@ def blas_single_threaded():
                     set_(n)
 
 
+@contextlib.contextmanager
+def blas_threads(n=None):
+    """Set every loaded OpenBLAS to ``n`` threads inside the block (``None``: leave
+    them as they are); restore them after. For benchmarks, not thread-safe.
+
+    Parameters
+    ----------
+    n : int, optional
+        Threads for each OpenBLAS pool.
+    """
+    libs = _openblas_libs()
+    saved = [get() for _, _, get, _ in libs]
+    if n is not None:
+        for _, set_, _, _ in libs:
+            set_(int(n))
+    try:
+        yield
+    finally:
+        for (_, set_, _, _), k in zip(libs, saved, strict=True):
+            set_(k)
+
+
 _workqueue_lock = threading.Lock()
 
 

@@ -17,6 +17,12 @@ Shapes (T steps, B rows, I inputs, H hidden units, G gates: LSTM 4, GRU 3, RNN 1
 Each ``*_forward`` returns ``(out, final_state, cache)``; ``cache`` is ``None``
 unless ``keep=True``. Each ``*_backward(cache, dout, dstate)`` returns
 ``(dx, (dW_ih, dW_hh, db_ih, db_hh), dstate0)``.
+
+A backward spends its cache: it writes the gate gradients over the cached gates
+(the LSTM, the GRU) or over the cached ``out`` (the SimpleRNN, whose ``out`` *is*
+its cache), so a second backward from one cache raises, and ``rnn_forward``'s
+``out`` is overwritten by ``rnn_backward``: copy it first if you need it.
+:class:`seqnet.RecurrentLayer` returns copies, never these buffers.
 """
 
 from __future__ import annotations

@@ -46,6 +46,8 @@ import time
 
 import numpy as np
 
+from .._io import atomic_write
+
 __all__ = [
     "EXTRA_HINT",
     "autocorrelation",
@@ -810,7 +812,8 @@ def plot_results(results, path, plot_origins=None):
     ax.set_xticks(hs)
     ax.set_ylim(0, top)
     ax.legend(loc="lower right", fontsize=8)
-    fig.savefig(path, dpi=110)
+    with atomic_write(path) as f:
+        fig.savefig(f, format="png", dpi=110)
 
 
 # ------------------------------------------------------------------------- CLI
@@ -846,22 +849,36 @@ def main(argv=None):
     Returns
     -------
     int
-        0 on success.
+        0 on success; 2 after an ``error:`` line when an extra is missing or the
+        output folder cannot be made (argparse exits 2 for bad options).
     """
     parser = _parser()
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    try:  # both extras are checked before any training
+        load_sunspots()
+        try:
+            from matplotlib.figure import Figure  # noqa: F401
+        except ImportError:
+            raise ImportError(f"the figure needs matplotlib; {EXTRA_HINT}") from None
+    except ImportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        os.makedirs(args.out_dir, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot create --out-dir {args.out_dir!r}: {exc}", file=sys.stderr)
+        return 2
     try:
         results = run(epochs=args.epochs, seeds=args.seeds, window=args.window,
                       horizon=args.horizon, hidden=args.hidden)
     except ValueError as exc:
         parser.error(str(exc))
-    os.makedirs(args.out_dir, exist_ok=True)
     figure = os.path.join(args.out_dir, FIGURE_NAME)
     plot_results(results, figure)
     report = _report(results, time.perf_counter() - start)
     table = os.path.join(args.out_dir, TABLE_NAME)
-    with open(table, "w", encoding="utf-8") as f:
+    with atomic_write(table, "w") as f:
         f.write(report)
     print(report)
     print(f"wrote {figure} and {table}")

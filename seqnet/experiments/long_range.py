@@ -232,6 +232,13 @@ def run(lengths=(10, 25, 50, 100, 200), seeds=(0, 1, 2), cells=tuple(CELLS), hid
         ``T + 1`` norms each.
     """
     lengths = [_checks.positive_int(n, "lengths") for n in lengths]
+    for value, name in ((hidden, "hidden"), (epochs, "epochs"), (train_size, "train_size"),
+                        (test_size, "test_size"), (batch_size, "batch_size"),
+                        (grad_batch, "grad_batch")):
+        _checks.positive_int(value, name)
+    if min(lengths) < 2:
+        raise ValueError(f"lengths must be at least 2 (one marker in each half), got "
+                         f"{min(lengths)}")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("seeds must name at least one seed")
@@ -303,15 +310,15 @@ def table(results):
     return "\n".join(lines) + "\n"
 
 
-def _pyplot():
+def _figure():
+    """A new matplotlib Figure on the Agg canvas; pyplot and the caller's backend are
+    left alone."""
     try:
-        import matplotlib
+        from matplotlib.figure import Figure
     except ImportError:
         raise ImportError('the figures need matplotlib: pip install "seqnet[experiments]"') \
             from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
+    return Figure(figsize=(6.4, 4.2), dpi=120)
 
 
 _COLOURS = {"SimpleRNN": "tab:red", "LSTM": "tab:blue", "GRU": "tab:green",
@@ -329,9 +336,9 @@ def plot_mse(results, path):
     path : str or path-like
         Where to write the PNG (atomically).
     """
-    plt = _pyplot()
     cfg = results["config"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    fig = _figure()
+    ax = fig.subplots()
     for cell in cfg["cells"]:
         lengths = cfg["lengths"]
         values = [results["mse"][cell][str(T)] for T in lengths]
@@ -365,9 +372,9 @@ def plot_gradients(results, path):
     path : str or path-like
         Where to write the PNG (atomically).
     """
-    plt = _pyplot()
     cfg = results["config"]
-    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    fig = _figure()
+    ax = fig.subplots()
     for cell in cfg["cells"]:
         g = results["gradients"][cell]
         t = np.arange(len(g["init"]))
@@ -392,7 +399,6 @@ def plot_gradients(results, path):
 def _save(fig, path):
     with atomic_write(path) as f:
         fig.savefig(f, format="png")
-    fig.clear()
 
 
 def main(argv=None):
@@ -426,9 +432,12 @@ def main(argv=None):
                    help="T of the gradient measurement (one of --lengths; 0 skips it)")
     args = p.parse_args(argv)
     try:
-        plt_ok = _pyplot() is not None
+        _figure()  # matplotlib is checked before any training
         out = pathlib.Path(args.out_dir)
-        os.makedirs(out, exist_ok=True)
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            raise ValueError(f"cannot create --out-dir {args.out_dir!r}: {e}") from None
         start = time.perf_counter()
         results = run(args.lengths, args.seeds, args.cells, args.hidden, args.epochs,
                       args.train_size, args.test_size, args.batch_size, args.lr,
@@ -443,10 +452,9 @@ def main(argv=None):
         f.write(md)
     with atomic_write(out / "long_range.json", "w") as f:
         json.dump(results, f, indent=1)
-    if plt_ok:
-        plot_mse(results, out / "long_range_mse.png")
-        if args.grad_length:
-            plot_gradients(results, out / "long_range_gradients.png")
+    plot_mse(results, out / "long_range_mse.png")
+    if args.grad_length:
+        plot_gradients(results, out / "long_range_gradients.png")
     print(f"wrote {out}/long_range_mse.png, long_range_gradients.png, long_range.md, "
           f"long_range.json in {math.ceil(results['seconds_total'])} s")
     return 0

@@ -82,13 +82,14 @@ class GradcheckReport:
 
     @property
     def max_error(self):
-        """float: the largest error over all tensors (0 when there are none)."""
-        return max(self.errors.values(), default=0.0)
+        """float: the largest error over all tensors (0 when there are none; NaN
+        when any tensor's error is NaN)."""
+        return self.errors[self.worst] if self.errors else 0.0
 
     @property
     def worst(self):
-        """str: the name of the tensor with the largest error."""
-        return max(self.errors, key=self.errors.get)
+        """str: the name of the tensor with the largest error (a NaN one first)."""
+        return max(self.errors, key=lambda n: (np.isnan(self.errors[n]), self.errors[n]))
 
     def passed(self, tolerance=DEFAULT_TOLERANCE):
         """Whether every tensor's error is at most ``tolerance`` (and none is NaN).

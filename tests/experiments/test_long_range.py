@@ -120,3 +120,27 @@ def test_the_command_reports_bad_arguments(tmp_path, capsys):
     assert status == 2
     assert "error: grad_length must be one of lengths" in capsys.readouterr().err
     assert not (tmp_path / "long_range.json").exists()
+
+
+def test_the_command_leaves_the_callers_matplotlib_alone(tmp_path):
+    """The figures are drawn on Figure objects: pyplot's backend and its list of
+    open figures are what they were."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    backend, opened = matplotlib.get_backend(), plt.get_fignums()
+    assert lr.main(["--out-dir", str(tmp_path), "--lengths", "6", "--seeds", "0",
+                    "--epochs", "1", "--train-size", "50", "--test-size", "20",
+                    "--grad-length", "6"]) == 0
+    assert matplotlib.get_backend() == backend and plt.get_fignums() == opened
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--train-size", "0"], "train_size must be"),
+    (["--lengths", "1"], "lengths must be at least 2"),
+    (["--out-dir", "/proc/no/such/dir"], "cannot create --out-dir"),
+])
+def test_the_command_names_the_bad_argument(argv, message, tmp_path, capsys):
+    argv = ["--out-dir", str(tmp_path), "--grad-length", "0", *argv]
+    assert lr.main(argv) == 2
+    assert message in capsys.readouterr().err

@@ -102,3 +102,13 @@ def test_command_line_reports_and_fails():
                           "--tolerance", "1e-30"], capture_output=True, text=True, check=False)
     assert bad.returncode == 1
     assert "FAIL" in bad.stdout
+
+
+def test_a_nan_error_is_the_worst_and_the_max():
+    """max() over floats skips a NaN depending on order: the report must not."""
+    from seqnet.gradcheck import GradcheckReport
+
+    for errors in ({"w": 1e-9, "x": float("nan")}, {"x": float("nan"), "w": 1e-9}):
+        report = GradcheckReport(errors=errors, analytic={}, numeric={})
+        assert report.worst == "x" and np.isnan(report.max_error)
+        assert not report.passed()

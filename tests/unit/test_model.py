@@ -1027,3 +1027,17 @@ def test_saved_files_get_the_permissions_open_would_give(tmp_path):
     os.chmod(tmp_path / "new.npz", 0o640)
     model.save(tmp_path / "new.npz")
     assert (tmp_path / "new.npz").stat().st_mode & 0o777 == 0o640
+
+
+def test_atomic_write_survives_an_unreadable_old_file(tmp_path):
+    """A path that cannot be stat'ed (here a symlink loop) still gets written and
+    no descriptor is leaked."""
+    from seqnet._io import atomic_write
+
+    loop = tmp_path / "loop"
+    os.symlink(loop, loop)
+    before = len(os.listdir("/proc/self/fd"))
+    with atomic_write(loop) as f:
+        f.write(b"data")
+    assert loop.read_bytes() == b"data" and not loop.is_symlink()
+    assert len(os.listdir("/proc/self/fd")) == before
