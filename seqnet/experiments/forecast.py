@@ -856,7 +856,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:  # both extras are checked before any training
-        load_sunspots()
+        data = load_sunspots()
         try:
             from matplotlib.figure import Figure  # noqa: F401
         except ImportError:
@@ -871,7 +871,7 @@ def main(argv=None):
         return 2
     try:
         results = run(epochs=args.epochs, seeds=args.seeds, window=args.window,
-                      horizon=args.horizon, hidden=args.hidden)
+                      horizon=args.horizon, hidden=args.hidden, data=data)
     except ValueError as exc:
         parser.error(str(exc))
     figure = os.path.join(args.out_dir, FIGURE_NAME)

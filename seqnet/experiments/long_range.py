@@ -171,29 +171,25 @@ def hidden_state_gradients(model, x, y):
     x = _checks.float_array(x, "x", rnn.dtype)
     y = _checks.float_array(y, "y", rnn.dtype)
     B, T = x.shape[:2]
+    lstm = isinstance(rnn, LSTM)
     dh = np.zeros(T + 1)
-    dc = np.zeros(T + 1) if isinstance(rnn, LSTM) else None
+    dc = np.zeros(T + 1) if lstm else None
     zeros = np.zeros((1, B, rnn.hidden_size), rnn.dtype)
+    state = (zeros, zeros) if lstm else zeros
     for t in range(T + 1):
-        if t == 0:
-            state = (zeros, zeros) if dc is not None else zeros
-        else:
-            _, state = rnn.forward(x[:, :t])
-        if t == T:  # the output is h_T itself
-            h = state[0][0] if dc is not None else state[0]
+        if t > 0:  # the state after t steps: one more step from the last one
+            _, state = rnn.forward(x[:, t - 1:t], state)
+        if t == T:  # the output is h_T itself; the loss does not read c_T
+            h = state[0][0] if lstm else state[0]
             d_out = 2.0 * (dense.forward(h) - y)
             dh[t] = np.linalg.norm(d_out @ dense.params["weight"], axis=1).mean()
-            if dc is not None:
-                dc[t] = 0.0
             continue
         out, _ = rnn.forward(x[:, t:], state, training=True)
         pred = dense.forward(out, training=True)
         _, dstate = rnn.backward(dense.backward(2.0 * (pred - y)))
-        if dc is not None:
-            dh[t] = np.linalg.norm(dstate[0][0], axis=1).mean()
+        dh[t] = np.linalg.norm((dstate[0] if lstm else dstate)[0], axis=1).mean()
+        if lstm:
             dc[t] = np.linalg.norm(dstate[1][0], axis=1).mean()
-        else:
-            dh[t] = np.linalg.norm(dstate[0], axis=1).mean()
     return dh, dc
 
 

@@ -30,17 +30,12 @@ def test_adding_problem_rejects_bad_sizes(kwargs, name):
 
 
 def _steps(cell, params, x_row, h, c):
-    """Run the reference cell over the steps of one row ``x_row`` (t, 2) from (h, c)."""
-    W_ih, W_hh, b_ih, b_hh = (params[k + "_l0"] for k in ("weight_ih", "weight_hh",
-                                                          "bias_ih", "bias_hh"))
-    for x_s in x_row:
-        if cell == "LSTM":
-            h, c = naive.lstm_step(x_s, h, c, W_ih, W_hh, b_ih, b_hh)
-        elif cell == "GRU":
-            h, _ = naive.gru_step(x_s, h, W_ih, W_hh, b_ih, b_hh)
-        else:
-            h, _ = naive.rnn_step(x_s, h, W_ih, W_hh, b_ih, b_hh)
-    return h, c
+    """The reference state after running one row ``x_row`` (t, 2) from (h, c)."""
+    p = tuple(params[k + "_l0"] for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    state = (h[None], c[None]) if cell == "LSTM" else (h[None],)
+    name = {"LSTM": "lstm", "GRU": "gru"}.get(cell, "rnn")
+    _, final = naive.run_direction(name, x_row[None], p, state)
+    return final[0][0], (final[1][0] if cell == "LSTM" else c)
 
 
 def _naive_loss(cell, params, dense, x_row, y_row, t, h, c):
