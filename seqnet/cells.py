@@ -1,28 +1,31 @@
 """One direction of one recurrent layer over a whole sequence: the kernel wrappers.
 
 These functions allocate every output and cache and make one kernel call per
-sequence. They take time-major arrays of one float dtype (``float32`` or
-``float64``) and trust their arguments: the checks live in :mod:`seqnet.layers`.
+sequence. They take batch-first arrays of one float dtype (``float32`` or
+``float64``), as the layers do, and trust their arguments: the checks live in
+:mod:`seqnet.layers`.
 
-Shapes (T steps, B rows, I inputs, H hidden units, G gates: LSTM 4, GRU 3, RNN 1):
+Shapes (B rows, T steps, I inputs, H hidden units, G gates: LSTM 4, GRU 3, RNN 1):
 
-- ``x``: ``(T, B, I)``, C-contiguous; or ``(T, B)`` integer indices in ``[0, I)``,
+- ``x``: ``(B, T, I)``, C-contiguous; or ``(B, T)`` integer indices in ``[0, I)``,
   which computes exactly what the one-hot input would (the input projection is a
   gather of columns of ``W_ih``, its gradient a scatter-add; ``dx`` is ``None``).
 - ``W_ih``: ``(G*H, I)``, ``W_hh``: ``(G*H, H)``, ``b_ih``, ``b_hh``: ``(G*H,)``.
 - ``state``: a tuple of ``(B, H)`` arrays, ``(h,)`` or, for the LSTM, ``(h, c)``.
 - ``lengths``: ``(B,)`` int64 with ``1 <= lengths[b] <= T``.
-- ``out``: ``(T, B, H)``, zero past each row's length.
+- ``out``: ``(B, T, H)``, zero past each row's length.
 
 Each ``*_forward`` returns ``(out, final_state, cache)``; ``cache`` is ``None``
 unless ``keep=True``. Each ``*_backward(cache, dout, dstate)`` returns
 ``(dx, (dW_ih, dW_hh, db_ih, db_hh), dstate0)``.
 
 A backward spends its cache: it writes the gate gradients over the cached gates
-(the LSTM, the GRU) or over the cached ``out`` (the SimpleRNN, whose ``out`` *is*
-its cache), so a second backward from one cache raises, and ``rnn_forward``'s
-``out`` is overwritten by ``rnn_backward``: copy it first if you need it.
-:class:`seqnet.RecurrentLayer` returns copies, never these buffers.
+(the LSTM, the GRU, whose recurrent n-block gradient also goes over ``hn``) or over
+the cached ``out`` (the SimpleRNN, whose ``out`` *is* its cache), so a second
+backward from one cache raises, and ``rnn_forward``'s ``out`` is overwritten by
+``rnn_backward``: copy it first if you need it. :class:`seqnet.RecurrentLayer`
+returns the LSTM's and the GRU's ``out`` as it is (nothing overwrites it) and a
+copy of a training SimpleRNN's.
 """
 
 from __future__ import annotations
@@ -56,11 +59,6 @@ def _n_chunks(limit):
     return max(1, min(numba.get_num_threads(), limit))
 
 
-def _parts(like, n_chunks):
-    """A ``[n_chunks, *like.shape]`` buffer for per-chunk partial sums."""
-    return np.empty((n_chunks, *like.shape), like.dtype)
-
-
 def _unit_rows(W_hh, n_chunks, G):
     """``W_hh`` rows regrouped by hidden-unit chunk: ``[n_chunks, G*Hc, H]``.
 
@@ -89,16 +87,16 @@ def _unit_cols(W_hh, n_chunks):
 
 
 def _input(x, W_ih, dt):
-    """(x for the kernel, gates buffer, project flag, T, B).
+    """(x for the kernel, gates buffer, project flag, B, T).
 
     Index input is gathered here (one numpy ``take``) and the kernel told not to
-    project; it then gets an empty ``(T, B, 0)`` placeholder for ``x``.
+    project; it then gets an empty ``(B, T, 0)`` placeholder for ``x``.
     """
-    T, B = x.shape[:2]
+    B, T = x.shape[:2]
     if x.ndim == 2:
         gates = np.take(W_ih.T, x, axis=0)
-        return np.empty((T, B, 0), dt), gates, False, T, B
-    return x, np.empty((T, B, W_ih.shape[0]), dt), True, T, B
+        return np.empty((B, T, 0), dt), gates, False, B, T
+    return x, np.empty((B, T, W_ih.shape[0]), dt), True, B, T
 
 
 def _input_grads(x, W_ih, dG):
@@ -125,9 +123,9 @@ def _spend(cache, name):
     return buffer
 
 
-def _history(keep, T, B, H, dtype):
+def _history(keep, B, T, H, dtype):
     """Per-step state history for backward, or a 1-step dummy when not kept."""
-    return np.empty((T if keep else 1, B, H), dtype)
+    return np.empty((B, T if keep else 1, H), dtype)
 
 
 def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=True):
@@ -137,13 +135,13 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     """
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, project, T, B = _input(x, W_ih, dt)
+    x_k, gates, project, B, T = _input(x, W_ih, dt)
     h0, c0 = state
-    out = np.empty((T, B, H), dt)
+    out = np.empty((B, T, H), dt)
     hT = np.empty((B, H), dt)
     cT = np.empty((B, H), dt)
-    h_prev = _history(keep, T, B, H, dt)
-    c_prev = _history(keep, T, B, H, dt)
+    h_prev = _history(keep, B, T, H, dt)
+    c_prev = _history(keep, B, T, H, dt)
     n_chunks = _n_chunks(H)
     W_rows = _unit_rows(W_hh, n_chunks, 4)
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
@@ -161,10 +159,10 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
 def lstm_backward(cache, dout, dstate):
     """Backpropagation through time for :func:`lstm_forward`.
 
-    ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T, dc_T)``, each ``(B, H)``.
+    ``dout``: ``(B, T, H)``; ``dstate``: ``(dh_T, dc_T)``, each ``(B, H)``.
     """
     x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
-    T, B = x.shape[:2]
+    B, T = x.shape[:2]
     H = W_hh.shape[1]
     dt = W_hh.dtype
     db = np.empty(4 * H, dt)
@@ -172,7 +170,7 @@ def lstm_backward(cache, dout, dstate):
     dc0 = np.empty((B, H), dt)
     # dL/da of every step overwrites the gates it is made from (each element is
     # read before it is written, and nothing reads the gates after): the cache is
-    # spent, and BPTT needs no second (T, B, 4H) buffer.
+    # spent, and BPTT needs no second (B, T, 4H) buffer.
     dG = _spend(cache, "gates")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dW_hh = np.empty_like(W_hh)
@@ -182,8 +180,7 @@ def lstm_backward(cache, dout, dstate):
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], input_grads, n_chunks,
          cache["h_prev"], cache["c_prev"], dG, dout, dstate[0], dstate[1],
-         dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts, _parts(dW_ih, n_chunks),
-         _parts(dW_hh, n_chunks))
+         dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -200,12 +197,12 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     """
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, project, T, B = _input(x, W_ih, dt)
+    x_k, gates, project, B, T = _input(x, W_ih, dt)
     (h0,) = state
-    out = np.empty((T, B, H), dt)
+    out = np.empty((B, T, H), dt)
     hT = np.empty((B, H), dt)
-    h_prev = _history(keep, T, B, H, dt)
-    hn = np.empty((T, B, H), dt)
+    h_prev = _history(keep, B, T, H, dt)
+    hn = np.empty((B, T, H), dt)
     n_chunks = _n_chunks(H)
     empty = np.empty((n_chunks, 1, H), dt)   # the other form's weights: unused
     if reset_after:
@@ -232,39 +229,32 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
 def gru_backward(cache, dout, dstate):
     """Backpropagation through time for :func:`gru_forward`.
 
-    ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
+    ``dout``: ``(B, T, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
     """
     x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
-    T, B = x.shape[:2]
+    B, T = x.shape[:2]
     H = W_hh.shape[1]
     dt = W_hh.dtype
     dW_hh = np.empty_like(W_hh)
     db_ih = np.empty(3 * H, dt)
     db_hh = np.empty(3 * H, dt)
     dh0 = np.empty((B, H), dt)
-    dGi = _spend(cache, "gates")   # written over the gates, as in lstm_backward
-    dGh = np.empty((T, B, 3 * H), dt)
-    dx, dW_ih, input_grads = _input_grads(x, W_ih, dGi)
-    dn = np.empty((T, B, H), dt)
+    # the gate gradients are written over the gates, as in lstm_backward, and the
+    # hidden side's n block (dan * r, reset_after) over hn, which only it reads.
+    dG = _spend(cache, "gates")
+    hn = _spend(cache, "hn")
+    dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dht = np.empty((B, H), dt)
-    drz = np.empty((B, 2 * H), dt)
     n_chunks = _n_chunks(H)
-    empty = np.empty((n_chunks, 1, 1), dt)   # the other form's weights: unused
-    if cache["reset_after"]:
-        W_cols, W_rz_cols, W_n_cols = _unit_cols(W_hh, n_chunks), empty, empty
-    else:
-        W_cols = empty
-        W_rz_cols = _unit_cols(W_hh[:2 * H], n_chunks)
-        W_n_cols = _unit_cols(W_hh[2 * H:], n_chunks)
-    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
+    W_cols = _unit_cols(W_hh, n_chunks)
+    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
+    dW_hrz, dW_hn = dW_hh[:2 * H], dW_hh[2 * H:]
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
-         cache["x_k"], W_ih, W_cols, W_rz_cols, W_n_cols, cache["lengths"],
-         cache["reverse"], cache["reset_after"], input_grads, n_chunks, cache["h_prev"],
-         dGi, cache["hn"], dout, dstate[0], dx, dW_ih, dW_hh, dW_hh[2 * H:],
-         db_ih, db_hh, dh0, dGi, dGh, dn, dht, drz, dh_parts, _parts(dW_ih, n_chunks),
-         _parts(dW_hh, n_chunks), _parts(dW_hh[2 * H:], n_chunks))
+         cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"],
+         cache["reset_after"], input_grads, n_chunks, cache["h_prev"], dG, hn, dout,
+         dstate[0], dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0, dG, dht, dh_parts)
     if not input_grads:
-        _index_weight_grad(x, dGi, dW_ih)
+        _index_weight_grad(x, dG, dW_ih)
         dx = None
     return dx, (dW_ih, dW_hh, db_ih, db_hh), (dh0,)
 
@@ -277,12 +267,12 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     """
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, project, T, B = _input(x, W_ih, dt)
+    x_k, gates, project, B, T = _input(x, W_ih, dt)
     (h0,) = state
     relu = nonlinearity == "relu"
-    out = np.empty((T, B, H), dt)
+    out = np.empty((B, T, H), dt)
     hT = np.empty((B, H), dt)
-    h_prev = _history(keep, T, B, H, dt)
+    h_prev = _history(keep, B, T, H, dt)
     n_chunks = _n_chunks(H)
     W_rows = _unit_rows(W_hh, n_chunks, 1)
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
@@ -300,17 +290,17 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
 def rnn_backward(cache, dout, dstate):
     """Backpropagation through time for :func:`rnn_forward`.
 
-    ``dout``: ``(T, B, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
+    ``dout``: ``(B, T, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
     """
     x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
-    T, B = x.shape[:2]
+    B, T = x.shape[:2]
     H = W_hh.shape[1]
     dt = W_hh.dtype
     dW_hh = np.empty_like(W_hh)
     db = np.empty(H, dt)
     dh0 = np.empty((B, H), dt)
     # dL/da overwrites the cached activations h_t it is made from, element by
-    # element (as in lstm_backward); the layer returns copies, never this buffer.
+    # element (as in lstm_backward); the layer returns a copy, never this buffer.
     dG = _spend(cache, "out")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     n_chunks = _n_chunks(H)
@@ -319,7 +309,7 @@ def rnn_backward(cache, dout, dstate):
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], cache["relu"],
          input_grads, n_chunks, cache["h_prev"], dG, dout, dstate[0], dx, dW_ih,
-         dW_hh, db, dh0, dG, dh_parts, _parts(dW_ih, n_chunks), _parts(dW_hh, n_chunks))
+         dW_hh, db, dh0, dG, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None

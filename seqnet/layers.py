@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _checks, cells
 from ._config import DEFAULT_DTYPE
+from .kernels._common import checksum as _checksum
 
 
 class RecurrentLayer:
@@ -247,6 +248,10 @@ class RecurrentLayer:
         return tuple(parts) if len(self.STATE_NAMES) > 1 else parts[0]
 
     # ----------------------------------------------------------------- the passes
+    #: whether the cell's backward writes over its forward's ``out`` (the
+    #: SimpleRNN's output is its cache): a training forward then returns a copy.
+    _out_is_cache = False
+
     def _cell_forward(self, x, p, state, lengths, reverse, keep):
         raise NotImplementedError
 
@@ -320,7 +325,7 @@ class RecurrentLayer:
         self._cache = None
         keep = bool(training)
         D = self.num_directions
-        inp = np.ascontiguousarray(np.swapaxes(x, 0, 1))
+        inp = x_kept = np.ascontiguousarray(x)   # the kernels take batch-first buffers
         finals = [np.empty_like(s) for s in state]
         caches, masks = [], []
         for k in range(self.num_layers):
@@ -342,14 +347,17 @@ class RecurrentLayer:
                 masks.append(mask)
             inp = out
         if self.return_sequences:
-            # always a copy (ascontiguousarray would return the kernel's own buffer
-            # when B or T is 1): backward writes gradients over the cached outputs.
-            result = np.array(inp.transpose(1, 0, 2), order="C")
+            # the kernel's own buffer, but where backward would write gradients over
+            # it (a cell whose output is its cache): then a copy.
+            result = inp.copy() if keep and self._out_is_cache and D == 1 else inp
         else:
             last = finals[0][(self.num_layers - 1) * D:]
             result = np.ascontiguousarray(np.concatenate(list(last), axis=1))
         if keep:
-            self._cache = dict(caches=caches, masks=masks, B=B, T=T, out_shape=result.shape)
+            # the kernels keep a reference to x (often the caller's own array), not a
+            # copy: backward checks that it was not modified in between.
+            self._cache = dict(caches=caches, masks=masks, B=B, T=T, out_shape=result.shape,
+                               x=x_kept, x_sum=_checksum(x_kept))
         return result, self._state_out(finals)
 
     def backward(self, dout, dstate=None):
@@ -380,7 +388,8 @@ class RecurrentLayer:
             No ``forward(..., training=True)`` since the last inference forward or
             the last ``backward`` (each training forward feeds one backward: the
             gate gradients are written over its cached gates),
-            or ``dout``/``dstate`` of the wrong shape.
+            or ``dout``/``dstate`` of the wrong shape, or the forward's ``x`` was
+            modified in place since (the layer keeps a reference to it, not a copy).
         TypeError
             ``dout`` is not real floating point, or ``dstate`` has the wrong
             structure.
@@ -397,15 +406,19 @@ class RecurrentLayer:
         dfinal = list(self._state_tuple(dstate, "dstate", B))
         dfinal = [a.copy() for a in dfinal] if dstate is not None else dfinal
         if self.return_sequences:
-            d_inp = np.ascontiguousarray(dout.transpose(1, 0, 2))
+            d_inp = np.ascontiguousarray(dout)
         else:
-            d_inp = np.zeros((T, B, D * H), self.dtype)
+            d_inp = np.zeros((B, T, D * H), self.dtype)
             for d in range(D):
                 dfinal[0][(L - 1) * D + d] += dout[:, d * H:(d + 1) * H]
         dinit = [np.empty_like(a) for a in dfinal]
         # the kernels write the gate gradients over the cached gates: this forward's
         # cache feeds this one backward only (checked above, once inputs are valid).
         self._cache = None
+        if _checksum(c["x"]) != c["x_sum"]:
+            raise ValueError("x was modified in place between forward(..., training=True) "
+                             "and backward(): the gradients would be wrong. Run forward "
+                             "again, or pass forward a copy if you modify x afterwards")
         for k in range(L - 1, -1, -1):
             dx_sum = None
             for d in range(D):
@@ -422,7 +435,7 @@ class RecurrentLayer:
             if k > 0 and c["masks"]:
                 dx_sum = dx_sum * c["masks"][k - 1]
             d_inp = dx_sum
-        dx = None if d_inp is None else np.ascontiguousarray(d_inp.transpose(1, 0, 2))
+        dx = d_inp
         return dx, self._state_out(dinit)
 
     def get_config(self):
@@ -715,6 +728,7 @@ class SimpleRNN(RecurrentLayer):
     """
 
     GATES = ("h",)
+    _out_is_cache = True
 
     def __init__(self, hidden_size, *, nonlinearity="tanh", **kwargs):
         if nonlinearity not in ("tanh", "relu"):

@@ -1,9 +1,90 @@
-"""Small helpers shared by the cell kernels."""
+"""Small helpers shared by the cell kernels, and a strided GEMM.
+
+The kernels keep their sequence buffers batch-first, ``[B, T, ...]``, as the
+layers take and return them, so that no time-major copy of the input, the
+output, their gradients or the caches is ever made. A step's slice ``a[:, t]``
+is then a ``[B, ...]`` matrix whose rows are ``T*width`` elements apart: BLAS
+takes that as its leading dimension (:func:`gemm`), and the gate passes index
+``a[r, t]`` (a contiguous 1-D row) so that LLVM still vectorises them.
+"""
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 from .._config import JIT_OPTIONS, jit_pair
+
+_CHAR = ir.IntType(8)
+_VOIDP = ir.IntType(8).as_pointer()
+
+
+@intrinsic
+def _xxgemm(typingctx, transa, transb, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """BLAS ``?gemm`` through numba's own ``numba_xxgemm`` (scipy's OpenBLAS, the
+    library ``np.dot`` calls): column-major ``C[m, n] = op(A) op(B) + beta C`` with
+    alpha 1. ``transa``, ``transb``: character codes (``ord("n")``/``ord("t")``);
+    ``a``, ``b``, ``c``: arrays of one float dtype, passed by their data pointers."""
+    if not (isinstance(c, types.Array) and c.dtype in (types.float32, types.float64)
+            and a.dtype == c.dtype and b.dtype == c.dtype):
+        return None
+    dtype = c.dtype
+    sig = types.intc(transa, transb, m, n, k, a, lda, b, ldb, beta, c, ldc)
+
+    def codegen(context, builder, signature, args):
+        ta, tb, m_v, n_v, k_v, a_v, lda_v, b_v, ldb_v, beta_v, c_v, ldc_v = args
+        st = signature.args
+        intp = cgutils.intp_t
+        fnty = ir.FunctionType(ir.IntType(32), [_CHAR, _CHAR, _CHAR, intp, intp, intp, _VOIDP,
+                                                _VOIDP, intp, _VOIDP, intp, _VOIDP, _VOIDP, intp])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "numba_xxgemm")
+
+        def data(ty, value):
+            return builder.bitcast(context.make_array(ty)(context, builder, value).data, _VOIDP)
+
+        def as_intp(ty, value):
+            return context.cast(builder, value, ty, types.intp)
+
+        alpha = cgutils.alloca_once_value(builder, context.get_constant(dtype, 1.0))
+        beta_slot = cgutils.alloca_once_value(builder, context.cast(builder, beta_v, st[9], dtype))
+        kind = ir.Constant(_CHAR, ord("s" if dtype == types.float32 else "d"))
+        return builder.call(fn, (
+            kind, builder.trunc(as_intp(st[0], ta), _CHAR),
+            builder.trunc(as_intp(st[1], tb), _CHAR),
+            as_intp(st[2], m_v), as_intp(st[3], n_v), as_intp(st[4], k_v),
+            builder.bitcast(alpha, _VOIDP), data(st[5], a_v), as_intp(st[6], lda_v),
+            data(st[7], b_v), as_intp(st[8], ldb_v), builder.bitcast(beta_slot, _VOIDP),
+            data(st[10], c_v), as_intp(st[11], ldc_v)))
+
+    return sig, codegen
+
+
+@njit(**JIT_OPTIONS)
+def gemm(A, B, C, beta, a_t, b_t):
+    """``C = op(A) @ op(B) + beta * C`` for row-major 2-D views with unit inner stride.
+
+    ``op(A)`` is ``A.T`` when ``a_t`` (likewise ``B``). The rows of each matrix may be
+    any distance apart (a step's slice ``a[:, t]`` of a batch-first buffer, a column
+    block ``a[:, j0:j1]``): the distance is BLAS's leading dimension, so nothing is
+    copied. ``beta`` 0 or 1 (1 adds the product to ``C``).
+    """
+    M, N = C.shape
+    K = A.shape[0] if a_t else A.shape[1]
+    if M == 0 or N == 0:
+        return
+    if K == 0:
+        if beta == 0:
+            C[:, :] = 0.0
+        return
+    size = A.itemsize
+    lda = max(A.strides[0] // size, A.shape[1], 1)
+    ldb = max(B.strides[0] // size, B.shape[1], 1)
+    ldc = max(C.strides[0] // size, N, 1)
+    # row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a
+    # row-major matrix's memory is its transpose in column-major order.
+    _xxgemm(ord("t") if b_t else ord("n"), ord("t") if a_t else ord("n"), N, M, K,
+            B, ldb, A, lda, beta, C, ldc)
 
 
 @njit(**JIT_OPTIONS)
@@ -13,14 +94,12 @@ def chunk(k, n_chunks, rows):
 
 
 @njit(**JIT_OPTIONS)
-def set_valid_units(u0, u1, t, lengths, dG_t, W_cols_k, dh_k, dh):
-    """``dh[r, u0:u1] = dG_t[r] @ W[:, u0:u1]`` for the rows valid at step ``t``.
+def set_valid_units(u0, u1, t, lengths, dh_k, dh):
+    """``dh[r, u0:u1] = dh_k[r, :u1-u0]`` for the rows valid at step ``t``.
 
-    ``W_cols_k [G*H, Hc]`` holds this chunk's columns of the recurrent weights
-    (zero-padded), ``dh_k [B, Hc]`` is workspace. Rows past their length keep
-    ``dh`` (their state was carried, so is its gradient).
+    ``dh_k [B, Hc]`` holds this chunk's recurrent product (``dG_t W[:, u0:u1]``).
+    Rows past their length keep ``dh`` (their state was carried, so is its gradient).
     """
-    np.dot(dG_t, W_cols_k, dh_k)
     n = u1 - u0
     for r in range(dh.shape[0]):
         if t < lengths[r]:
@@ -28,10 +107,9 @@ def set_valid_units(u0, u1, t, lengths, dG_t, W_cols_k, dh_k, dh):
 
 
 @njit(**JIT_OPTIONS)
-def add_valid_units(u0, u1, t, lengths, dG_t, W_cols_k, dh_k, dh):
-    """``dh[r, u0:u1] += dG_t[r] @ W[:, u0:u1]`` for the rows valid at step ``t``
-    (as :func:`set_valid_units`, adding)."""
-    np.dot(dG_t, W_cols_k, dh_k)
+def add_valid_units(u0, u1, t, lengths, dh_k, dh):
+    """``dh[r, u0:u1] += dh_k[r, :u1-u0]`` for the rows valid at step ``t`` (as
+    :func:`set_valid_units`, adding)."""
     n = u1 - u0
     for r in range(dh.shape[0]):
         if t < lengths[r]:
@@ -64,66 +142,96 @@ def scatter_add_rows(idx, src, out):
             o[k] += s[k]
 
 
+def _weight_grad_factory(rows):
+    def weight_grad(dG, h, n_chunks, dW):
+        """``dW = dG^T h`` for 2-D ``dG [N, R]`` and ``h [N, K]`` (column blocks of
+        flattened sequence buffers allowed). Each chunk computes its own rows of
+        ``dW`` (a GEMM over all N rows), so no partial sums are kept or added, and
+        serial and parallel runs (the same chunks) give the same bits."""
+        R = dW.shape[0]
+        for k in rows(n_chunks):
+            r0, r1 = chunk(k, n_chunks, R)
+            gemm(dG[:, r0:r1], h, dW[r0:r1], 0.0, True, False)
+
+    return weight_grad
+
+
+weight_grad_serial, weight_grad_parallel = jit_pair(_weight_grad_factory)
+
+
 @njit(**JIT_OPTIONS)
-def sum_parts(parts, n_chunks, out):
-    """``out = parts[0] + ... + parts[n_chunks - 1]``, in that order (deterministic)."""
-    out[...] = parts[0]
-    for k in range(1, n_chunks):
-        p = parts[k]
-        for i in range(out.shape[0]):
-            o, q = out[i], p[i]
-            for j in range(o.shape[0]):
-                o[j] += q[j]
+def weight_grad(parallel, dG, h, n_chunks, dW):
+    """`weight_grad_parallel` or `weight_grad_serial` (same arguments after
+    ``parallel``). Kernels call this with their factory's ``parallel`` flag: a kernel
+    that closed over one of the two dispatchers could not be cached."""
+    if parallel:
+        weight_grad_parallel(dG, h, n_chunks, dW)
+    else:
+        weight_grad_serial(dG, h, n_chunks, dW)
 
 
-def _sequence_grads_factory(rows):
-    def sequence_grads(dG_in, dG_rec, x, h_prev, W_ih, input_grads, n_chunks, dx, parts_ih,
-                       parts_hh, dW_ih, dW_hh):
-        """The products after the time loop of every backward kernel.
-
-        ``dG_in [T, B, G*H]`` is dL/d(input-side pre-activations), ``dG_rec`` the
-        same for the recurrent side (the same array but in the GRU); ``x [T, B, I]``,
-        ``h_prev [T, B, H]``. Fills ``dx = dG_in W_ih`` (when ``input_grads``),
-        ``dW_ih = sum dG_in^T x`` and ``dW_hh = sum dG_rec^T h_prev``. The T*B rows
-        are split in ``n_chunks`` so that every thread runs its own GEMM; the weight
-        gradients are per-chunk partial sums (``parts_* [n_chunks, ...]``) added in
-        chunk order, so serial and parallel runs give the same bits.
-        """
-        T, B = dG_in.shape[0], dG_in.shape[1]
-        N = T * B
-        gi = dG_in.reshape(N, dG_in.shape[2])
-        gr = dG_rec.reshape(N, dG_rec.shape[2])
-        xf = x.reshape(N, x.shape[2])
-        hf = h_prev.reshape(N, h_prev.shape[2])
-        dxf = dx.reshape(N, dx.shape[2])
+def _input_grad_factory(rows):
+    def input_grad(dG, W_ih, n_chunks, dx):
+        """``dx = dG W_ih`` for 2-D ``dG [N, G*H]``, ``dx [N, I]``, rows split in chunks."""
+        N = dG.shape[0]
         for k in rows(n_chunks):
             n0, n1 = chunk(k, n_chunks, N)
-            if input_grads:
-                np.dot(gi[n0:n1], W_ih, dxf[n0:n1])
-                np.dot(gi[n0:n1].T, xf[n0:n1], parts_ih[k])
-            np.dot(gr[n0:n1].T, hf[n0:n1], parts_hh[k])
-        if input_grads:
-            sum_parts(parts_ih, n_chunks, dW_ih)
-        sum_parts(parts_hh, n_chunks, dW_hh)
+            gemm(dG[n0:n1], W_ih, dx[n0:n1], 0.0, False, False)
 
-    return sequence_grads
+    return input_grad
 
 
-sequence_grads_serial, sequence_grads_parallel = jit_pair(_sequence_grads_factory)
-
+input_grad_serial, input_grad_parallel = jit_pair(_input_grad_factory)
 
 
 @njit(**JIT_OPTIONS)
-def sequence_grads(parallel, dG_in, dG_rec, x, h_prev, W_ih, input_grads, n_chunks, dx,
-                   parts_ih, parts_hh, dW_ih, dW_hh):
-    """`sequence_grads_parallel` or `sequence_grads_serial` (same arguments).
+def sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hh):
+    """The products after the time loop of every backward kernel.
 
-    The backward kernels call this with their factory's ``parallel`` flag: a
-    kernel that closed over one of the two dispatchers could not be cached.
+    ``dG [B, T, G*H]`` is dL/d(pre-activations), ``x [B, T, I]``, ``h_prev [B, T, H]``.
+    Fills ``dx = dG W_ih`` and ``dW_ih = sum dG^T x`` (when ``input_grads``) and
+    ``dW_hh = sum dG[..., :R]^T h_prev`` with ``R = dW_hh.shape[0]`` (the GRU's n rows
+    see another gradient and another input: it passes ``dW_hh[:2H]``). Each product
+    is split in ``n_chunks``, one GEMM per thread (:func:`weight_grad`).
     """
-    if parallel:
-        sequence_grads_parallel(dG_in, dG_rec, x, h_prev, W_ih, input_grads, n_chunks, dx,
-                                parts_ih, parts_hh, dW_ih, dW_hh)
-    else:
-        sequence_grads_serial(dG_in, dG_rec, x, h_prev, W_ih, input_grads, n_chunks, dx,
-                              parts_ih, parts_hh, dW_ih, dW_hh)
+    N = dG.shape[0] * dG.shape[1]
+    gf = dG.reshape(N, dG.shape[2])
+    R = dW_hh.shape[0]
+    if input_grads:
+        xf = x.reshape(N, x.shape[2])
+        if parallel:
+            input_grad_parallel(gf, W_ih, n_chunks, dx.reshape(N, dx.shape[2]))
+        else:
+            input_grad_serial(gf, W_ih, n_chunks, dx.reshape(N, dx.shape[2]))
+        weight_grad(parallel, gf, xf, n_chunks, dW_ih)
+    weight_grad(parallel, gf[:, :R], h_prev.reshape(N, h_prev.shape[2]), n_chunks, dW_hh)
+
+
+@njit(**JIT_OPTIONS)
+def _weighted_bit_sum(bits):
+    """``sum_i bits[i] * (2 i + 1)`` modulo 2**64, for 1-D unsigned-integer ``bits``."""
+    total = np.uint64(0)
+    for i in range(bits.size):
+        total += np.uint64(bits[i]) * np.uint64(2 * i + 1)
+    return total
+
+
+def checksum(a):
+    """A position-weighted sum of the bits of a C-contiguous array's entries.
+
+    The layers keep a reference to the caller's input for the backward pass; this
+    sum, taken at the forward and again at the backward, tells whether the input
+    was modified in place in between: any change to one entry changes it (the
+    weights are odd), and so does a swap of two different entries.
+
+    Parameters
+    ----------
+    a : ndarray
+        C-contiguous, of a 4- or 8-byte dtype (float32, float64, int64, ...).
+
+    Returns
+    -------
+    int
+    """
+    bits = a.reshape(-1).view(np.uint64 if a.itemsize == 8 else np.uint32)
+    return int(_weighted_bit_sum(bits))

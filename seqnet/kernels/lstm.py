@@ -9,19 +9,20 @@ Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
 
 Past a row's length the state is carried unchanged and the output is 0.
 
-Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
+Buffers (batch-first, as the layers take them; B rows, T steps, I inputs, H hidden
+units)::
 
-    x       [T, B, I]     input
+    x       [B, T, I]     input
     W_ih    [4H, I]       b [4H] (b_ih + b_hh)
     W_rows  [n, 4Hc, H]   W_hh's rows regrouped by hidden-unit chunk (forward)
     W_cols  [n, 4H, Hc]   W_hh's columns by hidden-unit chunk (backward)
     h0, c0  [B, H]        initial state
     lengths [B] int64     1 <= lengths[b] <= T
-    out     [T, B, H]     h_t at valid steps, 0 elsewhere
+    out     [B, T, H]     h_t at valid steps, 0 elsewhere
     hT, cT  [B, H]        state after each row's last valid step
-    h_prev  [T, B, H]     state entering step t (kept for backward when keep)
-    c_prev  [T, B, H]
-    gates   [T, B, 4H]    input projection, then post-activation i, f, g, o
+    h_prev  [B, T, H]     state entering step t (kept for backward when keep)
+    c_prev  [B, T, H]
+    gates   [B, T, 4H]    input projection, then post-activation i, f, g, o
     h_in    [B, H]        the step's input state (hT is rewritten during the step)
     rec     [n, B, 4Hc]   per-chunk recurrent products
 
@@ -29,18 +30,18 @@ Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
 ``Hc``): each step is one ``rows(n)`` loop in which chunk k multiplies ``h_in`` by
 its ``W_rows[k]`` and runs its units' gate math; the backward likewise computes
 each chunk's share of dL/dh_{t-1} (``W_cols[k]``) and then its gate pass. The
-whole-sequence products split the T*B rows into n chunks and add per-chunk
-partial sums (``parts_* [n, ...]``) in chunk order. Both kernels use the same
-``n`` (the serial one runs the chunks in turn), so they agree bit for bit.
+whole-sequence products split their output in n chunks: the input projection and
+dx by rows of B*T, the weight gradients by rows of the weights (each chunk one
+GEMM over all B*T rows, no partial sums). Both kernels use the same ``n`` (the
+serial one runs the chunks in turn), so they agree bit for bit.
 
 Backward buffers::
 
-    dout    [T, B, H]     dL/d out;   dhT, dcT [B, H]: dL/d hT, dL/d cT
-    dG      [T, B, 4H]    dL/da, pre-activation gradients (i, f, g, o blocks)
+    dout    [B, T, H]     dL/d out;   dhT, dcT [B, H]: dL/d hT, dL/d cT
+    dG      [B, T, 4H]    dL/da, pre-activation gradients (i, f, g, o blocks)
     dh0,dc0 [B, H]        carry dL/dh, dL/dc backwards; end as the initial-state grads
-    dh_parts [n, B, Hc]   workspace: dG[t] W_cols[k]
-    dx [T, B, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
-    parts_ih, parts_hh    [n, 4H, I], [n, 4H, H]: per-chunk weight gradients
+    dh_parts [n, B, Hc]   workspace: dG[:, t] W_cols[k]
+    dx [B, T, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
 
 ``project=False``: ``gates`` already holds the input projection (index input);
 ``input_grads=False``: dx and dW_ih are left to the caller.
@@ -49,13 +50,13 @@ Backward buffers::
 reverse direction of a row starts at its last valid step.
 """
 
-import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
     chunk,
     column_sums,
+    gemm,
     sequence_grads,
     set_valid_units,
 )
@@ -66,31 +67,31 @@ LSTM_GATES = ("i", "f", "g", "o")
 
 
 @njit(**JIT_OPTIONS)
-def lstm_units_forward(u0, u1, t, lengths, gates_t, rec_k, b, cT, hT, out_t):
+def lstm_units_forward(u0, u1, t, lengths, gates, rec_k, b, cT, hT, out):
     """Gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row.
 
-    ``gates_t [B, 4H]`` holds the input projection in and post-activation i, f, g, o
-    out; ``rec_k [B, 4Hc]`` is this chunk's recurrent product, gate blocks of width
-    ``Hc`` (``Hc >= u1 - u0``, padded).
+    ``gates [B, T, 4H]`` holds the input projection in and post-activation i, f, g, o
+    out (row ``r``'s step ``t`` is ``gates[r, t]``); ``rec_k [B, 4Hc]`` is this chunk's
+    recurrent product, gate blocks of width ``Hc`` (``Hc >= u1 - u0``, padded).
     """
     H = cT.shape[1]
     n = u1 - u0
     Hc = rec_k.shape[1] // 4
     b_i, b_f = b[u0:u1], b[H + u0:H + u1]
     b_g, b_o = b[2 * H + u0:2 * H + u1], b[3 * H + u0:3 * H + u1]
-    for r in range(gates_t.shape[0]):
-        a = gates_t[r]
+    for r in range(gates.shape[0]):
+        a = gates[r, t]
         if t >= lengths[r]:
             for g in range(4):
                 a[g * H + u0:g * H + u1] = 0.0
-            out_t[r, u0:u1] = 0.0
+            out[r, t, u0:u1] = 0.0
             continue
         # One 1-D view per gate block, indexed from 0: LLVM vectorises the loop.
         a_i, a_f = a[u0:u1], a[H + u0:H + u1]
         a_g, a_o = a[2 * H + u0:2 * H + u1], a[3 * H + u0:3 * H + u1]
         rc = rec_k[r]
         r_i, r_f, r_g, r_o = rc[:n], rc[Hc:Hc + n], rc[2 * Hc:2 * Hc + n], rc[3 * Hc:3 * Hc + n]
-        c_r, h_r, o_r = cT[r, u0:u1], hT[r, u0:u1], out_t[r, u0:u1]
+        c_r, h_r, o_r = cT[r, u0:u1], hT[r, u0:u1], out[r, t, u0:u1]
         for j in range(n):
             i = sigmoid(a_i[j] + r_i[j] + b_i[j])
             f = sigmoid(a_f[j] + r_f[j] + b_f[j])
@@ -108,25 +109,26 @@ def lstm_units_forward(u0, u1, t, lengths, gates_t, rec_k, b, cT, hT, out_t):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_units_backward(u0, u1, t, lengths, gates_t, c_prev_t, dout_t, dh, dc, dG_t):
+def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc, dG):
     """Backward gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row:
-    ``dG_t`` gets dL/da in those units' columns of each gate block; ``dc`` becomes
-    dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
+    ``dG[:, t]`` gets dL/da in those units' columns of each gate block; ``dc`` becomes
+    dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read. ``dG`` may be ``gates``
+    itself: each element is read before it is written."""
     H = dh.shape[1]
     n = u1 - u0
-    one = dG_t.dtype.type(1.0)
-    for r in range(gates_t.shape[0]):
-        d = dG_t[r]
+    one = dG.dtype.type(1.0)
+    for r in range(gates.shape[0]):
+        d = dG[r, t]
         if t >= lengths[r]:
             for g in range(4):
                 d[g * H + u0:g * H + u1] = 0.0
             continue
-        a = gates_t[r]
+        a = gates[r, t]
         a_i, a_f = a[u0:u1], a[H + u0:H + u1]
         a_g, a_o = a[2 * H + u0:2 * H + u1], a[3 * H + u0:3 * H + u1]
         d_i, d_f = d[u0:u1], d[H + u0:H + u1]
         d_g, d_o = d[2 * H + u0:2 * H + u1], d[3 * H + u0:3 * H + u1]
-        cp_r, dh_r, dc_r, do_r = c_prev_t[r, u0:u1], dh[r, u0:u1], dc[r, u0:u1], dout_t[r, u0:u1]
+        cp_r, dh_r, dc_r, do_r = c_prev[r, t, u0:u1], dh[r, u0:u1], dc[r, u0:u1], dout[r, t, u0:u1]
         for j in range(n):
             i = a_i[j]
             f = a_f[j]
@@ -146,29 +148,29 @@ def lstm_units_backward(u0, u1, t, lengths, gates_t, c_prev_t, dout_t, dh, dc, d
 def _forward_factory(rows):
     def lstm_seq_forward(x, W_ih, W_rows, b, h0, c0, lengths, reverse, keep, project,
                          n_chunks, out, hT, cT, h_prev, c_prev, gates, h_in, rec):
-        T, B = gates.shape[0], gates.shape[1]
+        B, T = gates.shape[0], gates.shape[1]
         I = x.shape[2]
         H = h0.shape[1]
         if project:
             # the input projection of every step: one product per row chunk.
-            N = T * B
+            N = B * T
             xf, gf = x.reshape(N, I), gates.reshape(N, 4 * H)
             for k in rows(n_chunks):
                 n0, n1 = chunk(k, n_chunks, N)
-                np.dot(xf[n0:n1], W_ih.T, gf[n0:n1])
+                gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
         hT[:] = h0
         cT[:] = c0
         for s in range(T):
             t = T - 1 - s if reverse else s
             h_in[:] = hT
             if keep:
-                h_prev[t] = hT
-                c_prev[t] = cT
+                h_prev[:, t] = hT
+                c_prev[:, t] = cT
             # each chunk: its units' recurrent product, then their gate math.
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
-                np.dot(h_in, W_rows[k].T, rec[k])
-                lstm_units_forward(u0, u1, t, lengths, gates[t], rec[k], b, cT, hT, out[t])
+                gemm(h_in, W_rows[k], rec[k], 0.0, False, True)
+                lstm_units_forward(u0, u1, t, lengths, gates, rec[k], b, cT, hT, out)
 
     return lstm_seq_forward
 
@@ -178,33 +180,28 @@ def _backward_factory(rows):
 
     def lstm_seq_backward(x, W_ih, W_cols, lengths, reverse, input_grads, n_chunks, h_prev,
                           c_prev, gates, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
-                          dh_parts, parts_ih, parts_hh):
+                          dh_parts):
         # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
-        # gradients of the initial state. dG[t, b] = dL/da (pre-activations).
-        T, B = dout.shape[0], dout.shape[1]
+        # gradients of the initial state. dG[b, t] = dL/da (pre-activations).
+        B, T = dout.shape[0], dout.shape[1]
         H = dh0.shape[1]
         dh0[:] = dhT
         dc0[:] = dcT
         t_next = -1
-        for s in range(T):
-            t = s if reverse else T - 1 - s
+        for s in range(T + 1):
+            t = -1 if s == T else (s if reverse else T - 1 - s)
             # each chunk: dL/dh_t of its units from step t+1's dG (whole), then the
-            # gate pass of its units at step t.
+            # gate pass of its units at step t (none after the last step).
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
                 if t_next >= 0:
-                    set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
-                                         dh_parts[k], dh0)
-                lstm_units_backward(u0, u1, t, lengths, gates[t], c_prev[t], dout[t], dh0,
-                                    dc0, dG[t])
+                    gemm(dG[:, t_next], W_cols[k], dh_parts[k], 0.0, False, False)
+                    set_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
+                if t >= 0:
+                    lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh0, dc0, dG)
             t_next = t
-        for k in rows(n_chunks):
-            u0, u1 = chunk(k, n_chunks, H)
-            set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
-                                 dh_parts[k], dh0)
-        sequence_grads(parallel, dG, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, parts_ih,
-                       parts_hh, dW_ih, dW_hh)
-        column_sums(dG.reshape(T * B, 4 * H), db)
+        sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hh)
+        column_sums(dG.reshape(B * T, 4 * H), db)
 
     return lstm_seq_backward
 

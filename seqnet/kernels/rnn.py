@@ -7,42 +7,42 @@ Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
 
 Past a row's length the state is carried unchanged and the output is 0.
 
-Buffers (time-major; T steps, B rows, I inputs, H hidden units)::
+Buffers (batch-first, as the layers take them; B rows, T steps, I inputs, H hidden
+units)::
 
-    x        [T, B, I]     input
+    x        [B, T, I]     input
     W_ih     [H, I]        b [H] (b_ih + b_hh)
     W_rows   [n, Hc, H]    W_hh's rows by hidden-unit chunk (forward)
     W_cols   [n, H, Hc]    W_hh's columns by hidden-unit chunk (backward)
     h0       [B, H]        initial state
     lengths  [B] int64     1 <= lengths[b] <= T
-    out      [T, B, H]     h_t at valid steps, 0 elsewhere (kept for backward)
+    out      [B, T, H]     h_t at valid steps, 0 elsewhere (kept for backward)
     hT       [B, H]        state after each row's last valid step
-    h_prev   [T, B, H]     state entering step t (kept when keep)
-    gates    [T, B, H]     input projection (filled by the caller when not project)
+    h_prev   [B, T, H]     state entering step t (kept when keep)
+    gates    [B, T, H]     input projection (filled by the caller when not project)
     h_in     [B, H]        the step's input state;  rec [n, B, Hc]: per-chunk products
 
 ``n = n_chunks`` splits the hidden units as in :mod:`seqnet.kernels.lstm`.
 
 Backward buffers::
 
-    dout     [T, B, H]     dL/d out;   dhT [B, H]: dL/d hT
-    dG       [T, B, H]     dL/da, the pre-activation gradient
+    dout     [B, T, H]     dL/d out;   dhT [B, H]: dL/d hT
+    dG       [B, T, H]     dL/da, the pre-activation gradient
     dh0      [B, H]        carries dL/dh backwards; ends as dL/dh0
-    dh_parts [n, B, Hc]    workspace: dG[t] W_cols[k]
-    dx [T, B, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
-    parts_ih, parts_hh     [n, H, I], [n, H, H]: per-chunk weight gradients
+    dh_parts [n, B, Hc]    workspace: dG[:, t] W_cols[k]
+    dx [B, T, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
 
 ``project=False``: ``gates`` already holds the input projection (index input);
 ``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
-import numpy as np
 from numba import njit, prange
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
     chunk,
     column_sums,
+    gemm,
     sequence_grads,
     set_valid_units,
 )
@@ -50,17 +50,17 @@ from ._math import tanh
 
 
 @njit(**JIT_OPTIONS)
-def rnn_units_forward(u0, u1, t, lengths, relu, gates_t, rec_k, b, hT, out_t):
-    """Step ``t`` for hidden units ``[u0, u1)`` of every row: ``h = act(gates_t + rec_k
-    + b)``; ``rec_k [B, Hc]`` is this chunk's recurrent product (``Hc >= u1 - u0``)."""
+def rnn_units_forward(u0, u1, t, lengths, relu, gates, rec_k, b, hT, out):
+    """Step ``t`` for hidden units ``[u0, u1)`` of every row: ``h = act(gates[:, t] +
+    rec_k + b)``; ``rec_k [B, Hc]`` is this chunk's recurrent product (``Hc >= u1 - u0``)."""
     n = u1 - u0
     zero = hT.dtype.type(0.0)
     b_k = b[u0:u1]
-    for r in range(gates_t.shape[0]):
+    for r in range(gates.shape[0]):
         if t >= lengths[r]:
-            out_t[r, u0:u1] = 0.0
+            out[r, t, u0:u1] = 0.0
             continue
-        a, rc, h_r, o_r = gates_t[r, u0:u1], rec_k[r, :n], hT[r, u0:u1], out_t[r, u0:u1]
+        a, rc, h_r, o_r = gates[r, t, u0:u1], rec_k[r, :n], hT[r, u0:u1], out[r, t, u0:u1]
         if relu:
             for j in range(n):
                 z = a[j] + rc[j] + b_k[j]
@@ -76,17 +76,18 @@ def rnn_units_forward(u0, u1, t, lengths, relu, gates_t, rec_k, b, hT, out_t):
 
 
 @njit(**JIT_OPTIONS)
-def rnn_units_backward(u0, u1, t, lengths, relu, out_t, dout_t, dh, dG_t):
-    """Backward of step ``t`` for hidden units ``[u0, u1)``: ``dG_t = dL/da``."""
+def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh, dG):
+    """Backward of step ``t`` for hidden units ``[u0, u1)``: ``dG[:, t] = dL/da``
+    (``dG`` may be ``out`` itself: each element is read before it is written)."""
     n = u1 - u0
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
-    for r in range(dG_t.shape[0]):
-        d = dG_t[r, u0:u1]
+    for r in range(dG.shape[0]):
+        d = dG[r, t, u0:u1]
         if t >= lengths[r]:
             d[:] = 0.0
             continue
-        h_r, do_r, dh_r = out_t[r, u0:u1], dout_t[r, u0:u1], dh[r, u0:u1]
+        h_r, do_r, dh_r = out[r, t, u0:u1], dout[r, t, u0:u1], dh[r, u0:u1]
         if relu:
             for j in range(n):
                 d[j] = dh_r[j] + do_r[j] if h_r[j] > zero else zero
@@ -99,25 +100,25 @@ def rnn_units_backward(u0, u1, t, lengths, relu, out_t, dout_t, dh, dG_t):
 def _forward_factory(rows):
     def rnn_seq_forward(x, W_ih, W_rows, b, h0, lengths, reverse, relu, keep, project,
                         n_chunks, out, hT, h_prev, gates, h_in, rec):
-        T, B = gates.shape[0], gates.shape[1]
+        B, T = gates.shape[0], gates.shape[1]
         I = x.shape[2]
         H = h0.shape[1]
         if project:
-            N = T * B
+            N = B * T
             xf, gf = x.reshape(N, I), gates.reshape(N, H)
             for k in rows(n_chunks):
                 n0, n1 = chunk(k, n_chunks, N)
-                np.dot(xf[n0:n1], W_ih.T, gf[n0:n1])
+                gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
         hT[:] = h0
         for s in range(T):
             t = T - 1 - s if reverse else s
             h_in[:] = hT
             if keep:
-                h_prev[t] = hT
+                h_prev[:, t] = hT
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
-                np.dot(h_in, W_rows[k].T, rec[k])
-                rnn_units_forward(u0, u1, t, lengths, relu, gates[t], rec[k], b, hT, out[t])
+                gemm(h_in, W_rows[k], rec[k], 0.0, False, True)
+                rnn_units_forward(u0, u1, t, lengths, relu, gates, rec[k], b, hT, out)
 
     return rnn_seq_forward
 
@@ -126,29 +127,25 @@ def _backward_factory(rows):
     parallel = rows is prange  # a bool: closures over dispatchers defeat the cache
 
     def rnn_seq_backward(x, W_ih, W_cols, lengths, reverse, relu, input_grads, n_chunks,
-                         h_prev, out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts,
-                         parts_ih, parts_hh):
+                         h_prev, out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
-        # dG[t, b] = dL/da, the pre-activation gradient.
-        T, B = dout.shape[0], dout.shape[1]
+        # dG[b, t] = dL/da, the pre-activation gradient.
+        B, T = dout.shape[0], dout.shape[1]
         H = dh0.shape[1]
         dh0[:] = dhT
         t_next = -1
-        for s in range(T):
-            t = s if reverse else T - 1 - s
+        for s in range(T + 1):
+            t = -1 if s == T else (s if reverse else T - 1 - s)
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
                 if t_next >= 0:
-                    set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k],
-                                    dh_parts[k], dh0)
-                rnn_units_backward(u0, u1, t, lengths, relu, out[t], dout[t], dh0, dG[t])
+                    gemm(dG[:, t_next], W_cols[k], dh_parts[k], 0.0, False, False)
+                    set_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
+                if t >= 0:
+                    rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh0, dG)
             t_next = t
-        for k in rows(n_chunks):
-            u0, u1 = chunk(k, n_chunks, H)
-            set_valid_units(u0, u1, t_next, lengths, dG[t_next], W_cols[k], dh_parts[k], dh0)
-        sequence_grads(parallel, dG, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, parts_ih,
-                       parts_hh, dW_ih, dW_hh)
-        column_sums(dG.reshape(T * B, H), db)
+        sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hh)
+        column_sums(dG.reshape(B * T, H), db)
 
     return rnn_seq_backward
 

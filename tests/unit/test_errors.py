@@ -170,3 +170,46 @@ def test_float_input_is_cast_to_layer_dtype():
     layer64 = seqnet.GRU(3, seed=0, dtype="float64")
     out, _ = layer64.forward(np.ones((1, 2, 2), np.float32))
     assert out.dtype == np.float64
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("index", [False, True])
+def test_backward_refuses_an_input_modified_since_forward(cell, index):
+    """The layer keeps a reference to x (no copy): modifying x in place between
+    forward and backward would silently change dW_ih, so backward raises. Swapping
+    two entries is caught too; an untouched x gives the gradients of a fresh run."""
+    rng = np.random.default_rng(0)
+    layer = make_layer(cell, 4, input_size=3)
+    # of the layer's dtype: another dtype is cast, and the layer keeps its own copy.
+    x = rng.integers(0, 3, (2, 5)) if index else rng.standard_normal((2, 5, 3)).astype(
+        layer.dtype)
+    out, _ = layer.forward(x, training=True)
+    dx_ok, _ = layer.backward(np.ones_like(out))
+    grads_ok = {k: v.copy() for k, v in layer.grads.items()}
+    for modify in ("add", "swap"):
+        layer.forward(x, training=True)
+        y = x.copy()
+        if modify == "add":
+            x[1, 2] = x[1, 2] + 1 if not index else (x[1, 2] + 1) % 3
+        else:
+            x[0, 1], x[1, 3] = x[1, 3].copy(), x[0, 1].copy()
+            assert not np.array_equal(x, y), "the swap must change x for the test to mean it"
+        with pytest.raises(ValueError, match="x was modified in place"):
+            layer.backward(np.ones_like(out))
+        with pytest.raises(ValueError, match="needs a forward"):
+            layer.backward(np.ones_like(out))   # that cache is gone
+        x[...] = y
+    layer.forward(x, training=True)
+    dx, _ = layer.backward(np.ones_like(out))
+    for k, v in layer.grads.items():
+        np.testing.assert_array_equal(v, grads_ok[k])
+    if not index:
+        np.testing.assert_array_equal(dx, dx_ok)
+    # a cast input is the layer's own copy: modifying the caller's array is harmless.
+    if not index:
+        x64 = x.astype(np.float64) if layer.dtype == np.float32 else x.astype(np.float32)
+        layer.forward(x64, training=True)
+        x64 += 1
+        layer.backward(np.ones_like(out))
+        for k, v in layer.grads.items():
+            np.testing.assert_allclose(v, grads_ok[k], rtol=1e-5, atol=1e-6)

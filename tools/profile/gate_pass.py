@@ -11,10 +11,10 @@ from seqnet.kernels.lstm import lstm_units_forward
 @njit(**JIT_OPTIONS)
 def gate_pass(gates, rec, b, c, h, out, lengths, n_chunks):
     H = c.shape[1]
-    for t in range(gates.shape[0]):
+    for t in range(gates.shape[1]):
         for k in range(n_chunks):
             lstm_units_forward(k * H // n_chunks, (k + 1) * H // n_chunks, t, lengths,
-                               gates[t], rec[k], b, c, h, out[t])
+                               gates, rec[k], b, c, h, out)
 
 
 def main():
@@ -22,10 +22,10 @@ def main():
     f32 = np.float32
     for T, B, H, n_chunks in [(40, 128, 128, 2), (40, 128, 128, 1), (40, 1, 16384, 1),
                               (40, 16, 1024, 1)]:
-        gates = rng.standard_normal((T, B, 4 * H)).astype(f32)
+        gates = rng.standard_normal((B, T, 4 * H)).astype(f32)
         rec = rng.standard_normal((n_chunks, B, 4 * (H // n_chunks))).astype(f32)
         args = (gates, rec, np.zeros(4 * H, f32), np.zeros((B, H), f32),
-                np.zeros((B, H), f32), np.zeros((T, B, H), f32), np.full(B, T, np.int64),
+                np.zeros((B, H), f32), np.zeros((B, T, H), f32), np.full(B, T, np.int64),
                 n_chunks)
         gate_pass(*args)
         s = bench._median_time(lambda args=args: gate_pass(*args))

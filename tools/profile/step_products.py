@@ -1,12 +1,13 @@
-"""The char-LM step's per-step products alone, as the kernels call them, and the
-whole-sequence pieces: python step_products.py."""
+"""The char-LM step's per-step products alone, as the kernels call them (``gemm``
+on a step's slice of batch-first buffers), and the whole-sequence pieces:
+python step_products.py."""
 
 import numpy as np
 from numba import njit, prange
 
 from seqnet import _threads, bench
 from seqnet._config import JIT_OPTIONS
-from seqnet.kernels._common import column_sums, scatter_add_rows
+from seqnet.kernels._common import column_sums, gemm, scatter_add_rows
 
 B, H, T, V = 128, 128, 40, 40
 
@@ -15,28 +16,28 @@ B, H, T, V = 128, 128, 40, 40
 def forward_products(h, W_rows, rec, steps):
     for _ in range(steps):
         for k in range(W_rows.shape[0]):
-            np.dot(h, W_rows[k].T, rec[k])
+            gemm(h, W_rows[k], rec[k], 0.0, False, True)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
 def forward_products_parallel(h, W_rows, rec, steps):
     for _ in range(steps):
         for k in prange(W_rows.shape[0]):
-            np.dot(h, W_rows[k].T, rec[k])
+            gemm(h, W_rows[k], rec[k], 0.0, False, True)
 
 
 @njit(**JIT_OPTIONS)
 def backward_products(dG, W_cols, dh, steps):
-    for _ in range(steps):
+    for t in range(steps):
         for k in range(W_cols.shape[0]):
-            np.dot(dG, W_cols[k], dh[k])
+            gemm(dG[:, t], W_cols[k], dh[k], 0.0, False, False)
 
 
 @njit(parallel=True, **JIT_OPTIONS)
 def backward_products_parallel(dG, W_cols, dh, steps):
-    for _ in range(steps):
+    for t in range(steps):
         for k in prange(W_cols.shape[0]):
-            np.dot(dG, W_cols[k], dh[k])
+            gemm(dG[:, t], W_cols[k], dh[k], 0.0, False, False)
 
 
 def report(name, serial, parallel, args, flops):
@@ -60,14 +61,14 @@ def main():
            flops)
     report(f"{T} backward products (B,4H)@(4H,H/2) x 2", backward_products,
            backward_products_parallel,
-           (rng.standard_normal((B, 4 * H)).astype(f32),
+           (rng.standard_normal((B, T, 4 * H)).astype(f32),
             rng.standard_normal((2, 4 * H, H // 2)).astype(f32),
             np.empty((2, B, H // 2), f32), T), flops)
-    idx = rng.integers(0, V, (T, B))
+    idx = rng.integers(0, V, (B, T))
     W = rng.standard_normal((4 * H, V)).astype(f32)
-    dG = rng.standard_normal((T, B, 4 * H)).astype(f32)
+    dG = rng.standard_normal((B, T, 4 * H)).astype(f32)
     out, db = np.empty((V, 4 * H), f32), np.empty(4 * H, f32)
-    hist = rng.standard_normal((T * B, H)).astype(f32)
+    hist = rng.standard_normal((B * T, H)).astype(f32)
     scatter_add_rows(idx.reshape(-1), dG.reshape(-1, 4 * H), out)
     column_sums(dG.reshape(-1, 4 * H), db)
     for name, fn in [
