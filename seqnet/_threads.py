@@ -81,29 +81,49 @@ def _openblas_libs():
     return _libs
 
 
-@contextlib.contextmanager
-def blas_single_threaded():
-    """Hold every loaded OpenBLAS at one thread inside the block.
+class _BlasSingleThreaded:
+    """The context manager :func:`blas_single_threaded` returns (one shared
+    instance: entering costs a lock and, at the outermost level, the ctypes calls)."""
 
-    Re-entrant and safe across Python threads: the first to enter saves the sizes,
-    the last to leave restores them.
-    """
-    global _depth, _saved
-    libs = _openblas_libs()
-    with _lock:
-        if _depth == 0:
-            _saved = [get() for _, _, get, _ in libs]
-            for _, set_, _, _ in libs:
-                set_(1)
-        _depth += 1
-    try:
-        yield
-    finally:
+    __slots__ = ()
+
+    def __enter__(self):
+        global _depth, _saved
+        with _lock:
+            if _depth == 0:
+                libs = _openblas_libs()
+                _saved = [get() for _, _, get, _ in libs]
+                for (_, set_, _, _), n in zip(libs, _saved, strict=True):
+                    if n != 1:
+                        set_(1)
+            _depth += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        global _depth
         with _lock:
             _depth -= 1
             if _depth == 0:
-                for (_, set_, _, _), n in zip(libs, _saved, strict=True):
-                    set_(n)
+                for (_, set_, _, _), n in zip(_openblas_libs(), _saved, strict=True):
+                    if n != 1:
+                        set_(n)
+        return False
+
+
+_BLAS_SINGLE_THREADED = _BlasSingleThreaded()
+
+
+def blas_single_threaded():
+    """Hold every loaded OpenBLAS at one thread inside the ``with`` block.
+
+    Re-entrant and safe across Python threads: the first to enter saves the sizes,
+    the last to leave restores them.
+
+    Returns
+    -------
+    context manager
+    """
+    return _BLAS_SINGLE_THREADED
 
 
 @contextlib.contextmanager

@@ -37,7 +37,7 @@ from . import _config, _threads
 from .kernels import gru as _gru
 from .kernels import lstm as _lstm
 from .kernels import rnn as _rnn
-from .kernels._common import scatter_add_rows
+from .kernels._common import scatter_add_rows, unit_rows
 
 
 def _run(serial, parallel, batch, width, *args):
@@ -66,12 +66,8 @@ def _unit_rows(W_hh, n_chunks, G):
     (zero rows pad a shorter chunk), so that one product gives all its gates.
     """
     H = W_hh.shape[1]
-    Hc = -(-H // n_chunks)
-    out = np.zeros((n_chunks, G * Hc, H), W_hh.dtype)
-    for k in range(n_chunks):
-        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
-        for g in range(G):
-            out[k, g * Hc:g * Hc + u1 - u0] = W_hh[g * H + u0:g * H + u1]
+    out = np.empty((n_chunks, G * -(-H // n_chunks), H), W_hh.dtype)
+    unit_rows(W_hh, n_chunks, G, out)
     return out
 
 
@@ -79,10 +75,11 @@ def _unit_cols(W_hh, n_chunks):
     """``W_hh`` columns by hidden-unit chunk: ``[n_chunks, G*H, Hc]`` (zero-padded)."""
     H = W_hh.shape[1]
     Hc = -(-H // n_chunks)
-    out = np.zeros((n_chunks, W_hh.shape[0], Hc), W_hh.dtype)
+    out = np.empty((n_chunks, W_hh.shape[0], Hc), W_hh.dtype)
     for k in range(n_chunks):
         u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
         out[k, :, :u1 - u0] = W_hh[:, u0:u1]
+        out[k, :, u1 - u0:] = 0.0
     return out
 
 

@@ -119,6 +119,27 @@ def add_valid_units(u0, u1, t, lengths, dh_k, dh):
 
 
 @njit(**JIT_OPTIONS)
+def unit_rows(W, n_chunks, G, out):
+    """``out[k]``: chunk k's rows of ``W [G*H, K]``, gate after gate (``out [n, G*Hc,
+    K]``; a shorter chunk's last rows are zero)."""
+    H = W.shape[0] // G
+    Hc = out.shape[1] // G
+    K = W.shape[1]
+    for k in range(n_chunks):
+        u0, u1 = chunk(k, n_chunks, H)
+        for g in range(G):
+            for i in range(Hc):
+                dst = out[k, g * Hc + i]
+                if i < u1 - u0:
+                    src = W[g * H + u0 + i]
+                    for j in range(K):
+                        dst[j] = src[j]
+                else:
+                    for j in range(K):
+                        dst[j] = 0.0
+
+
+@njit(**JIT_OPTIONS)
 def column_sums(a, out):
     """``out[k] = sum_n a[n, k]`` for a 2-D ``a``, summed in row order (deterministic)."""
     out[:] = 0.0

@@ -17,8 +17,8 @@ def test_gemm_on_strided_views_matches_numpy(dtype, a_t, b_t, beta, M, K, N):
     pass them; the elements outside the views stay untouched."""
     rng = np.random.default_rng(0)
     T, t = 4, 2
-    A_buf = rng.standard_normal(((K, T, M + 2) if a_t else (M, T, K + 2))).astype(dtype)
-    B_buf = rng.standard_normal(((N, T, K + 3) if b_t else (K, T, N + 3))).astype(dtype)
+    A_buf = rng.standard_normal((K, T, M + 2) if a_t else (M, T, K + 2)).astype(dtype)
+    B_buf = rng.standard_normal((N, T, K + 3) if b_t else (K, T, N + 3)).astype(dtype)
     C_buf = rng.standard_normal((M, T, N + 1)).astype(dtype)
     A = A_buf[:, t, 1:1 + (M if a_t else K)]
     B = B_buf[:, t, 2:2 + (K if b_t else N)]
