@@ -47,6 +47,21 @@ def _median_time(fn, *, min_time=0.5, min_repeats=5, max_repeats=200):
     return statistics.median(times)
 
 
+def _race(seqnet_fn, torch_fn, rounds):
+    """Median seconds of each, and the median of their per-round ratios.
+
+    The two are timed in turn, ``rounds`` times (each a :func:`_median_time` of at
+    least 0.2 s), so that both see the same spells of a noisy machine: a ratio is
+    taken from two adjacent measurements, never from two minutes apart.
+    """
+    t, u = [], []
+    for _ in range(rounds):
+        t.append(_median_time(seqnet_fn, min_time=0.2))
+        u.append(_median_time(torch_fn, min_time=0.2))
+    ratio = statistics.median(a / b for a, b in zip(t, u, strict=True))
+    return statistics.median(t), statistics.median(u), ratio
+
+
 def gemm_peak(dtype, n=2048, threads=None):
     """GFLOP/s of an n x n matrix product in numpy's BLAS.
 
@@ -160,7 +175,8 @@ def run_cells(args):
     Parameters
     ----------
     args : argparse.Namespace
-        The parsed ``cells`` options: ``vs``, ``threads``, ``cells``, ``quick``.
+        The parsed ``cells`` options: ``vs``, ``threads``, ``cells``, ``quick``,
+        ``rounds``.
 
     Returns
     -------
@@ -192,26 +208,31 @@ def run_cells(args):
         for dt in (np.float32, np.float64):
             for B, T, I, H in shapes:
                 f, fb, _ = _seqnet_cell(cell, B, T, I, H, dt)
-                t_f, t_fb = _median_time(f), _median_time(fb)
                 flops = _flops(cell, B, T, I, H)
+                if vs_torch and cell != "gru-v1":
+                    g, gb, _ = _torch_cell(cell, B, T, I, H, dt)
+                    (t_f, u_f, r_f), (t_fb, u_fb, r_fb) = (
+                        _race(f, g, args.rounds), _race(fb, gb, args.rounds))
+                else:
+                    t_f, t_fb = _median_time(f), _median_time(fb)
                 row = (f"| {cell} | {np.dtype(dt).name} | {B}, {T}, {I}, {H} | "
                        f"{t_f * 1e3:.2f} | {flops / t_f / 1e9:.0f} | ")
                 if vs_torch and cell != "gru-v1":
-                    g, gb, _ = _torch_cell(cell, B, T, I, H, dt)
-                    u_f, u_fb = _median_time(g), _median_time(gb)
                     # the ratio seqnet would have if every product ran at the peak
                     best_f = flops / (peaks[dt] * 1e9) / u_f
                     best_fb = 3 * flops / (peaks[dt] * 1e9) / u_fb
-                    row += (f"{u_f * 1e3:.2f} | {t_f / u_f:.2f} | {best_f:.2f} | "
-                            f"{t_fb * 1e3:.2f} | {u_fb * 1e3:.2f} | {t_fb / u_fb:.2f} | "
+                    row += (f"{u_f * 1e3:.2f} | {r_f:.2f} | {best_f:.2f} | "
+                            f"{t_fb * 1e3:.2f} | {u_fb * 1e3:.2f} | {r_fb:.2f} | "
                             f"{best_fb:.2f} |")
                 elif vs_torch:
                     row += f"- | - | - | {t_fb * 1e3:.2f} | - | - | - |"
                 else:
                     row += f"{t_fb * 1e3:.2f} | {3 * flops / t_fb / 1e9:.0f} |"
                 print(row, flush=True)
-    print("\nratio = seqnet time / PyTorch time (lower is better); GFLOP/s counts the "
-          "input and recurrent products (forward; fwd+bwd counts three times that). "
+    print("\nratio = seqnet time / PyTorch time (lower is better), the median over "
+          f"{args.rounds} rounds that time seqnet and then PyTorch (each a median of "
+          "repeats; the times shown are the medians over the rounds too); GFLOP/s counts "
+          "the input and recurrent products (forward; fwd+bwd counts three times that). "
           "'at peak' is the ratio seqnet would reach if all those products ran at this "
           "run's GEMM peak and nothing else took time: no implementation bound by that "
           "peak beats it. PyTorch has no reset_after=False GRU (gru-v1).")
@@ -360,7 +381,7 @@ def run_charlm(args):
     Parameters
     ----------
     args : argparse.Namespace
-        The parsed ``charlm`` options: ``vs``, ``threads``, ``batches``.
+        The parsed ``charlm`` options: ``vs``, ``threads``, ``batches``, ``block``.
 
     Returns
     -------
@@ -390,52 +411,78 @@ def run_charlm(args):
           f"{n_batches} batches timed{' (of an epoch)' if args.batches else ' (a full epoch)'}")
     model = build_charlm(V, seed=0)
     model.compile("sparse_categorical_crossentropy", optim.RMSprop(learning_rate=0.01))
-    model.train_on_batch(X[batches[0]], y[batches[0]])
-    start = time.perf_counter()
-    for idx in batches:
+
+    def seqnet_step(idx):
         model.train_on_batch(X[idx], y[idx])
-    t_seq = time.perf_counter() - start
+
+    steps = {"seqnet": seqnet_step}
+    if args.vs == "torch":
+        steps["torch"] = _torch_charlm_step(X, y, V, args.threads)
+    for step in steps.values():
+        step(batches[0])   # compile or load the kernels, warm the pools
+    # the frameworks take turns, args.block batches at a time, so that both see the
+    # same spells of a noisy machine.
+    spent = dict.fromkeys(steps, 0.0)
+    for i in range(0, n_batches, args.block):
+        for name, step in steps.items():
+            start = time.perf_counter()
+            for idx in batches[i:i + args.block]:
+                step(idx)
+            spent[name] += time.perf_counter() - start
     per_epoch = -(-len(X) // 128)
     print(f"\n| | ms per batch | seconds per epoch ({per_epoch} batches) |\n|---|---|---|")
-    print(f"| seqnet | {t_seq / n_batches * 1e3:.1f} | {t_seq / n_batches * per_epoch:.1f} |",
-          flush=True)
-    if args.vs == "torch":
+    t_seq = spent["seqnet"]
+    print(f"| seqnet | {t_seq / n_batches * 1e3:.1f} | {t_seq / n_batches * per_epoch:.1f} |")
+    if "torch" in spent:
         import torch
 
-        torch.set_num_threads(args.threads)
-        torch.manual_seed(0)
-
-        class CharLM(torch.nn.Module):
-            def __init__(self):
-                super().__init__()
-                self.lstm = torch.nn.LSTM(V, 128, batch_first=True)
-                self.drop = torch.nn.Dropout(0.2)
-                self.fc = torch.nn.Linear(128, V)
-
-            def forward(self, x):
-                _, (h, _) = self.lstm(x)
-                return self.fc(self.drop(h[-1]))
-
-        net = CharLM()
-        opt = torch.optim.RMSprop(net.parameters(), lr=0.01, alpha=0.9, eps=1e-7)
-        Xt, yt = torch.from_numpy(X.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
-
-        def step(idx):
-            xb = torch.nn.functional.one_hot(Xt[idx], V).float()
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(net(xb), yt[idx])
-            loss.backward()
-            opt.step()
-
-        step(torch.from_numpy(batches[0]))
-        start = time.perf_counter()
-        for idx in batches:
-            step(torch.from_numpy(idx))
-        t_torch = time.perf_counter() - start
+        t_torch = spent["torch"]
         print(f"| PyTorch {torch.__version__} | {t_torch / n_batches * 1e3:.1f} | "
               f"{t_torch / n_batches * per_epoch:.1f} |")
-        print(f"\ntime ratio seqnet / PyTorch: {t_seq / t_torch:.2f} (lower is better)")
+        print(f"\ntime ratio seqnet / PyTorch: {t_seq / t_torch:.2f} (lower is better; the "
+              f"two took turns, {args.block} batches at a time)")
     return 0
+
+
+def _torch_charlm_step(X, y, V, threads):
+    """The reference model in PyTorch (one-hot input): a function training it on the
+    batch of window indices it is given."""
+    import torch
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+
+    class CharLM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(V, 128, batch_first=True)
+            self.drop = torch.nn.Dropout(0.2)
+            self.fc = torch.nn.Linear(128, V)
+
+        def forward(self, x):
+            _, (h, _) = self.lstm(x)
+            return self.fc(self.drop(h[-1]))
+
+    net = CharLM()
+    opt = torch.optim.RMSprop(net.parameters(), lr=0.01, alpha=0.9, eps=1e-7)
+    Xt, yt = torch.from_numpy(X.astype(np.int64)), torch.from_numpy(y.astype(np.int64))
+
+    def step(idx):
+        idx = torch.from_numpy(idx)
+        xb = torch.nn.functional.one_hot(Xt[idx], V).float()
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(net(xb), yt[idx])
+        loss.backward()
+        opt.step()
+
+    return step
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
 
 
 def main(argv=None):
@@ -464,6 +511,11 @@ def main(argv=None):
             p.add_argument("--quick", action="store_true", help="the first two shapes only")
         else:
             p.add_argument("--batches", type=int, help="time this many batches, not an epoch")
+            p.add_argument("--block", type=_positive_int, default=50,
+                           help="batches timed in turn per framework (default 50)")
+        if name == "cells":
+            p.add_argument("--rounds", type=_positive_int, default=3,
+                           help="rounds of seqnet-then-PyTorch timings per case (default 3)")
     args = parser.parse_args(argv)
     return {"cells": run_cells, "charlm": run_charlm, "memory": run_memory}[args.what](args)
 
