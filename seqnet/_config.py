@@ -31,8 +31,12 @@ DEFAULT_DTYPE = np.float32
 #: dtypes the kernels are compiled for.
 FLOAT_DTYPES = (np.float32, np.float64)
 
-#: batch rows times gate width from which the parallel kernels are used.
-PARALLEL_MIN_WORK = 8192
+#: multiply-adds of one step's recurrent product (batch x gate width x hidden size)
+#: from which the parallel kernels are used. Measured on 2 threads (float32, T=50,
+#: I=H, every cell, B from 2 to 64, H from 32 to 256): below it the parallel region's
+#: cost (~1-3 us a step) outweighs splitting the step; at it the two tie; above it
+#: parallel wins, by 1.2-1.9x at 4x the threshold.
+PARALLEL_MIN_WORK = 65536
 
 _MODES = ("auto", "serial", "parallel")
 _mode = "auto"
@@ -56,13 +60,29 @@ def jit_pair(factory):
     return serial, parallel
 
 
-def use_parallel(batch, width):
-    """Whether a problem of ``batch`` rows and gate width ``width`` runs in parallel."""
+def use_parallel(batch, width, hidden):
+    """Whether a problem runs its parallel kernels.
+
+    Parameters
+    ----------
+    batch : int
+        Batch rows.
+    width : int
+        Gate width, ``G*H``.
+    hidden : int
+        Hidden size ``H`` (the recurrent product's inner dimension).
+
+    Returns
+    -------
+    bool
+        In ``"auto"`` mode: at least 2 rows and ``batch*width*hidden`` at least
+        :data:`PARALLEL_MIN_WORK`.
+    """
     if _mode == "serial":
         return False
     if _mode == "parallel":
         return True
-    return batch >= 2 and batch * width >= PARALLEL_MIN_WORK
+    return batch >= 2 and batch * width * hidden >= PARALLEL_MIN_WORK
 
 
 def get_parallel_mode():

@@ -40,13 +40,13 @@ from .kernels import rnn as _rnn
 from .kernels._common import scatter_add_rows, unit_rows
 
 
-def _run(serial, parallel, batch, width, *args):
+def _run(serial, parallel, batch, width, hidden, *args):
     """Call the serial or the parallel kernel, with OpenBLAS held at one thread.
 
     Both kernels get the same ``n_chunks`` (in ``args``; see :func:`_n_chunks`): the
     serial one runs the chunks in turn, so the two agree bit for bit.
     """
-    if _config.use_parallel(batch, width):
+    if _config.use_parallel(batch, width, hidden):
         with _threads.blas_single_threaded(), _threads.parallel_call_guard():
             parallel(*args)
     else:
@@ -143,7 +143,7 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     W_rows = _unit_rows(W_hh, n_chunks, 4)
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
     h_in = np.empty((B, H), dt)
-    _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H,
+    _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H, H,
          x_k, W_ih, W_rows, b_ih + b_hh, h0, c0, lengths, reverse, keep, project, n_chunks,
          out, hT, cT, h_prev, c_prev, gates, h_in, rec)
     cache = None
@@ -174,7 +174,7 @@ def lstm_backward(cache, dout, dstate):
     n_chunks = _n_chunks(H)
     W_cols = _unit_cols(W_hh, n_chunks)
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
-    _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H,
+    _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], input_grads, n_chunks,
          cache["h_prev"], cache["c_prev"], dG, dout, dstate[0], dstate[1],
          dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts)
@@ -212,7 +212,7 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
     rec_rz = np.empty((n_chunks, B, W_rz_rows.shape[1]), dt)
     rec_n = np.empty((n_chunks, B, W_n_rows.shape[1]), dt)
-    _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H,
+    _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H, H,
          x_k, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths, reverse,
          reset_after, keep, project, n_chunks, out, hT, h_prev, gates, hn, h_in, rec, rec_rz,
          rec_n)
@@ -246,7 +246,7 @@ def gru_backward(cache, dout, dstate):
     W_cols = _unit_cols(W_hh, n_chunks)
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     dW_hrz, dW_hn = dW_hh[:2 * H], dW_hh[2 * H:]
-    _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H,
+    _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"],
          cache["reset_after"], input_grads, n_chunks, cache["h_prev"], dG, hn, dout,
          dstate[0], dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0, dG, dht, dh_parts)
@@ -274,7 +274,7 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     W_rows = _unit_rows(W_hh, n_chunks, 1)
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
     h_in = np.empty((B, H), dt)
-    _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H,
+    _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H, H,
          x_k, W_ih, W_rows, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, n_chunks,
          out, hT, h_prev, gates, h_in, rec)
     cache = None
@@ -303,7 +303,7 @@ def rnn_backward(cache, dout, dstate):
     n_chunks = _n_chunks(H)
     W_cols = _unit_cols(W_hh, n_chunks)
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
-    _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H,
+    _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], cache["relu"],
          input_grads, n_chunks, cache["h_prev"], dG, dout, dstate[0], dx, dW_ih,
          dW_hh, db, dh0, dG, dh_parts)

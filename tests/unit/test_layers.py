@@ -132,9 +132,11 @@ def test_parallel_mode_is_checked_and_restored():
             pass
     with _config.parallel_mode("serial"):
         assert _config.get_parallel_mode() == "serial"
-        assert not _config.use_parallel(10**6, 10**6)
+        assert not _config.use_parallel(10**6, 10**6, 10**3)
     assert _config.get_parallel_mode() == "auto"
-    assert not _config.use_parallel(1, 64)
+    assert not _config.use_parallel(1, 64, 64)
+    assert not _config.use_parallel(8, 32, 32)
+    assert _config.use_parallel(2, 512, 128)
 
 
 def test_kernels_use_the_shared_fastmath_set():
