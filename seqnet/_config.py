@@ -38,6 +38,11 @@ FLOAT_DTYPES = (np.float32, np.float64)
 #: parallel wins, by 1.2-1.9x at 4x the threshold.
 PARALLEL_MIN_WORK = 65536
 
+#: multiply-adds of a whole-sequence product (B*T rows x gate width x max(input,
+#: hidden size)) from which it is split between the threads even when the time loop
+#: runs serially (about 25 us on one thread here; a parallel region costs 1-3 us).
+SEQUENCE_MIN_WORK = 1 << 20
+
 _MODES = ("auto", "serial", "parallel")
 _mode = "auto"
 
@@ -60,8 +65,8 @@ def jit_pair(factory):
     return serial, parallel
 
 
-def use_parallel(batch, width, hidden):
-    """Whether a problem runs its parallel kernels.
+def big_enough(batch, width, hidden):
+    """Whether a problem is big enough for the parallel kernels, by size alone.
 
     Parameters
     ----------
@@ -75,14 +80,29 @@ def use_parallel(batch, width, hidden):
     Returns
     -------
     bool
-        In ``"auto"`` mode: at least 2 rows and ``batch*width*hidden`` at least
-        :data:`PARALLEL_MIN_WORK`.
+        At least 2 rows and ``batch*width*hidden`` at least :data:`PARALLEL_MIN_WORK`.
+    """
+    return batch >= 2 and batch * width * hidden >= PARALLEL_MIN_WORK
+
+
+def use_parallel(batch, width, hidden):
+    """Whether a problem runs its parallel kernels: :func:`big_enough` in ``"auto"``
+    mode, else what :func:`parallel_mode` forces.
+
+    Parameters
+    ----------
+    batch, width, hidden : int
+        As for :func:`big_enough`.
+
+    Returns
+    -------
+    bool
     """
     if _mode == "serial":
         return False
     if _mode == "parallel":
         return True
-    return batch >= 2 and batch * width * hidden >= PARALLEL_MIN_WORK
+    return big_enough(batch, width, hidden)
 
 
 def get_parallel_mode():

@@ -54,9 +54,38 @@ def _run(serial, parallel, batch, width, hidden, *args):
             serial(*args)
 
 
-def _n_chunks(limit):
-    """Chunks of work: numba's thread count, at most ``limit`` (rows or units)."""
-    return max(1, min(numba.get_num_threads(), limit))
+def _n_chunks(batch, width, hidden):
+    """Hidden-unit chunks: numba's thread count (at most ``hidden``), or 1 for a
+    problem that ``"auto"`` mode runs serially (:func:`seqnet._config.big_enough`):
+    it then makes one product per step instead of one per chunk.
+
+    A forced mode (:func:`seqnet._config.parallel_mode` ``"serial"`` or
+    ``"parallel"``) always gets the thread count, so a forced serial and a forced
+    parallel run split the work alike and give the same bits.
+    """
+    if _config.get_parallel_mode() == "auto" and not _config.big_enough(batch, width, hidden):
+        return 1
+    return max(1, min(numba.get_num_threads(), hidden))
+
+
+def _seq_split(rows, width, inputs, hidden):
+    """``(chunks, parallel)`` for the whole-sequence products (the input projection,
+    ``dx`` and the weight gradients) of ``rows = B*T`` rows and gate width ``width``.
+
+    In ``"auto"`` mode they run in one chunk per thread, in parallel, once
+    ``rows*width*max(inputs, hidden)`` reaches :data:`seqnet._config.SEQUENCE_MIN_WORK`
+    (also when the time loop itself is too small for the parallel kernels: batch 1
+    over a long sequence), else serially in one chunk. A forced serial or parallel
+    mode splits them in one chunk per thread either way, so the two give the same
+    bits.
+    """
+    threads = numba.get_num_threads()
+    mode = _config.get_parallel_mode()
+    if mode != "auto":
+        return threads, mode == "parallel"
+    if threads > 1 and rows * width * max(inputs, hidden) >= _config.SEQUENCE_MIN_WORK:
+        return threads, True
+    return 1, False
 
 
 def _unit_rows(W_hh, n_chunks, G):
@@ -139,12 +168,13 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     cT = np.empty((B, H), dt)
     h_prev = _history(keep, B, T, H, dt)
     c_prev = _history(keep, B, T, H, dt)
-    n_chunks = _n_chunks(H)
+    n_chunks = _n_chunks(B, 4 * H, H)
     W_rows = _unit_rows(W_hh, n_chunks, 4)
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
     h_in = np.empty((B, H), dt)
     _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H, H,
          x_k, W_ih, W_rows, b_ih + b_hh, h0, c0, lengths, reverse, keep, project, n_chunks,
+         *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
          out, hT, cT, h_prev, c_prev, gates, h_in, rec)
     cache = None
     if keep:
@@ -171,11 +201,12 @@ def lstm_backward(cache, dout, dstate):
     dG = _spend(cache, "gates")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dW_hh = np.empty_like(W_hh)
-    n_chunks = _n_chunks(H)
+    n_chunks = _n_chunks(B, 4 * H, H)
     W_cols = _unit_cols(W_hh, n_chunks)
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], input_grads, n_chunks,
+         *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
          cache["h_prev"], cache["c_prev"], dG, dout, dstate[0], dstate[1],
          dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts)
     if not input_grads:
@@ -200,7 +231,7 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, B, T, H, dt)
     hn = np.empty((B, T, H), dt)
-    n_chunks = _n_chunks(H)
+    n_chunks = _n_chunks(B, 3 * H, H)
     empty = np.empty((n_chunks, 1, H), dt)   # the other form's weights: unused
     if reset_after:
         W_rows, W_rz_rows, W_n_rows = _unit_rows(W_hh, n_chunks, 3), empty, empty
@@ -214,7 +245,8 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     rec_n = np.empty((n_chunks, B, W_n_rows.shape[1]), dt)
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H, H,
          x_k, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths, reverse,
-         reset_after, keep, project, n_chunks, out, hT, h_prev, gates, hn, h_in, rec, rec_rz,
+         reset_after, keep, project, n_chunks, *_seq_split(B * T, 3 * H, W_ih.shape[1], H),
+         out, hT, h_prev, gates, hn, h_in, rec, rec_rz,
          rec_n)
     cache = None
     if keep:
@@ -242,13 +274,14 @@ def gru_backward(cache, dout, dstate):
     hn = _spend(cache, "hn")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dht = np.empty((B, H), dt)
-    n_chunks = _n_chunks(H)
+    n_chunks = _n_chunks(B, 3 * H, H)
     W_cols = _unit_cols(W_hh, n_chunks)
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     dW_hrz, dW_hn = dW_hh[:2 * H], dW_hh[2 * H:]
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"],
-         cache["reset_after"], input_grads, n_chunks, cache["h_prev"], dG, hn, dout,
+         cache["reset_after"], input_grads, n_chunks,
+         *_seq_split(B * T, 3 * H, W_ih.shape[1], H), cache["h_prev"], dG, hn, dout,
          dstate[0], dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0, dG, dht, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
@@ -270,12 +303,13 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     out = np.empty((B, T, H), dt)
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, B, T, H, dt)
-    n_chunks = _n_chunks(H)
+    n_chunks = _n_chunks(B, H, H)
     W_rows = _unit_rows(W_hh, n_chunks, 1)
     rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
     h_in = np.empty((B, H), dt)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H, H,
          x_k, W_ih, W_rows, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, n_chunks,
+         *_seq_split(B * T, H, W_ih.shape[1], H),
          out, hT, h_prev, gates, h_in, rec)
     cache = None
     if keep:
@@ -300,13 +334,13 @@ def rnn_backward(cache, dout, dstate):
     # element (as in lstm_backward); the layer returns a copy, never this buffer.
     dG = _spend(cache, "out")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
-    n_chunks = _n_chunks(H)
+    n_chunks = _n_chunks(B, H, H)
     W_cols = _unit_cols(W_hh, n_chunks)
     dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], cache["relu"],
-         input_grads, n_chunks, cache["h_prev"], dG, dout, dstate[0], dx, dW_ih,
-         dW_hh, db, dh0, dG, dh_parts)
+         input_grads, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H), cache["h_prev"], dG,
+         dout, dstate[0], dx, dW_ih, dW_hh, db, dh0, dG, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None

@@ -27,6 +27,8 @@ import dataclasses
 
 import numpy as np
 
+from .. import _config
+
 __all__ = ["GradcheckReport", "check_gradients", "relative_error", "SUITE", "Case",
            "run_case", "DEFAULT_TOLERANCE"]
 
@@ -294,7 +296,7 @@ SUITE = tuple(
 )
 
 
-def run_case(case, seed=0):
+def run_case(case, seed=0, mode="auto"):
     """Build a case's layer and data and check its gradients.
 
     Parameters
@@ -303,11 +305,21 @@ def run_case(case, seed=0):
         The configuration.
     seed : int, default 0
         Seeds the layer, the data ``(BATCH, STEPS, INPUT)`` and the loss.
+    mode : {"auto", "serial", "parallel"}, default "auto"
+        The kernels' :func:`seqnet._config.parallel_mode` for the whole check.
+        ``"auto"`` runs the suite's small layers serially in one hidden-unit chunk;
+        ``"serial"`` and ``"parallel"`` split the units in one chunk per thread, so
+        they check the chunked code paths.
 
     Returns
     -------
     GradcheckReport
     """
+    with _config.parallel_mode(mode):
+        return _run_case(case, seed)
+
+
+def _run_case(case, seed):
     layer = case.make_layer(seed)
     rng = np.random.default_rng(seed + 2)
     x = rng.standard_normal((BATCH, STEPS, INPUT))

@@ -16,8 +16,8 @@ def main(argv=None):
     Parameters
     ----------
     argv : list of str, optional
-        The command-line arguments (``--tolerance``, ``--cell``); ``sys.argv[1:]``
-        when omitted.
+        The command-line arguments (``--tolerance``, ``--cell``, ``--mode``);
+        ``sys.argv[1:]`` when omitted.
 
     Returns
     -------
@@ -32,6 +32,10 @@ def main(argv=None):
     parser.add_argument("--cell", action="append", default=None,
                         help="run only cases of this cell (repeatable): "
                              "rnn-tanh, rnn-relu, lstm, gru, gru-v1")
+    parser.add_argument("--mode", choices=["both", "auto", "parallel"], default="both",
+                        help="kernels: 'auto' (the suite's small layers run serially, one "
+                             "hidden-unit chunk), 'parallel' (one chunk per thread), or "
+                             "'both' in turn (default)")
     args = parser.parse_args(argv)
     cases = [c for c in SUITE if args.cell is None or c.cell in args.cell]
     if not cases:
@@ -41,18 +45,21 @@ def main(argv=None):
     worst_per_cell = {}
     failures = 0
     start = time.perf_counter()
-    for case in cases:
-        report = run_case(case)
+    modes = ["auto", "parallel"] if args.mode == "both" else [args.mode]
+    runs = [(case, mode) for mode in modes for case in cases]
+    for case, mode in runs:
+        report = run_case(case, mode=mode)
         ok = report.passed(args.tolerance)
         failures += not ok
         err = report.max_error
         worst_per_cell[case.cell] = max(worst_per_cell.get(case.cell, 0.0), err)
-        print(f"| {case.name} | {len(report.errors)} | {report.worst} | {err:.2e} | "
+        name = case.name if mode == "auto" else f"{case.name} ({mode})"
+        print(f"| {name} | {len(report.errors)} | {report.worst} | {err:.2e} | "
               f"{'ok' if ok else 'FAIL'} |", flush=True)
     print()
     print("worst relative error per cell: "
           + ", ".join(f"{c} {e:.2e}" for c, e in worst_per_cell.items()))
-    print(f"{len(cases) - failures} passed, {failures} failed "
+    print(f"{len(runs) - failures} passed, {failures} failed "
           f"(tolerance {args.tolerance:g}, {time.perf_counter() - start:.1f} s)")
     return 1 if failures else 0
 

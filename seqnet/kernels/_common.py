@@ -205,6 +205,32 @@ def _input_grad_factory(rows):
 input_grad_serial, input_grad_parallel = jit_pair(_input_grad_factory)
 
 
+def _projection_factory(rows):
+    def projection(x, W_ih, n_chunks, gates):
+        """``gates = x W_ih^T`` over the flattened ``[B*T, ...]`` rows, split in chunks."""
+        N = x.shape[0] * x.shape[1]
+        xf, gf = x.reshape(N, x.shape[2]), gates.reshape(N, gates.shape[2])
+        for k in rows(n_chunks):
+            n0, n1 = chunk(k, n_chunks, N)
+            gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
+
+    return projection
+
+
+projection_serial, projection_parallel = jit_pair(_projection_factory)
+
+
+@njit(**JIT_OPTIONS)
+def input_projection(parallel, x, W_ih, n_chunks, gates):
+    """The input projection of every step, ``gates[b, t] = W_ih x[b, t]``: one GEMM
+    per chunk of the ``B*T`` rows, the chunks in parallel when ``parallel`` (a
+    runtime flag: a serial kernel over a long sequence still splits this product)."""
+    if parallel:
+        projection_parallel(x, W_ih, n_chunks, gates)
+    else:
+        projection_serial(x, W_ih, n_chunks, gates)
+
+
 @njit(**JIT_OPTIONS)
 def sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hh):
     """The products after the time loop of every backward kernel.

@@ -52,7 +52,7 @@ backward allocates no ``[B, T, ...]`` buffer but ``dx``::
 ``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
-from numba import njit, prange
+from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
@@ -60,6 +60,7 @@ from ._common import (
     chunk,
     column_sums,
     gemm,
+    input_projection,
     sequence_grads,
     weight_grad,
 )
@@ -245,17 +246,13 @@ def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, d
 
 def _forward_factory(rows):
     def gru_seq_forward(x, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths,
-                        reverse, reset_after, keep, project, n_chunks, out, hT, h_prev, gates,
+                        reverse, reset_after, keep, project, n_chunks, seq_chunks,
+                        seq_parallel, out, hT, h_prev, gates,
                         hn, h_in, rec, rec_rz, rec_n):
-        B, T = gates.shape[0], gates.shape[1]
-        I = x.shape[2]
+        T = gates.shape[1]
         H = h0.shape[1]
         if project:
-            N = B * T
-            xf, gf = x.reshape(N, I), gates.reshape(N, 3 * H)
-            for k in rows(n_chunks):
-                n0, n1 = chunk(k, n_chunks, N)
-                gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
+            input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
         hT[:] = h0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -285,10 +282,9 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
-    parallel = rows is prange  # a bool: closures over dispatchers defeat the cache
-
     def gru_seq_backward(x, W_ih, W_cols, lengths, reverse, reset_after, input_grads,
-                         n_chunks, h_prev, gates, hn, dout, dhT, dx, dW_ih, dW_hrz, dW_hn,
+                         n_chunks, seq_chunks, seq_parallel, h_prev, gates, hn, dout, dhT, dx,
+                         dW_ih, dW_hrz, dW_hn,
                          db_ih, db_hh, dh0, dG, dht, dh_parts):
         # dh0 carries dL/dh backwards through time and ends as the initial-state
         # gradient (see the module docstring for dG and hn).
@@ -323,19 +319,20 @@ def _backward_factory(rows):
                     gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht,
                                                 dh_parts[k], dh0, dG)
             t_next = t
-        sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hrz)
+        sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
+                       dW_hrz)
         N = B * T
         gf = dG.reshape(N, 3 * H)
         column_sums(gf, db_ih)
         if reset_after:
             # the n rows see dan * r (kept in hn) against h.
             hnf = hn.reshape(N, H)
-            weight_grad(parallel, hnf, h_prev.reshape(N, H), n_chunks, dW_hn)
+            weight_grad(seq_parallel, hnf, h_prev.reshape(N, H), seq_chunks, dW_hn)
             db_hh[:2 * H] = db_ih[:2 * H]
             column_sums(hnf, db_hh[2 * H:])
         else:
             # the n rows see dan against r * h (kept in hn).
-            weight_grad(parallel, gf[:, 2 * H:], hn.reshape(N, H), n_chunks, dW_hn)
+            weight_grad(seq_parallel, gf[:, 2 * H:], hn.reshape(N, H), seq_chunks, dW_hn)
             db_hh[:] = db_ih
 
     return gru_seq_backward

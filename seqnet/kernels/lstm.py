@@ -50,13 +50,14 @@ Backward buffers::
 reverse direction of a row starts at its last valid step.
 """
 
-from numba import njit, prange
+from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
     chunk,
     column_sums,
     gemm,
+    input_projection,
     sequence_grads,
     set_valid_units,
 )
@@ -147,17 +148,13 @@ def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc, dG):
 
 def _forward_factory(rows):
     def lstm_seq_forward(x, W_ih, W_rows, b, h0, c0, lengths, reverse, keep, project,
-                         n_chunks, out, hT, cT, h_prev, c_prev, gates, h_in, rec):
-        B, T = gates.shape[0], gates.shape[1]
-        I = x.shape[2]
+                         n_chunks, seq_chunks, seq_parallel, out, hT, cT, h_prev, c_prev,
+                         gates, h_in, rec):
+        T = gates.shape[1]
         H = h0.shape[1]
         if project:
-            # the input projection of every step: one product per row chunk.
-            N = B * T
-            xf, gf = x.reshape(N, I), gates.reshape(N, 4 * H)
-            for k in rows(n_chunks):
-                n0, n1 = chunk(k, n_chunks, N)
-                gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
+            # the input projection of every step, one product per row chunk.
+            input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
         hT[:] = h0
         cT[:] = c0
         for s in range(T):
@@ -176,9 +173,8 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
-    parallel = rows is prange  # a bool: closures over dispatchers defeat the cache
-
-    def lstm_seq_backward(x, W_ih, W_cols, lengths, reverse, input_grads, n_chunks, h_prev,
+    def lstm_seq_backward(x, W_ih, W_cols, lengths, reverse, input_grads, n_chunks,
+                          seq_chunks, seq_parallel, h_prev,
                           c_prev, gates, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
                           dh_parts):
         # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
@@ -200,7 +196,8 @@ def _backward_factory(rows):
                 if t >= 0:
                     lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh0, dc0, dG)
             t_next = t
-        sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hh)
+        sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
+                       dW_hh)
         column_sums(dG.reshape(B * T, 4 * H), db)
 
     return lstm_seq_backward

@@ -36,13 +36,14 @@ Backward buffers::
 ``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
-from numba import njit, prange
+from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
     chunk,
     column_sums,
     gemm,
+    input_projection,
     sequence_grads,
     set_valid_units,
 )
@@ -99,16 +100,12 @@ def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh, dG):
 
 def _forward_factory(rows):
     def rnn_seq_forward(x, W_ih, W_rows, b, h0, lengths, reverse, relu, keep, project,
-                        n_chunks, out, hT, h_prev, gates, h_in, rec):
-        B, T = gates.shape[0], gates.shape[1]
-        I = x.shape[2]
+                        n_chunks, seq_chunks, seq_parallel, out, hT, h_prev, gates, h_in,
+                        rec):
+        T = gates.shape[1]
         H = h0.shape[1]
         if project:
-            N = B * T
-            xf, gf = x.reshape(N, I), gates.reshape(N, H)
-            for k in rows(n_chunks):
-                n0, n1 = chunk(k, n_chunks, N)
-                gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
+            input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
         hT[:] = h0
         for s in range(T):
             t = T - 1 - s if reverse else s
@@ -124,9 +121,8 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
-    parallel = rows is prange  # a bool: closures over dispatchers defeat the cache
-
     def rnn_seq_backward(x, W_ih, W_cols, lengths, reverse, relu, input_grads, n_chunks,
+                         seq_chunks, seq_parallel,
                          h_prev, out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
         # dG[b, t] = dL/da, the pre-activation gradient.
@@ -144,7 +140,8 @@ def _backward_factory(rows):
                 if t >= 0:
                     rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh0, dG)
             t_next = t
-        sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hh)
+        sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
+                       dW_hh)
         column_sums(dG.reshape(B * T, H), db)
 
     return rnn_seq_backward

@@ -10,11 +10,14 @@ import seqnet
 from seqnet.gradcheck import DEFAULT_TOLERANCE, SUITE, check_gradients, relative_error, run_case
 
 
+@pytest.mark.parametrize("mode", ["auto", "parallel"])
 @pytest.mark.parametrize("case", SUITE, ids=lambda c: c.name)
-def test_suite_case(case):
+def test_suite_case(case, mode):
     """Every parameter, the input and the initial state(s) of the case agree with
-    central differences to DEFAULT_TOLERANCE (a correct BPTT lands near 1e-9)."""
-    report = run_case(case)
+    central differences to DEFAULT_TOLERANCE (a correct BPTT lands near 1e-9): in
+    "auto" mode (these small layers run serially, one hidden-unit chunk) and
+    forced parallel (one chunk per thread)."""
+    report = run_case(case, mode=mode)
     layer = case.make_layer()
     expected = set(layer.params) | {"x"} | {
         f"initial_state[{m}]" for m in range(len(layer.STATE_NAMES))}
@@ -96,7 +99,9 @@ def test_command_line_reports_and_fails():
                         capture_output=True, text=True, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     rows = [r for r in ok.stdout.splitlines() if r.startswith("| rnn-tanh")]
-    assert len(rows) == sum(c.cell == "rnn-tanh" for c in SUITE)
+    n_cases = sum(c.cell == "rnn-tanh" for c in SUITE)
+    assert len(rows) == 2 * n_cases     # each case in "auto" and forced-parallel mode
+    assert sum("(parallel)" in r for r in rows) == n_cases
     assert "worst relative error per cell: rnn-tanh" in ok.stdout
     bad = subprocess.run([sys.executable, "-m", "seqnet.gradcheck", "--cell", "gru",
                           "--tolerance", "1e-30"], capture_output=True, text=True, check=False)
@@ -112,3 +117,20 @@ def test_a_nan_error_is_the_worst_and_the_max():
         report = GradcheckReport(errors=errors, analytic={}, numeric={})
         assert report.worst == "x" and np.isnan(report.max_error)
         assert not report.passed()
+
+
+def test_forced_parallel_mode_checks_the_chunked_kernels():
+    """The suite's layers are small: "auto" runs them in one hidden-unit chunk, a
+    forced mode in one chunk per thread (this machine's CI has 2), so the "parallel"
+    half of the suite checks the chunked code paths."""
+    import numba
+
+    from seqnet import _config, cells
+    from seqnet.gradcheck import BATCH, HIDDEN
+
+    assert numba.get_num_threads() >= 2
+    assert cells._n_chunks(BATCH, 4 * HIDDEN, HIDDEN) == 1
+    for mode in ("serial", "parallel"):
+        with _config.parallel_mode(mode):
+            assert cells._n_chunks(BATCH, 4 * HIDDEN, HIDDEN) == min(
+                numba.get_num_threads(), HIDDEN)
