@@ -61,6 +61,7 @@ from ._common import (
     column_sums,
     gemm,
     input_projection,
+    prefetch,
     sequence_grads,
     weight_grad,
 )
@@ -80,7 +81,12 @@ def gru_units_forward_after(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn
     one = hT.dtype.type(1.0)
     bi_r, bi_z, bi_n = b_ih[u0:u1], b_ih[H + u0:H + u1], b_ih[2 * H + u0:2 * H + u1]
     bh_r, bh_z, bh_n = b_hh[u0:u1], b_hh[H + u0:H + u1], b_hh[2 * H + u0:2 * H + u1]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            nxt = gates[r + 1, t]
+            for g in range(3):
+                prefetch(nxt, g * H + u0, g * H + u1)
         a = gates[r, t]
         if t >= lengths[r]:
             for g in range(3):
@@ -115,7 +121,12 @@ def gru_units_rz_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn):
     Hc = rec_k.shape[1] // 2
     bi_r, bi_z = b_ih[u0:u1], b_ih[H + u0:H + u1]
     bh_r, bh_z = b_hh[u0:u1], b_hh[H + u0:H + u1]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            nxt = gates[r + 1, t]
+            for g in range(2):
+                prefetch(nxt, g * H + u0, g * H + u1)
         if t >= lengths[r]:
             hn[r, t, u0:u1] = 0.0
             continue
@@ -139,7 +150,12 @@ def gru_units_n_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, out):
     n = u1 - u0
     one = hT.dtype.type(1.0)
     bi_n, bh_n = b_ih[2 * H + u0:2 * H + u1], b_hh[2 * H + u0:2 * H + u1]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            nxt = gates[r + 1, t]
+            for g in range(1, 3):
+                prefetch(nxt, g * H + u0, g * H + u1)
         a = gates[r, t]
         if t >= lengths[r]:
             for g in range(3):
@@ -166,7 +182,15 @@ def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh, dG
     H = dh.shape[1]
     n = u1 - u0
     one = dh.dtype.type(1.0)
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            nxt = gates[r + 1, t]
+            for g in range(3):
+                prefetch(nxt, g * H + u0, g * H + u1)
+            prefetch(h_prev[r + 1, t], u0, u1)
+            prefetch(hn[r + 1, t], u0, u1)
+            prefetch(dout[r + 1, t], u0, u1)
         di = dG[r, t]
         if t >= lengths[r]:
             for g in range(3):
@@ -202,7 +226,14 @@ def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dh
     H = dh.shape[1]
     n = u1 - u0
     one = dh.dtype.type(1.0)
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            nxt = gates[r + 1, t]
+            for g in range(1, 3):
+                prefetch(nxt, g * H + u0, g * H + u1)
+            prefetch(h_prev[r + 1, t], u0, u1)
+            prefetch(dout[r + 1, t], u0, u1)
         d = dG[r, t]
         if t >= lengths[r]:
             d[H + u0:H + u1] = 0.0
@@ -229,7 +260,11 @@ def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, d
     gates' r block) and ``dh = dht + drh r``."""
     n = u1 - u0
     one = dh.dtype.type(1.0)
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], u0, u1)
+            prefetch(h_prev[r + 1, t], u0, u1)
         d = dG[r, t]
         if t >= lengths[r]:
             d[u0:u1] = 0.0

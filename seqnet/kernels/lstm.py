@@ -58,6 +58,7 @@ from ._common import (
     column_sums,
     gemm,
     input_projection,
+    prefetch,
     sequence_grads,
     set_valid_units,
 )
@@ -80,8 +81,13 @@ def lstm_units_forward(u0, u1, t, lengths, gates, rec_k, b, cT, hT, out):
     Hc = rec_k.shape[1] // 4
     b_i, b_f = b[u0:u1], b[H + u0:H + u1]
     b_g, b_o = b[2 * H + u0:2 * H + u1], b[3 * H + u0:3 * H + u1]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         a = gates[r, t]
+        if r + 1 < B:
+            a_next = gates[r + 1, t]
+            for g in range(4):
+                prefetch(a_next, g * H + u0, g * H + u1)
         if t >= lengths[r]:
             for g in range(4):
                 a[g * H + u0:g * H + u1] = 0.0
@@ -118,8 +124,15 @@ def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc, dG):
     H = dh.shape[1]
     n = u1 - u0
     one = dG.dtype.type(1.0)
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         d = dG[r, t]
+        if r + 1 < B:
+            a_next = gates[r + 1, t]
+            for g in range(4):
+                prefetch(a_next, g * H + u0, g * H + u1)
+            prefetch(c_prev[r + 1, t], u0, u1)
+            prefetch(dout[r + 1, t], u0, u1)
         if t >= lengths[r]:
             for g in range(4):
                 d[g * H + u0:g * H + u1] = 0.0

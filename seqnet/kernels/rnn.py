@@ -44,6 +44,7 @@ from ._common import (
     column_sums,
     gemm,
     input_projection,
+    prefetch,
     sequence_grads,
     set_valid_units,
 )
@@ -57,7 +58,10 @@ def rnn_units_forward(u0, u1, t, lengths, relu, gates, rec_k, b, hT, out):
     n = u1 - u0
     zero = hT.dtype.type(0.0)
     b_k = b[u0:u1]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], u0, u1)
         if t >= lengths[r]:
             out[r, t, u0:u1] = 0.0
             continue
@@ -83,7 +87,11 @@ def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh, dG):
     n = u1 - u0
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
-    for r in range(dG.shape[0]):
+    B = dG.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            prefetch(out[r + 1, t], u0, u1)
+            prefetch(dout[r + 1, t], u0, u1)
         d = dG[r, t, u0:u1]
         if t >= lengths[r]:
             d[:] = 0.0
