@@ -46,12 +46,11 @@ def _run(serial, parallel, batch, width, hidden, *args):
     Both kernels get the same ``n_chunks`` (in ``args``; see :func:`_n_chunks`): the
     serial one runs the chunks in turn, so the two agree bit for bit.
     """
-    if _config.use_parallel(batch, width, hidden):
-        with _threads.blas_single_threaded(), _threads.parallel_call_guard():
-            parallel(*args)
-    else:
-        with _threads.blas_single_threaded():
-            serial(*args)
+    # the serial kernel may open parallel regions too (its whole-sequence products,
+    # see _seq_split): every call takes the guard that numba's workqueue layer needs.
+    kernel = parallel if _config.use_parallel(batch, width, hidden) else serial
+    with _threads.blas_single_threaded(), _threads.parallel_call_guard():
+        kernel(*args)
 
 
 def _n_chunks(batch, width, hidden):

@@ -320,7 +320,8 @@ class RecurrentLayer:
         if B == 0 or T == 0:
             raise ValueError(f"x must have at least one batch row and one time step, "
                              f"got shape {x.shape}")
-        lengths = _checks.lengths_array(lengths, B, T)
+        # a copy: the caches keep it for backward, the caller may reuse theirs.
+        lengths = np.array(_checks.lengths_array(lengths, B, T), copy=True)
         state = self._state_tuple(initial_state, "initial_state", B)
         self._cache = None
         keep = bool(training)

@@ -97,30 +97,50 @@ def prefetch(a, start, stop):
 
 
 @njit(**JIT_OPTIONS)
+def _blas_ld(X):
+    """BLAS's leading dimension of a row-major 2-D view, or -1 where BLAS cannot
+    take the view as it is (inner stride not 1, rows overlapping or reversed)."""
+    rows, cols = X.shape
+    size = X.itemsize
+    if cols > 1 and X.strides[1] != size:
+        return -1
+    if rows > 1 and (X.strides[0] % size != 0 or X.strides[0] // size < cols):
+        return -1
+    return max(X.strides[0] // size if rows > 1 else cols, cols, 1)
+
+
+@njit(**JIT_OPTIONS)
 def gemm(A, B, C, beta, a_t, b_t):
     """``C = op(A) @ op(B) + beta * C`` for row-major 2-D views with unit inner stride.
 
     ``op(A)`` is ``A.T`` when ``a_t`` (likewise ``B``). The rows of each matrix may be
     any distance apart (a step's slice ``a[:, t]`` of a batch-first buffer, a column
     block ``a[:, j0:j1]``): the distance is BLAS's leading dimension, so nothing is
-    copied. ``beta`` 0 or 1 (1 adds the product to ``C``).
+    copied. ``beta`` 0 or 1 (1 adds the product to ``C``). Mismatched shapes, views
+    BLAS cannot take (inner stride not 1, overlapping or reversed rows) and a BLAS
+    that cannot be loaded raise instead of computing something else.
     """
     M, N = C.shape
     K = A.shape[0] if a_t else A.shape[1]
+    if ((A.shape[1] if a_t else A.shape[0]) != M or (B.shape[1] if b_t else B.shape[0]) != K
+            or (B.shape[0] if b_t else B.shape[1]) != N):
+        raise ValueError("gemm: the shapes of A, B and C do not match")
     if M == 0 or N == 0:
         return
     if K == 0:
         if beta == 0:
             C[:, :] = 0.0
         return
-    size = A.itemsize
-    lda = max(A.strides[0] // size, A.shape[1], 1)
-    ldb = max(B.strides[0] // size, B.shape[1], 1)
-    ldc = max(C.strides[0] // size, N, 1)
+    lda, ldb, ldc = _blas_ld(A), _blas_ld(B), _blas_ld(C)
+    if lda < 0 or ldb < 0 or ldc < 0:
+        raise ValueError("gemm: every operand needs unit inner stride and rows that "
+                         "neither overlap nor run backwards")
     # row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a
     # row-major matrix's memory is its transpose in column-major order.
-    _xxgemm(ord("t") if b_t else ord("n"), ord("t") if a_t else ord("n"), N, M, K,
-            B, ldb, A, lda, beta, C, ldc)
+    status = _xxgemm(ord("t") if b_t else ord("n"), ord("t") if a_t else ord("n"), N, M, K,
+                     B, ldb, A, lda, beta, C, ldc)
+    if status != 0:
+        raise RuntimeError("gemm: no BLAS (numba could not load scipy's)")
 
 
 @njit(**JIT_OPTIONS)
@@ -291,21 +311,37 @@ def sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_
 
 
 @njit(**JIT_OPTIONS)
-def _weighted_bit_sum(bits):
-    """``sum_i bits[i] * (2 i + 1)`` modulo 2**64, for 1-D unsigned-integer ``bits``."""
+def _mixed_bit_sum(bits):
+    """``sum_i mix(bits[i] ^ (i * K))`` modulo 2**64, ``mix`` the murmur3 finaliser.
+
+    Each entry is mixed with its position before the sum, so structured changes
+    (negating every entry, doubling it, swapping two entries) cannot cancel the
+    way they would in a linear sum: a change goes unseen with probability ~2**-64.
+    The terms are independent, so the loop vectorises.
+    """
     total = np.uint64(0)
+    k = np.uint64(0x9E3779B97F4A7C15)
+    c1 = np.uint64(0xFF51AFD7ED558CCD)
+    c2 = np.uint64(0xC4CEB9FE1A85EC53)
+    s33 = np.uint64(33)
     for i in range(bits.size):
-        total += np.uint64(bits[i]) * np.uint64(2 * i + 1)
+        z = np.uint64(bits[i]) ^ (np.uint64(i) * k)
+        z ^= z >> s33
+        z *= c1
+        z ^= z >> s33
+        z *= c2
+        z ^= z >> s33
+        total += z
     return total
 
 
 def checksum(a):
-    """A position-weighted sum of the bits of a C-contiguous array's entries.
+    """A hash of a C-contiguous array's bits: each entry mixed with its position.
 
     The layers keep a reference to the caller's input for the backward pass; this
-    sum, taken at the forward and again at the backward, tells whether the input
-    was modified in place in between: any change to one entry changes it (the
-    weights are odd), and so does a swap of two different entries.
+    hash, taken at the forward and again at the backward, tells whether the input
+    was modified in place in between (any change, including ``x *= -1``, ``x *= 2``
+    or a swap of two different entries, with probability ~1 - 2**-64).
 
     Parameters
     ----------
@@ -317,4 +353,4 @@ def checksum(a):
     int
     """
     bits = a.reshape(-1).view(np.uint64 if a.itemsize == 8 else np.uint32)
-    return int(_weighted_bit_sum(bits))
+    return int(_mixed_bit_sum(bits))

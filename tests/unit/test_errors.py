@@ -213,3 +213,22 @@ def test_backward_refuses_an_input_modified_since_forward(cell, index):
         layer.backward(np.ones_like(out))
         for k, v in layer.grads.items():
             np.testing.assert_allclose(v, grads_ok[k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_lengths_reused_by_the_caller_do_not_reach_backward(cell):
+    """The layer keeps its own copy of lengths: a caller who reuses the array
+    between forward and backward gets the gradients of the forward's lengths."""
+    rng = np.random.default_rng(0)
+    layer = make_layer(cell, 4, input_size=3)
+    x = rng.standard_normal((3, 5, 3)).astype(layer.dtype)
+    lengths = np.array([5, 2, 4])
+    out, _ = layer.forward(x, lengths=lengths, training=True)
+    dx_ok, _ = layer.backward(np.ones_like(out))
+    grads_ok = {k: v.copy() for k, v in layer.grads.items()}
+    out, _ = layer.forward(x, lengths=lengths, training=True)
+    lengths[:] = [1, 1, 1]
+    dx, _ = layer.backward(np.ones_like(out))
+    np.testing.assert_array_equal(dx, dx_ok)
+    for k, v in layer.grads.items():
+        np.testing.assert_array_equal(v, grads_ok[k])

@@ -41,6 +41,19 @@ def test_gemm_with_empty_inner_dimension(beta):
     np.testing.assert_array_equal(C, np.full((3, 2), 5.0 if beta else 0.0))
 
 
+def test_gemm_refuses_views_it_cannot_pass_to_blas():
+    """Shapes that do not match, reversed, transposed-in-memory and broadcast views
+    raise instead of computing something else."""
+    A, B, C = np.ones((3, 4)), np.ones((4, 2)), np.empty((3, 2))
+    with pytest.raises(ValueError, match="shapes"):
+        gemm(A, np.ones((5, 2)), C, 0.0, False, False)
+    with pytest.raises(ValueError, match="shapes"):
+        gemm(A, B, np.empty((3, 3)), 0.0, False, False)
+    for bad in (A[::-1], np.asfortranarray(A), np.broadcast_to(np.ones(4), (3, 4))):
+        with pytest.raises(ValueError, match="unit inner stride"):
+            gemm(bad, B, C, 0.0, False, False)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64])
 def test_checksum_sees_any_change_and_swap(dtype):
     rng = np.random.default_rng(1)
@@ -55,6 +68,15 @@ def test_checksum_sees_any_change_and_swap(dtype):
         y = x.copy()
         y[i] = y[i] + 1
         assert checksum(y) != c
+    # structured changes that cancel in a linear sum of the bits
+    if dtype != np.int64:
+        for y in (-x, 2 * x, x * 0.5):
+            assert checksum(np.ascontiguousarray(y)) != c
+    flat = np.zeros(4096, dtype)
+    flat[0], flat[2048] = 1, 2
+    swapped = flat.copy()
+    swapped[0], swapped[2048] = 2, 1
+    assert checksum(flat) != checksum(swapped)
     z = np.array([np.nan, -0.0, 0.0], dtype=np.float64)
     assert checksum(z) == checksum(z.copy())
     w = z.copy()

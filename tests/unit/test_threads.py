@@ -90,3 +90,33 @@ def test_calls_from_several_python_threads(mode):
         np.testing.assert_array_equal(out, e_out)
         np.testing.assert_array_equal(dx, e_dx)
     assert _threads.blas_num_threads() == before
+
+
+def test_workqueue_layer_survives_concurrent_serial_kernels():
+    """Under numba's workqueue layer two Python threads must not run parallel regions
+    at once. A batch-1 layer over a long sequence runs the serial kernel, whose
+    whole-sequence products still open parallel regions: every kernel call takes the
+    guard, so two threads calling it finish (the unguarded version aborted with
+    'Concurrent access has been detected', exit 134)."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import threading, numpy as np, seqnet\n"
+        "layer = seqnet.LSTM(64, input_size=64, seed=0)\n"
+        "x = np.random.default_rng(0).standard_normal((1, 2000, 64)).astype(np.float32)\n"
+        "ref, _ = layer.forward(x)\n"
+        "bad = []\n"
+        "def work():\n"
+        "    for _ in range(20):\n"
+        "        out, _ = layer.forward(x)\n"
+        "        if not np.array_equal(out, ref): bad.append(1)\n"
+        "ts = [threading.Thread(target=work) for _ in range(2)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "import numba; print(numba.threading_layer(), len(bad))\n")
+    env = dict(os.environ, NUMBA_THREADING_LAYER="workqueue")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.split() == ["workqueue", "0"]
