@@ -11,7 +11,8 @@ extra dependency (it is what threadpoolctl does).
 Several Python threads may call seqnet at once: the OpenBLAS sizes are saved by
 the first to enter and restored by the last to leave, and under numba's
 ``workqueue`` threading layer (which aborts on concurrent parallel regions)
-parallel kernel calls take turns (:func:`parallel_call_guard`). With the ``omp``
+kernel calls take turns (:func:`parallel_call_guard`; the serial kernels too, whose
+whole-sequence products run in parallel over long sequences). With the ``omp``
 or ``tbb`` layers they run concurrently. Same input, same thread count: same bits.
 """
 
