@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import numbers
 
 import numpy as np
@@ -91,3 +92,12 @@ def indices_in_range(arr, size, name):
         raise ValueError(f"{name} holds indices from {arr.min()} to {arr.max()}, but they must "
                          f"be in [0, {size}) (the input_size / vocabulary size)")
     return np.asarray(arr, dtype=np.int64)
+
+
+def positive_int_arg(value):
+    """An ``argparse`` type: ``value`` as an int of at least 1, else an argparse error
+    (the command-line tools' counts: epochs, batches, rounds, ...)."""
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return n

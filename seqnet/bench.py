@@ -26,6 +26,7 @@ import time
 import numpy as np
 
 from . import _threads
+from ._checks import positive_int_arg
 
 #: (batch, time, input, hidden) shapes of the race.
 GRID = [(1, 100, 64, 64), (32, 100, 128, 128), (64, 100, 256, 256), (128, 50, 512, 512),
@@ -478,13 +479,6 @@ def _torch_charlm_step(X, y, V, threads):
     return step
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
 def main(argv=None):
     """Entry point of ``python -m seqnet.bench``.
 
@@ -511,10 +505,10 @@ def main(argv=None):
             p.add_argument("--quick", action="store_true", help="the first two shapes only")
         else:
             p.add_argument("--batches", type=int, help="time this many batches, not an epoch")
-            p.add_argument("--block", type=_positive_int, default=50,
+            p.add_argument("--block", type=positive_int_arg, default=50,
                            help="batches timed in turn per framework (default 50)")
         if name == "cells":
-            p.add_argument("--rounds", type=_positive_int, default=3,
+            p.add_argument("--rounds", type=positive_int_arg, default=3,
                            help="rounds of seqnet-then-PyTorch timings per case (default 3)")
     args = parser.parse_args(argv)
     return {"cells": run_cells, "charlm": run_charlm, "memory": run_memory}[args.what](args)

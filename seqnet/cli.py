@@ -18,6 +18,7 @@ import time
 import numpy as np
 
 from . import datasets, generate, optim, text
+from ._checks import positive_int_arg
 from .callbacks import Callback
 from .core_layers import Dense, Dropout
 from .layers import LSTM
@@ -42,13 +43,6 @@ def _fraction(value):
     if not 0 <= x < 1:
         raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
     return x
-
-
-def _positive_int(value):
-    n = int(value)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return n
 
 
 def _temperatures(value):
@@ -310,18 +304,18 @@ def make_parser():
 
     train = csub.add_parser("train", help="train the reference character model")
     train.add_argument("--corpus", help="a text file (default: the bundled Shakespeare)")
-    train.add_argument("--max-chars", type=_positive_int,
+    train.add_argument("--max-chars", type=positive_int_arg,
                        help="use only the first N characters of the corpus")
-    train.add_argument("--epochs", type=_positive_int, default=20)
+    train.add_argument("--epochs", type=positive_int_arg, default=20)
     train.add_argument("--out", default="charlm.npz", help="model file (saved every epoch)")
     train.add_argument("--resume", action="store_true",
                        help="continue training the model in --out if it exists")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--hidden", type=_positive_int, default=128)
+    train.add_argument("--hidden", type=positive_int_arg, default=128)
     train.add_argument("--dropout", type=_fraction, default=0.2)
-    train.add_argument("--maxlen", type=_positive_int, default=40)
-    train.add_argument("--step", type=_positive_int, default=3)
-    train.add_argument("--batch-size", type=_positive_int, default=128)
+    train.add_argument("--maxlen", type=positive_int_arg, default=40)
+    train.add_argument("--step", type=positive_int_arg, default=3)
+    train.add_argument("--batch-size", type=positive_int_arg, default=128)
     train.add_argument("--optimizer", default="rmsprop",
                        choices=["rmsprop", "adam", "sgd", "adagrad"])
     train.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate")
@@ -337,10 +331,10 @@ def make_parser():
 
     gen = csub.add_parser("generate", help="generate text from a trained model")
     gen.add_argument("--model", required=True)
-    gen.add_argument("--length", type=_positive_int, default=400)
+    gen.add_argument("--length", type=positive_int_arg, default=400)
     gen.add_argument("--temperature", type=float, default=0.5,
                      help="0 is greedy (argmax); default 0.5")
-    gen.add_argument("--top-k", type=_positive_int)
+    gen.add_argument("--top-k", type=positive_int_arg)
     gen.add_argument("--seed-text", help="default: a random window of --corpus")
     gen.add_argument("--corpus", help="where a random seed window comes from")
     gen.add_argument("--seed", type=int, default=0)
@@ -350,10 +344,10 @@ def make_parser():
     ev = csub.add_parser("evaluate", help="mean loss of a model on a text")
     ev.add_argument("--model", required=True)
     ev.add_argument("--corpus", help="a text file (default: the bundled Shakespeare)")
-    ev.add_argument("--step", type=_positive_int, default=1,
+    ev.add_argument("--step", type=positive_int_arg, default=1,
                     help="predict every STEP-th next character (default 1: all)")
-    ev.add_argument("--max-windows", type=_positive_int)
-    ev.add_argument("--batch-size", type=_positive_int, default=512)
+    ev.add_argument("--max-windows", type=positive_int_arg)
+    ev.add_argument("--batch-size", type=positive_int_arg, default=512)
     ev.set_defaults(func=cmd_evaluate)
     return parser
 
