@@ -97,6 +97,14 @@ def prefetch(a, start, stop):
 
 
 @njit(**JIT_OPTIONS)
+def prefetch_units(row, H, u0, u1, g0, g1):
+    """:func:`prefetch` units ``[u0, u1)`` of gate blocks ``g0`` to ``g1 - 1`` of a
+    ``[G*H]`` row (each block ``H`` wide)."""
+    for g in range(g0, g1):
+        prefetch(row, g * H + u0, g * H + u1)
+
+
+@njit(**JIT_OPTIONS)
 def _blas_ld(X):
     """BLAS's leading dimension of a row-major 2-D view, or -1 where BLAS cannot
     take the view as it is (inner stride not 1, rows overlapping or reversed)."""

@@ -62,6 +62,7 @@ from ._common import (
     gemm,
     input_projection,
     prefetch,
+    prefetch_units,
     sequence_grads,
     weight_grad,
 )
@@ -84,9 +85,7 @@ def gru_units_forward_after(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            nxt = gates[r + 1, t]
-            for g in range(3):
-                prefetch(nxt, g * H + u0, g * H + u1)
+            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 3)
         a = gates[r, t]
         if t >= lengths[r]:
             for g in range(3):
@@ -124,9 +123,7 @@ def gru_units_rz_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn):
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            nxt = gates[r + 1, t]
-            for g in range(2):
-                prefetch(nxt, g * H + u0, g * H + u1)
+            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 2)
         if t >= lengths[r]:
             hn[r, t, u0:u1] = 0.0
             continue
@@ -153,9 +150,7 @@ def gru_units_n_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, out):
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            nxt = gates[r + 1, t]
-            for g in range(1, 3):
-                prefetch(nxt, g * H + u0, g * H + u1)
+            prefetch_units(gates[r + 1, t], H, u0, u1, 1, 3)
         a = gates[r, t]
         if t >= lengths[r]:
             for g in range(3):
@@ -185,9 +180,7 @@ def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh, dG
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            nxt = gates[r + 1, t]
-            for g in range(3):
-                prefetch(nxt, g * H + u0, g * H + u1)
+            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 3)
             prefetch(h_prev[r + 1, t], u0, u1)
             prefetch(hn[r + 1, t], u0, u1)
             prefetch(dout[r + 1, t], u0, u1)
@@ -229,9 +222,7 @@ def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dh
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            nxt = gates[r + 1, t]
-            for g in range(1, 3):
-                prefetch(nxt, g * H + u0, g * H + u1)
+            prefetch_units(gates[r + 1, t], H, u0, u1, 1, 3)
             prefetch(h_prev[r + 1, t], u0, u1)
             prefetch(dout[r + 1, t], u0, u1)
         d = dG[r, t]

@@ -59,6 +59,7 @@ from ._common import (
     gemm,
     input_projection,
     prefetch,
+    prefetch_units,
     sequence_grads,
     set_valid_units,
 )
@@ -85,9 +86,7 @@ def lstm_units_forward(u0, u1, t, lengths, gates, rec_k, b, cT, hT, out):
     for r in range(B):
         a = gates[r, t]
         if r + 1 < B:
-            a_next = gates[r + 1, t]
-            for g in range(4):
-                prefetch(a_next, g * H + u0, g * H + u1)
+            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 4)
         if t >= lengths[r]:
             for g in range(4):
                 a[g * H + u0:g * H + u1] = 0.0
@@ -128,9 +127,7 @@ def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc, dG):
     for r in range(B):
         d = dG[r, t]
         if r + 1 < B:
-            a_next = gates[r + 1, t]
-            for g in range(4):
-                prefetch(a_next, g * H + u0, g * H + u1)
+            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 4)
             prefetch(c_prev[r + 1, t], u0, u1)
             prefetch(dout[r + 1, t], u0, u1)
         if t >= lengths[r]:
