@@ -37,7 +37,8 @@ from . import _config, _threads
 from .kernels import gru as _gru
 from .kernels import lstm as _lstm
 from .kernels import rnn as _rnn
-from .kernels._common import scatter_add_rows, unit_rows
+from .kernels._common import scatter_add_rows
+from .kernels._panel import empty_panels, pack_unit_cols, pack_unit_rows
 
 
 def _run(serial, parallel, batch, width, hidden, *args):
@@ -88,26 +89,26 @@ def _seq_split(rows, width, inputs, hidden):
 
 
 def _unit_rows(W_hh, n_chunks, G):
-    """``W_hh`` rows regrouped by hidden-unit chunk: ``[n_chunks, G*Hc, H]``.
+    """``W_hh`` rows regrouped by hidden-unit chunk, packed for the forward's
+    per-step products: ``(panels [n_chunks, L], G*Hc)``.
 
-    Chunk k's block holds, gate after gate, the rows of its units ``[u0, u1)``
-    (zero rows pad a shorter chunk), so that one product gives all its gates.
+    Chunk k's operand (``[H, G*Hc]``) holds, gate after gate, the rows of its units
+    ``[u0, u1)`` as columns (zero columns pad a shorter chunk), so that one product
+    gives all its gates (:func:`seqnet.kernels._panel.pack_unit_rows`). The second
+    value is the width of a chunk's product.
     """
     H = W_hh.shape[1]
-    out = np.empty((n_chunks, G * -(-H // n_chunks), H), W_hh.dtype)
-    unit_rows(W_hh, n_chunks, G, out)
-    return out
+    width = G * -(-H // n_chunks)
+    out = empty_panels(n_chunks, H, width, W_hh.dtype)
+    pack_unit_rows(W_hh, n_chunks, G, out)
+    return out, width
 
 
 def _unit_cols(W_hh, n_chunks):
-    """``W_hh`` columns by hidden-unit chunk: ``[n_chunks, G*H, Hc]`` (zero-padded)."""
-    H = W_hh.shape[1]
-    Hc = -(-H // n_chunks)
-    out = np.empty((n_chunks, W_hh.shape[0], Hc), W_hh.dtype)
-    for k in range(n_chunks):
-        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
-        out[k, :, :u1 - u0] = W_hh[:, u0:u1]
-        out[k, :, u1 - u0:] = 0.0
+    """``W_hh`` columns by hidden-unit chunk (``[G*H, Hc]`` each, zero-padded),
+    packed for the backward's per-step products: ``[n_chunks, L]``."""
+    out = empty_panels(n_chunks, W_hh.shape[0], -(-W_hh.shape[1] // n_chunks), W_hh.dtype)
+    pack_unit_cols(W_hh, n_chunks, out)
     return out
 
 
@@ -168,8 +169,8 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     h_prev = _history(keep, B, T, H, dt)
     c_prev = _history(keep, B, T, H, dt)
     n_chunks = _n_chunks(B, 4 * H, H)
-    W_rows = _unit_rows(W_hh, n_chunks, 4)
-    rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
+    W_rows, width = _unit_rows(W_hh, n_chunks, 4)
+    rec = np.empty((n_chunks, B, width), dt)
     h_in = np.empty((B, H), dt)
     _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H, H,
          x_k, W_ih, W_rows, b_ih + b_hh, h0, c0, lengths, reverse, keep, project, n_chunks,
@@ -202,7 +203,7 @@ def lstm_backward(cache, dout, dstate):
     dW_hh = np.empty_like(W_hh)
     n_chunks = _n_chunks(B, 4 * H, H)
     W_cols = _unit_cols(W_hh, n_chunks)
-    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
+    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], input_grads, n_chunks,
          *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
@@ -231,17 +232,18 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     h_prev = _history(keep, B, T, H, dt)
     hn = np.empty((B, T, H), dt)
     n_chunks = _n_chunks(B, 3 * H, H)
-    empty = np.empty((n_chunks, 1, H), dt)   # the other form's weights: unused
+    unused = np.empty((n_chunks, 0), dt), 0   # the other form's weights
     if reset_after:
-        W_rows, W_rz_rows, W_n_rows = _unit_rows(W_hh, n_chunks, 3), empty, empty
+        (W_rows, w), (W_rz_rows, w_rz), (W_n_rows, w_n) = (
+            _unit_rows(W_hh, n_chunks, 3), unused, unused)
     else:
-        W_rows = empty
-        W_rz_rows = _unit_rows(W_hh[:2 * H], n_chunks, 2)
-        W_n_rows = _unit_rows(W_hh[2 * H:], n_chunks, 1)
+        W_rows, w = unused
+        W_rz_rows, w_rz = _unit_rows(W_hh[:2 * H], n_chunks, 2)
+        W_n_rows, w_n = _unit_rows(W_hh[2 * H:], n_chunks, 1)
     h_in = np.empty((B, H), dt)
-    rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
-    rec_rz = np.empty((n_chunks, B, W_rz_rows.shape[1]), dt)
-    rec_n = np.empty((n_chunks, B, W_n_rows.shape[1]), dt)
+    rec = np.empty((n_chunks, B, w), dt)
+    rec_rz = np.empty((n_chunks, B, w_rz), dt)
+    rec_n = np.empty((n_chunks, B, w_n), dt)
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H, H,
          x_k, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths, reverse,
          reset_after, keep, project, n_chunks, *_seq_split(B * T, 3 * H, W_ih.shape[1], H),
@@ -275,7 +277,7 @@ def gru_backward(cache, dout, dstate):
     dht = np.empty((B, H), dt)
     n_chunks = _n_chunks(B, 3 * H, H)
     W_cols = _unit_cols(W_hh, n_chunks)
-    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
+    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
     dW_hrz, dW_hn = dW_hh[:2 * H], dW_hh[2 * H:]
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"],
@@ -303,8 +305,8 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, B, T, H, dt)
     n_chunks = _n_chunks(B, H, H)
-    W_rows = _unit_rows(W_hh, n_chunks, 1)
-    rec = np.empty((n_chunks, B, W_rows.shape[1]), dt)
+    W_rows, width = _unit_rows(W_hh, n_chunks, 1)
+    rec = np.empty((n_chunks, B, width), dt)
     h_in = np.empty((B, H), dt)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H, H,
          x_k, W_ih, W_rows, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, n_chunks,
@@ -335,7 +337,7 @@ def rnn_backward(cache, dout, dstate):
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     n_chunks = _n_chunks(B, H, H)
     W_cols = _unit_cols(W_hh, n_chunks)
-    dh_parts = np.empty((n_chunks, B, W_cols.shape[2]), dt)
+    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H, H,
          cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], cache["relu"],
          input_grads, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H), cache["h_prev"], dG,

@@ -10,7 +10,7 @@ takes that as its leading dimension (:func:`gemm`), and the gate passes index
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -81,6 +81,18 @@ def _prefetch(typingctx, arr, index):
         return context.get_dummy_value()
 
     return sig, codegen
+
+
+if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
+    # intrinsics have no Python body: their NumPy twins for NUMBA_DISABLE_JIT=1.
+    def _xxgemm(transa, transb, m, n, k, a, lda, b, ldb, beta, c, ldc):  # noqa: F811
+        """The row-major product :func:`gemm` asks of BLAS, in NumPy."""
+        prod = (b.T if transb == ord("t") else b) @ (a.T if transa == ord("t") else a)
+        c[:, :] = prod + c if beta else prod
+        return 0
+
+    def _prefetch(arr, index):  # noqa: F811
+        """No cache hints outside numba."""
 
 
 @njit(**JIT_OPTIONS)
@@ -180,27 +192,6 @@ def add_valid_units(u0, u1, t, lengths, dh_k, dh):
             d, s = dh[r, u0:u1], dh_k[r, :n]
             for j in range(n):
                 d[j] += s[j]
-
-
-@njit(**JIT_OPTIONS)
-def unit_rows(W, n_chunks, G, out):
-    """``out[k]``: chunk k's rows of ``W [G*H, K]``, gate after gate (``out [n, G*Hc,
-    K]``; a shorter chunk's last rows are zero)."""
-    H = W.shape[0] // G
-    Hc = out.shape[1] // G
-    K = W.shape[1]
-    for k in range(n_chunks):
-        u0, u1 = chunk(k, n_chunks, H)
-        for g in range(G):
-            for i in range(Hc):
-                dst = out[k, g * Hc + i]
-                if i < u1 - u0:
-                    src = W[g * H + u0 + i]
-                    for j in range(K):
-                        dst[j] = src[j]
-                else:
-                    for j in range(K):
-                        dst[j] = 0.0
 
 
 @njit(**JIT_OPTIONS)
@@ -361,4 +352,7 @@ def checksum(a):
     int
     """
     bits = a.reshape(-1).view(np.uint64 if a.itemsize == 8 else np.uint32)
+    if config.DISABLE_JIT:  # pragma: no cover - NumPy scalars warn as they wrap
+        with np.errstate(over="ignore"):
+            return int(_mixed_bit_sum(bits))
     return int(_mixed_bit_sum(bits))

@@ -15,10 +15,12 @@ units)::
 
     x        [B, T, I]      input
     W_ih     [3H, I]        b_ih [3H], b_hh [3H]
-    W_rows   [n, 3Hc, H]    W_hh's rows by hidden-unit chunk (reset_after)
-    W_rz_rows [n, 2Hc, H]   W_hh[:2H]'s rows by chunk;  W_n_rows [n, Hc, H]: W_hh[2H:]'s
-    W_cols   [n, 3H, Hc]    W_hh's columns by chunk (backward; reset_before reads its
-                            r, z rows and its n rows apart)
+    W_rows   [n, L]         W_hh's rows by hidden-unit chunk ([3Hc, H] each, reset_after),
+                            transposed and packed in panels (see _panel)
+    W_rz_rows [n, L]        W_hh[:2H]'s rows by chunk ([2Hc, H]);  W_n_rows [n, L]:
+                            W_hh[2H:]'s ([Hc, H]); both transposed and packed likewise
+    W_cols   [n, L]         W_hh's columns by chunk ([3H, Hc] each, packed; backward:
+                            reset_before reads its r, z rows and its n rows apart)
     h0       [B, H]         initial state
     lengths  [B] int64      1 <= lengths[b] <= T
     out      [B, T, H]      h_t at valid steps, 0 elsewhere
@@ -59,7 +61,6 @@ from ._common import (
     add_valid_units,
     chunk,
     column_sums,
-    gemm,
     input_projection,
     prefetch,
     prefetch_units,
@@ -67,6 +68,7 @@ from ._common import (
     weight_grad,
 )
 from ._math import sigmoid, tanh
+from ._panel import panel_gemm
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 GRU_GATES = ("r", "z", "n")
@@ -289,18 +291,18 @@ def _forward_factory(rows):
             if reset_after:
                 for k in rows(n_chunks):
                     u0, u1 = chunk(k, n_chunks, H)
-                    gemm(h_in, W_rows[k], rec[k], 0.0, False, True)
+                    panel_gemm(h_in, W_rows[k], 0, rec[k], 0)
                     gru_units_forward_after(u0, u1, t, lengths, gates, rec[k], b_ih, b_hh,
                                             hT, hn, out)
             else:
                 for k in rows(n_chunks):
                     u0, u1 = chunk(k, n_chunks, H)
-                    gemm(h_in, W_rz_rows[k], rec_rz[k], 0.0, False, True)
+                    panel_gemm(h_in, W_rz_rows[k], 0, rec_rz[k], 0)
                     gru_units_rz_before(u0, u1, t, lengths, gates, rec_rz[k], b_ih, b_hh,
                                         hT, hn)
                 for k in rows(n_chunks):
                     u0, u1 = chunk(k, n_chunks, H)
-                    gemm(hn[:, t], W_n_rows[k], rec_n[k], 0.0, False, True)
+                    panel_gemm(hn[:, t], W_n_rows[k], 0, rec_n[k], 0)
                     gru_units_n_before(u0, u1, t, lengths, gates, rec_n[k], b_ih, b_hh, hT,
                                        out)
 
@@ -325,10 +327,9 @@ def _backward_factory(rows):
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
                 if t_next >= 0:
-                    W_k = W_cols[k]
-                    gemm(dG[:, t_next, :2 * H], W_k[:2 * H], dh_parts[k], 0.0, False, False)
+                    panel_gemm(dG[:, t_next, :2 * H], W_cols[k], 0, dh_parts[k], 0)
                     if reset_after:
-                        gemm(hn[:, t_next], W_k[2 * H:], dh_parts[k], 1.0, False, False)
+                        panel_gemm(hn[:, t_next], W_cols[k], 2 * H, dh_parts[k], 1)
                     add_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
                 if t >= 0:
                     if reset_after:
@@ -341,7 +342,7 @@ def _backward_factory(rows):
                 # the n block of step t is whole: each chunk's share of d(r*h).
                 for k in rows(n_chunks):
                     u0, u1 = chunk(k, n_chunks, H)
-                    gemm(dG[:, t, 2 * H:], W_cols[k][2 * H:], dh_parts[k], 0.0, False, False)
+                    panel_gemm(dG[:, t, 2 * H:], W_cols[k], 2 * H, dh_parts[k], 0)
                     gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht,
                                                 dh_parts[k], dh0, dG)
             t_next = t

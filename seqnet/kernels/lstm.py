@@ -14,8 +14,10 @@ units)::
 
     x       [B, T, I]     input
     W_ih    [4H, I]       b [4H] (b_ih + b_hh)
-    W_rows  [n, 4Hc, H]   W_hh's rows regrouped by hidden-unit chunk (forward)
-    W_cols  [n, 4H, Hc]   W_hh's columns by hidden-unit chunk (backward)
+    W_rows  [n, L]        W_hh's rows regrouped by hidden-unit chunk ([4Hc, H] each),
+                          transposed and packed in panels (forward; see _panel)
+    W_cols  [n, L]        W_hh's columns by hidden-unit chunk ([4H, Hc] each), packed
+                          in panels (backward)
     h0, c0  [B, H]        initial state
     lengths [B] int64     1 <= lengths[b] <= T
     out     [B, T, H]     h_t at valid steps, 0 elsewhere
@@ -56,7 +58,6 @@ from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
     chunk,
     column_sums,
-    gemm,
     input_projection,
     prefetch,
     prefetch_units,
@@ -64,6 +65,7 @@ from ._common import (
     set_valid_units,
 )
 from ._math import sigmoid, tanh
+from ._panel import panel_gemm
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 LSTM_GATES = ("i", "f", "g", "o")
@@ -176,7 +178,7 @@ def _forward_factory(rows):
             # each chunk: its units' recurrent product, then their gate math.
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
-                gemm(h_in, W_rows[k], rec[k], 0.0, False, True)
+                panel_gemm(h_in, W_rows[k], 0, rec[k], 0)
                 lstm_units_forward(u0, u1, t, lengths, gates, rec[k], b, cT, hT, out)
 
     return lstm_seq_forward
@@ -201,7 +203,7 @@ def _backward_factory(rows):
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
                 if t_next >= 0:
-                    gemm(dG[:, t_next], W_cols[k], dh_parts[k], 0.0, False, False)
+                    panel_gemm(dG[:, t_next], W_cols[k], 0, dh_parts[k], 0)
                     set_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
                 if t >= 0:
                     lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh0, dc0, dG)

@@ -12,8 +12,10 @@ units)::
 
     x        [B, T, I]     input
     W_ih     [H, I]        b [H] (b_ih + b_hh)
-    W_rows   [n, Hc, H]    W_hh's rows by hidden-unit chunk (forward)
-    W_cols   [n, H, Hc]    W_hh's columns by hidden-unit chunk (backward)
+    W_rows   [n, L]        W_hh's rows by hidden-unit chunk ([Hc, H] each), transposed
+                           and packed in panels (forward; see _panel)
+    W_cols   [n, L]        W_hh's columns by hidden-unit chunk ([H, Hc] each), packed
+                           in panels (backward)
     h0       [B, H]        initial state
     lengths  [B] int64     1 <= lengths[b] <= T
     out      [B, T, H]     h_t at valid steps, 0 elsewhere (kept for backward)
@@ -42,13 +44,13 @@ from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
     chunk,
     column_sums,
-    gemm,
     input_projection,
     prefetch,
     sequence_grads,
     set_valid_units,
 )
 from ._math import tanh
+from ._panel import panel_gemm
 
 
 @njit(**JIT_OPTIONS)
@@ -122,7 +124,7 @@ def _forward_factory(rows):
                 h_prev[:, t] = hT
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
-                gemm(h_in, W_rows[k], rec[k], 0.0, False, True)
+                panel_gemm(h_in, W_rows[k], 0, rec[k], 0)
                 rnn_units_forward(u0, u1, t, lengths, relu, gates, rec[k], b, hT, out)
 
     return rnn_seq_forward
@@ -143,7 +145,7 @@ def _backward_factory(rows):
             for k in rows(n_chunks):
                 u0, u1 = chunk(k, n_chunks, H)
                 if t_next >= 0:
-                    gemm(dG[:, t_next], W_cols[k], dh_parts[k], 0.0, False, False)
+                    panel_gemm(dG[:, t_next], W_cols[k], 0, dh_parts[k], 0)
                     set_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
                 if t >= 0:
                     rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh0, dG)

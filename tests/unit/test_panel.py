@@ -1,0 +1,86 @@
+"""The packed-panel products the kernels run at every step, and their packers."""
+
+import numpy as np
+import pytest
+
+from seqnet.kernels._panel import (
+    empty_panels,
+    pack_panels,
+    pack_unit_cols,
+    pack_unit_rows,
+    panel_gemm,
+    panel_width,
+)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("M", [1, 3, 4, 5, 9])
+@pytest.mark.parametrize(("K", "N"), [(1, 1), (7, 5), (64, 31), (3, 64), (5, 65), (9, 130)])
+def test_panel_gemm_on_strided_views_matches_numpy(dtype, M, K, N):
+    """C (+)= A @ B[k0:], A and C views whose rows are further apart than their
+    width, every row count around the 4-row tile and widths around the panel's
+    (a partial last panel included); elements outside C stay untouched."""
+    rng = np.random.default_rng(M * 1000 + K * 10 + N)
+    B = rng.standard_normal((2, K, N)).astype(dtype)
+    panels = pack_panels(B)
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for k0 in sorted({0, K // 2}):
+        Kp = K - k0
+        A = rng.standard_normal((M, 3, Kp + 2)).astype(dtype)[:, 1, 1:Kp + 1]
+        C_buf = rng.standard_normal((M, 2, N + 3)).astype(dtype)
+        C = C_buf[:, 0, 2:N + 2]
+        for beta in (0, 1):
+            old, before = C.copy(), C_buf.copy()
+            panel_gemm(A, panels[1], k0, C, beta)
+            expected = A.astype(np.float64) @ B[1, k0:].astype(np.float64) + (old if beta else 0)
+            np.testing.assert_allclose(C, expected, rtol=tol, atol=10 * tol)
+            untouched = np.ones(C_buf.shape, bool)
+            untouched[:, 0, 2:N + 2] = False
+            np.testing.assert_array_equal(C_buf[untouched], before[untouched])
+
+
+def test_panel_gemm_ignores_nan_in_an_overwritten_output():
+    """beta 0 overwrites C: garbage (NaN) already there must not leak into it."""
+    A = np.ones((5, 3))
+    C = np.full((5, 40), np.nan)
+    panel_gemm(A, pack_panels(np.ones((1, 3, 40)))[0], 0, C, 0)
+    np.testing.assert_array_equal(C, 3.0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_panels_are_aligned_and_laid_out_as_documented(dtype):
+    """pack_panels: 64-byte aligned, out[i].reshape(P, K, NR)[p, k, j] = B[i, k, p*NR + j],
+    zero past column N; a transposed view packs as its values."""
+    nr = panel_width(dtype)
+    assert nr * np.dtype(dtype).itemsize == 256
+    B = np.arange(3 * 7 * (nr + 3), dtype=dtype).reshape(3, nr + 3, 7).transpose(0, 2, 1)
+    out = pack_panels(B)
+    assert out.ctypes.data % 64 == 0 and out.flags.c_contiguous
+    view = out.reshape(3, 2, 7, nr)
+    np.testing.assert_array_equal(view[:, 0], B[:, :, :nr])
+    np.testing.assert_array_equal(view[:, 1, :, :3], B[:, :, nr:])
+    assert not view[:, 1, :, 3:].any()
+
+
+@pytest.mark.parametrize("n_chunks", [1, 2, 3])
+@pytest.mark.parametrize(("G", "H"), [(4, 5), (3, 8), (1, 70)])
+def test_unit_packers_regroup_w_hh_by_chunk(n_chunks, G, H):
+    """pack_unit_rows: chunk k's operand [H, G*Hc] has column g*Hc + i = row
+    g*H + u0 + i of W; pack_unit_cols: chunk k's operand [G*H, Hc] holds columns
+    [u0, u1). Both zero-padded where a chunk is shorter than Hc."""
+    rng = np.random.default_rng(G * H + n_chunks)
+    W = rng.standard_normal((G * H, H))
+    Hc = -(-H // n_chunks)
+    rows = empty_panels(n_chunks, H, G * Hc, W.dtype)
+    cols = empty_panels(n_chunks, G * H, Hc, W.dtype)
+    pack_unit_rows(W, n_chunks, G, rows)
+    pack_unit_cols(W, n_chunks, cols)
+    for k in range(n_chunks):
+        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
+        want_rows = np.zeros((H, G * Hc))
+        want_cols = np.zeros((G * H, Hc))
+        for g in range(G):
+            want_rows[:, g * Hc:g * Hc + u1 - u0] = W[g * H + u0:g * H + u1].T
+        want_cols[:, :u1 - u0] = W[:, u0:u1]
+        np.testing.assert_array_equal(rows[k], pack_panels(want_rows[None])[0])
+        np.testing.assert_array_equal(cols[k], pack_panels(want_cols[None])[0])
