@@ -55,17 +55,19 @@ def _run(serial, parallel, batch, width, hidden, *args):
 
 
 def _n_chunks(batch, width, hidden):
-    """Hidden-unit chunks: numba's thread count (at most ``hidden``), or 1 for a
-    problem that ``"auto"`` mode runs serially (:func:`seqnet._config.big_enough`):
-    it then makes one product per step instead of one per chunk.
+    """Blocks of batch rows for the time loop: numba's thread count (at most
+    ``batch``), or 1 for a problem that ``"auto"`` mode runs serially
+    (:func:`seqnet._config.big_enough`).
 
-    A forced mode (:func:`seqnet._config.parallel_mode` ``"serial"`` or
-    ``"parallel"``) always gets the thread count, so a forced serial and a forced
-    parallel run split the work alike and give the same bits.
+    Each block runs the whole sequence for its rows (rows never depend on each
+    other), and a row's sums are made in the same order whatever block it is in,
+    so the block count changes no bit of the result. A forced mode
+    (:func:`seqnet._config.parallel_mode` ``"serial"`` or ``"parallel"``) always
+    gets the thread count, so that the two run the same blocks.
     """
     if _config.get_parallel_mode() == "auto" and not _config.big_enough(batch, width, hidden):
         return 1
-    return max(1, min(numba.get_num_threads(), hidden))
+    return max(1, min(numba.get_num_threads(), batch))
 
 
 def _seq_split(rows, width, inputs, hidden):
@@ -88,28 +90,20 @@ def _seq_split(rows, width, inputs, hidden):
     return 1, False
 
 
-def _unit_rows(W_hh, n_chunks, G):
-    """``W_hh`` rows regrouped by hidden-unit chunk, packed for the forward's
-    per-step products: ``(panels [n_chunks, L], G*Hc)``.
-
-    Chunk k's operand (``[H, G*Hc]``) holds, gate after gate, the rows of its units
-    ``[u0, u1)`` as columns (zero columns pad a shorter chunk), so that one product
-    gives all its gates (:func:`seqnet.kernels._panel.pack_unit_rows`). The second
-    value is the width of a chunk's product.
-    """
-    H = W_hh.shape[1]
-    width = G * -(-H // n_chunks)
-    out = empty_panels(n_chunks, H, width, W_hh.dtype)
-    pack_unit_rows(W_hh, n_chunks, G, out)
-    return out, width
+def _row_panels(W_hh):
+    """``W_hh.T`` packed for the forward's per-step products ``h @ W_hh.T``
+    (:func:`seqnet.kernels._panel.pack_panels` layout, 1-D)."""
+    G, H = W_hh.shape[0] // W_hh.shape[1], W_hh.shape[1]
+    out = empty_panels(1, H, G * H, W_hh.dtype)
+    pack_unit_rows(W_hh, 1, G, out)
+    return out[0]
 
 
-def _unit_cols(W_hh, n_chunks):
-    """``W_hh`` columns by hidden-unit chunk (``[G*H, Hc]`` each, zero-padded),
-    packed for the backward's per-step products: ``[n_chunks, L]``."""
-    out = empty_panels(n_chunks, W_hh.shape[0], -(-W_hh.shape[1] // n_chunks), W_hh.dtype)
-    pack_unit_cols(W_hh, n_chunks, out)
-    return out
+def _col_panels(W_hh):
+    """``W_hh`` packed for the backward's per-step products ``dG @ W_hh`` (1-D)."""
+    out = empty_panels(1, W_hh.shape[0], W_hh.shape[1], W_hh.dtype)
+    pack_unit_cols(W_hh, 1, out)
+    return out[0]
 
 
 def _input(x, W_ih, dt):
@@ -169,13 +163,11 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     h_prev = _history(keep, B, T, H, dt)
     c_prev = _history(keep, B, T, H, dt)
     n_chunks = _n_chunks(B, 4 * H, H)
-    W_rows, width = _unit_rows(W_hh, n_chunks, 4)
-    rec = np.empty((n_chunks, B, width), dt)
-    h_in = np.empty((B, H), dt)
+    rec = np.empty((n_chunks, -(-B // n_chunks), 4 * H), dt)
     _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H, H,
-         x_k, W_ih, W_rows, b_ih + b_hh, h0, c0, lengths, reverse, keep, project, n_chunks,
-         *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
-         out, hT, cT, h_prev, c_prev, gates, h_in, rec)
+         x_k, W_ih, _row_panels(W_hh), b_ih + b_hh, h0, c0, lengths, reverse, keep, project,
+         n_chunks, *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
+         out, hT, cT, h_prev, c_prev, gates, rec)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -202,12 +194,11 @@ def lstm_backward(cache, dout, dstate):
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dW_hh = np.empty_like(W_hh)
     n_chunks = _n_chunks(B, 4 * H, H)
-    W_cols = _unit_cols(W_hh, n_chunks)
-    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
+    dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H, H,
-         cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], input_grads, n_chunks,
-         *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
-         cache["h_prev"], cache["c_prev"], dG, dout, dstate[0], dstate[1],
+         cache["x_k"], W_ih, _col_panels(W_hh), cache["lengths"], cache["reverse"],
+         input_grads, n_chunks, *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
+         cache["h_prev"], cache["c_prev"], dout, dstate[0], dstate[1],
          dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
@@ -232,23 +223,20 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     h_prev = _history(keep, B, T, H, dt)
     hn = np.empty((B, T, H), dt)
     n_chunks = _n_chunks(B, 3 * H, H)
-    unused = np.empty((n_chunks, 0), dt), 0   # the other form's weights
+    rows = -(-B // n_chunks)
+    unused = np.empty(0, dt)   # the other form's weights
     if reset_after:
-        (W_rows, w), (W_rz_rows, w_rz), (W_n_rows, w_n) = (
-            _unit_rows(W_hh, n_chunks, 3), unused, unused)
+        W_rows, W_rz_rows, W_n_rows = _row_panels(W_hh), unused, unused
+        widths = 3 * H, 0, 0
     else:
-        W_rows, w = unused
-        W_rz_rows, w_rz = _unit_rows(W_hh[:2 * H], n_chunks, 2)
-        W_n_rows, w_n = _unit_rows(W_hh[2 * H:], n_chunks, 1)
-    h_in = np.empty((B, H), dt)
-    rec = np.empty((n_chunks, B, w), dt)
-    rec_rz = np.empty((n_chunks, B, w_rz), dt)
-    rec_n = np.empty((n_chunks, B, w_n), dt)
+        W_rows = unused
+        W_rz_rows, W_n_rows = _row_panels(W_hh[:2 * H]), _row_panels(W_hh[2 * H:])
+        widths = 0, 2 * H, H
+    rec, rec_rz, rec_n = (np.empty((n_chunks, rows, w), dt) for w in widths)
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H, H,
          x_k, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths, reverse,
          reset_after, keep, project, n_chunks, *_seq_split(B * T, 3 * H, W_ih.shape[1], H),
-         out, hT, h_prev, gates, hn, h_in, rec, rec_rz,
-         rec_n)
+         out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -276,13 +264,12 @@ def gru_backward(cache, dout, dstate):
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dht = np.empty((B, H), dt)
     n_chunks = _n_chunks(B, 3 * H, H)
-    W_cols = _unit_cols(W_hh, n_chunks)
-    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
+    dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     dW_hrz, dW_hn = dW_hh[:2 * H], dW_hh[2 * H:]
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H, H,
-         cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"],
+         cache["x_k"], W_ih, _col_panels(W_hh), cache["lengths"], cache["reverse"],
          cache["reset_after"], input_grads, n_chunks,
-         *_seq_split(B * T, 3 * H, W_ih.shape[1], H), cache["h_prev"], dG, hn, dout,
+         *_seq_split(B * T, 3 * H, W_ih.shape[1], H), cache["h_prev"], hn, dout,
          dstate[0], dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0, dG, dht, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
@@ -305,13 +292,11 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, B, T, H, dt)
     n_chunks = _n_chunks(B, H, H)
-    W_rows, width = _unit_rows(W_hh, n_chunks, 1)
-    rec = np.empty((n_chunks, B, width), dt)
-    h_in = np.empty((B, H), dt)
+    rec = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H, H,
-         x_k, W_ih, W_rows, b_ih + b_hh, h0, lengths, reverse, relu, keep, project, n_chunks,
-         *_seq_split(B * T, H, W_ih.shape[1], H),
-         out, hT, h_prev, gates, h_in, rec)
+         x_k, W_ih, _row_panels(W_hh), b_ih + b_hh, h0, lengths, reverse, relu, keep, project,
+         n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H),
+         out, hT, h_prev, gates, rec)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -336,11 +321,10 @@ def rnn_backward(cache, dout, dstate):
     dG = _spend(cache, "out")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     n_chunks = _n_chunks(B, H, H)
-    W_cols = _unit_cols(W_hh, n_chunks)
-    dh_parts = np.empty((n_chunks, B, -(-H // n_chunks)), dt)
+    dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H, H,
-         cache["x_k"], W_ih, W_cols, cache["lengths"], cache["reverse"], cache["relu"],
-         input_grads, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H), cache["h_prev"], dG,
+         cache["x_k"], W_ih, _col_panels(W_hh), cache["lengths"], cache["reverse"], cache["relu"],
+         input_grads, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H), cache["h_prev"],
          dout, dstate[0], dx, dW_ih, dW_hh, db, dh0, dG, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)

@@ -15,12 +15,11 @@ units)::
 
     x        [B, T, I]      input
     W_ih     [3H, I]        b_ih [3H], b_hh [3H]
-    W_rows   [n, L]         W_hh's rows by hidden-unit chunk ([3Hc, H] each, reset_after),
-                            transposed and packed in panels (see _panel)
-    W_rz_rows [n, L]        W_hh[:2H]'s rows by chunk ([2Hc, H]);  W_n_rows [n, L]:
-                            W_hh[2H:]'s ([Hc, H]); both transposed and packed likewise
-    W_cols   [n, L]         W_hh's columns by chunk ([3H, Hc] each, packed; backward:
-                            reset_before reads its r, z rows and its n rows apart)
+    W_rows   [L]            W_hh.T ([H, 3H]) packed in panels (reset_after; see _panel)
+    W_rz_rows [L]           W_hh[:2H].T packed;  W_n_rows [L]: W_hh[2H:].T packed
+                            (reset_before)
+    W_cols   [L]            W_hh ([3H, H]) packed (backward: its r, z rows and its n
+                            rows are read apart)
     h0       [B, H]         initial state
     lengths  [B] int64      1 <= lengths[b] <= T
     out      [B, T, H]      h_t at valid steps, 0 elsewhere
@@ -28,24 +27,23 @@ units)::
     h_prev   [B, T, H]      state entering step t (kept when keep)
     gates    [B, T, 3H]     input projection, then post-activation r, z, n
     hn       [B, T, H]      reset_after: W_hn h + b_hn;  reset_before: r * h
-    h_in     [B, H]         the step's input state
-    rec, rec_rz, rec_n      [n, B, 3Hc], [n, B, 2Hc], [n, B, Hc]: per-chunk products
+    rec, rec_rz, rec_n      [n, Bc, 3H], [n, Bc, 2H], [n, Bc, H]: per-block products
 
-``n = n_chunks`` splits the hidden units as in :mod:`seqnet.kernels.lstm`: each
-chunk multiplies by its own rows of ``W_hh`` and runs its units' gate math, in one
-``rows(n)`` loop per step (two for reset_before: r*h must be whole before the n
-product). Both kernels use the same ``n``, so they agree bit for bit.
+``n = n_chunks`` splits the batch rows in blocks as in :mod:`seqnet.kernels.lstm`:
+each block runs the whole time loop for its rows (reset_before: the r, z product
+and pass, then the n product of r*h and its pass, at every step).
 
 Backward buffers. The gate gradients overwrite what the forward kept, so the
 backward allocates no ``[B, T, ...]`` buffer but ``dx``::
 
     dout     [B, T, H]      dL/d out;   dhT [B, H]: dL/d hT
-    dG       [B, T, 3H]     = gates: dL/d(input-side pre-activations) [dar, daz, dan];
-                            the hidden side's are the same but for the n block
+    dG       [B, T, 3H]     the forward's gates in; dL/d(input-side pre-activations)
+                            [dar, daz, dan] out, in place; the hidden side's are the
+                            same but for the n block
     hn       [B, T, H]      reset_after: becomes dan * r, the hidden side's n block
                             (reset_before: the hidden side's n block is dan itself)
     dht      [B, H]         dL/dh_t * z at the current step (reset_before)
-    dh_parts [n, B, Hc]     workspace: per-chunk products with W_cols
+    dh_parts [n, Bc, H]     per-block workspace: products with W_hh
     dh0      [B, H]         carries dL/dh backwards; ends as dL/dh0
     dx [B, T, I], dW_ih, db_ih, db_hh   outputs (dx, dW_ih only when input_grads)
     dW_hrz, dW_hn [2H, H], [H, H]   dW_hh's r, z rows and its n rows
@@ -171,9 +169,10 @@ def gru_units_n_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, out):
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh, dG):
-    """reset_after backward gate pass of step ``t`` for units ``[u0, u1)``: ``dG[:, t]``
-    gets [dar, daz, dan] (``dG`` may be ``gates``), ``hn[:, t]`` is replaced by
+def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh):
+    """reset_after backward gate pass of step ``t`` for units ``[u0, u1)``: ``gates[:, t]``
+    (r, z, n) is replaced by [dar, daz, dan] (in place, through one view, so that the
+    loop runs vectorised), ``hn[:, t]`` is replaced by
     ``dan * r``, and ``dh`` becomes ``dL/dh_t * z`` there (the recurrent product
     is added after)."""
     H = dh.shape[1]
@@ -186,15 +185,13 @@ def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh, dG
             prefetch(h_prev[r + 1, t], u0, u1)
             prefetch(hn[r + 1, t], u0, u1)
             prefetch(dout[r + 1, t], u0, u1)
-        di = dG[r, t]
+        a = gates[r, t]
         if t >= lengths[r]:
             for g in range(3):
-                di[g * H + u0:g * H + u1] = 0.0
+                a[g * H + u0:g * H + u1] = 0.0
             hn[r, t, u0:u1] = 0.0
             continue
-        a = gates[r, t]
         a_r, a_z, a_n = a[u0:u1], a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
-        di_r, di_z, di_n = di[u0:u1], di[H + u0:H + u1], di[2 * H + u0:2 * H + u1]
         hp_r, hn_r = h_prev[r, t, u0:u1], hn[r, t, u0:u1]
         do_r, dh_r = dout[r, t, u0:u1], dh[r, u0:u1]
         for j in range(n):
@@ -206,17 +203,17 @@ def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh, dG
             dan = dh_j * (one - zg) * (one - ng * ng)
             dar = dan * hn_r[j] * rg * (one - rg)
             daz = dh_j * (hp - ng) * zg * (one - zg)
-            di_r[j] = dar
-            di_z[j] = daz
-            di_n[j] = dan
+            a_r[j] = dar
+            a_z[j] = daz
+            a_n[j] = dan
             hn_r[j] = dan * rg
             dh_r[j] = dh_j * zg
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dht, dG):
-    """reset_before backward, first half, units ``[u0, u1)``: daz and dan into
-    ``dG[:, t]`` (over the gates' z and n blocks, which this pass reads first) and
+def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dht):
+    """reset_before backward, first half, units ``[u0, u1)``: daz and dan over the
+    z and n blocks of ``gates[:, t]`` (each read first, through the same view) and
     ``dht = dL/dh_t * z``."""
     H = dh.shape[1]
     n = u1 - u0
@@ -227,14 +224,12 @@ def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dh
             prefetch_units(gates[r + 1, t], H, u0, u1, 1, 3)
             prefetch(h_prev[r + 1, t], u0, u1)
             prefetch(dout[r + 1, t], u0, u1)
-        d = dG[r, t]
-        if t >= lengths[r]:
-            d[H + u0:H + u1] = 0.0
-            d[2 * H + u0:2 * H + u1] = 0.0
-            continue
         a = gates[r, t]
+        if t >= lengths[r]:
+            a[H + u0:H + u1] = 0.0
+            a[2 * H + u0:2 * H + u1] = 0.0
+            continue
         a_z, a_n = a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
-        d_z, d_n = d[H + u0:H + u1], d[2 * H + u0:2 * H + u1]
         hp_r, dh_r, do_r = h_prev[r, t, u0:u1], dh[r, u0:u1], dout[r, t, u0:u1]
         dht_r = dht[r, u0:u1]
         for j in range(n):
@@ -242,15 +237,15 @@ def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dh
             ng = a_n[j]
             dh_j = dh_r[j] + do_r[j]
             dht_r[j] = dh_j * zg
-            d_z[j] = dh_j * (hp_r[j] - ng) * zg * (one - zg)
-            d_n[j] = dh_j * (one - zg) * (one - ng * ng)
+            a_z[j] = dh_j * (hp_r[j] - ng) * zg * (one - zg)
+            a_n[j] = dh_j * (one - zg) * (one - ng * ng)
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, dh, dG):
+def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, dh):
     """reset_before backward, second half, units ``[u0, u1)`` (``drh_k [B, Hc]``:
-    this chunk's ``dan W_hn``, the gradient of r*h): dar into ``dG[:, t]`` (over the
-    gates' r block) and ``dh = dht + drh r``."""
+    this chunk's ``dan W_hn``, the gradient of r*h): dar over the r block of
+    ``gates[:, t]`` (in place) and ``dh = dht + drh r``."""
     n = u1 - u0
     one = dh.dtype.type(1.0)
     B = gates.shape[0]
@@ -258,60 +253,88 @@ def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, d
         if r + 1 < B:
             prefetch(gates[r + 1, t], u0, u1)
             prefetch(h_prev[r + 1, t], u0, u1)
-        d = dG[r, t]
+        a_r = gates[r, t, u0:u1]
         if t >= lengths[r]:
-            d[u0:u1] = 0.0
+            a_r[:] = 0.0
             continue
-        a_r, d_r = gates[r, t, u0:u1], d[u0:u1]
         hp_r, dht_r, drh_r = h_prev[r, t, u0:u1], dht[r, u0:u1], drh_k[r, :n]
         dh_r = dh[r, u0:u1]
         for j in range(n):
             rg = a_r[j]
             drh = drh_r[j]
-            d_r[j] = drh * hp_r[j] * rg * (one - rg)
+            a_r[j] = drh * hp_r[j] * rg * (one - rg)
             dh_r[j] = dht_r[j] + drh * rg
+
+
+@njit(**JIT_OPTIONS)
+def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_rows, W_n_rows,
+                     b_ih, b_hh, out, hT, h_prev, hn, rec, rec_rz, rec_n):
+    """The time loop of a block of rows (every row argument that block's slice;
+    ``rec``, ``rec_rz``, ``rec_n`` its workspaces)."""
+    T = gates.shape[1]
+    H = hT.shape[1]
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        if keep:
+            h_prev[:, t] = hT
+        if reset_after:
+            panel_gemm(hT, W_rows, 0, rec, 0)
+            gru_units_forward_after(0, H, t, lengths, gates, rec, b_ih, b_hh, hT, hn, out)
+        else:
+            panel_gemm(hT, W_rz_rows, 0, rec_rz, 0)
+            gru_units_rz_before(0, H, t, lengths, gates, rec_rz, b_ih, b_hh, hT, hn)
+            panel_gemm(hn[:, t], W_n_rows, 0, rec_n, 0)
+            gru_units_n_before(0, H, t, lengths, gates, rec_n, b_ih, b_hh, hT, out)
+
+
+@njit(**JIT_OPTIONS)
+def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, dh, dG, dht,
+                      dh_part):
+    """The backward time loop of a block of rows (``dht``, ``dh_part [rows, H]``
+    workspaces): step t+1's recurrent product, then the gate pass of step t.
+    ``dG`` holds the gates and gets their gradients."""
+    T = dout.shape[1]
+    H = dh.shape[1]
+    t_next = -1
+    for s in range(T + 1):
+        t = -1 if s == T else (s if reverse else T - 1 - s)
+        if t_next >= 0:
+            panel_gemm(dG[:, t_next, :2 * H], W_cols, 0, dh_part, 0)
+            if reset_after:
+                panel_gemm(hn[:, t_next], W_cols, 2 * H, dh_part, 1)
+            add_valid_units(0, H, t_next, lengths, dh_part, dh)
+        if t >= 0:
+            if reset_after:
+                gru_units_backward_after(0, H, t, lengths, dG, h_prev, hn, dout, dh)
+            else:
+                gru_units_zn_backward_before(0, H, t, lengths, dG, h_prev, dout, dh, dht)
+                # d(r*h) from the n block of step t: all of it is this block's.
+                panel_gemm(dG[:, t, 2 * H:], W_cols, 2 * H, dh_part, 0)
+                gru_units_r_backward_before(0, H, t, lengths, dG, h_prev, dht, dh_part, dh)
+        t_next = t
 
 
 def _forward_factory(rows):
     def gru_seq_forward(x, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths,
                         reverse, reset_after, keep, project, n_chunks, seq_chunks,
-                        seq_parallel, out, hT, h_prev, gates,
-                        hn, h_in, rec, rec_rz, rec_n):
-        T = gates.shape[1]
-        H = h0.shape[1]
+                        seq_parallel, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n):
+        B = gates.shape[0]
         if project:
             input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
         hT[:] = h0
-        for s in range(T):
-            t = T - 1 - s if reverse else s
-            h_in[:] = hT
-            if keep:
-                h_prev[:, t] = hT
-            # each chunk: its units' recurrent product(s), then their gate math.
-            if reset_after:
-                for k in rows(n_chunks):
-                    u0, u1 = chunk(k, n_chunks, H)
-                    panel_gemm(h_in, W_rows[k], 0, rec[k], 0)
-                    gru_units_forward_after(u0, u1, t, lengths, gates, rec[k], b_ih, b_hh,
-                                            hT, hn, out)
-            else:
-                for k in rows(n_chunks):
-                    u0, u1 = chunk(k, n_chunks, H)
-                    panel_gemm(h_in, W_rz_rows[k], 0, rec_rz[k], 0)
-                    gru_units_rz_before(u0, u1, t, lengths, gates, rec_rz[k], b_ih, b_hh,
-                                        hT, hn)
-                for k in rows(n_chunks):
-                    u0, u1 = chunk(k, n_chunks, H)
-                    panel_gemm(hn[:, t], W_n_rows[k], 0, rec_n[k], 0)
-                    gru_units_n_before(u0, u1, t, lengths, gates, rec_n[k], b_ih, b_hh, hT,
-                                       out)
+        for k in rows(n_chunks):
+            r0, r1 = chunk(k, n_chunks, B)
+            m = r1 - r0
+            gru_rows_forward(reverse, reset_after, keep, lengths[r0:r1], gates[r0:r1], W_rows,
+                             W_rz_rows, W_n_rows, b_ih, b_hh, out[r0:r1], hT[r0:r1],
+                             h_prev[r0:r1], hn[r0:r1], rec[k, :m], rec_rz[k, :m], rec_n[k, :m])
 
     return gru_seq_forward
 
 
 def _backward_factory(rows):
     def gru_seq_backward(x, W_ih, W_cols, lengths, reverse, reset_after, input_grads,
-                         n_chunks, seq_chunks, seq_parallel, h_prev, gates, hn, dout, dhT, dx,
+                         n_chunks, seq_chunks, seq_parallel, h_prev, hn, dout, dhT, dx,
                          dW_ih, dW_hrz, dW_hn,
                          db_ih, db_hh, dh0, dG, dht, dh_parts):
         # dh0 carries dL/dh backwards through time and ends as the initial-state
@@ -319,33 +342,11 @@ def _backward_factory(rows):
         B, T = dout.shape[0], dout.shape[1]
         H = dh0.shape[1]
         dh0[:] = dhT
-        t_next = -1
-        for s in range(T + 1):
-            t = -1 if s == T else (s if reverse else T - 1 - s)
-            # each chunk: step t+1's recurrent product for its units, then its gate
-            # pass at step t (none after the last step).
-            for k in rows(n_chunks):
-                u0, u1 = chunk(k, n_chunks, H)
-                if t_next >= 0:
-                    panel_gemm(dG[:, t_next, :2 * H], W_cols[k], 0, dh_parts[k], 0)
-                    if reset_after:
-                        panel_gemm(hn[:, t_next], W_cols[k], 2 * H, dh_parts[k], 1)
-                    add_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
-                if t >= 0:
-                    if reset_after:
-                        gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout,
-                                                 dh0, dG)
-                    else:
-                        gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout,
-                                                     dh0, dht, dG)
-            if t >= 0 and not reset_after:
-                # the n block of step t is whole: each chunk's share of d(r*h).
-                for k in rows(n_chunks):
-                    u0, u1 = chunk(k, n_chunks, H)
-                    panel_gemm(dG[:, t, 2 * H:], W_cols[k], 2 * H, dh_parts[k], 0)
-                    gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht,
-                                                dh_parts[k], dh0, dG)
-            t_next = t
+        for k in rows(n_chunks):
+            r0, r1 = chunk(k, n_chunks, B)
+            gru_rows_backward(reverse, reset_after, lengths[r0:r1], h_prev[r0:r1], hn[r0:r1],
+                              dout[r0:r1], W_cols, dh0[r0:r1], dG[r0:r1], dht[r0:r1],
+                              dh_parts[k, :r1 - r0])
         sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
                        dW_hrz)
         N = B * T

@@ -14,10 +14,8 @@ units)::
 
     x       [B, T, I]     input
     W_ih    [4H, I]       b [4H] (b_ih + b_hh)
-    W_rows  [n, L]        W_hh's rows regrouped by hidden-unit chunk ([4Hc, H] each),
-                          transposed and packed in panels (forward; see _panel)
-    W_cols  [n, L]        W_hh's columns by hidden-unit chunk ([4H, Hc] each), packed
-                          in panels (backward)
+    W_rows  [L]           W_hh.T ([H, 4H]) packed in panels (forward; see _panel)
+    W_cols  [L]           W_hh ([4H, H]) packed in panels (backward)
     h0, c0  [B, H]        initial state
     lengths [B] int64     1 <= lengths[b] <= T
     out     [B, T, H]     h_t at valid steps, 0 elsewhere
@@ -25,24 +23,26 @@ units)::
     h_prev  [B, T, H]     state entering step t (kept for backward when keep)
     c_prev  [B, T, H]
     gates   [B, T, 4H]    input projection, then post-activation i, f, g, o
-    h_in    [B, H]        the step's input state (hT is rewritten during the step)
-    rec     [n, B, 4Hc]   per-chunk recurrent products
+    rec     [n, Bc, 4H]   per-block recurrent products (Bc = ceil(B / n))
 
-``n = n_chunks`` splits the hidden units (``[k*H//n, (k+1)*H//n)``, padded to
-``Hc``): each step is one ``rows(n)`` loop in which chunk k multiplies ``h_in`` by
-its ``W_rows[k]`` and runs its units' gate math; the backward likewise computes
-each chunk's share of dL/dh_{t-1} (``W_cols[k]``) and then its gate pass. The
-whole-sequence products split their output in n chunks: the input projection and
-dx by rows of B*T, the weight gradients by rows of the weights (each chunk one
-GEMM over all B*T rows, no partial sums). Both kernels use the same ``n`` (the
-serial one runs the chunks in turn), so they agree bit for bit.
+``n = n_chunks`` splits the batch rows in blocks (``[k*B//n, (k+1)*B//n)``): rows
+never depend on each other, so each block runs the whole time loop on its own
+(one ``rows(n)`` loop around it: one parallel region per call), its per-step
+product ``h @ W_hh.T`` on packed weights (:mod:`seqnet.kernels._panel`) and then
+its gate pass; the backward likewise. A row's sums are made in the same order in
+any block, so the block count changes no bit. The whole-sequence products split
+their output in ``seq_chunks``: the input projection and dx by rows of B*T, the
+weight gradients by rows of the weights (each chunk one GEMM over all B*T rows,
+no partial sums); the serial and parallel kernels get the same count, so they
+agree bit for bit.
 
 Backward buffers::
 
     dout    [B, T, H]     dL/d out;   dhT, dcT [B, H]: dL/d hT, dL/d cT
-    dG      [B, T, 4H]    dL/da, pre-activation gradients (i, f, g, o blocks)
+    dG      [B, T, 4H]    the forward's gates in; dL/da, the pre-activation gradients
+                          (i, f, g, o blocks), out, written over them in place
     dh0,dc0 [B, H]        carry dL/dh, dL/dc backwards; end as the initial-state grads
-    dh_parts [n, B, Hc]   workspace: dG[:, t] W_cols[k]
+    dh_parts [n, Bc, H]   per-block workspace: dG[:, t] W_hh
     dx [B, T, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
 
 ``project=False``: ``gates`` already holds the input projection (index input);
@@ -117,30 +117,28 @@ def lstm_units_forward(u0, u1, t, lengths, gates, rec_k, b, cT, hT, out):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc, dG):
+def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc):
     """Backward gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row:
-    ``dG[:, t]`` gets dL/da in those units' columns of each gate block; ``dc`` becomes
-    dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read. ``dG`` may be ``gates``
-    itself: each element is read before it is written."""
+    ``gates[:, t]`` (i, f, g, o) is replaced by dL/da in those units' columns of each
+    gate block (each element read before it is written, through the same view, so
+    that LLVM's overlap checks let the loop run vectorised); ``dc`` becomes
+    dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
     H = dh.shape[1]
     n = u1 - u0
-    one = dG.dtype.type(1.0)
+    one = gates.dtype.type(1.0)
     B = gates.shape[0]
     for r in range(B):
-        d = dG[r, t]
+        a = gates[r, t]
         if r + 1 < B:
             prefetch_units(gates[r + 1, t], H, u0, u1, 0, 4)
             prefetch(c_prev[r + 1, t], u0, u1)
             prefetch(dout[r + 1, t], u0, u1)
         if t >= lengths[r]:
             for g in range(4):
-                d[g * H + u0:g * H + u1] = 0.0
+                a[g * H + u0:g * H + u1] = 0.0
             continue
-        a = gates[r, t]
         a_i, a_f = a[u0:u1], a[H + u0:H + u1]
         a_g, a_o = a[2 * H + u0:2 * H + u1], a[3 * H + u0:3 * H + u1]
-        d_i, d_f = d[u0:u1], d[H + u0:H + u1]
-        d_g, d_o = d[2 * H + u0:2 * H + u1], d[3 * H + u0:3 * H + u1]
         cp_r, dh_r, dc_r, do_r = c_prev[r, t, u0:u1], dh[r, u0:u1], dc[r, u0:u1], dout[r, t, u0:u1]
         for j in range(n):
             i = a_i[j]
@@ -151,35 +149,65 @@ def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc, dG):
             tc = tanh(f * cp + i * g)
             dh_j = dh_r[j] + do_r[j]
             dc_j = dc_r[j] + dh_j * o * (one - tc * tc)
-            d_i[j] = dc_j * g * i * (one - i)
-            d_f[j] = dc_j * cp * f * (one - f)
-            d_g[j] = dc_j * i * (one - g * g)
-            d_o[j] = dh_j * tc * o * (one - o)
+            a_i[j] = dc_j * g * i * (one - i)
+            a_f[j] = dc_j * cp * f * (one - f)
+            a_g[j] = dc_j * i * (one - g * g)
+            a_o[j] = dh_j * tc * o * (one - o)
             dc_r[j] = dc_j * f
+
+
+@njit(**JIT_OPTIONS)
+def lstm_rows_forward(reverse, keep, lengths, gates, W_rows, b, out, hT, cT, h_prev, c_prev,
+                      rec):
+    """The time loop of a block of rows: every row argument is that block's slice
+    (``rec [rows, 4H]`` its workspace). Rows are independent, so a block needs
+    nothing from another one at any step."""
+    T = gates.shape[1]
+    H = hT.shape[1]
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        if keep:
+            h_prev[:, t] = hT
+            c_prev[:, t] = cT
+        panel_gemm(hT, W_rows, 0, rec, 0)
+        lstm_units_forward(0, H, t, lengths, gates, rec, b, cT, hT, out)
+
+
+@njit(**JIT_OPTIONS)
+def lstm_rows_backward(reverse, lengths, c_prev, dout, W_cols, dh, dc, dG, dh_part):
+    """The backward time loop of a block of rows (row arguments sliced to the block;
+    ``dh_part [rows, H]`` its workspace): dL/dh_t from step t+1's dG, then the gate
+    pass of step t (none after the last step). ``dG`` holds the gates and gets
+    their gradients."""
+    T = dout.shape[1]
+    H = dh.shape[1]
+    t_next = -1
+    for s in range(T + 1):
+        t = -1 if s == T else (s if reverse else T - 1 - s)
+        if t_next >= 0:
+            panel_gemm(dG[:, t_next], W_cols, 0, dh_part, 0)
+            set_valid_units(0, H, t_next, lengths, dh_part, dh)
+        if t >= 0:
+            lstm_units_backward(0, H, t, lengths, dG, c_prev, dout, dh, dc)
+        t_next = t
 
 
 def _forward_factory(rows):
     def lstm_seq_forward(x, W_ih, W_rows, b, h0, c0, lengths, reverse, keep, project,
                          n_chunks, seq_chunks, seq_parallel, out, hT, cT, h_prev, c_prev,
-                         gates, h_in, rec):
-        T = gates.shape[1]
-        H = h0.shape[1]
+                         gates, rec):
+        B = gates.shape[0]
         if project:
             # the input projection of every step, one product per row chunk.
             input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
         hT[:] = h0
         cT[:] = c0
-        for s in range(T):
-            t = T - 1 - s if reverse else s
-            h_in[:] = hT
-            if keep:
-                h_prev[:, t] = hT
-                c_prev[:, t] = cT
-            # each chunk: its units' recurrent product, then their gate math.
-            for k in rows(n_chunks):
-                u0, u1 = chunk(k, n_chunks, H)
-                panel_gemm(h_in, W_rows[k], 0, rec[k], 0)
-                lstm_units_forward(u0, u1, t, lengths, gates, rec[k], b, cT, hT, out)
+        # each block of rows runs the whole sequence: one parallel region in all.
+        for k in rows(n_chunks):
+            r0, r1 = chunk(k, n_chunks, B)
+            lstm_rows_forward(reverse, keep, lengths[r0:r1], gates[r0:r1], W_rows, b,
+                              out[r0:r1], hT[r0:r1], cT[r0:r1], h_prev[r0:r1],
+                              c_prev[r0:r1], rec[k, :r1 - r0])
 
     return lstm_seq_forward
 
@@ -187,7 +215,7 @@ def _forward_factory(rows):
 def _backward_factory(rows):
     def lstm_seq_backward(x, W_ih, W_cols, lengths, reverse, input_grads, n_chunks,
                           seq_chunks, seq_parallel, h_prev,
-                          c_prev, gates, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
+                          c_prev, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
                           dh_parts):
         # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
         # gradients of the initial state. dG[b, t] = dL/da (pre-activations).
@@ -195,19 +223,10 @@ def _backward_factory(rows):
         H = dh0.shape[1]
         dh0[:] = dhT
         dc0[:] = dcT
-        t_next = -1
-        for s in range(T + 1):
-            t = -1 if s == T else (s if reverse else T - 1 - s)
-            # each chunk: dL/dh_t of its units from step t+1's dG (whole), then the
-            # gate pass of its units at step t (none after the last step).
-            for k in rows(n_chunks):
-                u0, u1 = chunk(k, n_chunks, H)
-                if t_next >= 0:
-                    panel_gemm(dG[:, t_next], W_cols[k], 0, dh_parts[k], 0)
-                    set_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
-                if t >= 0:
-                    lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh0, dc0, dG)
-            t_next = t
+        for k in rows(n_chunks):
+            r0, r1 = chunk(k, n_chunks, B)
+            lstm_rows_backward(reverse, lengths[r0:r1], c_prev[r0:r1], dout[r0:r1], W_cols,
+                               dh0[r0:r1], dc0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0])
         sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
                        dW_hh)
         column_sums(dG.reshape(B * T, 4 * H), db)

@@ -12,26 +12,25 @@ units)::
 
     x        [B, T, I]     input
     W_ih     [H, I]        b [H] (b_ih + b_hh)
-    W_rows   [n, L]        W_hh's rows by hidden-unit chunk ([Hc, H] each), transposed
-                           and packed in panels (forward; see _panel)
-    W_cols   [n, L]        W_hh's columns by hidden-unit chunk ([H, Hc] each), packed
-                           in panels (backward)
+    W_rows   [L]           W_hh.T packed in panels (forward; see _panel)
+    W_cols   [L]           W_hh packed in panels (backward)
     h0       [B, H]        initial state
     lengths  [B] int64     1 <= lengths[b] <= T
     out      [B, T, H]     h_t at valid steps, 0 elsewhere (kept for backward)
     hT       [B, H]        state after each row's last valid step
     h_prev   [B, T, H]     state entering step t (kept when keep)
     gates    [B, T, H]     input projection (filled by the caller when not project)
-    h_in     [B, H]        the step's input state;  rec [n, B, Hc]: per-chunk products
+    rec      [n, Bc, H]    per-block recurrent products
 
-``n = n_chunks`` splits the hidden units as in :mod:`seqnet.kernels.lstm`.
+``n = n_chunks`` splits the batch rows in blocks as in :mod:`seqnet.kernels.lstm`.
 
 Backward buffers::
 
     dout     [B, T, H]     dL/d out;   dhT [B, H]: dL/d hT
-    dG       [B, T, H]     dL/da, the pre-activation gradient
+    dG       [B, T, H]     the forward's outputs h_t in; dL/da, the pre-activation
+                           gradient, out, in place
     dh0      [B, H]        carries dL/dh backwards; ends as dL/dh0
-    dh_parts [n, B, Hc]    workspace: dG[:, t] W_cols[k]
+    dh_parts [n, Bc, H]    per-block workspace: dG[:, t] W_hh
     dx [B, T, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
 
 ``project=False``: ``gates`` already holds the input projection (index input);
@@ -83,49 +82,74 @@ def rnn_units_forward(u0, u1, t, lengths, relu, gates, rec_k, b, hT, out):
 
 
 @njit(**JIT_OPTIONS)
-def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh, dG):
-    """Backward of step ``t`` for hidden units ``[u0, u1)``: ``dG[:, t] = dL/da``
-    (``dG`` may be ``out`` itself: each element is read before it is written)."""
+def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh):
+    """Backward of step ``t`` for hidden units ``[u0, u1)``: ``out[:, t]`` (h_t) is
+    replaced by dL/da (each element read before it is written, through the same
+    view, so that the loop runs vectorised)."""
     n = u1 - u0
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
-    B = dG.shape[0]
+    B = out.shape[0]
     for r in range(B):
         if r + 1 < B:
             prefetch(out[r + 1, t], u0, u1)
             prefetch(dout[r + 1, t], u0, u1)
-        d = dG[r, t, u0:u1]
+        d = out[r, t, u0:u1]
         if t >= lengths[r]:
             d[:] = 0.0
             continue
-        h_r, do_r, dh_r = out[r, t, u0:u1], dout[r, t, u0:u1], dh[r, u0:u1]
+        do_r, dh_r = dout[r, t, u0:u1], dh[r, u0:u1]
         if relu:
             for j in range(n):
-                d[j] = dh_r[j] + do_r[j] if h_r[j] > zero else zero
+                d[j] = dh_r[j] + do_r[j] if d[j] > zero else zero
         else:
             for j in range(n):
-                h = h_r[j]
+                h = d[j]
                 d[j] = (dh_r[j] + do_r[j]) * (one - h * h)
+
+
+@njit(**JIT_OPTIONS)
+def rnn_rows_forward(reverse, relu, keep, lengths, gates, W_rows, b, out, hT, h_prev, rec):
+    """The time loop of a block of rows (every row argument that block's slice;
+    ``rec [rows, H]`` its workspace)."""
+    T = gates.shape[1]
+    H = hT.shape[1]
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        if keep:
+            h_prev[:, t] = hT
+        panel_gemm(hT, W_rows, 0, rec, 0)
+        rnn_units_forward(0, H, t, lengths, relu, gates, rec, b, hT, out)
+
+
+@njit(**JIT_OPTIONS)
+def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, dh, dG, dh_part):
+    """The backward time loop of a block of rows (``dh_part [rows, H]`` workspace).
+    ``dG`` holds the outputs h_t and gets dL/da."""
+    T = dout.shape[1]
+    H = dh.shape[1]
+    t_next = -1
+    for s in range(T + 1):
+        t = -1 if s == T else (s if reverse else T - 1 - s)
+        if t_next >= 0:
+            panel_gemm(dG[:, t_next], W_cols, 0, dh_part, 0)
+            set_valid_units(0, H, t_next, lengths, dh_part, dh)
+        if t >= 0:
+            rnn_units_backward(0, H, t, lengths, relu, dG, dout, dh)
+        t_next = t
 
 
 def _forward_factory(rows):
     def rnn_seq_forward(x, W_ih, W_rows, b, h0, lengths, reverse, relu, keep, project,
-                        n_chunks, seq_chunks, seq_parallel, out, hT, h_prev, gates, h_in,
-                        rec):
-        T = gates.shape[1]
-        H = h0.shape[1]
+                        n_chunks, seq_chunks, seq_parallel, out, hT, h_prev, gates, rec):
+        B = gates.shape[0]
         if project:
             input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
         hT[:] = h0
-        for s in range(T):
-            t = T - 1 - s if reverse else s
-            h_in[:] = hT
-            if keep:
-                h_prev[:, t] = hT
-            for k in rows(n_chunks):
-                u0, u1 = chunk(k, n_chunks, H)
-                panel_gemm(h_in, W_rows[k], 0, rec[k], 0)
-                rnn_units_forward(u0, u1, t, lengths, relu, gates, rec[k], b, hT, out)
+        for k in rows(n_chunks):
+            r0, r1 = chunk(k, n_chunks, B)
+            rnn_rows_forward(reverse, relu, keep, lengths[r0:r1], gates[r0:r1], W_rows, b,
+                             out[r0:r1], hT[r0:r1], h_prev[r0:r1], rec[k, :r1 - r0])
 
     return rnn_seq_forward
 
@@ -133,23 +157,16 @@ def _forward_factory(rows):
 def _backward_factory(rows):
     def rnn_seq_backward(x, W_ih, W_cols, lengths, reverse, relu, input_grads, n_chunks,
                          seq_chunks, seq_parallel,
-                         h_prev, out, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts):
+                         h_prev, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
         # dG[b, t] = dL/da, the pre-activation gradient.
         B, T = dout.shape[0], dout.shape[1]
         H = dh0.shape[1]
         dh0[:] = dhT
-        t_next = -1
-        for s in range(T + 1):
-            t = -1 if s == T else (s if reverse else T - 1 - s)
-            for k in rows(n_chunks):
-                u0, u1 = chunk(k, n_chunks, H)
-                if t_next >= 0:
-                    panel_gemm(dG[:, t_next], W_cols[k], 0, dh_parts[k], 0)
-                    set_valid_units(u0, u1, t_next, lengths, dh_parts[k], dh0)
-                if t >= 0:
-                    rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh0, dG)
-            t_next = t
+        for k in rows(n_chunks):
+            r0, r1 = chunk(k, n_chunks, B)
+            rnn_rows_backward(reverse, relu, lengths[r0:r1], dout[r0:r1], W_cols, dh0[r0:r1],
+                              dG[r0:r1], dh_parts[k, :r1 - r0])
         sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
                        dW_hh)
         column_sums(dG.reshape(B * T, H), db)
