@@ -15,6 +15,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .._config import JIT_OPTIONS, jit_pair
+from ._panel import panel_gemm
 
 _CHAR = ir.IntType(8)
 _VOIDP = ir.IntType(8).as_pointer()
@@ -170,6 +171,20 @@ def chunk(k, n_chunks, rows):
 
 
 @njit(**JIT_OPTIONS)
+def forward_step(s, T, reverse):
+    """The step ``t`` a forward time loop handles at its iteration ``s``."""
+    return T - 1 - s if reverse else s
+
+
+@njit(**JIT_OPTIONS)
+def backward_step(s, T, reverse):
+    """The step ``t`` a backward time loop of ``T + 1`` iterations handles at its
+    iteration ``s``: the forward's steps in reverse order, then -1 (none: the last
+    iteration only finishes the recurrent product of the step before)."""
+    return -1 if s == T else (s if reverse else T - 1 - s)
+
+
+@njit(**JIT_OPTIONS)
 def set_valid_units(u0, u1, t, lengths, dh_k, dh):
     """``dh[r, u0:u1] = dh_k[r, :u1-u0]`` for the rows valid at step ``t``.
 
@@ -180,6 +195,15 @@ def set_valid_units(u0, u1, t, lengths, dh_k, dh):
     for r in range(dh.shape[0]):
         if t < lengths[r]:
             dh[r, u0:u1] = dh_k[r, :n]
+
+
+@njit(**JIT_OPTIONS)
+def carry_back(dG, t, W_cols, lengths, dh_part, dh):
+    """``dh = dG[:, t] @ W_hh`` for the rows valid at step ``t`` (``W_cols``: W_hh
+    packed by :mod:`seqnet.kernels._panel`; ``dh_part [B, H]`` a workspace): dL/dh
+    of the state entering step ``t``."""
+    panel_gemm(dG[:, t], W_cols, 0, dh_part, 0)
+    set_valid_units(0, dh.shape[1], t, lengths, dh_part, dh)
 
 
 @njit(**JIT_OPTIONS)

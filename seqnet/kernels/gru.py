@@ -57,8 +57,10 @@ from numba import njit
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
     add_valid_units,
+    backward_step,
     chunk,
     column_sums,
+    forward_step,
     input_projection,
     prefetch,
     prefetch_units,
@@ -274,7 +276,7 @@ def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_ro
     T = gates.shape[1]
     H = hT.shape[1]
     for s in range(T):
-        t = T - 1 - s if reverse else s
+        t = forward_step(s, T, reverse)
         if keep:
             h_prev[:, t] = hT
         if reset_after:
@@ -297,7 +299,7 @@ def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, d
     H = dh.shape[1]
     t_next = -1
     for s in range(T + 1):
-        t = -1 if s == T else (s if reverse else T - 1 - s)
+        t = backward_step(s, T, reverse)
         if t_next >= 0:
             panel_gemm(dG[:, t_next, :2 * H], W_cols, 0, dh_part, 0)
             if reset_after:

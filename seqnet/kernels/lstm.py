@@ -56,13 +56,15 @@ from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
+    backward_step,
+    carry_back,
     chunk,
     column_sums,
+    forward_step,
     input_projection,
     prefetch,
     prefetch_units,
     sequence_grads,
-    set_valid_units,
 )
 from ._math import sigmoid, tanh
 from ._panel import panel_gemm
@@ -165,7 +167,7 @@ def lstm_rows_forward(reverse, keep, lengths, gates, W_rows, b, out, hT, cT, h_p
     T = gates.shape[1]
     H = hT.shape[1]
     for s in range(T):
-        t = T - 1 - s if reverse else s
+        t = forward_step(s, T, reverse)
         if keep:
             h_prev[:, t] = hT
             c_prev[:, t] = cT
@@ -183,10 +185,9 @@ def lstm_rows_backward(reverse, lengths, c_prev, dout, W_cols, dh, dc, dG, dh_pa
     H = dh.shape[1]
     t_next = -1
     for s in range(T + 1):
-        t = -1 if s == T else (s if reverse else T - 1 - s)
+        t = backward_step(s, T, reverse)
         if t_next >= 0:
-            panel_gemm(dG[:, t_next], W_cols, 0, dh_part, 0)
-            set_valid_units(0, H, t_next, lengths, dh_part, dh)
+            carry_back(dG, t_next, W_cols, lengths, dh_part, dh)
         if t >= 0:
             lstm_units_backward(0, H, t, lengths, dG, c_prev, dout, dh, dc)
         t_next = t

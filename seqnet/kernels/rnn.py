@@ -41,12 +41,14 @@ from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
+    backward_step,
+    carry_back,
     chunk,
     column_sums,
+    forward_step,
     input_projection,
     prefetch,
     sequence_grads,
-    set_valid_units,
 )
 from ._math import tanh
 from ._panel import panel_gemm
@@ -115,7 +117,7 @@ def rnn_rows_forward(reverse, relu, keep, lengths, gates, W_rows, b, out, hT, h_
     T = gates.shape[1]
     H = hT.shape[1]
     for s in range(T):
-        t = T - 1 - s if reverse else s
+        t = forward_step(s, T, reverse)
         if keep:
             h_prev[:, t] = hT
         panel_gemm(hT, W_rows, 0, rec, 0)
@@ -130,10 +132,9 @@ def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, dh, dG, dh_part):
     H = dh.shape[1]
     t_next = -1
     for s in range(T + 1):
-        t = -1 if s == T else (s if reverse else T - 1 - s)
+        t = backward_step(s, T, reverse)
         if t_next >= 0:
-            panel_gemm(dG[:, t_next], W_cols, 0, dh_part, 0)
-            set_valid_units(0, H, t_next, lengths, dh_part, dh)
+            carry_back(dG, t_next, W_cols, lengths, dh_part, dh)
         if t >= 0:
             rnn_units_backward(0, H, t, lengths, relu, dG, dout, dh)
         t_next = t
