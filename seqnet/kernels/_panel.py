@@ -46,25 +46,26 @@ def _make_tile(rows):
     """The register tile for ``rows`` rows of ``A`` as a numba intrinsic."""
 
     @intrinsic
-    def tile(typingctx, a, a_off, lda, panel, p_off, c, c_off, ldc, K, ncols, beta):
+    def tile(typingctx, a, a_off, a_rs, a_ks, panel, p_off, c, c_off, ldc, K, ncols, beta):
         """``C[r, j] (+)= sum_k A[r, k] * P[k, j]`` for ``r < rows``, ``j < ncols``.
 
         ``a``, ``panel``, ``c``: arrays of one float dtype, addressed from their data
-        pointers by element offsets (``a_off + r*lda + k``, ``p_off + k*NR + j``,
-        ``c_off + r*ldc + j``); ``beta`` nonzero adds to ``C``.
+        pointers by element offsets (``a_off + r*a_rs + k*a_ks``: ``A`` or, with
+        the strides swapped, ``A^T``; ``p_off + k*NR + j``; ``c_off + r*ldc + j``);
+        ``beta`` nonzero adds to ``C``.
         """
         if not (isinstance(c, types.Array) and c.dtype in (types.float32, types.float64)
                 and a.dtype == c.dtype and panel.dtype == c.dtype):
             return None
         dtype = c.dtype
-        sig = types.void(a, a_off, lda, panel, p_off, c, c_off, ldc, K, ncols, beta)
+        sig = types.void(a, a_off, a_rs, a_ks, panel, p_off, c, c_off, ldc, K, ncols, beta)
 
         def codegen(context, builder, signature, args):
             st = signature.args
-            a_v, p_v, c_v = args[0], args[3], args[5]
-            a_off_v, lda_v, p_off_v, c_off_v, ldc_v, k_v, ncols_v, beta_v = (
+            a_v, p_v, c_v = args[0], args[4], args[6]
+            a_off_v, a_rs_v, a_ks_v, p_off_v, c_off_v, ldc_v, k_v, ncols_v, beta_v = (
                 context.cast(builder, args[i], st[i], types.intp)
-                for i in (1, 2, 4, 6, 7, 8, 9, 10))
+                for i in (1, 2, 3, 5, 7, 8, 9, 10, 11))
             intp = cgutils.intp_t
             i32 = ir.IntType(32)
             fty = context.get_value_type(dtype)
@@ -81,8 +82,8 @@ def _make_tile(rows):
             def base(ty, value, offset):
                 return builder.gep(context.make_array(ty)(context, builder, value).data, [offset])
 
-            a_p, p_p, c_p = base(st[0], a_v, a_off_v), base(st[3], p_v, p_off_v), base(
-                st[5], c_v, c_off_v)
+            a_p, p_p, c_p = base(st[0], a_v, a_off_v), base(st[4], p_v, p_off_v), base(
+                st[6], c_v, c_off_v)
             fma = cgutils.get_or_insert_function(
                 builder.module, ir.FunctionType(vty, [vty, vty, vty]),
                 f"llvm.fma.v{lanes}f{32 if lanes == 16 else 64}")
@@ -92,14 +93,15 @@ def _make_tile(rows):
             # the sums live in allocas that LLVM promotes to registers.
             sums = [[cgutils.alloca_once_value(builder, zero) for _ in range(_VECTORS)]
                     for _ in range(rows)]
-            a_rows = [builder.gep(a_p, [builder.mul(const(r), lda_v)]) for r in range(rows)]
+            a_rows = [builder.gep(a_p, [builder.mul(const(r), a_rs_v)]) for r in range(rows)]
             with cgutils.for_range(builder, k_v) as loop:
                 k = loop.index
+                a_k = builder.mul(k, a_ks_v)
                 p_row = builder.gep(p_p, [builder.mul(k, const(nr))])
                 cols = [builder.load(builder.bitcast(builder.gep(p_row, [const(v * lanes)]), vptr),
                                      align=fty_align) for v in range(_VECTORS)]
                 for r in range(rows):
-                    s = builder.load(builder.gep(a_rows[r], [k]))
+                    s = builder.load(builder.gep(a_rows[r], [a_k]))
                     s = builder.insert_element(undef, s, ir.Constant(i32, 0))
                     s = builder.shuffle_vector(s, undef, splat)
                     for v in range(_VECTORS):
@@ -177,11 +179,74 @@ def panel_gemm(A, panels, k0, C, beta):
         ncols = min(nr, N - p * nr)
         r = 0
         while r + _TILE_ROWS <= M:
-            _tile_rows(A, r * lda, lda, panels, off, C, r * ldc + p * nr, ldc, Kp, ncols, beta)
+            _tile_rows(A, r * lda, lda, 1, panels, off, C, r * ldc + p * nr, ldc, Kp, ncols,
+                       beta)
             r += _TILE_ROWS
         while r < M:
-            _tile_row(A, r * lda, lda, panels, off, C, r * ldc + p * nr, ldc, Kp, ncols, beta)
+            _tile_row(A, r * lda, lda, 1, panels, off, C, r * ldc + p * nr, ldc, Kp, ncols,
+                      beta)
             r += 1
+
+
+@njit(**JIT_OPTIONS)
+def tn_fits(N, itemsize):
+    """Whether :func:`panel_gemm_tn` suits a product ``N`` columns wide: its last
+    panel at least half used (a 65-wide one would compute 128 columns)."""
+    nr = _VECTORS * 64 // itemsize
+    return N % nr == 0 or 2 * (N % nr) >= nr
+
+
+#: rows of ``B`` (the sum's length) packed at a time by :func:`panel_gemm_tn`.
+_K_BLOCK = 128
+
+
+@njit(**JIT_OPTIONS)
+def panel_gemm_tn(A, B, C, beta):
+    """``C (+)= A.T @ B`` for the weight gradients, ``sum_n dG[n]^T h[n]``.
+
+    Parameters
+    ----------
+    A : (K, M) 2-D view, unit inner stride (a column block of ``dG [B*T, G*H]``).
+    B : (K, N) 2-D view, unit inner stride (``h`` or ``x`` over all ``B*T`` rows).
+    C : (M, N) 2-D view, unit inner stride.
+    beta : int
+        0 overwrites ``C``, 1 adds the product to it.
+
+    ``B`` is packed :data:`_K_BLOCK` rows and one panel at a time into a work
+    buffer,
+    and the register tile reads ``A`` transposed (its ``k``-th row holds the
+    multipliers of every row of ``C``). Each entry's sum runs over ``k`` in order,
+    one fused multiply-add at a time.
+    """
+    K, M = A.shape
+    N = C.shape[1]
+    nr = _VECTORS * 64 // C.itemsize
+    if K == 0:
+        if beta == 0:
+            C[:, :] = 0.0
+        return
+    lda, ldc = _leading(A), _leading(C)
+    work = np.empty(_K_BLOCK * nr, C.dtype)
+    for k0 in range(0, K, _K_BLOCK):
+        kb = min(_K_BLOCK, K - k0)
+        add = beta if k0 == 0 else 1
+        for p in range((N + nr - 1) // nr):
+            c0 = p * nr
+            w = min(nr, N - c0)
+            for k in range(kb):
+                dst = work[k * nr:(k + 1) * nr]
+                src = B[k0 + k, c0:c0 + w]
+                for j in range(w):
+                    dst[j] = src[j]
+                for j in range(w, nr):
+                    dst[j] = 0.0
+            r = 0
+            while r + _TILE_ROWS <= M:
+                _tile_rows(A, k0 * lda + r, 1, lda, work, 0, C, r * ldc + c0, ldc, kb, w, add)
+                r += _TILE_ROWS
+            while r < M:
+                _tile_row(A, k0 * lda + r, 1, lda, work, 0, C, r * ldc + c0, ldc, kb, w, add)
+                r += 1
 
 
 if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
@@ -193,6 +258,11 @@ if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
         K = panels.shape[0] // (P * nr)
         B = panels.reshape(P, K, nr).transpose(1, 0, 2).reshape(K, P * nr)
         prod = A @ B[k0:k0 + A.shape[1], :N]
+        C[:, :] = prod + C if beta else prod
+
+    def panel_gemm_tn(A, B, C, beta):  # noqa: F811 - the pure-NumPy twin
+        """``C (+)= A.T @ B`` (NumPy, for ``NUMBA_DISABLE_JIT=1``)."""
+        prod = A.T @ B
         C[:, :] = prod + C if beta else prod
 
 

@@ -9,7 +9,9 @@ from seqnet.kernels._panel import (
     pack_unit_cols,
     pack_unit_rows,
     panel_gemm,
+    panel_gemm_tn,
     panel_width,
+    tn_fits,
 )
 
 
@@ -84,3 +86,31 @@ def test_unit_packers_regroup_w_hh_by_chunk(n_chunks, G, H):
         want_cols[:, :u1 - u0] = W[:, u0:u1]
         np.testing.assert_array_equal(rows[k], pack_panels(want_rows[None])[0])
         np.testing.assert_array_equal(cols[k], pack_panels(want_cols[None])[0])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("K", [0, 1, 5, 128, 300])
+@pytest.mark.parametrize(("M", "N"), [(1, 1), (3, 5), (4, 64), (9, 70), (6, 130)])
+def test_panel_gemm_tn_on_strided_views_matches_numpy(dtype, K, M, N):
+    """C (+)= A.T @ B over sums shorter and longer than the packed block (128),
+    A a column block of a wider buffer, B and C views with gaps between rows; K = 0
+    zeroes C (beta 0) or leaves it (beta 1); elements outside C stay untouched."""
+    rng = np.random.default_rng(K * 10000 + M * 100 + N)
+    A = rng.standard_normal((K, 2 * M + 1)).astype(dtype)[:, 1:M + 1]
+    B = rng.standard_normal((K, N + 2)).astype(dtype)[:, 1:N + 1]
+    C_buf = rng.standard_normal((M, N + 3)).astype(dtype)
+    C = C_buf[:, 1:N + 1]
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for beta in (0, 1):
+        old, before = C.copy(), C_buf.copy()
+        panel_gemm_tn(A, B, C, beta)
+        expected = A.T.astype(np.float64) @ B.astype(np.float64) + (old if beta else 0)
+        np.testing.assert_allclose(C, expected, rtol=tol, atol=10 * tol * max(1, K) ** 0.5)
+        np.testing.assert_array_equal(C_buf[:, 0], before[:, 0])
+        np.testing.assert_array_equal(C_buf[:, N + 1:], before[:, N + 1:])
+
+
+def test_tn_fits_wants_the_last_panel_half_used():
+    assert tn_fits(128, 4) and tn_fits(96, 4) and tn_fits(32, 4)
+    assert not tn_fits(65, 4) and not tn_fits(70, 4)
+    assert tn_fits(16, 8) and not tn_fits(33, 8)
