@@ -185,6 +185,18 @@ def backward_step(s, T, reverse):
 
 
 @njit(**JIT_OPTIONS)
+def keep_state(state, history, t):
+    """``history[:, t] = state`` (``[B, H]`` into ``[B, T, H]``), row by row: one
+    contiguous copy a row, which runs about five times faster than numba's 2-D
+    strided slice assignment (0.27 against 1.47 ms for h and c at (64, 100, 256))."""
+    H = state.shape[1]
+    for r in range(state.shape[0]):
+        dst, src = history[r, t], state[r]
+        for j in range(H):
+            dst[j] = src[j]
+
+
+@njit(**JIT_OPTIONS)
 def set_valid_units(u0, u1, t, lengths, dh_k, dh):
     """``dh[r, u0:u1] = dh_k[r, :u1-u0]`` for the rows valid at step ``t``.
 

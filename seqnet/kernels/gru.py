@@ -62,6 +62,7 @@ from ._common import (
     column_sums,
     forward_step,
     input_projection,
+    keep_state,
     prefetch,
     prefetch_units,
     sequence_grads,
@@ -278,7 +279,7 @@ def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_ro
     for s in range(T):
         t = forward_step(s, T, reverse)
         if keep:
-            h_prev[:, t] = hT
+            keep_state(hT, h_prev, t)
         if reset_after:
             panel_gemm(hT, W_rows, 0, rec, 0)
             gru_units_forward_after(0, H, t, lengths, gates, rec, b_ih, b_hh, hT, hn, out)

@@ -62,6 +62,7 @@ from ._common import (
     column_sums,
     forward_step,
     input_projection,
+    keep_state,
     prefetch,
     prefetch_units,
     sequence_grads,
@@ -169,8 +170,8 @@ def lstm_rows_forward(reverse, keep, lengths, gates, W_rows, b, out, hT, cT, h_p
     for s in range(T):
         t = forward_step(s, T, reverse)
         if keep:
-            h_prev[:, t] = hT
-            c_prev[:, t] = cT
+            keep_state(hT, h_prev, t)
+            keep_state(cT, c_prev, t)
         panel_gemm(hT, W_rows, 0, rec, 0)
         lstm_units_forward(0, H, t, lengths, gates, rec, b, cT, hT, out)
 

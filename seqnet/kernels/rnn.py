@@ -47,6 +47,7 @@ from ._common import (
     column_sums,
     forward_step,
     input_projection,
+    keep_state,
     prefetch,
     sequence_grads,
 )
@@ -119,7 +120,7 @@ def rnn_rows_forward(reverse, relu, keep, lengths, gates, W_rows, b, out, hT, h_
     for s in range(T):
         t = forward_step(s, T, reverse)
         if keep:
-            h_prev[:, t] = hT
+            keep_state(hT, h_prev, t)
         panel_gemm(hT, W_rows, 0, rec, 0)
         rnn_units_forward(0, H, t, lengths, relu, gates, rec, b, hT, out)
 
