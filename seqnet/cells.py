@@ -90,17 +90,34 @@ def _seq_split(rows, width, inputs, hidden):
     return 1, False
 
 
-def _row_panels(W_hh):
+def _packs(rows, steps):
+    """Whether a call packs ``W_hh``: in ``"auto"`` mode from
+    :data:`seqnet._config.PACK_MIN_ROWS` rows x steps; a forced mode
+    (:func:`seqnet._config.parallel_mode`) always packs, so that the forced serial
+    and parallel runs (the gradient-check suite's second pass) take the packed
+    path even on small problems, and give the same bits."""
+    if _config.get_parallel_mode() != "auto":
+        return True
+    return rows * steps >= _config.PACK_MIN_ROWS
+
+
+def _row_panels(W_hh, pack=True):
     """``W_hh.T`` packed for the forward's per-step products ``h @ W_hh.T``
-    (:func:`seqnet.kernels._panel.pack_panels` layout, 1-D)."""
+    (:func:`seqnet.kernels._panel.pack_panels` layout, 1-D), or an empty array
+    when not ``pack`` (the kernels then use BLAS on ``W_hh``)."""
+    if not pack:
+        return np.empty(0, W_hh.dtype)
     G, H = W_hh.shape[0] // W_hh.shape[1], W_hh.shape[1]
     out = empty_panels(1, H, G * H, W_hh.dtype)
     pack_unit_rows(W_hh, 1, G, out)
     return out[0]
 
 
-def _col_panels(W_hh):
-    """``W_hh`` packed for the backward's per-step products ``dG @ W_hh`` (1-D)."""
+def _col_panels(W_hh, pack=True):
+    """``W_hh`` packed for the backward's per-step products ``dG @ W_hh`` (1-D), or
+    an empty array when not ``pack``."""
+    if not pack:
+        return np.empty(0, W_hh.dtype)
     out = empty_panels(1, W_hh.shape[0], W_hh.shape[1], W_hh.dtype)
     pack_unit_cols(W_hh, 1, out)
     return out[0]
@@ -165,7 +182,8 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
     n_chunks = _n_chunks(B, 4 * H, H)
     rec = np.empty((n_chunks, -(-B // n_chunks), 4 * H), dt)
     _run(_lstm.lstm_seq_forward_serial, _lstm.lstm_seq_forward_parallel, B, 4 * H, H,
-         x_k, W_ih, _row_panels(W_hh), b_ih + b_hh, h0, c0, lengths, reverse, keep, project,
+         x_k, W_ih, _row_panels(W_hh, _packs(B, T)), W_hh, b_ih + b_hh, h0, c0, lengths,
+         reverse, keep, project,
          n_chunks, *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
          out, hT, cT, h_prev, c_prev, gates, rec)
     cache = None
@@ -196,8 +214,8 @@ def lstm_backward(cache, dout, dstate):
     n_chunks = _n_chunks(B, 4 * H, H)
     dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     _run(_lstm.lstm_seq_backward_serial, _lstm.lstm_seq_backward_parallel, B, 4 * H, H,
-         cache["x_k"], W_ih, _col_panels(W_hh), cache["lengths"], cache["reverse"],
-         input_grads, n_chunks, *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
+         cache["x_k"], W_ih, _col_panels(W_hh, _packs(B, T)), W_hh, cache["lengths"],
+         cache["reverse"], input_grads, n_chunks, *_seq_split(B * T, 4 * H, W_ih.shape[1], H),
          cache["h_prev"], cache["c_prev"], dout, dstate[0], dstate[1],
          dx, dW_ih, dW_hh, db, dh0, dc0, dG, dh_parts)
     if not input_grads:
@@ -225,16 +243,17 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     n_chunks = _n_chunks(B, 3 * H, H)
     rows = -(-B // n_chunks)
     unused = np.empty(0, dt)   # the other form's weights
+    pack = _packs(B, T)
     if reset_after:
-        W_rows, W_rz_rows, W_n_rows = _row_panels(W_hh), unused, unused
+        W_rows, W_rz_rows, W_n_rows = _row_panels(W_hh, pack), unused, unused
         widths = 3 * H, 0, 0
     else:
         W_rows = unused
-        W_rz_rows, W_n_rows = _row_panels(W_hh[:2 * H]), _row_panels(W_hh[2 * H:])
+        W_rz_rows, W_n_rows = _row_panels(W_hh[:2 * H], pack), _row_panels(W_hh[2 * H:], pack)
         widths = 0, 2 * H, H
     rec, rec_rz, rec_n = (np.empty((n_chunks, rows, w), dt) for w in widths)
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H, H,
-         x_k, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths, reverse,
+         x_k, W_ih, W_rows, W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, h0, lengths, reverse,
          reset_after, keep, project, n_chunks, *_seq_split(B * T, 3 * H, W_ih.shape[1], H),
          out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
     cache = None
@@ -267,8 +286,8 @@ def gru_backward(cache, dout, dstate):
     dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     dW_hrz, dW_hn = dW_hh[:2 * H], dW_hh[2 * H:]
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H, H,
-         cache["x_k"], W_ih, _col_panels(W_hh), cache["lengths"], cache["reverse"],
-         cache["reset_after"], input_grads, n_chunks,
+         cache["x_k"], W_ih, _col_panels(W_hh, _packs(B, T)), W_hh, cache["lengths"],
+         cache["reverse"], cache["reset_after"], input_grads, n_chunks,
          *_seq_split(B * T, 3 * H, W_ih.shape[1], H), cache["h_prev"], hn, dout,
          dstate[0], dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0, dG, dht, dh_parts)
     if not input_grads:
@@ -294,7 +313,8 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     n_chunks = _n_chunks(B, H, H)
     rec = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H, H,
-         x_k, W_ih, _row_panels(W_hh), b_ih + b_hh, h0, lengths, reverse, relu, keep, project,
+         x_k, W_ih, _row_panels(W_hh, _packs(B, T)), W_hh, b_ih + b_hh, h0, lengths, reverse,
+         relu, keep, project,
          n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H),
          out, hT, h_prev, gates, rec)
     cache = None
@@ -323,7 +343,8 @@ def rnn_backward(cache, dout, dstate):
     n_chunks = _n_chunks(B, H, H)
     dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H, H,
-         cache["x_k"], W_ih, _col_panels(W_hh), cache["lengths"], cache["reverse"], cache["relu"],
+         cache["x_k"], W_ih, _col_panels(W_hh, _packs(B, T)), W_hh, cache["lengths"],
+         cache["reverse"], cache["relu"],
          input_grads, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H), cache["h_prev"],
          dout, dstate[0], dx, dW_ih, dW_hh, db, dh0, dG, dh_parts)
     if not input_grads:

@@ -307,9 +307,10 @@ def run_case(case, seed=0, mode="auto"):
         Seeds the layer, the data ``(BATCH, STEPS, INPUT)`` and the loss.
     mode : {"auto", "serial", "parallel"}, default "auto"
         The kernels' :func:`seqnet._config.parallel_mode` for the whole check.
-        ``"auto"`` runs the suite's small layers serially in one hidden-unit chunk;
-        ``"serial"`` and ``"parallel"`` split the units in one chunk per thread, so
-        they check the chunked code paths.
+        ``"auto"`` runs the suite's small layers serially, in one block of rows,
+        their per-step products through BLAS on ``W_hh`` as it is; ``"serial"`` and
+        ``"parallel"`` split the rows in one block per thread and pack ``W_hh`` for
+        the register tile, so they check those code paths.
 
     Returns
     -------

@@ -34,8 +34,8 @@ def main(argv=None):
                              "rnn-tanh, rnn-relu, lstm, gru, gru-v1")
     parser.add_argument("--mode", choices=["both", "auto", "parallel"], default="both",
                         help="kernels: 'auto' (the suite's small layers run serially, one "
-                             "hidden-unit chunk), 'parallel' (one chunk per thread), or "
-                             "'both' in turn (default)")
+                             "block of rows, BLAS products), 'parallel' (one block per "
+                             "thread, packed weights), or 'both' in turn (default)")
     args = parser.parse_args(argv)
     cases = [c for c in SUITE if args.cell is None or c.cell in args.cell]
     if not cases:

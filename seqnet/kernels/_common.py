@@ -210,11 +210,24 @@ def set_valid_units(u0, u1, t, lengths, dh_k, dh):
 
 
 @njit(**JIT_OPTIONS)
-def carry_back(dG, t, W_cols, lengths, dh_part, dh):
+def recurrent_product(A, panels, k0, W, w_t, C, beta):
+    """``C (+)= A @ op(W)``, a step's recurrent product: through the register tile
+    on ``panels`` (``W`` packed by :mod:`seqnet.kernels._panel`, its rows from
+    ``k0`` on) when a call packed it, else BLAS on ``W`` itself (``op(W) = W.T``
+    when ``w_t``; ``W`` then holds just the rows ``panels`` would give). ``beta``
+    0 or 1."""
+    if panels.shape[0] > 0:
+        panel_gemm(A, panels, k0, C, beta)
+    else:
+        gemm(A, W, C, beta, False, w_t)
+
+
+@njit(**JIT_OPTIONS)
+def carry_back(dG, t, W_cols, W, lengths, dh_part, dh):
     """``dh = dG[:, t] @ W_hh`` for the rows valid at step ``t`` (``W_cols``: W_hh
-    packed by :mod:`seqnet.kernels._panel`; ``dh_part [B, H]`` a workspace): dL/dh
-    of the state entering step ``t``."""
-    panel_gemm(dG[:, t], W_cols, 0, dh_part, 0)
+    packed, or empty, see :func:`recurrent_product`; ``W``: W_hh; ``dh_part
+    [B, H]`` a workspace): dL/dh of the state entering step ``t``."""
+    recurrent_product(dG[:, t], W_cols, 0, W, False, dh_part, 0)
     set_valid_units(0, dh.shape[1], t, lengths, dh_part, dh)
 
 

@@ -65,11 +65,11 @@ from ._common import (
     keep_state,
     prefetch,
     prefetch_units,
+    recurrent_product,
     sequence_grads,
     weight_grad,
 )
 from ._math import sigmoid, tanh
-from ._panel import panel_gemm
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 GRU_GATES = ("r", "z", "n")
@@ -271,7 +271,7 @@ def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, d
 
 @njit(**JIT_OPTIONS)
 def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_rows, W_n_rows,
-                     b_ih, b_hh, out, hT, h_prev, hn, rec, rec_rz, rec_n):
+                     W_hh, b_ih, b_hh, out, hT, h_prev, hn, rec, rec_rz, rec_n):
     """The time loop of a block of rows (every row argument that block's slice;
     ``rec``, ``rec_rz``, ``rec_n`` its workspaces)."""
     T = gates.shape[1]
@@ -281,18 +281,18 @@ def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_ro
         if keep:
             keep_state(hT, h_prev, t)
         if reset_after:
-            panel_gemm(hT, W_rows, 0, rec, 0)
+            recurrent_product(hT, W_rows, 0, W_hh, True, rec, 0)
             gru_units_forward_after(0, H, t, lengths, gates, rec, b_ih, b_hh, hT, hn, out)
         else:
-            panel_gemm(hT, W_rz_rows, 0, rec_rz, 0)
+            recurrent_product(hT, W_rz_rows, 0, W_hh[:2 * H], True, rec_rz, 0)
             gru_units_rz_before(0, H, t, lengths, gates, rec_rz, b_ih, b_hh, hT, hn)
-            panel_gemm(hn[:, t], W_n_rows, 0, rec_n, 0)
+            recurrent_product(hn[:, t], W_n_rows, 0, W_hh[2 * H:], True, rec_n, 0)
             gru_units_n_before(0, H, t, lengths, gates, rec_n, b_ih, b_hh, hT, out)
 
 
 @njit(**JIT_OPTIONS)
-def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, dh, dG, dht,
-                      dh_part):
+def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, W_hh, dh, dG,
+                      dht, dh_part):
     """The backward time loop of a block of rows (``dht``, ``dh_part [rows, H]``
     workspaces): step t+1's recurrent product, then the gate pass of step t.
     ``dG`` holds the gates and gets their gradients."""
@@ -302,9 +302,9 @@ def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, d
     for s in range(T + 1):
         t = backward_step(s, T, reverse)
         if t_next >= 0:
-            panel_gemm(dG[:, t_next, :2 * H], W_cols, 0, dh_part, 0)
+            recurrent_product(dG[:, t_next, :2 * H], W_cols, 0, W_hh[:2 * H], False, dh_part, 0)
             if reset_after:
-                panel_gemm(hn[:, t_next], W_cols, 2 * H, dh_part, 1)
+                recurrent_product(hn[:, t_next], W_cols, 2 * H, W_hh[2 * H:], False, dh_part, 1)
             add_valid_units(0, H, t_next, lengths, dh_part, dh)
         if t >= 0:
             if reset_after:
@@ -312,13 +312,13 @@ def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, d
             else:
                 gru_units_zn_backward_before(0, H, t, lengths, dG, h_prev, dout, dh, dht)
                 # d(r*h) from the n block of step t: all of it is this block's.
-                panel_gemm(dG[:, t, 2 * H:], W_cols, 2 * H, dh_part, 0)
+                recurrent_product(dG[:, t, 2 * H:], W_cols, 2 * H, W_hh[2 * H:], False, dh_part, 0)
                 gru_units_r_backward_before(0, H, t, lengths, dG, h_prev, dht, dh_part, dh)
         t_next = t
 
 
 def _forward_factory(rows):
-    def gru_seq_forward(x, W_ih, W_rows, W_rz_rows, W_n_rows, b_ih, b_hh, h0, lengths,
+    def gru_seq_forward(x, W_ih, W_rows, W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, h0, lengths,
                         reverse, reset_after, keep, project, n_chunks, seq_chunks,
                         seq_parallel, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n):
         B = gates.shape[0]
@@ -329,14 +329,14 @@ def _forward_factory(rows):
             r0, r1 = chunk(k, n_chunks, B)
             m = r1 - r0
             gru_rows_forward(reverse, reset_after, keep, lengths[r0:r1], gates[r0:r1], W_rows,
-                             W_rz_rows, W_n_rows, b_ih, b_hh, out[r0:r1], hT[r0:r1],
+                             W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, out[r0:r1], hT[r0:r1],
                              h_prev[r0:r1], hn[r0:r1], rec[k, :m], rec_rz[k, :m], rec_n[k, :m])
 
     return gru_seq_forward
 
 
 def _backward_factory(rows):
-    def gru_seq_backward(x, W_ih, W_cols, lengths, reverse, reset_after, input_grads,
+    def gru_seq_backward(x, W_ih, W_cols, W_hh, lengths, reverse, reset_after, input_grads,
                          n_chunks, seq_chunks, seq_parallel, h_prev, hn, dout, dhT, dx,
                          dW_ih, dW_hrz, dW_hn,
                          db_ih, db_hh, dh0, dG, dht, dh_parts):
@@ -348,7 +348,7 @@ def _backward_factory(rows):
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
             gru_rows_backward(reverse, reset_after, lengths[r0:r1], h_prev[r0:r1], hn[r0:r1],
-                              dout[r0:r1], W_cols, dh0[r0:r1], dG[r0:r1], dht[r0:r1],
+                              dout[r0:r1], W_cols, W_hh, dh0[r0:r1], dG[r0:r1], dht[r0:r1],
                               dh_parts[k, :r1 - r0])
         sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
                        dW_hrz)

@@ -65,10 +65,10 @@ from ._common import (
     keep_state,
     prefetch,
     prefetch_units,
+    recurrent_product,
     sequence_grads,
 )
 from ._math import sigmoid, tanh
-from ._panel import panel_gemm
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 LSTM_GATES = ("i", "f", "g", "o")
@@ -160,8 +160,8 @@ def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_rows_forward(reverse, keep, lengths, gates, W_rows, b, out, hT, cT, h_prev, c_prev,
-                      rec):
+def lstm_rows_forward(reverse, keep, lengths, gates, W_rows, W_hh, b, out, hT, cT, h_prev,
+                      c_prev, rec):
     """The time loop of a block of rows: every row argument is that block's slice
     (``rec [rows, 4H]`` its workspace). Rows are independent, so a block needs
     nothing from another one at any step."""
@@ -172,12 +172,12 @@ def lstm_rows_forward(reverse, keep, lengths, gates, W_rows, b, out, hT, cT, h_p
         if keep:
             keep_state(hT, h_prev, t)
             keep_state(cT, c_prev, t)
-        panel_gemm(hT, W_rows, 0, rec, 0)
+        recurrent_product(hT, W_rows, 0, W_hh, True, rec, 0)
         lstm_units_forward(0, H, t, lengths, gates, rec, b, cT, hT, out)
 
 
 @njit(**JIT_OPTIONS)
-def lstm_rows_backward(reverse, lengths, c_prev, dout, W_cols, dh, dc, dG, dh_part):
+def lstm_rows_backward(reverse, lengths, c_prev, dout, W_cols, W_hh, dh, dc, dG, dh_part):
     """The backward time loop of a block of rows (row arguments sliced to the block;
     ``dh_part [rows, H]`` its workspace): dL/dh_t from step t+1's dG, then the gate
     pass of step t (none after the last step). ``dG`` holds the gates and gets
@@ -188,14 +188,14 @@ def lstm_rows_backward(reverse, lengths, c_prev, dout, W_cols, dh, dc, dG, dh_pa
     for s in range(T + 1):
         t = backward_step(s, T, reverse)
         if t_next >= 0:
-            carry_back(dG, t_next, W_cols, lengths, dh_part, dh)
+            carry_back(dG, t_next, W_cols, W_hh, lengths, dh_part, dh)
         if t >= 0:
             lstm_units_backward(0, H, t, lengths, dG, c_prev, dout, dh, dc)
         t_next = t
 
 
 def _forward_factory(rows):
-    def lstm_seq_forward(x, W_ih, W_rows, b, h0, c0, lengths, reverse, keep, project,
+    def lstm_seq_forward(x, W_ih, W_rows, W_hh, b, h0, c0, lengths, reverse, keep, project,
                          n_chunks, seq_chunks, seq_parallel, out, hT, cT, h_prev, c_prev,
                          gates, rec):
         B = gates.shape[0]
@@ -207,7 +207,7 @@ def _forward_factory(rows):
         # each block of rows runs the whole sequence: one parallel region in all.
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
-            lstm_rows_forward(reverse, keep, lengths[r0:r1], gates[r0:r1], W_rows, b,
+            lstm_rows_forward(reverse, keep, lengths[r0:r1], gates[r0:r1], W_rows, W_hh, b,
                               out[r0:r1], hT[r0:r1], cT[r0:r1], h_prev[r0:r1],
                               c_prev[r0:r1], rec[k, :r1 - r0])
 
@@ -215,7 +215,7 @@ def _forward_factory(rows):
 
 
 def _backward_factory(rows):
-    def lstm_seq_backward(x, W_ih, W_cols, lengths, reverse, input_grads, n_chunks,
+    def lstm_seq_backward(x, W_ih, W_cols, W_hh, lengths, reverse, input_grads, n_chunks,
                           seq_chunks, seq_parallel, h_prev,
                           c_prev, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
                           dh_parts):
@@ -228,7 +228,7 @@ def _backward_factory(rows):
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
             lstm_rows_backward(reverse, lengths[r0:r1], c_prev[r0:r1], dout[r0:r1], W_cols,
-                               dh0[r0:r1], dc0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0])
+                               W_hh, dh0[r0:r1], dc0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0])
         sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
                        dW_hh)
         column_sums(dG.reshape(B * T, 4 * H), db)

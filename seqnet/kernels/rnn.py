@@ -49,10 +49,10 @@ from ._common import (
     input_projection,
     keep_state,
     prefetch,
+    recurrent_product,
     sequence_grads,
 )
 from ._math import tanh
-from ._panel import panel_gemm
 
 
 @njit(**JIT_OPTIONS)
@@ -112,7 +112,8 @@ def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh):
 
 
 @njit(**JIT_OPTIONS)
-def rnn_rows_forward(reverse, relu, keep, lengths, gates, W_rows, b, out, hT, h_prev, rec):
+def rnn_rows_forward(reverse, relu, keep, lengths, gates, W_rows, W_hh, b, out, hT, h_prev,
+                     rec):
     """The time loop of a block of rows (every row argument that block's slice;
     ``rec [rows, H]`` its workspace)."""
     T = gates.shape[1]
@@ -121,12 +122,12 @@ def rnn_rows_forward(reverse, relu, keep, lengths, gates, W_rows, b, out, hT, h_
         t = forward_step(s, T, reverse)
         if keep:
             keep_state(hT, h_prev, t)
-        panel_gemm(hT, W_rows, 0, rec, 0)
+        recurrent_product(hT, W_rows, 0, W_hh, True, rec, 0)
         rnn_units_forward(0, H, t, lengths, relu, gates, rec, b, hT, out)
 
 
 @njit(**JIT_OPTIONS)
-def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, dh, dG, dh_part):
+def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, W_hh, dh, dG, dh_part):
     """The backward time loop of a block of rows (``dh_part [rows, H]`` workspace).
     ``dG`` holds the outputs h_t and gets dL/da."""
     T = dout.shape[1]
@@ -135,14 +136,14 @@ def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, dh, dG, dh_part):
     for s in range(T + 1):
         t = backward_step(s, T, reverse)
         if t_next >= 0:
-            carry_back(dG, t_next, W_cols, lengths, dh_part, dh)
+            carry_back(dG, t_next, W_cols, W_hh, lengths, dh_part, dh)
         if t >= 0:
             rnn_units_backward(0, H, t, lengths, relu, dG, dout, dh)
         t_next = t
 
 
 def _forward_factory(rows):
-    def rnn_seq_forward(x, W_ih, W_rows, b, h0, lengths, reverse, relu, keep, project,
+    def rnn_seq_forward(x, W_ih, W_rows, W_hh, b, h0, lengths, reverse, relu, keep, project,
                         n_chunks, seq_chunks, seq_parallel, out, hT, h_prev, gates, rec):
         B = gates.shape[0]
         if project:
@@ -150,14 +151,14 @@ def _forward_factory(rows):
         hT[:] = h0
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
-            rnn_rows_forward(reverse, relu, keep, lengths[r0:r1], gates[r0:r1], W_rows, b,
+            rnn_rows_forward(reverse, relu, keep, lengths[r0:r1], gates[r0:r1], W_rows, W_hh, b,
                              out[r0:r1], hT[r0:r1], h_prev[r0:r1], rec[k, :r1 - r0])
 
     return rnn_seq_forward
 
 
 def _backward_factory(rows):
-    def rnn_seq_backward(x, W_ih, W_cols, lengths, reverse, relu, input_grads, n_chunks,
+    def rnn_seq_backward(x, W_ih, W_cols, W_hh, lengths, reverse, relu, input_grads, n_chunks,
                          seq_chunks, seq_parallel,
                          h_prev, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
@@ -167,8 +168,8 @@ def _backward_factory(rows):
         dh0[:] = dhT
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
-            rnn_rows_backward(reverse, relu, lengths[r0:r1], dout[r0:r1], W_cols, dh0[r0:r1],
-                              dG[r0:r1], dh_parts[k, :r1 - r0])
+            rnn_rows_backward(reverse, relu, lengths[r0:r1], dout[r0:r1], W_cols, W_hh,
+                              dh0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0])
         sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
                        dW_hh)
         column_sums(dG.reshape(B * T, H), db)
