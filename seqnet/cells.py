@@ -60,10 +60,12 @@ def _n_chunks(batch, width, hidden):
     (:func:`seqnet._config.big_enough`).
 
     Each block runs the whole sequence for its rows (rows never depend on each
-    other), and a row's sums are made in the same order whatever block it is in,
-    so the block count changes no bit of the result. A forced mode
-    (:func:`seqnet._config.parallel_mode` ``"serial"`` or ``"parallel"``) always
-    gets the thread count, so that the two run the same blocks.
+    other). On packed weights a row's sums are made in the same order whatever
+    block it is in, so there the block count changes no bit; BLAS (a short call,
+    see :func:`_packs`) may round a block's product differently from the whole
+    batch's. A forced mode (:func:`seqnet._config.parallel_mode` ``"serial"`` or
+    ``"parallel"``) always gets the thread count and packs, so that the two run the
+    same blocks and agree bit for bit.
     """
     if _config.get_parallel_mode() == "auto" and not _config.big_enough(batch, width, hidden):
         return 1
@@ -170,6 +172,7 @@ def lstm_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=
 
     Gate order i, f, g, o; ``c_t = f c_{t-1} + i g``, ``h_t = o tanh(c_t)``.
     """
+    W_hh = np.ascontiguousarray(W_hh)   # BLAS's per-step path needs unit inner stride
     H = W_hh.shape[1]
     dt = W_hh.dtype
     x_k, gates, project, B, T = _input(x, W_ih, dt)
@@ -232,6 +235,7 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     ``n = tanh(W_in x + b_in + r (W_hn h + b_hn))``; ``False``:
     ``n = tanh(W_in x + b_in + W_hn (r h) + b_hn)``.
     """
+    W_hh = np.ascontiguousarray(W_hh)   # BLAS's per-step path needs unit inner stride
     H = W_hh.shape[1]
     dt = W_hh.dtype
     x_k, gates, project, B, T = _input(x, W_ih, dt)
@@ -302,6 +306,7 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
 
     ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` tanh or ReLU.
     """
+    W_hh = np.ascontiguousarray(W_hh)   # BLAS's per-step path needs unit inner stride
     H = W_hh.shape[1]
     dt = W_hh.dtype
     x_k, gates, project, B, T = _input(x, W_ih, dt)

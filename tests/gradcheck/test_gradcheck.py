@@ -120,9 +120,10 @@ def test_a_nan_error_is_the_worst_and_the_max():
 
 
 def test_forced_parallel_mode_checks_the_chunked_kernels():
-    """The suite's layers are small: "auto" runs them in one hidden-unit chunk, a
-    forced mode in one chunk per thread (this machine's CI has 2), so the "parallel"
-    half of the suite checks the chunked code paths."""
+    """The suite's layers are small: "auto" runs them in one block of rows with BLAS
+    per-step products, a forced mode in one row block per thread (this machine's CI
+    has 2) on packed weights, so the "parallel" half of the suite checks the blocked
+    and packed code paths."""
     import numba
 
     from seqnet import _config, cells
@@ -130,7 +131,9 @@ def test_forced_parallel_mode_checks_the_chunked_kernels():
 
     assert numba.get_num_threads() >= 2
     assert cells._n_chunks(BATCH, 4 * HIDDEN, HIDDEN) == 1
+    assert not cells._packs(BATCH, 5)
     for mode in ("serial", "parallel"):
         with _config.parallel_mode(mode):
             assert cells._n_chunks(BATCH, 4 * HIDDEN, HIDDEN) == min(
-                numba.get_num_threads(), HIDDEN)
+                numba.get_num_threads(), BATCH)
+            assert cells._packs(BATCH, 5)

@@ -144,3 +144,23 @@ def test_packed_and_blas_step_products_agree(cell, monkeypatch):
         results.append((out, *hT, dx, *dW, *dstate))
     for packed, plain in zip(*results, strict=True):
         np.testing.assert_allclose(packed, plain, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_a_fortran_ordered_w_hh_gives_what_a_c_ordered_one_gives(cell):
+    """A short call runs BLAS on W_hh as it is, which needs unit inner stride: the
+    cell functions take any layout (a transposed or Fortran-ordered W_hh included)."""
+    from seqnet import cells
+
+    rng = np.random.default_rng(5)
+    B, T, I, H = 2, 3, 4, 5
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    fwd = {"lstm": cells.lstm_forward, "gru": cells.gru_forward, "rnn": cells.rnn_forward}[cell]
+    x = rng.standard_normal((B, T, I))
+    W_ih, W_hh = rng.standard_normal((G * H, I)), rng.standard_normal((G * H, H))
+    b = np.zeros(G * H)
+    state = tuple(np.zeros((B, H)) for _ in range(2 if cell == "lstm" else 1))
+    lengths = np.full(B, T, np.int64)
+    want = fwd(x, W_ih, W_hh, b, b, state, lengths)[0]
+    got = fwd(x, W_ih, np.asfortranarray(W_hh), b, b, state, lengths)[0]
+    np.testing.assert_array_equal(got, want)
