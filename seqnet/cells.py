@@ -38,7 +38,7 @@ from .kernels import gru as _gru
 from .kernels import lstm as _lstm
 from .kernels import rnn as _rnn
 from .kernels._common import scatter_add_rows
-from .kernels._panel import empty_panels, pack_unit_cols, pack_unit_rows
+from .kernels._panel import pack_panels
 
 
 def _run(serial, parallel, batch, width, hidden, *args):
@@ -109,10 +109,7 @@ def _row_panels(W_hh, pack=True):
     when not ``pack`` (the kernels then use BLAS on ``W_hh``)."""
     if not pack:
         return np.empty(0, W_hh.dtype)
-    G, H = W_hh.shape[0] // W_hh.shape[1], W_hh.shape[1]
-    out = empty_panels(1, H, G * H, W_hh.dtype)
-    pack_unit_rows(W_hh, 1, G, out)
-    return out[0]
+    return pack_panels(W_hh.T[None])[0]
 
 
 def _col_panels(W_hh, pack=True):
@@ -120,9 +117,7 @@ def _col_panels(W_hh, pack=True):
     an empty array when not ``pack``."""
     if not pack:
         return np.empty(0, W_hh.dtype)
-    out = empty_panels(1, W_hh.shape[0], W_hh.shape[1], W_hh.dtype)
-    pack_unit_cols(W_hh, 1, out)
-    return out[0]
+    return pack_panels(W_hh[None])[0]
 
 
 def _input(x, W_ih, dt):

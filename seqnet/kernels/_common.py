@@ -15,7 +15,7 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from .._config import JIT_OPTIONS, jit_pair
-from ._panel import panel_gemm, panel_gemm_tn, tn_fits
+from ._panel import one_float_dtype, panel_gemm, panel_gemm_tn, tn_fits
 
 _CHAR = ir.IntType(8)
 _VOIDP = ir.IntType(8).as_pointer()
@@ -27,8 +27,7 @@ def _xxgemm(typingctx, transa, transb, m, n, k, a, lda, b, ldb, beta, c, ldc):
     library ``np.dot`` calls): column-major ``C[m, n] = op(A) op(B) + beta C`` with
     alpha 1. ``transa``, ``transb``: character codes (``ord("n")``/``ord("t")``);
     ``a``, ``b``, ``c``: arrays of one float dtype, passed by their data pointers."""
-    if not (isinstance(c, types.Array) and c.dtype in (types.float32, types.float64)
-            and a.dtype == c.dtype and b.dtype == c.dtype):
+    if not one_float_dtype(c, a, b):
         return None
     dtype = c.dtype
     sig = types.intc(transa, transb, m, n, k, a, lda, b, ldb, beta, c, ldc)

@@ -42,6 +42,13 @@ def panel_width(dtype):
     return _VECTORS * 64 // np.dtype(dtype).itemsize
 
 
+def one_float_dtype(c, *others):
+    """Whether the numba types ``c`` and ``others`` are arrays of one float dtype
+    (float32 or float64): what the intrinsics here and in ``_common`` accept."""
+    return (isinstance(c, types.Array) and c.dtype in (types.float32, types.float64)
+            and all(isinstance(o, types.Array) and o.dtype == c.dtype for o in others))
+
+
 def _make_tile(rows):
     """The register tile for ``rows`` rows of ``A`` as a numba intrinsic."""
 
@@ -54,8 +61,7 @@ def _make_tile(rows):
         the strides swapped, ``A^T``; ``p_off + k*NR + j``; ``c_off + r*ldc + j``);
         ``beta`` nonzero adds to ``C``.
         """
-        if not (isinstance(c, types.Array) and c.dtype in (types.float32, types.float64)
-                and a.dtype == c.dtype and panel.dtype == c.dtype):
+        if not one_float_dtype(c, a, panel):
             return None
         dtype = c.dtype
         sig = types.void(a, a_off, a_rs, a_ks, panel, p_off, c, c_off, ldc, K, ncols, beta)
@@ -273,62 +279,16 @@ def _pack(B, out):
     nr = _VECTORS * 64 // B.itemsize
     for i in range(n):
         for p in range((N + nr - 1) // nr):
-            w = min(nr, N - p * nr)
+            c0 = p * nr
+            w = min(nr, N - c0)
             for k in range(K):
-                row = out[i, (p * K + k) * nr:(p * K + k + 1) * nr]
-                row[:w] = B[i, k, p * nr:p * nr + w]
-                row[w:] = 0.0
-
-
-@njit(**JIT_OPTIONS)
-def pack_unit_rows(W, n_chunks, G, out):
-    """Panels of chunk k's rows of ``W [G*H, K]``, transposed, into ``out[k]``.
-
-    Chunk k's operand is ``[K, G*Hc]`` with column ``g*Hc + i`` holding row
-    ``g*H + u0 + i`` of ``W`` (zero for ``i >= u1 - u0``, a shorter chunk), so
-    that its product with a ``[B, K]`` state gives every gate of units ``[u0, u1)``.
-    """
-    H = W.shape[0] // G
-    K = W.shape[1]
-    Hc = (H + n_chunks - 1) // n_chunks
-    N = G * Hc
-    nr = _VECTORS * 64 // W.itemsize
-    src = np.empty(nr, np.int64)
-    for k in range(n_chunks):
-        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
-        for p in range((N + nr - 1) // nr):
-            # the row of W behind each of the panel's columns (-1: a zero column)
-            for jj in range(nr):
-                c = p * nr + jj
-                g, i = c // Hc, c % Hc
-                src[jj] = g * H + u0 + i if c < N and i < u1 - u0 else -1
-            for j in range(K):
                 # (slices indexed from 0 let LLVM drop numba's index checks)
-                d = out[k, (p * K + j) * nr:(p * K + j + 1) * nr]
-                for jj in range(nr):
-                    r = src[jj]
-                    d[jj] = W[r, j] if r >= 0 else 0.0
-
-
-@njit(**JIT_OPTIONS)
-def pack_unit_cols(W, n_chunks, out):
-    """Panels of chunk k's columns of ``W [R, H]`` into ``out[k]``: the operand
-    ``[R, Hc]`` holds columns ``[u0, u1)`` (zero past ``u1 - u0``)."""
-    R, H = W.shape
-    Hc = (H + n_chunks - 1) // n_chunks
-    nr = _VECTORS * 64 // W.itemsize
-    for k in range(n_chunks):
-        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
-        for p in range((Hc + nr - 1) // nr):
-            c0 = u0 + p * nr
-            w = max(0, min(nr, u1 - c0))
-            for r in range(R):
-                d = out[k, (p * R + r) * nr:(p * R + r + 1) * nr]
-                s = W[r, c0:c0 + w]
+                dst = out[i, (p * K + k) * nr:(p * K + k + 1) * nr]
+                src = B[i, k, c0:c0 + w]
                 for j in range(w):
-                    d[j] = s[j]
+                    dst[j] = src[j]
                 for j in range(w, nr):
-                    d[j] = 0.0
+                    dst[j] = 0.0
 
 
 def empty_panels(n, K, N, dtype):

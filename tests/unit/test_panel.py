@@ -4,10 +4,7 @@ import numpy as np
 import pytest
 
 from seqnet.kernels._panel import (
-    empty_panels,
     pack_panels,
-    pack_unit_cols,
-    pack_unit_rows,
     panel_gemm,
     panel_gemm_tn,
     panel_width,
@@ -62,30 +59,6 @@ def test_panels_are_aligned_and_laid_out_as_documented(dtype):
     np.testing.assert_array_equal(view[:, 0], B[:, :, :nr])
     np.testing.assert_array_equal(view[:, 1, :, :3], B[:, :, nr:])
     assert not view[:, 1, :, 3:].any()
-
-
-@pytest.mark.parametrize("n_chunks", [1, 2, 3])
-@pytest.mark.parametrize(("G", "H"), [(4, 5), (3, 8), (1, 70)])
-def test_unit_packers_regroup_w_hh_by_chunk(n_chunks, G, H):
-    """pack_unit_rows: chunk k's operand [H, G*Hc] has column g*Hc + i = row
-    g*H + u0 + i of W; pack_unit_cols: chunk k's operand [G*H, Hc] holds columns
-    [u0, u1). Both zero-padded where a chunk is shorter than Hc."""
-    rng = np.random.default_rng(G * H + n_chunks)
-    W = rng.standard_normal((G * H, H))
-    Hc = -(-H // n_chunks)
-    rows = empty_panels(n_chunks, H, G * Hc, W.dtype)
-    cols = empty_panels(n_chunks, G * H, Hc, W.dtype)
-    pack_unit_rows(W, n_chunks, G, rows)
-    pack_unit_cols(W, n_chunks, cols)
-    for k in range(n_chunks):
-        u0, u1 = k * H // n_chunks, (k + 1) * H // n_chunks
-        want_rows = np.zeros((H, G * Hc))
-        want_cols = np.zeros((G * H, Hc))
-        for g in range(G):
-            want_rows[:, g * Hc:g * Hc + u1 - u0] = W[g * H + u0:g * H + u1].T
-        want_cols[:, :u1 - u0] = W[:, u0:u1]
-        np.testing.assert_array_equal(rows[k], pack_panels(want_rows[None])[0])
-        np.testing.assert_array_equal(cols[k], pack_panels(want_cols[None])[0])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
