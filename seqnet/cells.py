@@ -21,14 +21,16 @@ unless ``keep=True``. Each ``*_backward(cache, dout, dstate)`` returns
 
 A backward spends its cache: it writes the gate gradients over the cached gates
 (the LSTM, the GRU, whose recurrent n-block gradient also goes over ``hn``) or over
-the cached ``out`` (the SimpleRNN, whose ``out`` *is* its cache), so a second
-backward from one cache raises, and ``rnn_forward``'s ``out`` is overwritten by
-``rnn_backward``: copy it first if you need it. :class:`seqnet.RecurrentLayer`
-returns the LSTM's and the GRU's ``out`` as it is (nothing overwrites it) and a
-copy of a training SimpleRNN's.
+the cached ``out`` (the SimpleRNN, whose ``out`` *is* its cache; over a copy of it
+when something besides the cache still refers to it, so an output the caller holds
+is never changed), and a second backward from one cache raises. The caller must
+not change ``rnn_forward``'s ``out`` before the backward: :class:`seqnet.RecurrentLayer`
+checks that it did not.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numba
 import numpy as np
@@ -238,9 +240,12 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     out = np.empty((B, T, H), dt)
     hT = np.empty((B, H), dt)
     h_prev = _history(keep, B, T, H, dt)
-    hn = np.empty((B, T, H), dt)
+    # reset_after keeps W_hn h + b_hn for every step; reset_before keeps nothing
+    # more (its r * h is made again in backward).
+    hn = np.empty((B, T if reset_after else 0, H), dt)
     n_chunks = _n_chunks(B, 3 * H, H)
     rows = -(-B // n_chunks)
+    rh = np.empty((n_chunks, 0 if reset_after else rows, H), dt)
     unused = np.empty(0, dt)   # the other form's weights
     pack = _packs(B, T)
     if reset_after:
@@ -254,12 +259,23 @@ def gru_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     _run(_gru.gru_seq_forward_serial, _gru.gru_seq_forward_parallel, B, 3 * H, H,
          x_k, W_ih, W_rows, W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, h0, lengths, reverse,
          reset_after, keep, project, n_chunks, *_seq_split(B * T, 3 * H, W_ih.shape[1], H),
-         out, hT, h_prev, gates, hn, rec, rec_rz, rec_n)
+         out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      reset_after=reset_after, h_prev=h_prev, gates=gates, hn=hn)
     return out, (hT,), cache
+
+
+#: rows of sum that a reset_before GRU's backward gathers (``seg`` steps of a row
+#: block) before each product adding to ``dW_hn``.
+GRU_SEGMENT_ROWS = 128
+
+
+def _gru_segment(rows, steps):
+    """Steps per ``dW_hn`` product in a reset_before GRU backward: enough for
+    :data:`GRU_SEGMENT_ROWS` rows of a block of ``rows``, at most ``steps``."""
+    return max(1, min(steps, -(-GRU_SEGMENT_ROWS // rows)))
 
 
 def gru_backward(cache, dout, dstate):
@@ -276,19 +292,26 @@ def gru_backward(cache, dout, dstate):
     db_hh = np.empty(3 * H, dt)
     dh0 = np.empty((B, H), dt)
     # the gate gradients are written over the gates, as in lstm_backward, and the
-    # hidden side's n block (dan * r, reset_after) over hn, which only it reads.
+    # hidden side's n block (dan * r, reset_after) over hn, which only it reads
+    # (reset_before: hn is empty, and dW_hn is summed in the time loop).
     dG = _spend(cache, "gates")
     hn = _spend(cache, "hn")
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     dht = np.empty((B, H), dt)
     n_chunks = _n_chunks(B, 3 * H, H)
-    dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
+    rows = -(-B // n_chunks)
+    dh_parts = np.empty((n_chunks, rows, H), dt)
+    reset_after = cache["reset_after"]
+    seg = _gru_segment(rows, T)
+    rh, dan = (np.empty((n_chunks, 0 if reset_after else seg * rows, H), dt) for _ in range(2))
+    dW_n_parts = np.empty((0 if reset_after else n_chunks - 1, H, H), dt)
     dW_hrz, dW_hn = dW_hh[:2 * H], dW_hh[2 * H:]
     _run(_gru.gru_seq_backward_serial, _gru.gru_seq_backward_parallel, B, 3 * H, H,
          cache["x_k"], W_ih, _col_panels(W_hh, _packs(B, T)), W_hh, cache["lengths"],
          cache["reverse"], cache["reset_after"], input_grads, n_chunks,
          *_seq_split(B * T, 3 * H, W_ih.shape[1], H), cache["h_prev"], hn, dout,
-         dstate[0], dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0, dG, dht, dh_parts)
+         dstate[0], dx, dW_ih, dW_hrz, dW_hn, dW_n_parts, db_ih, db_hh, dh0, dG, dht, dh_parts,
+         seg, rh, dan)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -300,27 +323,27 @@ def rnn_forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, keep=T
     """Run a vanilla RNN direction over a sequence (see the module docstring).
 
     ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, ``act`` tanh or ReLU.
+    The outputs are the whole cache of the backward (which writes the
+    pre-activation gradients over them, unless they are still referenced
+    elsewhere: :func:`rnn_backward`); the input projection is made in place in
+    the output buffer too, so a forward allocates one ``[B, T, H]`` buffer.
     """
     W_hh = np.ascontiguousarray(W_hh)   # BLAS's per-step path needs unit inner stride
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, project, B, T = _input(x, W_ih, dt)
+    x_k, out, project, B, T = _input(x, W_ih, dt)   # out: the input projection, then h
     (h0,) = state
     relu = nonlinearity == "relu"
-    out = np.empty((B, T, H), dt)
     hT = np.empty((B, H), dt)
-    h_prev = _history(keep, B, T, H, dt)
     n_chunks = _n_chunks(B, H, H)
     rec = np.empty((n_chunks, -(-B // n_chunks), H), dt)
     _run(_rnn.rnn_seq_forward_serial, _rnn.rnn_seq_forward_parallel, B, H, H,
          x_k, W_ih, _row_panels(W_hh, _packs(B, T)), W_hh, b_ih + b_hh, h0, lengths, reverse,
-         relu, keep, project,
-         n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H),
-         out, hT, h_prev, gates, rec)
+         relu, project, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H), out, hT, rec)
     cache = None
     if keep:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
-                     relu=relu, h_prev=h_prev, out=out)
+                     relu=relu, h0=np.array(h0, dt, copy=True), out=out)
     return out, (hT,), cache
 
 
@@ -328,6 +351,11 @@ def rnn_backward(cache, dout, dstate):
     """Backpropagation through time for :func:`rnn_forward`.
 
     ``dout``: ``(B, T, H)``; ``dstate``: ``(dh_T,)``, ``(B, H)``.
+
+    The pre-activation gradients are written over the forward's outputs when
+    nothing but the cache refers to them (the caller dropped them, as a layer's
+    caller that keeps only a copy does); otherwise over a copy, so that an output
+    still held is never changed.
     """
     x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
     B, T = x.shape[:2]
@@ -336,17 +364,20 @@ def rnn_backward(cache, dout, dstate):
     dW_hh = np.empty_like(W_hh)
     db = np.empty(H, dt)
     dh0 = np.empty((B, H), dt)
-    # dL/da overwrites the cached activations h_t it is made from, element by
-    # element (as in lstm_backward); the layer returns a copy, never this buffer.
+    # dL/da overwrites the activations h_t it is made from, element by element
+    # (as in lstm_backward), after each has served in dW_hh.
     dG = _spend(cache, "out")
+    if sys.getrefcount(dG) > 2:   # this name and getrefcount's argument: no one else
+        dG = dG.copy()
     dx, dW_ih, input_grads = _input_grads(x, W_ih, dG)
     n_chunks = _n_chunks(B, H, H)
     dh_parts = np.empty((n_chunks, -(-B // n_chunks), H), dt)
+    dW_parts = np.empty((n_chunks - 1, H, H), dt)
     _run(_rnn.rnn_seq_backward_serial, _rnn.rnn_seq_backward_parallel, B, H, H,
-         cache["x_k"], W_ih, _col_panels(W_hh, _packs(B, T)), W_hh, cache["lengths"],
-         cache["reverse"], cache["relu"],
-         input_grads, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H), cache["h_prev"],
-         dout, dstate[0], dx, dW_ih, dW_hh, db, dh0, dG, dh_parts)
+         cache["x_k"], W_ih, _col_panels(W_hh, _packs(B, T)), W_hh, cache["h0"],
+         cache["lengths"], cache["reverse"], cache["relu"],
+         input_grads, n_chunks, *_seq_split(B * T, H, W_ih.shape[1], H),
+         dout, dstate[0], dx, dW_ih, dW_hh, dW_parts, db, dh0, dG, dh_parts)
     if not input_grads:
         _index_weight_grad(x, dG, dW_ih)
         dx = None

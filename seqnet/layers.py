@@ -249,7 +249,9 @@ class RecurrentLayer:
 
     # ----------------------------------------------------------------- the passes
     #: whether the cell's backward writes over its forward's ``out`` (the
-    #: SimpleRNN's output is its cache): a training forward then returns a copy.
+    #: SimpleRNN's output is its cache): the layer then checks in backward that the
+    #: output it returned was not modified (the kernel writes over a copy of it when
+    #: the caller still holds it, see :func:`seqnet.cells.rnn_backward`).
     _out_is_cache = False
 
     def _cell_forward(self, x, p, state, lengths, reverse, keep):
@@ -347,10 +349,13 @@ class RecurrentLayer:
                 out = out * mask
                 masks.append(mask)
             inp = out
+        out_sum = None
         if self.return_sequences:
-            # the kernel's own buffer, but where backward would write gradients over
-            # it (a cell whose output is its cache): then a copy.
-            result = inp.copy() if keep and self._out_is_cache and D == 1 else inp
+            # the kernel's own buffer. Where it is the cache (the SimpleRNN), backward
+            # checks that the caller did not modify it in between.
+            result = inp
+            if keep and self._out_is_cache and D == 1:
+                out_sum = _checksum(result)
         else:
             last = finals[0][(self.num_layers - 1) * D:]
             result = np.ascontiguousarray(np.concatenate(list(last), axis=1))
@@ -358,7 +363,7 @@ class RecurrentLayer:
             # the kernels keep a reference to x (often the caller's own array), not a
             # copy: backward checks that it was not modified in between.
             self._cache = dict(caches=caches, masks=masks, B=B, T=T, out_shape=result.shape,
-                               x=x_kept, x_sum=_checksum(x_kept))
+                               x=x_kept, x_sum=_checksum(x_kept), out_sum=out_sum)
         return result, self._state_out(finals)
 
     def backward(self, dout, dstate=None):
@@ -420,6 +425,10 @@ class RecurrentLayer:
             raise ValueError("x was modified in place between forward(..., training=True) "
                              "and backward(): the gradients would be wrong. Run forward "
                              "again, or pass forward a copy if you modify x afterwards")
+        if c["out_sum"] is not None and _checksum(c["caches"][-1]["out"]) != c["out_sum"]:
+            raise ValueError("the output of forward(..., training=True) was modified in "
+                             "place before backward(): it is this layer's cache, so the "
+                             "gradients would be wrong. Modify a copy of it instead")
         for k in range(L - 1, -1, -1):
             dx_sum = None
             for d in range(D):

@@ -196,6 +196,16 @@ def keep_state(state, history, t):
 
 
 @njit(**JIT_OPTIONS)
+def copy_rows(src, dst):
+    """``dst[:] = src`` for 2-D views of one shape, row by row (as
+    :func:`keep_state`)."""
+    for r in range(src.shape[0]):
+        d, s = dst[r], src[r]
+        for j in range(src.shape[1]):
+            d[j] = s[j]
+
+
+@njit(**JIT_OPTIONS)
 def set_valid_units(u0, u1, t, lengths, dh_k, dh):
     """``dh[r, u0:u1] = dh_k[r, :u1-u0]`` for the rows valid at step ``t``.
 
@@ -342,6 +352,67 @@ def input_projection(parallel, x, W_ih, n_chunks, gates):
 
 
 @njit(**JIT_OPTIONS)
+def add_weight_grad(dG, h, dW):
+    """``dW += dG^T h`` on one thread, for 2-D views ``dG [K, R]``, ``h [K, N]``
+    (a step's rows, any row stride): a weight gradient summed inside a time loop,
+    step by step, so that ``h`` need not be kept for every step. The register tile
+    (:func:`seqnet.kernels._panel.panel_gemm_tn`) where its panels fit ``N``, else
+    BLAS."""
+    if tn_fits(dW.shape[1], dW.itemsize):
+        panel_gemm_tn(dG, h, dW, 1)
+    else:
+        gemm(dG, h, dW, 1.0, True, False)
+
+
+@njit(**JIT_OPTIONS)
+def add_initial_state_grad(dG, first, h0, work, dW):
+    """``dW += sum_r dG[r, first[r]]^T h0[r]``: the weight-gradient term of the
+    step each row of a block starts from, whose input state is ``h0``. ``dG
+    [rows, T, >= R]`` (its first ``R = dW.shape[0]`` columns are read), ``first
+    [rows]`` int, ``h0 [rows, N]``; ``work [rows, >= R]`` a workspace."""
+    R = dW.shape[0]
+    for r in range(h0.shape[0]):
+        src, dst = dG[r, first[r]], work[r]
+        for j in range(R):
+            dst[j] = src[j]
+    add_weight_grad(work[:, :R], h0, dW)
+
+
+@njit(**JIT_OPTIONS)
+def first_steps(lengths, reverse):
+    """The step each row starts from: 0, or ``lengths[r] - 1`` when ``reverse``."""
+    first = np.zeros(lengths.shape[0], np.int64)
+    if reverse:
+        for r in range(lengths.shape[0]):
+            first[r] = lengths[r] - 1
+    return first
+
+
+@njit(**JIT_OPTIONS)
+def add_parts(dW, parts):
+    """``dW += parts[0] + parts[1] + ...``, in that order (deterministic): the
+    partial weight gradients of row blocks ``1..n-1`` (block 0 wrote ``dW``)."""
+    for k in range(parts.shape[0]):
+        for i in range(dW.shape[0]):
+            d, s = dW[i], parts[k, i]
+            for j in range(dW.shape[1]):
+                d[j] += s[j]
+
+
+@njit(**JIT_OPTIONS)
+def input_grads_of(parallel, gf, x, W_ih, n_chunks, dx, dW_ih):
+    """``dx = dG W_ih`` and ``dW_ih = sum dG^T x`` over the flattened ``[B*T, ...]``
+    rows (``gf`` is ``dG`` flattened), each split in ``n_chunks``."""
+    N = gf.shape[0]
+    xf = x.reshape(N, x.shape[2])
+    if parallel:
+        input_grad_parallel(gf, W_ih, n_chunks, dx.reshape(N, dx.shape[2]))
+    else:
+        input_grad_serial(gf, W_ih, n_chunks, dx.reshape(N, dx.shape[2]))
+    weight_grad(parallel, gf, xf, n_chunks, dW_ih)
+
+
+@njit(**JIT_OPTIONS)
 def sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_ih, dW_hh):
     """The products after the time loop of every backward kernel.
 
@@ -355,12 +426,7 @@ def sequence_grads(parallel, dG, x, h_prev, W_ih, input_grads, n_chunks, dx, dW_
     gf = dG.reshape(N, dG.shape[2])
     R = dW_hh.shape[0]
     if input_grads:
-        xf = x.reshape(N, x.shape[2])
-        if parallel:
-            input_grad_parallel(gf, W_ih, n_chunks, dx.reshape(N, dx.shape[2]))
-        else:
-            input_grad_serial(gf, W_ih, n_chunks, dx.reshape(N, dx.shape[2]))
-        weight_grad(parallel, gf, xf, n_chunks, dW_ih)
+        input_grads_of(parallel, gf, x, W_ih, n_chunks, dx, dW_ih)
     weight_grad(parallel, gf[:, :R], h_prev.reshape(N, h_prev.shape[2]), n_chunks, dW_hh)
 
 

@@ -26,8 +26,9 @@ units)::
     hT       [B, H]         state after each row's last valid step
     h_prev   [B, T, H]      state entering step t (kept when keep)
     gates    [B, T, 3H]     input projection, then post-activation r, z, n
-    hn       [B, T, H]      reset_after: W_hn h + b_hn;  reset_before: r * h
+    hn       [B, T, H]      reset_after: W_hn h + b_hn (reset_before: [B, 0, H], unused)
     rec, rec_rz, rec_n      [n, Bc, 3H], [n, Bc, 2H], [n, Bc, H]: per-block products
+    rh       [n, Bc, H]     reset_before: the step's r * h, per block
 
 ``n = n_chunks`` splits the batch rows in blocks as in :mod:`seqnet.kernels.lstm`:
 each block runs the whole time loop for its rows (reset_before: the r, z product
@@ -42,6 +43,9 @@ backward allocates no ``[B, T, ...]`` buffer but ``dx``::
                             same but for the n block
     hn       [B, T, H]      reset_after: becomes dan * r, the hidden side's n block
                             (reset_before: the hidden side's n block is dan itself)
+    rh, dan  [n, S*Bc, H]   reset_before: r * h_prev, made again, and dan, of the
+                            last S <= seg steps, per block (for dW_hn)
+    dW_n_parts [n-1, H, H]  reset_before: dW_hn of row blocks 1..n-1
     dht      [B, H]         dL/dh_t * z at the current step (reset_before)
     dh_parts [n, Bc, H]     per-block workspace: products with W_hh
     dh0      [B, H]         carries dL/dh backwards; ends as dL/dh0
@@ -56,10 +60,13 @@ from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
+    add_parts,
     add_valid_units,
+    add_weight_grad,
     backward_step,
     chunk,
     column_sums,
+    copy_rows,
     forward_step,
     input_projection,
     keep_state,
@@ -115,9 +122,10 @@ def gru_units_forward_after(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_rz_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn):
+def gru_units_rz_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, rh):
     """reset_before, first half of step ``t`` for units ``[u0, u1)``: r, z and
-    ``hn[:, t] = r * h`` (``rec_k [B, 2Hc]``: this chunk's ``h W_hrz^T``)."""
+    ``rh = r * h`` (``[B, H]``, the operand of the n block's product; ``rec_k
+    [B, 2Hc]``: this chunk's ``h W_hrz^T``)."""
     H = hT.shape[1]
     n = u1 - u0
     Hc = rec_k.shape[1] // 2
@@ -128,18 +136,18 @@ def gru_units_rz_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn):
         if r + 1 < B:
             prefetch_units(gates[r + 1, t], H, u0, u1, 0, 2)
         if t >= lengths[r]:
-            hn[r, t, u0:u1] = 0.0
+            rh[r, u0:u1] = 0.0
             continue
         a = gates[r, t]
         a_r, a_z = a[u0:u1], a[H + u0:H + u1]
         rc = rec_k[r]
         rc_r, rc_z = rc[:n], rc[Hc:Hc + n]
-        h_r, hn_r = hT[r, u0:u1], hn[r, t, u0:u1]
+        h_r, rh_r = hT[r, u0:u1], rh[r, u0:u1]
         for j in range(n):
             rg = sigmoid(a_r[j] + bi_r[j] + rc_r[j] + bh_r[j])
             a_r[j] = rg
             a_z[j] = sigmoid(a_z[j] + bi_z[j] + rc_z[j] + bh_z[j])
-            hn_r[j] = rg * h_r[j]
+            rh_r[j] = rg * h_r[j]
 
 
 @njit(**JIT_OPTIONS)
@@ -214,10 +222,11 @@ def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh):
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dht):
+def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dht, rh):
     """reset_before backward, first half, units ``[u0, u1)``: daz and dan over the
-    z and n blocks of ``gates[:, t]`` (each read first, through the same view) and
-    ``dht = dL/dh_t * z``."""
+    z and n blocks of ``gates[:, t]`` (each read first, through the same view),
+    ``dht = dL/dh_t * z`` and ``rh = r * h_prev`` (``[B, H]``, recomputed for
+    ``dW_hn``: the forward keeps no ``r * h`` for every step)."""
     H = dh.shape[1]
     n = u1 - u0
     one = dh.dtype.type(1.0)
@@ -231,13 +240,15 @@ def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dh
         if t >= lengths[r]:
             a[H + u0:H + u1] = 0.0
             a[2 * H + u0:2 * H + u1] = 0.0
+            rh[r, u0:u1] = 0.0
             continue
-        a_z, a_n = a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
+        a_r, a_z, a_n = a[u0:u1], a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
         hp_r, dh_r, do_r = h_prev[r, t, u0:u1], dh[r, u0:u1], dout[r, t, u0:u1]
-        dht_r = dht[r, u0:u1]
+        dht_r, rh_r = dht[r, u0:u1], rh[r, u0:u1]
         for j in range(n):
             zg = a_z[j]
             ng = a_n[j]
+            rh_r[j] = a_r[j] * hp_r[j]
             dh_j = dh_r[j] + do_r[j]
             dht_r[j] = dh_j * zg
             a_z[j] = dh_j * (hp_r[j] - ng) * zg * (one - zg)
@@ -271,9 +282,9 @@ def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, d
 
 @njit(**JIT_OPTIONS)
 def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_rows, W_n_rows,
-                     W_hh, b_ih, b_hh, out, hT, h_prev, hn, rec, rec_rz, rec_n):
+                     W_hh, b_ih, b_hh, out, hT, h_prev, hn, rec, rec_rz, rec_n, rh):
     """The time loop of a block of rows (every row argument that block's slice;
-    ``rec``, ``rec_rz``, ``rec_n`` its workspaces)."""
+    ``rec``, ``rec_rz``, ``rec_n``, ``rh`` its workspaces)."""
     T = gates.shape[1]
     H = hT.shape[1]
     for s in range(T):
@@ -285,19 +296,31 @@ def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_ro
             gru_units_forward_after(0, H, t, lengths, gates, rec, b_ih, b_hh, hT, hn, out)
         else:
             recurrent_product(hT, W_rz_rows, 0, W_hh[:2 * H], True, rec_rz, 0)
-            gru_units_rz_before(0, H, t, lengths, gates, rec_rz, b_ih, b_hh, hT, hn)
-            recurrent_product(hn[:, t], W_n_rows, 0, W_hh[2 * H:], True, rec_n, 0)
+            gru_units_rz_before(0, H, t, lengths, gates, rec_rz, b_ih, b_hh, hT, rh)
+            recurrent_product(rh, W_n_rows, 0, W_hh[2 * H:], True, rec_n, 0)
             gru_units_n_before(0, H, t, lengths, gates, rec_n, b_ih, b_hh, hT, out)
 
 
 @njit(**JIT_OPTIONS)
 def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, W_hh, dh, dG,
-                      dht, dh_part):
+                      dht, dh_part, seg, rh, dan, dW_n):
     """The backward time loop of a block of rows (``dht``, ``dh_part [rows, H]``
     workspaces): step t+1's recurrent product, then the gate pass of step t.
-    ``dG`` holds the gates and gets their gradients."""
+    ``dG`` holds the gates and gets their gradients.
+
+    reset_before: this block's ``dW_n = sum dan^T (r * h_prev)`` (``[H, H]``,
+    zeroed here) is summed ``seg`` steps at a time: each step's ``r * h_prev``,
+    made again before ``r`` is overwritten, and its ``dan`` go to the next
+    ``rows`` rows of ``rh`` and ``dan`` (``[seg * rows, H]`` workspaces), and one
+    product of ``seg * rows`` rows adds them (a product a step would read and
+    write all of ``dW_n`` for a few rows of sum, and evict ``W_cols`` from the
+    cache)."""
     T = dout.shape[1]
     H = dh.shape[1]
+    m = dh.shape[0]
+    filled = 0
+    if not reset_after:
+        dW_n[:, :] = 0.0
     t_next = -1
     for s in range(T + 1):
         t = backward_step(s, T, reverse)
@@ -310,17 +333,25 @@ def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, W
             if reset_after:
                 gru_units_backward_after(0, H, t, lengths, dG, h_prev, hn, dout, dh)
             else:
-                gru_units_zn_backward_before(0, H, t, lengths, dG, h_prev, dout, dh, dht)
+                rh_t = rh[filled * m:(filled + 1) * m]
+                gru_units_zn_backward_before(0, H, t, lengths, dG, h_prev, dout, dh, dht, rh_t)
+                copy_rows(dG[:, t, 2 * H:], dan[filled * m:(filled + 1) * m])
+                filled += 1
+                if filled == seg:
+                    add_weight_grad(dan[:filled * m], rh[:filled * m], dW_n)
+                    filled = 0
                 # d(r*h) from the n block of step t: all of it is this block's.
                 recurrent_product(dG[:, t, 2 * H:], W_cols, 2 * H, W_hh[2 * H:], False, dh_part, 0)
                 gru_units_r_backward_before(0, H, t, lengths, dG, h_prev, dht, dh_part, dh)
         t_next = t
+    if filled > 0:
+        add_weight_grad(dan[:filled * m], rh[:filled * m], dW_n)
 
 
 def _forward_factory(rows):
     def gru_seq_forward(x, W_ih, W_rows, W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, h0, lengths,
                         reverse, reset_after, keep, project, n_chunks, seq_chunks,
-                        seq_parallel, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n):
+                        seq_parallel, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh):
         B = gates.shape[0]
         if project:
             input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
@@ -330,7 +361,8 @@ def _forward_factory(rows):
             m = r1 - r0
             gru_rows_forward(reverse, reset_after, keep, lengths[r0:r1], gates[r0:r1], W_rows,
                              W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, out[r0:r1], hT[r0:r1],
-                             h_prev[r0:r1], hn[r0:r1], rec[k, :m], rec_rz[k, :m], rec_n[k, :m])
+                             h_prev[r0:r1], hn[r0:r1], rec[k, :m], rec_rz[k, :m], rec_n[k, :m],
+                             rh[k, :m])
 
     return gru_seq_forward
 
@@ -338,18 +370,20 @@ def _forward_factory(rows):
 def _backward_factory(rows):
     def gru_seq_backward(x, W_ih, W_cols, W_hh, lengths, reverse, reset_after, input_grads,
                          n_chunks, seq_chunks, seq_parallel, h_prev, hn, dout, dhT, dx,
-                         dW_ih, dW_hrz, dW_hn,
-                         db_ih, db_hh, dh0, dG, dht, dh_parts):
+                         dW_ih, dW_hrz, dW_hn, dW_n_parts,
+                         db_ih, db_hh, dh0, dG, dht, dh_parts, seg, rh, dan):
         # dh0 carries dL/dh backwards through time and ends as the initial-state
-        # gradient (see the module docstring for dG and hn).
+        # gradient (see the module docstring for dG and hn). reset_before: block 0
+        # sums its dW_hn into dW_hn, block k > 0 into dW_n_parts[k - 1].
         B, T = dout.shape[0], dout.shape[1]
         H = dh0.shape[1]
         dh0[:] = dhT
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
+            part = dW_hn if (reset_after or k == 0) else dW_n_parts[k - 1]
             gru_rows_backward(reverse, reset_after, lengths[r0:r1], h_prev[r0:r1], hn[r0:r1],
                               dout[r0:r1], W_cols, W_hh, dh0[r0:r1], dG[r0:r1], dht[r0:r1],
-                              dh_parts[k, :r1 - r0])
+                              dh_parts[k, :r1 - r0], seg, rh[k], dan[k], part)
         sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
                        dW_hrz)
         N = B * T
@@ -362,8 +396,8 @@ def _backward_factory(rows):
             db_hh[:2 * H] = db_ih[:2 * H]
             column_sums(hnf, db_hh[2 * H:])
         else:
-            # the n rows see dan against r * h (kept in hn).
-            weight_grad(seq_parallel, gf[:, 2 * H:], hn.reshape(N, H), seq_chunks, dW_hn)
+            # the n rows saw dan against r * h, summed in the time loop.
+            add_parts(dW_hn, dW_n_parts)
             db_hh[:] = db_ih
 
     return gru_seq_backward

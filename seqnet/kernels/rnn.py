@@ -41,45 +41,51 @@ from numba import njit
 
 from .._config import JIT_OPTIONS, jit_pair
 from ._common import (
+    add_initial_state_grad,
+    add_parts,
+    add_weight_grad,
     backward_step,
     carry_back,
     chunk,
     column_sums,
+    first_steps,
     forward_step,
+    input_grads_of,
     input_projection,
-    keep_state,
     prefetch,
     recurrent_product,
-    sequence_grads,
 )
 from ._math import tanh
 
 
 @njit(**JIT_OPTIONS)
-def rnn_units_forward(u0, u1, t, lengths, relu, gates, rec_k, b, hT, out):
-    """Step ``t`` for hidden units ``[u0, u1)`` of every row: ``h = act(gates[:, t] +
-    rec_k + b)``; ``rec_k [B, Hc]`` is this chunk's recurrent product (``Hc >= u1 - u0``)."""
+def rnn_units_forward(u0, u1, t, lengths, relu, rec_k, b, hT, out):
+    """Step ``t`` for hidden units ``[u0, u1)`` of every row: ``out[:, t]`` holds the
+    input projection and gets ``h = act(out[:, t] + rec_k + b)`` (read and written
+    through one view, so that the loop runs vectorised); ``rec_k [B, Hc]`` is this
+    chunk's recurrent product (``Hc >= u1 - u0``)."""
     n = u1 - u0
     zero = hT.dtype.type(0.0)
     b_k = b[u0:u1]
-    B = gates.shape[0]
+    B = out.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch(gates[r + 1, t], u0, u1)
+            prefetch(out[r + 1, t], u0, u1)
+        o_r = out[r, t, u0:u1]
         if t >= lengths[r]:
-            out[r, t, u0:u1] = 0.0
+            o_r[:] = 0.0
             continue
-        a, rc, h_r, o_r = gates[r, t, u0:u1], rec_k[r, :n], hT[r, u0:u1], out[r, t, u0:u1]
+        rc, h_r = rec_k[r, :n], hT[r, u0:u1]
         if relu:
             for j in range(n):
-                z = a[j] + rc[j] + b_k[j]
+                z = o_r[j] + rc[j] + b_k[j]
                 # max(z, 0) with NaN kept: a NaN pre-activation stays NaN.
                 h = z if (z > zero or z != z) else zero
                 h_r[j] = h
                 o_r[j] = h
         else:
             for j in range(n):
-                h = tanh(a[j] + rc[j] + b_k[j])
+                h = tanh(o_r[j] + rc[j] + b_k[j])
                 h_r[j] = h
                 o_r[j] = h
 
@@ -112,67 +118,78 @@ def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh):
 
 
 @njit(**JIT_OPTIONS)
-def rnn_rows_forward(reverse, relu, keep, lengths, gates, W_rows, W_hh, b, out, hT, h_prev,
-                     rec):
+def rnn_rows_forward(reverse, relu, lengths, W_rows, W_hh, b, out, hT, rec):
     """The time loop of a block of rows (every row argument that block's slice;
     ``rec [rows, H]`` its workspace)."""
-    T = gates.shape[1]
+    T = out.shape[1]
     H = hT.shape[1]
     for s in range(T):
         t = forward_step(s, T, reverse)
-        if keep:
-            keep_state(hT, h_prev, t)
         recurrent_product(hT, W_rows, 0, W_hh, True, rec, 0)
-        rnn_units_forward(0, H, t, lengths, relu, gates, rec, b, hT, out)
+        rnn_units_forward(0, H, t, lengths, relu, rec, b, hT, out)
 
 
 @njit(**JIT_OPTIONS)
-def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, W_hh, dh, dG, dh_part):
+def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, W_hh, h0, dh, dG, dh_part, dW):
     """The backward time loop of a block of rows (``dh_part [rows, H]`` workspace).
-    ``dG`` holds the outputs h_t and gets dL/da."""
+
+    ``dG`` holds the outputs h_t and gets dL/da, step by step. Before step ``t``'s
+    h_t is overwritten, it serves as the input state of the step handled just
+    before (``t + 1``, or ``t - 1`` when ``reverse``): ``dW = sum dG^T h_prev`` is
+    summed here, one step at a time, into this block's ``dW`` (zeroed here). The
+    state each row starts from, ``h0``, is added last. A row's step past its length
+    has ``dG = 0`` and an output 0, so it adds nothing."""
     T = dout.shape[1]
     H = dh.shape[1]
+    dW[:, :] = 0.0
     t_next = -1
     for s in range(T + 1):
         t = backward_step(s, T, reverse)
         if t_next >= 0:
             carry_back(dG, t_next, W_cols, W_hh, lengths, dh_part, dh)
+            if t >= 0:
+                add_weight_grad(dG[:, t_next], dG[:, t], dW)
         if t >= 0:
             rnn_units_backward(0, H, t, lengths, relu, dG, dout, dh)
         t_next = t
+    add_initial_state_grad(dG, first_steps(lengths, reverse), h0, dh_part, dW)
 
 
 def _forward_factory(rows):
-    def rnn_seq_forward(x, W_ih, W_rows, W_hh, b, h0, lengths, reverse, relu, keep, project,
-                        n_chunks, seq_chunks, seq_parallel, out, hT, h_prev, gates, rec):
-        B = gates.shape[0]
+    def rnn_seq_forward(x, W_ih, W_rows, W_hh, b, h0, lengths, reverse, relu, project,
+                        n_chunks, seq_chunks, seq_parallel, out, hT, rec):
+        B = out.shape[0]
         if project:
-            input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
+            input_projection(seq_parallel, x, W_ih, seq_chunks, out)
         hT[:] = h0
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
-            rnn_rows_forward(reverse, relu, keep, lengths[r0:r1], gates[r0:r1], W_rows, W_hh, b,
-                             out[r0:r1], hT[r0:r1], h_prev[r0:r1], rec[k, :r1 - r0])
+            rnn_rows_forward(reverse, relu, lengths[r0:r1], W_rows, W_hh, b, out[r0:r1],
+                             hT[r0:r1], rec[k, :r1 - r0])
 
     return rnn_seq_forward
 
 
 def _backward_factory(rows):
-    def rnn_seq_backward(x, W_ih, W_cols, W_hh, lengths, reverse, relu, input_grads, n_chunks,
-                         seq_chunks, seq_parallel,
-                         h_prev, dout, dhT, dx, dW_ih, dW_hh, db, dh0, dG, dh_parts):
+    def rnn_seq_backward(x, W_ih, W_cols, W_hh, h0, lengths, reverse, relu, input_grads,
+                         n_chunks, seq_chunks, seq_parallel,
+                         dout, dhT, dx, dW_ih, dW_hh, dW_parts, db, dh0, dG, dh_parts):
         # dh0 carries dL/dh backwards and ends as the initial-state gradient;
-        # dG[b, t] = dL/da, the pre-activation gradient.
+        # dG[b, t] = dL/da, the pre-activation gradient. Block 0 sums its dW_hh
+        # into dW_hh, block k > 0 into dW_parts[k - 1].
         B, T = dout.shape[0], dout.shape[1]
         H = dh0.shape[1]
         dh0[:] = dhT
         for k in rows(n_chunks):
             r0, r1 = chunk(k, n_chunks, B)
+            part = dW_hh if k == 0 else dW_parts[k - 1]
             rnn_rows_backward(reverse, relu, lengths[r0:r1], dout[r0:r1], W_cols, W_hh,
-                              dh0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0])
-        sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
-                       dW_hh)
-        column_sums(dG.reshape(B * T, H), db)
+                              h0[r0:r1], dh0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0], part)
+        add_parts(dW_hh, dW_parts)
+        gf = dG.reshape(B * T, H)
+        if input_grads:
+            input_grads_of(seq_parallel, gf, x, W_ih, seq_chunks, dx, dW_ih)
+        column_sums(gf, db)
 
     return rnn_seq_backward
 
