@@ -123,13 +123,17 @@ def _flops(cell, B, T, I, H):
     return 2.0 * B * T * GATES[cell] * H * (I + H)
 
 
-def _seqnet_cell(cell, B, T, I, H, dtype):
-    import seqnet
+def _seqnet_cell(cell, B, T, I, H, dtype, package=None):
+    """``(fwd, fwd_bwd, reset)`` closures over one layer of ``cell``; ``package``:
+    the ``seqnet`` module to build it from (another version's, for
+    ``tools/profile/ab.py``), this one by default."""
+    if package is None:
+        import seqnet as package
 
     kw = dict(input_size=I, dtype=dtype, seed=0)
-    layer = {"lstm": lambda: seqnet.LSTM(H, **kw), "gru": lambda: seqnet.GRU(H, **kw),
-             "gru-v1": lambda: seqnet.GRU(H, reset_after=False, **kw),
-             "rnn": lambda: seqnet.SimpleRNN(H, **kw)}[cell]()
+    layer = {"lstm": lambda: package.LSTM(H, **kw), "gru": lambda: package.GRU(H, **kw),
+             "gru-v1": lambda: package.GRU(H, reset_after=False, **kw),
+             "rnn": lambda: package.SimpleRNN(H, **kw)}[cell]()
     x = np.random.default_rng(0).standard_normal((B, T, I)).astype(dtype)
     dout = np.ones((B, T, H), dtype)
 
@@ -150,8 +154,10 @@ def _torch_cell(cell, B, T, I, H, dtype):
     import torch
 
     tdt = torch.float32 if dtype == np.float32 else torch.float64
-    mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "rnn": torch.nn.RNN}[cell](
-        I, H, batch_first=True).to(tdt)
+    # PyTorch's GRU has the reset_after form only: gru-v1 races it, the same
+    # products and gates with r applied elsewhere.
+    mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "gru-v1": torch.nn.GRU,
+           "rnn": torch.nn.RNN}[cell](I, H, batch_first=True).to(tdt)
     x = torch.randn(B, T, I, dtype=tdt, requires_grad=True)
     dout = torch.ones(B, T, H, dtype=tdt)
 
@@ -210,7 +216,7 @@ def run_cells(args):
             for B, T, I, H in shapes:
                 f, fb, _ = _seqnet_cell(cell, B, T, I, H, dt)
                 flops = _flops(cell, B, T, I, H)
-                if vs_torch and cell != "gru-v1":
+                if vs_torch:
                     g, gb, _ = _torch_cell(cell, B, T, I, H, dt)
                     (t_f, u_f, r_f), (t_fb, u_fb, r_fb) = (
                         _race(f, g, args.rounds), _race(fb, gb, args.rounds))
@@ -218,15 +224,13 @@ def run_cells(args):
                     t_f, t_fb = _median_time(f), _median_time(fb)
                 row = (f"| {cell} | {np.dtype(dt).name} | {B}, {T}, {I}, {H} | "
                        f"{t_f * 1e3:.2f} | {flops / t_f / 1e9:.0f} | ")
-                if vs_torch and cell != "gru-v1":
+                if vs_torch:
                     # the ratio seqnet would have if every product ran at the peak
                     best_f = flops / (peaks[dt] * 1e9) / u_f
                     best_fb = 3 * flops / (peaks[dt] * 1e9) / u_fb
                     row += (f"{u_f * 1e3:.2f} | {r_f:.2f} | {best_f:.2f} | "
                             f"{t_fb * 1e3:.2f} | {u_fb * 1e3:.2f} | {r_fb:.2f} | "
                             f"{best_fb:.2f} |")
-                elif vs_torch:
-                    row += f"- | - | - | {t_fb * 1e3:.2f} | - | - | - |"
                 else:
                     row += f"{t_fb * 1e3:.2f} | {3 * flops / t_fb / 1e9:.0f} |"
                 print(row, flush=True)
@@ -236,14 +240,15 @@ def run_cells(args):
           "the input and recurrent products (forward; fwd+bwd counts three times that). "
           "'at peak' is the ratio seqnet would reach if all those products ran at this "
           "run's GEMM peak and nothing else took time: no implementation bound by that "
-          "peak beats it. PyTorch has no reset_after=False GRU (gru-v1).")
+          "peak beats it. PyTorch has no reset_after=False GRU: gru-v1 races its GRU "
+          "(reset_after form), which makes the same products.")
     return 0
 
 
 #: per step and row, in units of H: (gates, states) that BPTT must keep. The LSTM
 #: keeps i, f, g, o and (h, c); the GRU r, z, n and h, plus W_hn h + b_hn in its
-#: reset_after form (its reset_before form caches r*h too, which h and r give back,
-#: so the minimum leaves it out); the SimpleRNN its activation, which is h itself.
+#: reset_after form (its reset_before form needs r*h too, which r and h give back:
+#: its backward makes it again); the SimpleRNN its activation, which is h itself.
 BPTT_KEEPS = {"lstm": (4, 2), "gru": (4, 1), "gru-v1": (3, 1), "rnn": (0, 1)}
 
 

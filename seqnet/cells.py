@@ -20,7 +20,8 @@ unless ``keep=True``. Each ``*_backward(cache, dout, dstate)`` returns
 ``(dx, (dW_ih, dW_hh, db_ih, db_hh), dstate0)``.
 
 A backward spends its cache: it writes the gate gradients over the cached gates
-(the LSTM, the GRU, whose recurrent n-block gradient also goes over ``hn``) or over
+(the LSTM, the GRU, whose recurrent n-block gradient also goes over ``hn`` in the
+reset_after form) or over
 the cached ``out`` (the SimpleRNN, whose ``out`` *is* its cache; over a copy of it
 when something besides the cache still refers to it, so an output the caller holds
 is never changed), and a second backward from one cache raises. The caller must

@@ -4,6 +4,7 @@ python lstm_split.py B,T,I,H [float32|float64]."""
 
 import sys
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -63,6 +64,11 @@ def whole_sequence_grads(dG, x, h_prev, W_ih, dx, dW_ih, dW_hh, db):
 
 def main(shape, dtype):
     B, T, I, H = shape
+    # Start numba's threads before the first parallel call: a function of this file
+    # loaded from numba's cache, which calls a parallel one, does not start them
+    # (numba 0.68; a call without it crashed). seqnet's own calls ask numba's
+    # thread count first, which starts them.
+    numba.get_num_threads()
     rng = np.random.default_rng(0)
     W_ih = (rng.standard_normal((4 * H, I)) * 0.1).astype(dtype)
     W_hh = (rng.standard_normal((4 * H, H)) * 0.1).astype(dtype)

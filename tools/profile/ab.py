@@ -1,0 +1,73 @@
+"""seqnet at a git revision against the working tree, in one process, taking turns:
+python tools/profile/ab.py REV CELL[,CELL...] [B,T,I,H ...] [--dtypes float32,float64]
+[--rounds N]   (from the repository root; CELL: lstm, gru, gru-v1, rnn).
+
+The revision's ``seqnet/`` is extracted (``git archive``) into a temporary folder
+as the package ``seqnet_old``, so both versions' layers run in one process, on the
+same numba thread pool, one after the other in every round: a noisy machine's slow
+spell then slows both. Prints, per case, the medians of each version's forward and
+forward+backward times and the median of the per-round ratios new / old. The
+shapes default to the benchmark grid.
+"""
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("rev")
+    p.add_argument("cells")
+    p.add_argument("shapes", nargs="*")
+    p.add_argument("--dtypes", default="float32,float64")
+    p.add_argument("--rounds", type=int, default=7)
+    args = p.parse_args(argv)
+    root = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True,
+                          text=True, check=True).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="seqnet-ab-")
+    archive = subprocess.run(["git", "-C", root, "archive", args.rev, "seqnet"],
+                             capture_output=True, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+    os.rename(os.path.join(tmp, "seqnet"), os.path.join(tmp, "seqnet_old"))
+    sys.path.insert(0, tmp)
+    sys.path.insert(0, root)
+    import seqnet_old
+
+    import seqnet
+    from seqnet import bench
+
+    seqnet.set_num_threads(2)
+    seqnet_old.set_num_threads(2)
+    shapes = ([tuple(int(v) for v in s.split(",")) for s in args.shapes]
+              or list(bench.GRID))
+    print(f"{args.rev} (old) against the working tree (new), {args.rounds} rounds in turn; "
+          "ms, median over rounds; ratio new / old, the median of the rounds' ratios\n")
+    print("| cell | dtype | B, T, I, H | fwd old | fwd new | ratio | fwd+bwd old | "
+          "fwd+bwd new | ratio |\n|---|---|---|---|---|---|---|---|---|")
+    for cell in args.cells.split(","):
+        for name in args.dtypes.split(","):
+            dtype = np.dtype(name).type
+            for shape in shapes:
+                old = bench._seqnet_cell(cell, *shape, dtype, package=seqnet_old)
+                new = bench._seqnet_cell(cell, *shape, dtype, package=seqnet)
+                cols = []
+                for i in (0, 1):
+                    a, b = [], []
+                    for _ in range(args.rounds):
+                        a.append(bench._median_time(old[i], min_time=0.1))
+                        b.append(bench._median_time(new[i], min_time=0.1))
+                    ratio = statistics.median(y / x for x, y in zip(a, b, strict=True))
+                    cols.append(f"{statistics.median(a) * 1e3:.2f} | "
+                                f"{statistics.median(b) * 1e3:.2f} | {ratio:.2f}")
+                print(f"| {cell} | {name} | {', '.join(map(str, shape))} | {cols[0]} | "
+                      f"{cols[1]} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
