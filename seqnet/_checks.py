@@ -1,11 +1,97 @@
-"""Argument checks that turn bad input into ValueError/TypeError naming the argument."""
+"""Argument checks that turn bad input into ValueError/TypeError naming the argument.
+
+Every public constructor and function checks its arguments with these, so that the
+same mistake gets the same message everywhere: a flag that is not a bool, a seed
+that is not a non-negative integer (of any integer type, NumPy's included), a real
+number outside its interval, an integer below its bound.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
 import numbers
 
 import numpy as np
+
+
+def flag(value, name):
+    """``value`` as a bool (Python's or NumPy's), else TypeError naming ``name``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool, got {value!r}")
+    return bool(value)
+
+
+def seed(value, name="seed"):
+    """``value`` as an int >= 0 or None: a seed for ``numpy.random``, of any integer
+    type; TypeError/ValueError naming ``name`` otherwise."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer or None, got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be a non-negative integer (a numpy.random seed), "
+                         f"got {value}")
+    return int(value)
+
+
+def integer(value, name, low=None):
+    """``value`` as an int (any integer type, not a bool), at least ``low`` when given."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if low is not None and value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value}")
+    return int(value)
+
+
+def _interval(low, high, low_open, high_open):
+    if high is None:
+        return f"{'>' if low_open else '>='} {low:g}" if low is not None else "(any)"
+    if low is None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+def real(value, name, low=None, high=None, *, low_open=False, high_open=False, note=""):
+    """``value`` as a finite float in the interval given by ``low`` and ``high``
+    (closed ends unless ``low_open``/``high_open``; ``None``: unbounded).
+
+    Parameters
+    ----------
+    value : object
+        A real number (not a bool).
+    name : str
+        The argument's name, for messages.
+    low, high : float, optional
+        The interval's ends.
+    low_open, high_open : bool, default False
+        Exclude that end.
+    note : str, default ""
+        Appended to the out-of-range message (what a special value means).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``value`` is not a real number.
+    ValueError
+        It is not finite, or outside the interval.
+    """
+    expected = _interval(low, high, low_open, high_open)
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number {expected}, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value):
+        if low is not None and high is not None:
+            raise ValueError(f"{name} must be {expected}{note}, got {value}")
+        raise ValueError(f"{name} must be finite ({expected}), got {value}")
+    if ((low is not None and (value <= low if low_open else value < low))
+            or (high is not None and (value >= high if high_open else value > high))):
+        raise ValueError(f"{name} must be {expected}{note}, got {value}")
+    return value
 
 
 def positive_int(value, name):
@@ -51,6 +137,31 @@ def float_array(value, name, dtype):
                         + (" (cast integer data with .astype(np.float32) first)"
                            if arr.dtype.kind in "iub" else ""))
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def float_input(value, name):
+    """``value`` as a C-contiguous float32 or float64 array, its dtype and shape kept
+    (0-d included); TypeError naming ``name`` for anything else."""
+    value = to_numpy(value)
+    try:
+        arr = np.asarray(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{name} must be a real floating-point array, got "
+                        f"{type(value).__name__}") from exc
+    checked = float_array(arr, name, None)
+    float_dtype(arr.dtype, name)
+    return checked.reshape(arr.shape)  # np.ascontiguousarray makes 0-d arrays 1-d
+
+
+def axis(value, ndim, name="axis"):
+    """``value`` as an axis of an ``ndim``-dimensional array, in ``[0, ndim)``
+    (negative ones count from the end)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if not -ndim <= value < ndim:
+        raise ValueError(f"{name} must be in [-{ndim}, {ndim}) for an array of {ndim} "
+                         f"dimension(s), got {value}")
+    return int(value) % ndim
 
 
 def shape_is(arr, shape, name, what=""):

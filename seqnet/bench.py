@@ -25,14 +25,14 @@ import time
 
 import numpy as np
 
-from . import _threads
+from . import _threads, variants
 from ._checks import positive_int_arg
 
 #: (batch, time, input, hidden) shapes of the race.
 GRID = [(1, 100, 64, 64), (32, 100, 128, 128), (64, 100, 256, 256), (128, 50, 512, 512),
         (32, 40, 65, 128)]
-CELLS = ("lstm", "gru", "gru-v1", "rnn")
-GATES = {"lstm": 4, "gru": 3, "gru-v1": 3, "rnn": 1}
+#: the variants raced by default (:data:`seqnet.variants.NAMES` all may be asked for).
+CELLS = ("lstm", "gru", "gru-v1", "rnn-tanh")
 
 
 def _median_time(fn, *, min_time=0.5, min_repeats=5, max_repeats=200):
@@ -120,7 +120,7 @@ def environment_lines(threads):
 
 def _flops(cell, B, T, I, H):
     """Forward multiply-add FLOPs: input and recurrent products of every step."""
-    return 2.0 * B * T * GATES[cell] * H * (I + H)
+    return 2.0 * B * T * len(variants.get(cell).gates) * H * (I + H)
 
 
 def _seqnet_cell(cell, B, T, I, H, dtype, package=None):
@@ -130,10 +130,10 @@ def _seqnet_cell(cell, B, T, I, H, dtype, package=None):
     if package is None:
         import seqnet as package
 
-    kw = dict(input_size=I, dtype=dtype, seed=0)
-    layer = {"lstm": lambda: package.LSTM(H, **kw), "gru": lambda: package.GRU(H, **kw),
-             "gru-v1": lambda: package.GRU(H, reset_after=False, **kw),
-             "rnn": lambda: package.SimpleRNN(H, **kw)}[cell]()
+    v = variants.get(cell)
+    # by class name: ``package`` may be another version of seqnet, with other classes.
+    layer = getattr(package, v.layer.__name__)(H, **v.options, input_size=I, dtype=dtype,
+                                                seed=0)
     x = np.random.default_rng(0).standard_normal((B, T, I)).astype(dtype)
     dout = np.ones((B, T, H), dtype)
 
@@ -156,8 +156,8 @@ def _torch_cell(cell, B, T, I, H, dtype):
     tdt = torch.float32 if dtype == np.float32 else torch.float64
     # PyTorch's GRU has the reset_after form only: gru-v1 races it, the same
     # products and gates with r applied elsewhere.
-    mod = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU, "gru-v1": torch.nn.GRU,
-           "rnn": torch.nn.RNN}[cell](I, H, batch_first=True).to(tdt)
+    v = variants.get(cell)
+    mod = getattr(torch.nn, v.torch)(I, H, batch_first=True, **v.torch_options).to(tdt)
     x = torch.randn(B, T, I, dtype=tdt, requires_grad=True)
     dout = torch.ones(B, T, H, dtype=tdt)
 
@@ -249,7 +249,8 @@ def run_cells(args):
 #: keeps i, f, g, o and (h, c); the GRU r, z, n and h, plus W_hn h + b_hn in its
 #: reset_after form (its reset_before form needs r*h too, which r and h give back:
 #: its backward makes it again); the SimpleRNN its activation, which is h itself.
-BPTT_KEEPS = {"lstm": (4, 2), "gru": (4, 1), "gru-v1": (3, 1), "rnn": (0, 1)}
+BPTT_KEEPS = {"lstm": (4, 2), "gru": (4, 1), "gru-v1": (3, 1), "rnn-tanh": (0, 1),
+              "rnn-relu": (0, 1)}
 
 
 def bptt_minimum_bytes(cell, B, T, I, H, dtype):
@@ -261,7 +262,8 @@ def bptt_minimum_bytes(cell, B, T, I, H, dtype):
 
     Parameters
     ----------
-    cell : {"lstm", "gru", "gru-v1", "rnn"}
+    cell : str
+        A name of :data:`seqnet.variants.NAMES`.
     B, T, I, H : int
         Batch, time, input and hidden sizes.
     dtype : numpy dtype
@@ -271,7 +273,7 @@ def bptt_minimum_bytes(cell, B, T, I, H, dtype):
     int
     """
     gates, states = BPTT_KEEPS[cell]
-    n_weights = GATES[cell] * H * (I + H + 2)
+    n_weights = len(variants.get(cell).gates) * H * (I + H + 2)
     return np.dtype(dtype).itemsize * (B * T * H * (gates + states) + B * T * I + n_weights)
 
 
@@ -297,7 +299,8 @@ def _memory_one(framework, cell, B, T, I, H, dtype_name, threads):
     Parameters
     ----------
     framework : {"seqnet", "torch"}
-    cell : {"lstm", "gru", "gru-v1", "rnn"}
+    cell : str
+        A name of :data:`seqnet.variants.NAMES`.
     B, T, I, H : int
         Batch, time, input and hidden sizes.
     dtype_name : {"float32", "float64"}
@@ -372,7 +375,7 @@ def run_memory(args):
                 ours = _memory_in_subprocess("seqnet", cell, shape, dt, args.threads)
                 row = (f"| {cell} | {np.dtype(dt).name} | {', '.join(map(str, shape))} | "
                        f"{low / 1e6:.1f} | {ours / 1e6:.1f} | {ours / low:.2f} |")
-                if vs_torch and cell != "gru-v1":
+                if vs_torch and variants.get(cell).torch_parity:
                     theirs = _memory_in_subprocess("torch", cell, shape, dt, args.threads)
                     row += f" {theirs / 1e6:.1f} | {theirs / low:.2f} |"
                 elif vs_torch:
@@ -397,7 +400,7 @@ def run_charlm(args):
     import seqnet
 
     from . import datasets, optim, text
-    from .cli import build_charlm
+    from .charlm import build_charlm
 
     seqnet.set_num_threads(args.threads)
     corpus = datasets.shakespeare().lower()
@@ -506,7 +509,7 @@ def main(argv=None):
         p.add_argument("--vs", choices=["torch", "none"], default="torch")
         p.add_argument("--threads", type=int, default=2)
         if name in ("cells", "memory"):
-            p.add_argument("--cells", nargs="+", choices=CELLS, default=list(CELLS))
+            p.add_argument("--cells", nargs="+", choices=variants.NAMES, default=list(CELLS))
             p.add_argument("--quick", action="store_true", help="the first two shapes only")
         else:
             p.add_argument("--batches", type=int, help="time this many batches, not an epoch")

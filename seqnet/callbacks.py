@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from . import _checks
+
 __all__ = ["Callback", "EarlyStopping", "ModelCheckpoint", "LambdaCallback"]
 
 
@@ -121,9 +123,8 @@ class EarlyStopping(Callback):
                  restore_best_weights=False):
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be 'min' or 'max', got {mode!r}")
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 0:
-            raise ValueError(f"patience must be an integer >= 0, got {patience!r}")
-        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), int(patience)
+        patience = _checks.integer(patience, "patience", 0)
+        self.monitor, self.min_delta, self.patience = monitor, abs(min_delta), patience
         self.mode, self.restore_best_weights = mode, restore_best_weights
         self.stopped_epoch = None
 

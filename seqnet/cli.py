@@ -20,9 +20,8 @@ import numpy as np
 from . import datasets, generate, optim, text
 from ._checks import positive_int_arg
 from .callbacks import Callback
-from .core_layers import Dense, Dropout
-from .layers import LSTM
-from .model import Sequential, load_model
+from .charlm import build_charlm, check_charlm
+from .saving import load_model
 
 LOG2 = math.log(2.0)
 
@@ -53,40 +52,6 @@ def _temperatures(value):
     if any(t < 0 for t in temps):
         raise argparse.ArgumentTypeError("temperatures must be >= 0")
     return temps
-
-
-def build_charlm(vocab_size, *, hidden=128, dropout=0.2, seed=0, dtype=np.float32):
-    """The reference model: ``LSTM(hidden) -> Dropout -> Dense(vocab, softmax)``.
-
-    It is fed integer character indices (the one-hot maths without the one-hot
-    tensor).
-
-    Parameters
-    ----------
-    vocab_size : int
-        Characters in the vocabulary: the LSTM's ``input_size`` and the Dense
-        layer's ``units``.
-    hidden : int, default 128
-        The LSTM's hidden units.
-    dropout : float, default 0.2
-        The Dropout layer's rate.
-    seed : int, default 0
-        Seeds the layers (``seed``, ``seed + 1``, ``seed + 2``) and the model's
-        shuffling (``seed + 3``).
-    dtype : {np.float32, np.float64}, default np.float32
-        The layers' dtype.
-
-    Returns
-    -------
-    Sequential
-        Not compiled; its input is ``(B, maxlen)`` indices, its output ``(B,
-        vocab_size)`` probabilities.
-    """
-    return Sequential([
-        LSTM(hidden, input_size=vocab_size, return_sequences=False, dtype=dtype, seed=seed),
-        Dropout(dropout, seed=seed + 1),
-        Dense(vocab_size, activation="softmax", dtype=dtype, seed=seed + 2),
-    ], seed=seed + 3)
 
 
 def _prepare(args, text_str, vocab=None):
@@ -151,7 +116,7 @@ def cmd_train(args):
         model = load_model(args.out)
         meta = model.metadata
         args.lowercase, args.maxlen, args.step = meta["lowercase"], meta["maxlen"], meta["step"]
-        corpus, vocab = _prepare(args, raw, model.vocabulary)
+        corpus, vocab = _prepare(args, raw, text.vocabulary_of(model))
         print(f"resuming {args.out} after epoch {model.epochs_trained}")
     else:
         corpus, vocab = _prepare(args, raw)
@@ -170,8 +135,8 @@ def cmd_train(args):
         opt = optim.get(args.optimizer)
         opt.learning_rate = args.lr
         model.compile("sparse_categorical_crossentropy", opt)
-        model.vocabulary = vocab
-        model.metadata = {"maxlen": args.maxlen, "step": args.step,
+        model.metadata = {"vocabulary": vocab.to_config(), "maxlen": args.maxlen,
+                          "step": args.step,
                           "lowercase": args.lowercase,
                           "corpus": "shakespeare (bundled)" if args.corpus is None
                           else os.path.basename(args.corpus)}
@@ -195,14 +160,7 @@ def cmd_train(args):
 
 def _load_charlm(path):
     """A saved character model, or ValueError saying why the file is not one."""
-    model = load_model(path)
-    last = model.layers[-1] if model.layers else None
-    if (model.vocabulary is None or "maxlen" not in model.metadata
-            or not isinstance(last, Dense) or last.units != len(model.vocabulary)):
-        raise ValueError(f"{path!r} is not a seqnet character model (it needs a vocabulary, "
-                         "a maxlen and a last Dense layer over the vocabulary); train one "
-                         "with 'seqnet charlm train'")
-    return model
+    return check_charlm(load_model(path), path)
 
 
 def cmd_generate(args):
@@ -269,7 +227,7 @@ def cmd_evaluate(args):
     if model.metadata.get("lowercase"):
         corpus = corpus.lower()
     try:
-        idx = model.vocabulary.encode(corpus)
+        idx = text.vocabulary_of(model).encode(corpus)
     except ValueError as exc:
         raise ValueError(f"{args.corpus or 'the corpus'}: {exc}") from exc
     maxlen = model.metadata["maxlen"]

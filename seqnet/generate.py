@@ -16,7 +16,7 @@ import numbers
 
 import numpy as np
 
-from . import _checks
+from . import _checks, text
 
 __all__ = ["generate_text", "sample_index"]
 
@@ -70,11 +70,10 @@ def sample_index(probs, temperature=1.0, top_k=None, rng=None):
     return int(rng.choice(p.size, p=w / w.sum()))
 
 
-def _encode_input(model, idx):
-    """Indices as the model's input: themselves, or one-hot floats."""
+def _encode_input(model, idx, depth):
+    """Indices as the model's input: themselves, or one-hot floats of ``depth``."""
     if model.input_dtype is not None and np.dtype(model.input_dtype).kind in "iu":
         return idx
-    depth = len(model.vocabulary)
     return np.eye(depth, dtype=np.float32)[idx]
 
 
@@ -85,9 +84,9 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
     Parameters
     ----------
     model : Sequential
-        A character model with a ``vocabulary`` attached; its input is a window of
-        indices (or one-hot vectors) and its output the next character's
-        probabilities.
+        A character model carrying its vocabulary in ``metadata["vocabulary"]``
+        (`seqnet.text.vocabulary_of`); its input is a window of indices (or
+        one-hot vectors) and its output the next character's probabilities.
     seed_text : str
         Encoded with the model's vocabulary (and its lowercasing); with
         ``method="window"`` it must have at least ``maxlen`` characters.
@@ -120,9 +119,8 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
         ``method="window"``; an unknown ``method``; ``maxlen`` unknown; a bad
         ``length``, ``temperature`` or ``top_k``.
     """
-    vocab = getattr(model, "vocabulary", None)
-    if vocab is None:
-        raise ValueError("the model has no vocabulary attached (model.vocabulary)")
+    vocab = text.vocabulary_of(model)
+    depth = len(vocab)
     if not isinstance(seed_text, str) or not seed_text:
         raise ValueError("seed_text must be a non-empty string")
     length = _checks.positive_int(length, "length")
@@ -144,7 +142,8 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
                              f"procedure needs maxlen={maxlen}")
         window = list(idx[-maxlen:])
         for _ in range(length):
-            probs = model.predict(_encode_input(model, np.array([window])), batch_size=1)[0]
+            probs = model.predict(_encode_input(model, np.array([window]), depth),
+                                  batch_size=1)[0]
             nxt = sample_index(probs, temperature, top_k, rng)
             out.append(nxt)
             window = window[1:] + [nxt]
@@ -152,10 +151,10 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
         states = None
         context = idx[-maxlen:]
         for i in context[:-1]:
-            _, states = model.step(_encode_input(model, np.array([i])), states)
+            _, states = model.step(_encode_input(model, np.array([i]), depth), states)
         last = context[-1]
         for _ in range(length):
-            probs, states = model.step(_encode_input(model, np.array([last])), states)
+            probs, states = model.step(_encode_input(model, np.array([last]), depth), states)
             last = sample_index(probs[0], temperature, top_k, rng)
             out.append(last)
     return vocab.decode(np.array(out, dtype=np.int32))

@@ -43,131 +43,18 @@ probabilities directly.
 from __future__ import annotations
 
 import contextlib
-import numbers
 
 import numpy as np
 
 from . import _checks
 from ._registry import Registry
+from .activations import log_softmax, softmax, stable_parts
 
 __all__ = ["CategoricalCrossentropy", "Loss", "MeanSquaredError",
            "SparseCategoricalCrossentropy", "from_config", "get", "log_softmax", "softmax"]
 
 #: Keras's ``backend.epsilon()``: probabilities are clipped to ``[EPSILON, 1 - EPSILON]``.
 EPSILON = 1e-7
-
-
-# --------------------------------------------------------------------------- helpers
-def _float_input(value, name):
-    """``value`` as a C-contiguous float32 or float64 array, its dtype and shape kept."""
-    value = _checks.to_numpy(value)
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real floating-point array, got "
-                        f"{type(value).__name__}") from exc
-    checked = _checks.float_array(arr, name, None)
-    _checks.float_dtype(arr.dtype, name)
-    return checked.reshape(arr.shape)  # np.ascontiguousarray makes 0-d arrays 1-d
-
-
-def _axis(axis, ndim, name="axis"):
-    if isinstance(axis, bool) or not isinstance(axis, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {axis!r}")
-    if not -ndim <= axis < ndim:
-        raise ValueError(f"{name} must be in [-{ndim}, {ndim}) for an array of {ndim} "
-                         f"dimension(s), got {axis}")
-    return int(axis) % ndim
-
-
-def _stable_parts(z, axis):
-    """``s = z - max(z)``, ``e = exp(s)`` and ``se = sum(e)`` along ``axis`` (keepdims)."""
-    s = z - np.max(z, axis=axis, keepdims=True)
-    e = np.exp(s)
-    return s, e, np.sum(e, axis=axis, keepdims=True)
-
-
-def _checked_z(z, axis):
-    z = _float_input(z, "z")
-    if z.ndim == 0:
-        raise ValueError("z must have at least one dimension, got a 0-d array")
-    ax = _axis(axis, z.ndim)
-    if z.shape[ax] == 0:
-        raise ValueError(f"z must have at least one entry along axis {axis}, got shape {z.shape}")
-    return z, ax
-
-
-def softmax(z, axis=-1):
-    r"""Numerically stable softmax.
-
-    Parameters
-    ----------
-    z : array_like of float32 or float64
-        Logits, at least 1-D, non-empty along ``axis``.
-    axis : int, default -1
-        The axis the probabilities sum over.
-
-    Returns
-    -------
-    ndarray
-        Same shape and dtype as ``z``; non-negative, summing to 1 along ``axis``.
-
-    Notes
-    -----
-    With $m = \max_j z_j$ subtracted first, no exponential overflows:
-
-    $$
-    \operatorname{softmax}(z)_i = \frac{e^{z_i - m}}{\sum_j e^{z_j - m}}
-    $$
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from seqnet.losses import softmax
-    >>> softmax(np.array([1e4, 0.0, -1e4]))
-    array([1., 0., 0.])
-    """
-    z, ax = _checked_z(z, axis)
-    _, e, se = _stable_parts(z, ax)
-    return e / se
-
-
-def log_softmax(z, axis=-1):
-    r"""Numerically stable log-softmax.
-
-    Parameters
-    ----------
-    z : array_like of float32 or float64
-        Logits, at least 1-D, non-empty along ``axis``.
-    axis : int, default -1
-        The axis of the classes.
-
-    Returns
-    -------
-    ndarray
-        Same shape and dtype as ``z``; finite wherever ``z`` is finite (up to
-        differences of logits that overflow the dtype).
-
-    Notes
-    -----
-    $$
-    \log\operatorname{softmax}(z)_i = (z_i - m) - \log \sum_j e^{z_j - m},
-    \qquad m = \max_j z_j
-    $$
-
-    The sum is at least 1 (its largest term is $e^0$), so the logarithm
-    never sees 0.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from seqnet.losses import log_softmax
-    >>> log_softmax(np.array([1e4, -1e4]))
-    array([     0., -20000.])
-    """
-    z, ax = _checked_z(z, axis)
-    s, _, se = _stable_parts(z, ax)
-    return s - np.log(se)
 
 
 # ----------------------------------------------------------------------- base class
@@ -228,7 +115,7 @@ class Loss:
 
         ``y_pred`` is kept (not copied) for `backward`.
         """
-        y_pred = _float_input(y_pred, "y_pred")
+        y_pred = _checks.float_input(y_pred, "y_pred")
         if y_pred.ndim < 2:
             raise ValueError(f"y_pred must be at least 2-D, (batch, classes) or "
                              f"(batch, time, classes), got shape {y_pred.shape}")
@@ -356,9 +243,7 @@ class _Crossentropy(Loss):
 
     def __init__(self, from_logits=False):
         super().__init__()
-        if not isinstance(from_logits, (bool, np.bool_)):
-            raise TypeError(f"from_logits must be a bool, got {from_logits!r}")
-        self.from_logits = bool(from_logits)
+        self.from_logits = _checks.flag(from_logits, "from_logits")
 
     def get_config(self):
         """The loss's constructor arguments, with its name.
@@ -441,7 +326,7 @@ class CategoricalCrossentropy(_Crossentropy):
 
     def _position_loss(self, y_pred, y_true):
         if self.from_logits:
-            s, e, se = _stable_parts(y_pred, -1)
+            s, e, se = stable_parts(y_pred, -1)
             logp = s - np.log(se)
             terms = np.zeros_like(logp)  # zero targets add exactly 0, even against -inf
             np.multiply(y_true, logp, out=terms, where=y_true != 0)
@@ -534,7 +419,7 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     def _position_loss(self, y_pred, y_true):
         k = y_true[..., None]
         if self.from_logits:
-            s, e, se = _stable_parts(y_pred, -1)
+            s, e, se = stable_parts(y_pred, -1)
             logp_k = np.take_along_axis(s, k, axis=-1) - np.log(se)
             return -logp_k[..., 0], (e, se)
         S = np.sum(y_pred, axis=-1, keepdims=True)

@@ -1,32 +1,22 @@
-"""``Sequential``: a stack of layers with Keras's compile / fit / evaluate / predict.
+"""``Sequential``: a stack of layers and Keras's compile / fit / evaluate / predict.
 
-Models are saved to one ``.npz`` file holding the architecture (JSON), the
-weights, the optimiser state, the random-generator states and any attached
-vocabulary, with no pickle anywhere, and written atomically.
+The layers follow one contract (:mod:`seqnet.layers.base`), so the stack treats
+them all alike. Saving and loading are :mod:`seqnet.saving`'s.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import time
 
 import numpy as np
 
-from . import _checks, _io, _progress, _threads, losses, optim
+from . import _checks, _progress, _threads, losses, optim, saving
+from . import layers as layers_module
 from .callbacks import Callback
-from .core_layers import Activation, Dense, Dropout, Embedding
-from .layers import GRU, LSTM, RecurrentLayer, SimpleRNN
 
-__all__ = ["History", "Sequential", "load_model", "LAYER_CLASSES"]
+__all__ = ["History", "Sequential"]
 
-#: layer classes a saved model may name.
-LAYER_CLASSES = {c.__name__: c for c in (LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding,
-                                         Activation)}
-
-FORMAT = "seqnet-model"
-FORMAT_VERSION = 1
 _CE = (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)
 
 
@@ -68,6 +58,7 @@ def _bits(nats):
     return nats / math.log(2.0)
 
 
+@saving.register_model
 class Sequential:
     """A linear stack of layers, trained Keras-style.
 
@@ -86,12 +77,10 @@ class Sequential:
     params, grads : dict of str to ndarray
         Every layer's parameters as ``"<index>.<Layer>/<name>"``, views of the
         layers' own arrays.
-    vocabulary : object, optional
-        Anything with ``to_config()`` (e.g.
-        [`seqnet.text.CharVocabulary`][seqnet.text.CharVocabulary]); saved and
-        loaded with the model.
     metadata : dict
-        JSON-serialisable notes saved with the model (e.g. preprocessing).
+        JSON-serialisable notes saved with the model: preprocessing, and a
+        vocabulary's config under ``"vocabulary"`` (see
+        [`seqnet.text.vocabulary_of`][seqnet.text.vocabulary_of]).
     epochs_trained : int
         Epochs run by `fit` over the model's life (saved with it).
 
@@ -101,7 +90,8 @@ class Sequential:
         ``seed`` is not an integer or None, or a layer does not follow the layer
         contract.
     ValueError
-        Layers with weights of different dtypes.
+        Layers with weights of different dtypes, a layer with several outputs
+        (``return_state=True``), or a negative ``seed``.
 
     Notes
     -----
@@ -123,17 +113,14 @@ class Sequential:
     """
 
     def __init__(self, layers=(), *, seed=None):
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an integer or None, got {seed!r}")
-        self.seed = seed
-        self.rng = np.random.default_rng(seed)
+        self.seed = _checks.seed(seed)
+        self.rng = np.random.default_rng(self.seed)
         self.layers = []
         for layer in layers:
             self.add(layer)
         self.loss = None
         self.optimizer = None
         self.metrics = ()
-        self.vocabulary = None
         self.metadata = {}
         self.epochs_trained = 0
         self.stop_training = False
@@ -146,24 +133,27 @@ class Sequential:
 
         Parameters
         ----------
-        layer : layer
-            An object with ``forward``, ``backward``, ``params``, ``grads`` and
-            ``get_config`` (every seqnet layer).
+        layer : seqnet.layers.Layer
+            Any layer with one output.
 
         Raises
         ------
         TypeError
-            ``layer`` lacks one of those.
+            ``layer`` is not a [`seqnet.layers.Layer`][seqnet.layers.Layer].
         ValueError
-            ``layer`` has weights of another dtype than the model's other layers.
+            ``layer`` has several outputs (``return_state=True``), or weights of
+            another dtype than the model's other layers.
         """
-        for attr in ("forward", "backward", "params", "grads", "get_config"):
-            if not hasattr(layer, attr):
-                raise TypeError(f"layer must have .{attr} (a seqnet layer), "
-                                f"got {type(layer).__name__}")
-        if _has_weights(layer):
+        if not isinstance(layer, layers_module.Layer):
+            raise TypeError(f"layer must be a seqnet layer (seqnet.layers.Layer), "
+                            f"got {type(layer).__name__}")
+        if layer.num_outputs != 1:
+            raise ValueError(f"a Sequential layer must have one output; {type(layer).__name__}"
+                             f" has {layer.num_outputs} (return_state=True): use it in a "
+                             "model of your own, or build it with return_state=False")
+        if layer.has_weights:
             for other in self.layers:
-                if _has_weights(other) and other.dtype != layer.dtype:
+                if other.has_weights and other.dtype != layer.dtype:
                     raise ValueError(f"every layer with weights must share one dtype: "
                                      f"{type(layer).__name__} is {layer.dtype}, "
                                      f"{type(other).__name__} is {other.dtype}")
@@ -191,28 +181,24 @@ class Sequential:
 
     def _fused(self):
         last = self.layers[-1] if self.layers else None
-        return (isinstance(last, Dense) and last.activation == "softmax"
+        return (last is not None and last.logits_option
+                and getattr(last, "activation", None) == "softmax"
                 and isinstance(self.loss, _CE) and not self.loss.from_logits)
 
     # ---------------------------------------------------------------- passes
     def _forward(self, x, training, logits=False):
         if not self.layers:
             raise ValueError("the model has no layers")
+        last = len(self.layers) - 1
         for i, layer in enumerate(self.layers):
-            if isinstance(layer, RecurrentLayer):
-                x, _ = layer.forward(x, training=training)
-            elif logits and i == len(self.layers) - 1:
-                x = layer.forward(x, training, logits=True)
-            else:
-                x = layer.forward(x, training)
+            options = {"logits": True} if logits and i == last else {}
+            x = layer.forward(x, training=training, **options)
         return x
 
     def _backward(self, d):
         for layer in reversed(self.layers):
             d = layer.backward(d)
-            if isinstance(layer, RecurrentLayer):
-                d = d[0]
-            if d is None:
+            if d is None:   # integer input: nothing below has a gradient
                 break
 
     def _note_input(self, x):
@@ -380,12 +366,8 @@ class Sequential:
         epochs = _checks.positive_int(epochs, "epochs")
         if isinstance(verbose, bool) or verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-        if isinstance(validation_split, bool) or not isinstance(validation_split,
-                                                                (int, float, np.floating)):
-            raise TypeError(f"validation_split must be a float in [0, 1), "
-                            f"got {validation_split!r}")
-        if not 0.0 <= validation_split < 1.0:
-            raise ValueError(f"validation_split must be in [0, 1), got {validation_split}")
+        validation_split = _checks.real(validation_split, "validation_split", 0.0, 1.0,
+                                        high_open=True)
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
                 raise TypeError("validation_data must be a tuple (x_val, y_val)")
@@ -536,35 +518,33 @@ class Sequential:
         out : ndarray, shape (B, ...)
             The model's output for this step, e.g. ``(B, C)``.
         states : list
-            One entry per layer: the recurrent state (``h``, or ``(h, c)``, each
-            ``(num_layers, B, H)``), or ``None`` for other layers.
+            One entry per layer: its state after the step, a tuple of arrays
+            (``(h,)``, ``(h, c)`` for an LSTM, each ``(num_layers, B, H)``; ``()``
+            for a layer without state).
 
         Raises
         ------
         ValueError
-            A bidirectional layer (its reverse direction needs the whole
-            sequence), or ``states`` of the wrong length.
+            A layer that is not causal (a bidirectional layer: its reverse
+            direction needs the whole sequence), or ``states`` of the wrong length.
         """
         if states is None:
             states = [None] * len(self.layers)
         if len(states) != len(self.layers):
             raise ValueError(f"states must have one entry per layer ({len(self.layers)}), "
                              f"got {len(states)}")
-        x = np.asarray(x)
-        out = x[:, None]
+        for layer in self.layers:
+            if not layer.causal:
+                raise ValueError(f"step() cannot stream a bidirectional layer or any other "
+                                 f"that is not causal: {layer!r} needs the whole sequence")
+        out = np.asarray(x)[:, None]   # a sequence of one step
         new_states = []
         with _threads.blas_single_threaded():
             for layer, state in zip(self.layers, states, strict=True):
-                if isinstance(layer, RecurrentLayer):
-                    if layer.bidirectional:
-                        raise ValueError("step() cannot stream a bidirectional layer: its "
-                                         "reverse direction needs the whole sequence")
-                    out, state = layer.forward(out, state)
-                    if not layer.return_sequences:
-                        out = out[:, None]
-                else:
-                    out = layer.forward(out)
-                new_states.append(state if isinstance(layer, RecurrentLayer) else None)
+                out, state = layer.call(out, state or None, training=False)
+                if out.ndim == 2:   # the layer returned the last step only: one step again
+                    out = out[:, None]
+                new_states.append(state)
         return out[:, 0], new_states
 
     def build(self, input_shape, dtype=None):
@@ -602,7 +582,7 @@ class Sequential:
         if self.input_shape is None:
             raise ValueError("summary() needs the input shape: call build(input_shape) or "
                              "fit first")
-        if any(not layer.params and _has_weights(layer) for layer in self.layers):
+        if not all(layer.built for layer in self.layers):
             self.build(self.input_shape, self.input_dtype)
         rows = [("Layer (type)", "Output shape", "Param #")]
         shape = self.input_shape
@@ -620,61 +600,68 @@ class Sequential:
         print_fn(f"Total params: {self.num_parameters:,}")
 
     # ------------------------------------------------------------------- files
-    def _rngs(self):
-        return [getattr(layer, "rng", None) for layer in self.layers]
-
     def get_config(self):
         """The architecture, compile settings and metadata as JSON-serialisable data.
 
         Returns
         -------
         dict
-            ``format``, ``version``, ``seed``, ``layers`` (each ``{"class",
-            "config"}``), ``loss``, ``metrics``, ``input_shape``, ``input_dtype``,
-            ``vocabulary``, ``metadata`` and ``epochs_trained``.
+            ``seed``, ``layers`` (each ``{"class", "config"}``), ``loss``,
+            ``metrics``, ``input_shape``, ``input_dtype``, ``metadata`` and
+            ``epochs_trained``.
         """
         return {
-            "format": FORMAT, "version": FORMAT_VERSION, "seed": self.seed,
-            "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
-                       for layer in self.layers],
+            "seed": self.seed,
+            "layers": [layers_module.serialize(layer) for layer in self.layers],
             "loss": None if self.loss is None else self.loss.get_config(),
             "metrics": list(self.metrics),
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "input_dtype": self.input_dtype,
-            "vocabulary": None if self.vocabulary is None else self.vocabulary.to_config(),
             "metadata": self.metadata,
             "epochs_trained": self.epochs_trained,
         }
 
-    def save(self, path):
-        """Save architecture, weights, optimiser state, generator states and vocabulary.
+    @classmethod
+    def from_config(cls, config):
+        """A model from `get_config`'s output, built and compiled as it was (the
+        weights are new: `seqnet.load_model` copies a file's in).
 
-        One ``.npz`` file, no pickle, written atomically: a crash part-way leaves
-        any previous file at ``path`` as it was.
+        Parameters
+        ----------
+        config : dict
+            As `get_config` returns it.
+
+        Returns
+        -------
+        Sequential
+        """
+        model = cls([layers_module.deserialize(spec) for spec in config["layers"]],
+                    seed=config["seed"])
+        if config.get("input_shape") is not None:
+            model.build(config["input_shape"], config.get("input_dtype"))
+        if config.get("loss") is not None:
+            model.loss = losses.from_config(config["loss"])
+        model.metrics = tuple(config.get("metrics", ()))
+        model.metadata = dict(config.get("metadata") or {})
+        model.epochs_trained = int(config.get("epochs_trained", 0))
+        return model
+
+    def save(self, path):
+        """Save the model to one ``.npz`` file (see `seqnet.saving.save_model`):
+        architecture, weights, optimiser state, generator states and metadata, no
+        pickle, written atomically.
 
         Parameters
         ----------
         path : str or os.PathLike
-            The file to write (replaced if it exists); `load_model`
-            reads it back.
+            The file to write (replaced if it exists); `seqnet.load_model` reads
+            it back.
         """
-        config = self.get_config()
-        config["rng"] = {"model": self.rng.bit_generator.state,
-                         "layers": [None if r is None else r.bit_generator.state
-                                    for r in self._rngs()]}
-        arrays = {f"param/{k}": v for k, v in self.params.items()}
-        if self.optimizer is not None:
-            state = self.optimizer.state_dict()
-            config["optimizer"] = {k: v for k, v in state.items() if k != "slots"}
-            arrays.update({f"slot/{k}": v for k, v in state.get("slots", {}).items()})
-        else:
-            config["optimizer"] = None
-        arrays["config"] = np.array(json.dumps(config))
-        with _io.atomic_write(path) as f:
-            np.savez(f, **arrays)
+        saving.save_model(self, path)
 
     def load_weights(self, path):
-        """Load the weights of a saved model with the same architecture into this one.
+        """Load the weights of a saved model with the same architecture
+        (`seqnet.saving.load_weights`).
 
         Parameters
         ----------
@@ -690,156 +677,8 @@ class Sequential:
         ValueError
             The file is not a seqnet model, is corrupt, or has another architecture.
         """
-        config, arrays = _read(path)
-        theirs = config.get("layers")
-        if not isinstance(theirs, list):
-            raise ValueError(f"{os.fspath(path)!r} has an inconsistent config: no layer list")
-        if (any(not layer.params and _has_weights(layer) for layer in self.layers)
-                and config.get("input_shape") is not None):
-            self.build(config["input_shape"], config.get("input_dtype"))
-        mine = self.get_config()["layers"]
-        if _architecture(mine) != _architecture(theirs):
-            raise ValueError(f"{os.fspath(path)!r} holds a model of another architecture: "
-                             f"{_describe(theirs)}, but this model is {_describe(mine)}")
-        _load_params(self, config, arrays, path)
+        saving.load_weights(self, path)
 
     def __repr__(self):
         return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"
-
-
-def _has_weights(layer):
-    return not isinstance(layer, (Dropout, Activation))
-
-
-def _architecture(layers):
-    return [(c["class"], {k: v for k, v in c["config"].items() if k != "seed"})
-            for c in layers]
-
-
-def _describe(layers):
-    return "[" + ", ".join(c["class"] + "(" + ", ".join(f"{k}={v!r}" for k, v in c["config"].items()
-                                                        if k != "seed") + ")"
-                           for c in layers) + "]"
-
-
-def _read(path):
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"no model file at {path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path!r} is a directory, not a model file")
-    try:
-        # Open the file ourselves so that it is closed whatever np.load makes of it.
-        with open(path, "rb") as f:
-            data = np.load(f, allow_pickle=False)
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not a seqnet .npz archive")
-            with data:
-                arrays = {k: data[k] for k in data.files}
-    except Exception as exc:  # any parse failure of a damaged file is the same error
-        raise ValueError(f"{path!r} is not a readable seqnet model file (corrupt or "
-                         f"truncated?): {type(exc).__name__}: {exc}") from exc
-    if "config" not in arrays:
-        raise ValueError(f"{path!r} is not a seqnet model file: it has no 'config' entry")
-    try:
-        config = json.loads(str(arrays.pop("config")))
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path!r} has a corrupt config: {exc}") from exc
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        raise ValueError(f"{path!r} is not a seqnet model file")
-    if config.get("version") != FORMAT_VERSION:
-        raise ValueError(f"{path!r} is a seqnet model file of format version "
-                         f"{config.get('version')}; this seqnet reads version {FORMAT_VERSION}")
-    return config, arrays
-
-
-def _load_params(model, config, arrays, path):
-    expected = model.params
-    given = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-    missing = sorted(set(expected) - set(given))
-    extra = sorted(set(given) - set(expected))
-    if missing or extra:
-        raise ValueError(f"{os.fspath(path)!r} does not match the architecture: missing "
-                         f"{missing}, unexpected {extra}")
-    for k, v in expected.items():
-        if given[k].shape != v.shape:
-            raise ValueError(f"{os.fspath(path)!r}: parameter {k!r} has shape "
-                             f"{given[k].shape}, expected {v.shape}")
-    for k, v in expected.items():
-        v[...] = given[k]
-
-
-def load_model(path):
-    """Rebuild a model saved by `Sequential.save`.
-
-    Architecture, weights, compile settings, optimiser state, generator states and
-    vocabulary all come back: training resumed from the loaded model continues
-    exactly as if it had not stopped (the same batches and dropout masks, so the
-    same weights).
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The ``.npz`` file.
-
-    Returns
-    -------
-    Sequential
-        The model, compiled if it was saved compiled.
-
-    Raises
-    ------
-    FileNotFoundError
-        No file at ``path``.
-    IsADirectoryError
-        ``path`` is a directory.
-    ValueError
-        Not a seqnet model file, corrupt, truncated or inconsistent.
-    """
-    config, arrays = _read(path)
-    try:
-        layers = []
-        for spec in config["layers"]:
-            cls = LAYER_CLASSES.get(spec["class"])
-            if cls is None:
-                raise ValueError(f"unknown layer class {spec['class']!r}")
-            kw = dict(spec["config"])
-            if cls in (Dense, Dropout, Embedding, Activation):
-                positional = {Dense: "units", Dropout: "rate", Embedding: "input_dim",
-                              Activation: "activation"}[cls]
-                first = kw.pop(positional)
-                layer = (cls(first, kw.pop("output_dim"), **kw) if cls is Embedding
-                         else cls(first, **kw))
-            else:
-                layer = cls(kw.pop("hidden_size"), **kw)
-            layers.append(layer)
-        model = Sequential(layers, seed=config["seed"])
-        if config["input_shape"] is not None:
-            model.build(config["input_shape"], config["input_dtype"])
-        _load_params(model, config, arrays, path)
-        if config["loss"] is not None:
-            model.loss = losses.from_config(config["loss"])
-        model.metrics = tuple(config.get("metrics", ()))
-        if config.get("optimizer") is not None:
-            opt_state = dict(config["optimizer"])
-            opt_state["slots"] = {k[len("slot/"):]: v for k, v in arrays.items()
-                                  if k.startswith("slot/")}
-            model.optimizer = optim.from_config(opt_state["config"])
-            model.optimizer.load_state_dict(opt_state)
-        if config.get("vocabulary") is not None:
-            from .text import CharVocabulary
-
-            model.vocabulary = CharVocabulary.from_config(config["vocabulary"])
-        model.metadata = dict(config.get("metadata") or {})
-        model.epochs_trained = int(config.get("epochs_trained", 0))
-        rng = config.get("rng") or {}
-        if "model" in rng:
-            model.rng.bit_generator.state = rng["model"]
-        for r, state in zip(model._rngs(), rng.get("layers", []), strict=False):
-            if r is not None and state is not None:
-                r.bit_generator.state = state
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValueError(f"{os.fspath(path)!r} has an inconsistent config: {exc}") from exc
-    return model
-
 

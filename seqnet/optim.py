@@ -43,7 +43,6 @@ are never modified.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -53,54 +52,6 @@ from ._registry import Registry
 
 __all__ = ["SGD", "Adagrad", "Adam", "Optimizer", "RMSprop", "from_config",
            "from_state_dict", "get"]
-
-
-# ------------------------------------------------------------------ argument checks
-def _real(value, name, expected):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number ({expected}), got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite ({expected}), got {value}")
-    return value
-
-
-def _positive(value, name):
-    value = _real(value, name, "> 0")
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
-
-
-def _optional_positive(value, name):
-    return None if value is None else _positive(value, name)
-
-
-def _decay(value, name):
-    value = _real(value, name, "in [0, 1)")
-    if not 0.0 <= value < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {value}")
-    return value
-
-
-def _momentum(value):
-    value = _real(value, "momentum", "in [0, 1]")
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1] (0 turns momentum off), got {value}")
-    return value
-
-
-def _non_negative(value, name):
-    value = _real(value, name, ">= 0")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
-    return value
-
-
-def _flag(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool, got {value!r}")
-    return bool(value)
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
@@ -153,8 +104,11 @@ class Optimizer:
 
     def __init__(self, learning_rate, *, clipvalue=None, global_clipnorm=None):
         self.learning_rate = learning_rate
-        self.clipvalue = _optional_positive(clipvalue, "clipvalue")
-        self.global_clipnorm = _optional_positive(global_clipnorm, "global_clipnorm")
+        self.clipvalue = (None if clipvalue is None
+                          else _checks.real(clipvalue, "clipvalue", 0.0, low_open=True))
+        self.global_clipnorm = (
+            None if global_clipnorm is None
+            else _checks.real(global_clipnorm, "global_clipnorm", 0.0, low_open=True))
         if self.clipvalue is not None and self.global_clipnorm is not None:
             raise ValueError(f"only one of clipvalue and global_clipnorm can be set (as in "
                              f"Keras), got clipvalue={clipvalue}, "
@@ -169,7 +123,7 @@ class Optimizer:
 
     @learning_rate.setter
     def learning_rate(self, value):
-        self._learning_rate = _positive(value, "learning_rate")
+        self._learning_rate = _checks.real(value, "learning_rate", 0.0, low_open=True)
 
     # ------------------------------------------------------------------ stepping
     def step(self, params, grads):
@@ -468,8 +422,9 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, *, clipvalue=None,
                  global_clipnorm=None):
         super().__init__(learning_rate, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
-        self.momentum = _momentum(momentum)
-        self.nesterov = _flag(nesterov, "nesterov")
+        self.momentum = _checks.real(momentum, "momentum", 0.0, 1.0,
+                                     note=" (0 turns momentum off)")
+        self.nesterov = _checks.flag(nesterov, "nesterov")
 
     def _hyperparameters(self):
         return {"momentum": self.momentum, "nesterov": self.nesterov}
@@ -546,10 +501,11 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate=0.001, rho=0.9, momentum=0.0, epsilon=1e-7,
                  centered=False, *, clipvalue=None, global_clipnorm=None):
         super().__init__(learning_rate, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
-        self.rho = _decay(rho, "rho")
-        self.momentum = _momentum(momentum)
-        self.epsilon = _positive(epsilon, "epsilon")
-        self.centered = _flag(centered, "centered")
+        self.rho = _checks.real(rho, "rho", 0.0, 1.0, high_open=True)
+        self.momentum = _checks.real(momentum, "momentum", 0.0, 1.0,
+                                     note=" (0 turns momentum off)")
+        self.epsilon = _checks.real(epsilon, "epsilon", 0.0, low_open=True)
+        self.centered = _checks.flag(centered, "centered")
 
     def _hyperparameters(self):
         return {"rho": self.rho, "momentum": self.momentum,
@@ -632,10 +588,10 @@ class Adam(Optimizer):
     def __init__(self, learning_rate=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-7,
                  amsgrad=False, *, clipvalue=None, global_clipnorm=None):
         super().__init__(learning_rate, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
-        self.beta_1 = _decay(beta_1, "beta_1")
-        self.beta_2 = _decay(beta_2, "beta_2")
-        self.epsilon = _positive(epsilon, "epsilon")
-        self.amsgrad = _flag(amsgrad, "amsgrad")
+        self.beta_1 = _checks.real(beta_1, "beta_1", 0.0, 1.0, high_open=True)
+        self.beta_2 = _checks.real(beta_2, "beta_2", 0.0, 1.0, high_open=True)
+        self.epsilon = _checks.real(epsilon, "epsilon", 0.0, low_open=True)
+        self.amsgrad = _checks.flag(amsgrad, "amsgrad")
 
     def _hyperparameters(self):
         return {"beta_1": self.beta_1, "beta_2": self.beta_2,
@@ -704,9 +660,9 @@ class Adagrad(Optimizer):
     def __init__(self, learning_rate=0.001, initial_accumulator_value=0.1, epsilon=1e-7, *,
                  clipvalue=None, global_clipnorm=None):
         super().__init__(learning_rate, clipvalue=clipvalue, global_clipnorm=global_clipnorm)
-        self.initial_accumulator_value = _non_negative(initial_accumulator_value,
-                                                       "initial_accumulator_value")
-        self.epsilon = _positive(epsilon, "epsilon")
+        self.initial_accumulator_value = _checks.real(initial_accumulator_value,
+                                                       "initial_accumulator_value", 0.0)
+        self.epsilon = _checks.real(epsilon, "epsilon", 0.0, low_open=True)
 
     def _hyperparameters(self):
         return {"initial_accumulator_value": self.initial_accumulator_value,

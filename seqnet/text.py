@@ -13,6 +13,9 @@ This module does the same on integer indices, without the one-hot tensor:
   target is every next character.
 - `one_hot` expands indices when a one-hot array is really wanted, and
   `train_validation_split` holds out the end of a text.
+- A vocabulary travels with a model as JSON in its metadata,
+  ``model.metadata["vocabulary"] = vocab.to_config()``, saved and loaded with it;
+  `vocabulary_of` gives it back.
 
 Examples
 --------
@@ -27,7 +30,6 @@ Examples
 
 from __future__ import annotations
 
-import numbers
 import types
 
 import numpy as np
@@ -36,7 +38,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import _checks
 
 __all__ = ["CharVocabulary", "char_windows", "one_hot", "sequence_windows",
-           "train_validation_split"]
+           "train_validation_split", "vocabulary_of"]
 
 #: how many distinct unseen characters an encode error lists.
 _SHOW_UNSEEN = 10
@@ -190,8 +192,7 @@ class CharVocabulary:
                 raise ValueError(f"chars must be distinct: {ch!r} is at both index "
                                  f"{index[ch]} and index {i}")
             index[ch] = i
-        if not isinstance(lowercase, (bool, np.bool_)):
-            raise TypeError(f"lowercase must be a bool, got {lowercase!r}")
+        _checks.flag(lowercase, "lowercase")
         unknown = _check_unknown(unknown)
         if unknown is not None and unknown not in index:
             raise ValueError(f"unknown={unknown!r} is not in chars: the unknown character "
@@ -249,8 +250,7 @@ class CharVocabulary:
         if not text:
             raise ValueError("text must not be empty: a vocabulary needs at least one "
                              "character")
-        if not isinstance(lowercase, (bool, np.bool_)):
-            raise TypeError(f"lowercase must be a bool, got {lowercase!r}")
+        _checks.flag(lowercase, "lowercase")
         unknown = _check_unknown(unknown)
         if lowercase:
             text = text.lower()
@@ -460,6 +460,34 @@ class CharVocabulary:
             raise TypeError(f"config['chars'] must be a list of one-character str, got "
                             f"{type(chars).__name__}")
         return cls(chars, lowercase=config["lowercase"], unknown=config["unknown"])
+
+
+def vocabulary_of(model):
+    """The vocabulary a model carries in ``model.metadata["vocabulary"]``.
+
+    Parameters
+    ----------
+    model : object
+        A model whose ``metadata`` holds a vocabulary's `CharVocabulary.to_config`
+        (set it with ``model.metadata["vocabulary"] = vocab.to_config()``).
+
+    Returns
+    -------
+    CharVocabulary
+
+    Raises
+    ------
+    ValueError
+        The model has no vocabulary, or an invalid one.
+    """
+    config = (getattr(model, "metadata", None) or {}).get("vocabulary")
+    if config is None:
+        raise ValueError("the model has no vocabulary: set "
+                         "model.metadata['vocabulary'] = vocab.to_config() before saving it")
+    try:
+        return CharVocabulary.from_config(config)
+    except TypeError as exc:
+        raise ValueError(f"the model's vocabulary is invalid: {exc}") from exc
 
 
 def _check_unknown(unknown):
@@ -694,11 +722,7 @@ def train_validation_split(indices, fraction):
     >>> train_validation_split("abcdefghij", 0.1)
     ('abcdefghi', 'j')
     """
-    if isinstance(fraction, (bool, np.bool_)) or not isinstance(fraction, numbers.Real):
-        raise TypeError(f"fraction must be a real number in [0, 1), got {fraction!r}")
-    fraction = float(fraction)
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"fraction must be in [0, 1), got {fraction}")
+    fraction = _checks.real(fraction, "fraction", 0.0, 1.0, high_open=True)
     if isinstance(indices, str):
         seq = indices
     else:

@@ -39,7 +39,8 @@ def test_train_prints_losses_and_samples_and_saves(corpus, tmp_path, capsys):
     assert text.count("--- temperature") == 2 * 3
     model = seqnet.load_model(out)
     assert model.epochs_trained == 2 and model.metadata["maxlen"] == 12
-    assert model.vocabulary.lowercase and len(model.vocabulary) == len(set(CORPUS.lower()))
+    vocab = seqnet.text.vocabulary_of(model)
+    assert vocab.lowercase and len(vocab) == len(set(CORPUS.lower()))
 
 
 def test_resume_continues_exactly(corpus, tmp_path, capsys):

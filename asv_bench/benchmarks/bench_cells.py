@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from seqnet import variants
+
 from .common import make
 
 SHAPES = ["1,100,64,64", "32,100,128,128"]
@@ -10,7 +12,7 @@ SHAPES = ["1,100,64,64", "32,100,128,128"]
 class CellSuite:
     """(batch, time, input, hidden) grid for each cell and dtype."""
 
-    params = (["rnn", "lstm", "gru", "gru-v1"], SHAPES, ["float32", "float64"])
+    params = (list(variants.NAMES), SHAPES, ["float32", "float64"])
     param_names = ["cell", "B,T,I,H", "dtype"]
     timeout = 300
 
@@ -44,7 +46,7 @@ def track_compile_seconds():
     code = ("import numpy as np, seqnet\n"
             "for cls in (seqnet.SimpleRNN, seqnet.LSTM, seqnet.GRU):\n"
             "    l = cls(4, input_size=3, seed=0)\n"
-            "    o, _ = l.forward(np.ones((2, 3, 3), np.float32), training=True)\n"
+            "    o = l.forward(np.ones((2, 3, 3), np.float32), training=True)\n"
             "    l.backward(np.ones_like(o))\n")
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)

@@ -3,7 +3,7 @@
 import numpy as np
 
 import seqnet
-from seqnet.cli import build_charlm
+from seqnet.charlm import build_charlm
 from seqnet.generate import generate_text
 
 
@@ -19,9 +19,9 @@ class CharLM:
         self.model = build_charlm(40, seed=0)
         self.model.compile("sparse_categorical_crossentropy",
                            seqnet.optim.RMSprop(learning_rate=0.01))
-        self.model.vocabulary = seqnet.text.CharVocabulary.from_text(
+        vocab = seqnet.text.CharVocabulary.from_text(
             "abcdefghijklmnopqrstuvwxyz .,;:!?'-\n&[]ABC"[:40])
-        self.model.metadata = {"maxlen": 40}
+        self.model.metadata = {"vocabulary": vocab.to_config(), "maxlen": 40}
         self.model.train_on_batch(self.x, self.y)            # compile the kernels
         self.seed = "abcdefghij" * 4
         generate_text(self.model, self.seed, 2, temperature=0)

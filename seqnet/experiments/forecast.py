@@ -39,13 +39,13 @@ standard deviation over the seeds) into ``--out-dir`` (default
 from __future__ import annotations
 
 import argparse
-import numbers
 import os
 import sys
 import time
 
 import numpy as np
 
+from .. import _checks
 from .._io import atomic_write
 
 __all__ = [
@@ -86,14 +86,6 @@ FIGURE_NAME, TABLE_NAME = "forecast_sunspots.png", "forecast_sunspots.md"
 
 
 # ---------------------------------------------------------------------- checks
-def _int_at_least(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be >= {low}, got {value}")
-    return int(value)
-
-
 def _series(values, name="series"):
     arr = np.asarray(values, dtype=np.float64)
     if arr.ndim != 1:
@@ -185,7 +177,7 @@ def autocorrelation(series, max_lag):
         ``r[0] == 1``.
     """
     x = _series(series)
-    max_lag = _int_at_least(max_lag, "max_lag", 1)
+    max_lag = _checks.integer(max_lag, "max_lag", 1)
     if max_lag >= x.size:
         raise ValueError(f"max_lag must be smaller than the series length {x.size}, "
                          f"got {max_lag}")
@@ -249,7 +241,7 @@ def make_windows(series, window, targets):
         ``y[i, 0] == series[targets[i]]``.
     """
     series = _series(series)
-    window = _int_at_least(window, "window", 1)
+    window = _checks.integer(window, "window", 1)
     if window >= series.size:
         raise ValueError(f"window ({window}) must be shorter than the series "
                          f"({series.size} values)")
@@ -284,7 +276,7 @@ def split_targets(years, window, train_end, val_end):
     years = np.asarray(years)
     if years.ndim != 1 or years.size < 3 or np.any(np.diff(years) != 1):
         raise ValueError("years must be at least 3 consecutive years")
-    window = _int_at_least(window, "window", 1)
+    window = _checks.integer(window, "window", 1)
     if not years[0] <= train_end < val_end < years[-1]:
         raise ValueError(f"need {years[0]} <= train_end < val_end < {years[-1]}, "
                          f"got train_end={train_end}, val_end={val_end}")
@@ -315,7 +307,7 @@ def persistence_forecast(series, targets, horizon):
         ``series[targets - horizon]``.
     """
     series = _series(series)
-    horizon = _int_at_least(horizon, "horizon", 1)
+    horizon = _checks.integer(horizon, "horizon", 1)
     targets = _indices(targets, "targets", series.size)
     if targets.size and targets.min() < horizon:
         raise ValueError(f"targets must be >= horizon ({horizon}), got {targets.min()}")
@@ -341,8 +333,8 @@ def seasonal_naive_forecast(series, targets, horizon, period):
     ndarray of float64, shape (N,)
     """
     series = _series(series)
-    horizon = _int_at_least(horizon, "horizon", 1)
-    period = _int_at_least(period, "period", 1)
+    horizon = _checks.integer(horizon, "horizon", 1)
+    period = _checks.integer(period, "period", 1)
     targets = _indices(targets, "targets", series.size)
     lag = period * ((horizon - 1) // period + 1)
     if targets.size and targets.min() < lag:
@@ -414,8 +406,8 @@ def recursive_forecast(predict, series, origins, window, horizon):
         ``series[:origin + 1]`` is used for each row.
     """
     series = _series(series)
-    window = _int_at_least(window, "window", 1)
-    horizon = _int_at_least(horizon, "horizon", 1)
+    window = _checks.integer(window, "window", 1)
+    horizon = _checks.integer(horizon, "horizon", 1)
     if window > series.size:
         raise ValueError(f"window ({window}) must not be longer than the series "
                          f"({series.size} values)")
@@ -478,8 +470,8 @@ def build_model(kind, hidden=DEFAULT_HIDDEN, seed=0, learning_rate=LEARNING_RATE
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-    hidden = _int_at_least(hidden, "hidden", 1)
-    seed = _int_at_least(seed, "seed", 0)
+    hidden = _checks.integer(hidden, "hidden", 1)
+    seed = _checks.integer(seed, "seed", 0)
     rec_seed, dense_seed, fit_seed = (int(s) for s in
                                       np.random.SeedSequence(seed).generate_state(3))
     cls = seqnet.LSTM if kind == "LSTM" else seqnet.GRU
@@ -514,7 +506,7 @@ def train_model(model, x, y, x_val, y_val, epochs=DEFAULT_EPOCHS, patience=PATIE
     """
     import seqnet
 
-    epochs = _int_at_least(epochs, "epochs", 1)
+    epochs = _checks.integer(epochs, "epochs", 1)
     stop = seqnet.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=True)
     return model.fit(x, y, batch_size=batch_size, epochs=epochs,
                      validation_data=(x_val, y_val), callbacks=[stop], verbose=0)
@@ -557,11 +549,11 @@ def run(epochs=DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, window=DEFAULT_WINDOW,
         ``settings``. ``S`` seeds, ``H`` horizons.
     """
     log = log or (lambda *a: None)
-    epochs = _int_at_least(epochs, "epochs", 1)
-    window = _int_at_least(window, "window", 1)
-    horizon = _int_at_least(horizon, "horizon", 1)
-    hidden = _int_at_least(hidden, "hidden", 1)
-    seeds = [_int_at_least(s, "seeds", 0) for s in seeds]
+    epochs = _checks.integer(epochs, "epochs", 1)
+    window = _checks.integer(window, "window", 1)
+    horizon = _checks.integer(horizon, "horizon", 1)
+    hidden = _checks.integer(hidden, "hidden", 1)
+    seeds = [_checks.integer(s, "seeds", 0) for s in seeds]
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
     years, values = load_sunspots() if data is None else data

@@ -42,8 +42,7 @@ import numpy as np
 
 from .. import _checks
 from .._io import atomic_write
-from ..core_layers import Dense
-from ..layers import GRU, LSTM, SimpleRNN
+from ..layers import GRU, LSTM, Dense, SimpleRNN
 from ..model import Sequential
 from ..optim import Adam
 
@@ -175,19 +174,18 @@ def hidden_state_gradients(model, x, y):
     dh = np.zeros(T + 1)
     dc = np.zeros(T + 1) if lstm else None
     zeros = np.zeros((1, B, rnn.hidden_size), rnn.dtype)
-    state = (zeros, zeros) if lstm else zeros
+    state = (zeros,) * len(rnn.state_names)
     for t in range(T + 1):
         if t > 0:  # the state after t steps: one more step from the last one
-            _, state = rnn.forward(x[:, t - 1:t], state)
+            _, state = rnn.call(x[:, t - 1:t], state, training=False)
         if t == T:  # the output is h_T itself; the loss does not read c_T
-            h = state[0][0] if lstm else state[0]
-            d_out = 2.0 * (dense.forward(h) - y)
+            d_out = 2.0 * (dense.forward(state[0][0]) - y)
             dh[t] = np.linalg.norm(d_out @ dense.params["weight"], axis=1).mean()
             continue
-        out, _ = rnn.forward(x[:, t:], state, training=True)
+        out = rnn.forward(x[:, t:], state, training=True)
         pred = dense.forward(out, training=True)
-        _, dstate = rnn.backward(dense.backward(2.0 * (pred - y)))
-        dh[t] = np.linalg.norm((dstate[0] if lstm else dstate)[0], axis=1).mean()
+        _, *dstate = rnn.backward(dense.backward(2.0 * (pred - y)))
+        dh[t] = np.linalg.norm(dstate[0][0], axis=1).mean()
         if lstm:
             dc[t] = np.linalg.norm(dstate[1][0], axis=1).mean()
     return dh, dc

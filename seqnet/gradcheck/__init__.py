@@ -5,19 +5,25 @@ against float64 central differences: every parameter tensor, the input and the
 initial state(s). ``SUITE`` lists the cases that ``python -m seqnet.gradcheck``
 and the test suite run over every cell and variant.
 
-The contract a layer must follow:
+It relies on the layer contract (:mod:`seqnet.layers.base`) and nothing else:
 
-- ``forward(x, initial_state=None, *, lengths=None, training=False)`` returns
-  ``(out, state)``, where ``state`` is an array or a tuple of arrays;
-- ``backward(dout, dstate)`` returns ``(dx, dinitial_state)`` and fills
+- ``forward(x, [initial_state,] *, training=True[, lengths=...])`` returns the
+  output, or a list of outputs (a recurrent layer built with ``return_state=True``:
+  ``[out, *final_state]``);
+- ``backward(douts)``, given one gradient per output, returns the gradient of every
+  input: ``dx``, or ``[dx, *dinitial_state]`` for a layer with state (the check
+  always passes that layer an initial state, zeros when none is given) and fills
   ``layer.grads``;
 - ``layer.params`` and ``layer.grads`` are dicts with the same keys, and forward
   reads the arrays in ``params`` (it must see changes made to them in place);
+- ``layer.state_names`` names its state tensors (``()`` for none), and
+  ``layer.call(x, None, training=False)`` gives its state's shapes;
 - optionally ``layer.rng``, a `numpy.random.Generator` for dropout: its state
   is restored before every forward, so that each sees the same dropout mask.
 
-The loss is ``L = sum(R * out) + sum_m sum(S_m * state_m)`` with fixed random
-``R`` and ``S_m``, so that every output element and every final state is checked.
+The loss is ``L = sum_i sum(R_i * out_i)`` over the outputs, with fixed random
+``R_i``, so that every output element (and every final state a layer returns) is
+checked.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ import dataclasses
 
 import numpy as np
 
-from .. import _config
+from .. import _dispatch, variants
 
 __all__ = ["GradcheckReport", "check_gradients", "relative_error", "SUITE", "Case",
            "run_case", "DEFAULT_TOLERANCE"]
@@ -112,6 +118,10 @@ def _as_tuple(state):
     return tuple(state) if isinstance(state, (tuple, list)) else (state,)
 
 
+def _as_list(outputs):
+    return list(outputs) if isinstance(outputs, (tuple, list)) else [outputs]
+
+
 def _like(template, parts):
     return tuple(parts) if isinstance(template, (tuple, list)) else parts[0]
 
@@ -121,14 +131,15 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
 
     Parameters
     ----------
-    layer : object
+    layer : seqnet.layers.Layer
         A layer following the contract in the module docstring, computing in
-        float64 (for seqnet's layers: ``dtype=np.float64``).
+        float64 (for seqnet's layers: ``dtype=np.float64``); build a recurrent one
+        with ``return_state=True`` to check its final state's gradients too.
     x : array_like, shape (B, T, I)
         Input; converted to float64.
-    initial_state : ndarray or tuple of ndarray, optional
-        Initial state. When omitted, the zero state is passed explicitly so that
-        its gradient is checked too.
+    initial_state : ndarray or sequence of ndarray, optional
+        Initial state (a layer with state only). When omitted, the zero state is
+        passed explicitly so that its gradient is checked too.
     lengths : array_like of int, shape (B,), optional
         Passed to ``forward``.
     eps : float, default 1e-6
@@ -155,32 +166,38 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     rng = np.random.default_rng(seed)
     layer_rng = getattr(layer, "rng", None)
     rng_state = copy.deepcopy(layer_rng.bit_generator.state) if layer_rng is not None else None
+    stateful = bool(getattr(layer, "state_names", ()))
+    options = {} if lengths is None else {"lengths": lengths}
 
     def forward(x_, state_):
         if layer_rng is not None:
             layer_rng.bit_generator.state = copy.deepcopy(rng_state)
-        return layer.forward(x_, state_, lengths=lengths, training=True)
+        if stateful:
+            return _as_list(layer.forward(x_, state_, training=True, **options))
+        return _as_list(layer.forward(x_, training=True, **options))
 
-    out, state = forward(x, initial_state)
-    if out.dtype != np.float64:
-        raise ValueError(f"gradients are checked in float64, but the layer's output is {out.dtype}")
-    if initial_state is None:
-        initial_state = _like(state, [np.zeros_like(s) for s in _as_tuple(state)])
-    init = [np.array(s, dtype=np.float64) for s in _as_tuple(initial_state)]
-    init_arg = _like(initial_state, init)
-    R = rng.standard_normal(out.shape)
-    S = [rng.standard_normal(np.shape(s)) for s in _as_tuple(state)]
+    init, init_arg = [], None
+    if stateful:
+        if initial_state is None:
+            _, final = layer.call(x, None, training=False, **options)
+            initial_state = [np.zeros_like(s) for s in final]
+        init = [np.array(s, dtype=np.float64) for s in _as_tuple(initial_state)]
+        init_arg = _like(initial_state, init)
+    outs = forward(x, init_arg)
+    if outs[0].dtype != np.float64:
+        raise ValueError(f"gradients are checked in float64, but the layer's output is "
+                         f"{outs[0].dtype}")
+    R = [rng.standard_normal(np.shape(o)) for o in outs]
 
     def loss():
-        o, st = forward(x, init_arg)
-        parts = zip(S, _as_tuple(st), strict=True)
-        return float(np.sum(R * o) + sum(np.sum(s * a) for s, a in parts))
+        return float(sum(np.sum(r * o) for r, o in zip(R, forward(x, init_arg), strict=True)))
 
     forward(x, init_arg)
-    dx, dinit = layer.backward(R, _like(state, S))
+    grads = layer.backward(R if len(outs) > 1 else R[0])
+    dx, dinit = (grads[0], grads[1:]) if stateful else (grads, [])
     analytic = {k: np.array(v, dtype=np.float64) for k, v in layer.grads.items()}
     analytic["x"] = np.array(dx, dtype=np.float64)
-    for m, d in enumerate(_as_tuple(dinit)):
+    for m, d in enumerate(dinit):
         analytic[f"initial_state[{m}]"] = np.array(d, dtype=np.float64)
 
     targets = dict(layer.params)
@@ -213,8 +230,8 @@ class Case:
 
     Parameters
     ----------
-    cell : {"rnn-tanh", "rnn-relu", "lstm", "gru", "gru-v1"}
-        The cell; ``gru`` is ``reset_after=True``, ``gru-v1`` ``reset_after=False``.
+    cell : str
+        A name of :data:`seqnet.variants.NAMES` (``"lstm"``, ``"gru-v1"``, ...).
     num_layers : int, default 1
         Stacked layers.
     bidirectional : bool, default False
@@ -229,7 +246,7 @@ class Case:
         Dropout between layers, seeded so that every forward draws the same mask.
     """
 
-    cell: str                     # "rnn-tanh", "rnn-relu", "lstm", "gru", "gru-v1"
+    cell: str
     num_layers: int = 1
     bidirectional: bool = False
     return_sequences: bool = True
@@ -261,20 +278,13 @@ class Case:
         Returns
         -------
         RecurrentLayer
-            Built for ``INPUT`` features, ``HIDDEN`` units.
+            Built for ``INPUT`` features, ``HIDDEN`` units, with
+            ``return_state=True`` (so that the final state's gradients are checked).
         """
-        from .. import GRU, LSTM, SimpleRNN
-
-        kw = dict(num_layers=self.num_layers, bidirectional=self.bidirectional,
-                  return_sequences=self.return_sequences, dropout=self.dropout,
-                  dtype=np.float64, seed=seed)
-        if self.cell.startswith("rnn"):
-            layer = SimpleRNN(HIDDEN, nonlinearity=self.cell.split("-")[1], **kw)
-        elif self.cell == "lstm":
-            layer = LSTM(HIDDEN, **kw)
-        else:
-            layer = GRU(HIDDEN, reset_after=self.cell == "gru", **kw)
-        layer.forward(np.zeros((1, 1, INPUT)))
+        layer = variants.get(self.cell).make(
+            HIDDEN, input_size=INPUT, num_layers=self.num_layers,
+            bidirectional=self.bidirectional, return_sequences=self.return_sequences,
+            return_state=True, dropout=self.dropout, dtype=np.float64, seed=seed)
         rng = np.random.default_rng(seed + 1)
         for p in layer.params.values():
             p[...] = rng.uniform(-0.8, 0.8, p.shape)
@@ -284,15 +294,14 @@ class Case:
 #: sizes of the suite's layers and data: small enough for thousands of forwards.
 BATCH, STEPS, INPUT, HIDDEN = 3, 5, 3, 4
 
-_CELLS = ("rnn-tanh", "rnn-relu", "lstm", "gru", "gru-v1")
-
 #: every cell and variant: 1-2 layers, uni/bidirectional, return_sequences on/off,
 #: with and without lengths and initial states; plus seeded dropout between layers.
 SUITE = tuple(
     [Case(c, nl, bi, rs, ln, h0)
-     for c in _CELLS for nl in (1, 2) for bi in (False, True) for rs in (True, False)
+     for c in variants.NAMES for nl in (1, 2) for bi in (False, True) for rs in (True, False)
      for ln in (False, True) for h0 in (False, True)]
-    + [Case(c, 2, bi, True, True, True, dropout=0.5) for c in _CELLS for bi in (False, True)]
+    + [Case(c, 2, bi, True, True, True, dropout=0.5) for c in variants.NAMES
+       for bi in (False, True)]
 )
 
 
@@ -306,7 +315,7 @@ def run_case(case, seed=0, mode="auto"):
     seed : int, default 0
         Seeds the layer, the data ``(BATCH, STEPS, INPUT)`` and the loss.
     mode : {"auto", "serial", "parallel"}, default "auto"
-        The kernels' :func:`seqnet._config.parallel_mode` for the whole check.
+        The kernels' :func:`seqnet._dispatch.parallel_mode` for the whole check.
         ``"auto"`` runs the suite's small layers serially, in one block of rows,
         their per-step products through BLAS on ``W_hh`` as it is; ``"serial"`` and
         ``"parallel"`` split the rows in one block per thread and pack ``W_hh`` for
@@ -316,7 +325,7 @@ def run_case(case, seed=0, mode="auto"):
     -------
     GradcheckReport
     """
-    with _config.parallel_mode(mode):
+    with _dispatch.parallel_mode(mode):
         return _run_case(case, seed)
 
 
@@ -328,6 +337,6 @@ def _run_case(case, seed):
     state = None
     if case.initial_state:
         shape = (case.num_layers * (2 if case.bidirectional else 1), BATCH, HIDDEN)
-        parts = [0.5 * rng.standard_normal(shape) for _ in layer.STATE_NAMES]
-        state = tuple(parts) if len(parts) > 1 else parts[0]
+        parts = [0.5 * rng.standard_normal(shape) for _ in layer.state_names]
+        state = parts if len(parts) > 1 else parts[0]
     return check_gradients(layer, x, state, lengths=lengths, seed=seed)

@@ -7,6 +7,7 @@ import argparse
 import sys
 import time
 
+from .. import variants
 from . import DEFAULT_TOLERANCE, SUITE, run_case
 
 
@@ -29,9 +30,8 @@ def main(argv=None):
         description="Check every cell's BPTT gradients against float64 central differences.")
     parser.add_argument("--tolerance", type=float, default=DEFAULT_TOLERANCE,
                         help="largest relative error that passes (default %(default)g)")
-    parser.add_argument("--cell", action="append", default=None,
-                        help="run only cases of this cell (repeatable): "
-                             "rnn-tanh, rnn-relu, lstm, gru, gru-v1")
+    parser.add_argument("--cell", action="append", default=None, choices=variants.NAMES,
+                        help="run only cases of this cell (repeatable)")
     parser.add_argument("--mode", choices=["both", "auto", "parallel"], default="both",
                         help="kernels: 'auto' (the suite's small layers run serially, one "
                              "block of rows, BLAS products), 'parallel' (one block per "

@@ -206,8 +206,19 @@ def tn_fits(N, itemsize):
 _K_BLOCK = 128
 
 
+def tn_work_size(dtype):
+    """Elements of the work buffer :func:`panel_gemm_tn` packs into, for ``dtype``."""
+    return _K_BLOCK * panel_width(dtype)
+
+
 @njit(**JIT_OPTIONS)
-def panel_gemm_tn(A, B, C, beta):
+def new_tn_work(C):
+    """A work buffer for :func:`panel_gemm_tn` products into ``C`` (its dtype)."""
+    return np.empty(_K_BLOCK * (_VECTORS * 64 // C.itemsize), C.dtype)
+
+
+@njit(**JIT_OPTIONS)
+def panel_gemm_tn(A, B, C, beta, work):
     """``C (+)= A.T @ B`` for the weight gradients, ``sum_n dG[n]^T h[n]``.
 
     Parameters
@@ -217,10 +228,11 @@ def panel_gemm_tn(A, B, C, beta):
     C : (M, N) 2-D view, unit inner stride.
     beta : int
         0 overwrites ``C``, 1 adds the product to it.
+    work : (tn_work_size(dtype),) 1-D, C's dtype
+        Where ``B`` is packed, :data:`_K_BLOCK` rows and one panel at a time (the
+        caller's, so that a time loop calling this allocates nothing).
 
-    ``B`` is packed :data:`_K_BLOCK` rows and one panel at a time into a work
-    buffer,
-    and the register tile reads ``A`` transposed (its ``k``-th row holds the
+    The register tile reads ``A`` transposed (its ``k``-th row holds the
     multipliers of every row of ``C``). Each entry's sum runs over ``k`` in order,
     one fused multiply-add at a time.
     """
@@ -232,7 +244,6 @@ def panel_gemm_tn(A, B, C, beta):
             C[:, :] = 0.0
         return
     lda, ldc = _leading(A), _leading(C)
-    work = np.empty(_K_BLOCK * nr, C.dtype)
     for k0 in range(0, K, _K_BLOCK):
         kb = min(_K_BLOCK, K - k0)
         add = beta if k0 == 0 else 1
@@ -266,7 +277,7 @@ if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
         prod = A @ B[k0:k0 + A.shape[1], :N]
         C[:, :] = prod + C if beta else prod
 
-    def panel_gemm_tn(A, B, C, beta):  # noqa: F811 - the pure-NumPy twin
+    def panel_gemm_tn(A, B, C, beta, work):  # noqa: F811 - the pure-NumPy twin
         """``C (+)= A.T @ B`` (NumPy, for ``NUMBA_DISABLE_JIT=1``)."""
         prod = A.T @ B
         C[:, :] = prod + C if beta else prod

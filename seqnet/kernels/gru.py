@@ -1,4 +1,5 @@
-"""GRU forward and backward kernels (gate order r, z, n), both reset forms.
+"""GRU: the forward pass and backpropagation through time (gate order r, z, n), both
+reset forms.
 
 Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
 
@@ -10,104 +11,238 @@ Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
 
 Past a row's length the state is carried unchanged and the output is 0.
 
-Buffers (batch-first, as the layers take them; B rows, T steps, I inputs, H hidden
-units)::
+The path of a call: :func:`forward` allocates every buffer and makes one compiled
+call, ``gru_seq_forward``: the input projection, then each block of rows runs the
+time loop. A reset_after step is one recurrent product and one gate pass
+(:func:`gru_gates_forward`); a reset_before step is the r, z product and pass
+(:func:`gru_rz_gates_forward`), then the product of ``r * h`` with ``W_hn`` and the
+n pass (:func:`gru_n_gates_forward`). :func:`backward` and ``gru_seq_backward``
+mirror them.
 
-    x        [B, T, I]      input
-    W_ih     [3H, I]        b_ih [3H], b_hh [3H]
-    W_rows   [L]            W_hh.T ([H, 3H]) packed in panels (reset_after; see _panel)
-    W_rz_rows [L]           W_hh[:2H].T packed;  W_n_rows [L]: W_hh[2H:].T packed
-                            (reset_before)
-    W_cols   [L]            W_hh ([3H, H]) packed (backward: its r, z rows and its n
-                            rows are read apart)
-    h0       [B, H]         initial state
-    lengths  [B] int64      1 <= lengths[b] <= T
-    out      [B, T, H]      h_t at valid steps, 0 elsewhere
-    hT       [B, H]         state after each row's last valid step
-    h_prev   [B, T, H]      state entering step t (kept when keep)
-    gates    [B, T, 3H]     input projection, then post-activation r, z, n
-    hn       [B, T, H]      reset_after: W_hn h + b_hn (reset_before: [B, 0, H], unused)
-    rec, rec_rz, rec_n      [n, Bc, 3H], [n, Bc, 2H], [n, Bc, H]: per-block products
-    rh       [n, Bc, H]     reset_before: the step's r * h, per block
+Forward buffers (batch-first; B rows, T steps, I inputs, H hidden units, n row
+blocks of at most Bc rows)::
 
-``n = n_chunks`` splits the batch rows in blocks as in :mod:`seqnet.kernels.lstm`:
-each block runs the whole time loop for its rows (reset_before: the r, z product
-and pass, then the n product of r*h and its pass, at every step).
+    x         [B, T, I]    input ([B, T, 0] for index input)
+    h0        [B, H]       initial state;  lengths [B] int64, 1 <= lengths[b] <= T
+    W_ih      [3H, I]      W_hh [3H, H]; b_ih [3H], b_hh [3H]
+    W_hh_T_packed  [L]     W_hh.T packed (reset_after; empty: BLAS on W_hh)
+    W_hrz_T_packed [L]     W_hh[:2H].T packed; W_hn_T_packed [L]: W_hh[2H:].T packed
+                           (reset_before)
+    out       [B, T, H]    h_t at valid steps, 0 elsewhere
+    hT        [B, H]       state after each row's last valid step
+    h_prev    [B, T, H]    state entering step t (kept when training)
+    gates     [B, T, 3H]   input projection in; post-activation r, z, n out
+    hn        [B, T, H]    reset_after: W_hn h + b_hn (reset_before: [B, 0, H], unused)
+    rec, rec_rz, rec_n     [n, Bc, 3H], [n, Bc, 2H], [n, Bc, H]: each block's products
+    rh        [n, Bc, H]   reset_before: the step's r * h, each block's
 
-Backward buffers. The gate gradients overwrite what the forward kept, so the
-backward allocates no ``[B, T, ...]`` buffer but ``dx``::
+Backward buffers. The gate gradients overwrite what the forward kept, so a backward
+allocates no ``[B, T, ...]`` buffer but ``dx``::
 
-    dout     [B, T, H]      dL/d out;   dhT [B, H]: dL/d hT
-    dG       [B, T, 3H]     the forward's gates in; dL/d(input-side pre-activations)
-                            [dar, daz, dan] out, in place; the hidden side's are the
-                            same but for the n block
-    hn       [B, T, H]      reset_after: becomes dan * r, the hidden side's n block
-                            (reset_before: the hidden side's n block is dan itself)
-    rh, dan  [n, S*Bc, H]   reset_before: r * h_prev, made again, and dan, of the
-                            last S <= seg steps, per block (for dW_hn)
-    dW_n_parts [n-1, H, H]  reset_before: dW_hn of row blocks 1..n-1
-    dht      [B, H]         dL/dh_t * z at the current step (reset_before)
-    dh_parts [n, Bc, H]     per-block workspace: products with W_hh
-    dh0      [B, H]         carries dL/dh backwards; ends as dL/dh0
-    dx [B, T, I], dW_ih, db_ih, db_hh   outputs (dx, dW_ih only when input_grads)
+    dout      [B, T, H]    dL/d out;   dhT [B, H]: dL/d hT
+    dG        [B, T, 3H]   the forward's gates in; dL/d(input-side pre-activations)
+                           [dar, daz, dan] out, in place; the hidden side's are the
+                           same but for the n block
+    hn        [B, T, H]    reset_after: becomes dan * r, the hidden side's n block
+                           (reset_before: the hidden side's n block is dan itself)
+    rh, dan   [n, S*Bc, H] reset_before: r * h_prev, made again, and dan, of the
+                           last S <= seg steps, each block's (for dW_hn)
+    dW_n_parts [n-1, H, H] reset_before: dW_hn of row blocks 1..n-1
+    tn_work   [n, L]       reset_before: each block's packing buffer for dW_hn
+    dht       [B, H]       dL/dh_t * z at the current step (reset_before)
+    work      [n, Bc, H]   each block's products with W_hh
+    dh0       [B, H]       carries dL/dh backwards; ends as dL/dh0
+    dx [B, T, I], dW_ih, db_ih, db_hh   outputs (dx, dW_ih: the entry's, for index input)
     dW_hrz, dW_hn [2H, H], [H, H]   dW_hh's r, z rows and its n rows
-
-``project=False``: ``gates`` already holds the input projection (index input);
-``input_grads=False``: dx and dW_ih are left to the caller.
 """
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
+from .. import _dispatch
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import (
+from ._blas import prefetch
+from ._buffers import (
+    history,
+    index_weight_grad,
+    input_buffers,
+    input_grad_buffers,
+    packed,
+    packed_transpose,
+    spend,
+)
+from ._grads import (
     add_parts,
-    add_valid_units,
     add_weight_grad,
-    backward_step,
-    chunk,
     column_sums,
-    copy_rows,
-    forward_step,
     input_projection,
-    keep_state,
-    prefetch,
-    prefetch_units,
-    recurrent_product,
     sequence_grads,
     weight_grad,
 )
 from ._math import sigmoid, tanh
+from ._panel import tn_work_size
+from ._steps import (
+    add_valid_rows,
+    backward_step,
+    chunk,
+    copy_rows,
+    forward_step,
+    keep_state,
+    recurrent_product,
+)
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 GRU_GATES = ("r", "z", "n")
 
+#: rows of sum that a reset_before GRU's backward gathers (``seg`` steps of a row
+#: block) before each product adding to ``dW_hn``.
+GRU_SEGMENT_ROWS = 128
+
+
+def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True, *,
+            reset_after=True):
+    """One direction of a GRU layer over a batch of sequences.
+
+    Parameters
+    ----------
+    x : ndarray, (B, T, I) float, C-contiguous, or (B, T) integer indices in [0, I)
+    W_ih, W_hh, b_ih, b_hh : ndarray
+        ``(3H, I)``, ``(3H, H)``, ``(3H,)``, ``(3H,)``, of the dtype of the call.
+    state : tuple of ndarray
+        ``(h0,)``, ``(B, H)``.
+    lengths : ndarray, (B,) int64
+        ``1 <= lengths[b] <= T``.
+    reverse : bool, default False
+        Run from the last step to the first.
+    training : bool, default True
+        Keep the cache that :func:`backward` spends.
+    reset_after : bool, default True
+        The cuDNN/PyTorch form (else the original, reset before the product).
+
+    Returns
+    -------
+    out : ndarray, (B, T, H)
+    final_state : tuple of ndarray
+        ``(hT,)``.
+    cache : dict or None
+    """
+    # BLAS takes unit inner strides (gemm fills its output with NaN otherwise).
+    W_ih, W_hh = np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh)
+    H = W_hh.shape[1]
+    dt = W_hh.dtype
+    x_k, gates, index_input, B, T = input_buffers(x, W_ih)
+    how = _dispatch.plan(B, T, 3 * H, W_ih.shape[1], H)
+    out, hT = np.empty((B, T, H), dt), np.empty((B, H), dt)
+    h_prev = history(training, B, T, H, dt)
+    # reset_after keeps W_hn h + b_hn for every step; reset_before keeps nothing
+    # more (its r * h is made again in backward).
+    hn = np.empty((B, T if reset_after else 0, H), dt)
+    n, rows = how.blocks, -(-B // how.blocks)
+    rh = np.empty((n, 0 if reset_after else rows, H), dt)
+    none = np.empty(0, dt)   # the other form's packed weights
+    if reset_after:
+        W_packed = (packed_transpose(W_hh, how.pack), none, none)
+        widths = 3 * H, 0, 0
+    else:
+        W_packed = (none, packed_transpose(W_hh[:2 * H], how.pack),
+                    packed_transpose(W_hh[2 * H:], how.pack))
+        widths = 0, 2 * H, H
+    rec, rec_rz, rec_n = (np.empty((n, rows, w), dt) for w in widths)
+    _dispatch.run(gru_seq_forward, how, x_k, state[0], lengths,
+                  (W_ih, W_hh, *W_packed, b_ih, b_hh),
+                  (reverse, training, index_input, reset_after, n, how.seq_chunks,
+                   how.seq_parallel),
+                  (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh))
+    cache = None
+    if training:
+        cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+                     reset_after=reset_after, h_prev=h_prev, gates=gates, hn=hn)
+    return out, (hT,), cache
+
+
+def _segment(rows, steps):
+    """Steps per ``dW_hn`` product in a reset_before GRU backward: enough for
+    :data:`GRU_SEGMENT_ROWS` rows of a block of ``rows``, at most ``steps``."""
+    return max(1, min(steps, -(-GRU_SEGMENT_ROWS // rows)))
+
+
+def backward(cache, dout, dstate):
+    """Backpropagation through time for :func:`forward`, spending its cache.
+
+    Parameters
+    ----------
+    cache : dict
+        A training forward's cache (a second backward from it raises).
+    dout : ndarray, (B, T, H)
+    dstate : tuple of ndarray
+        ``(dhT,)``, ``(B, H)``.
+
+    Returns
+    -------
+    dx : ndarray (B, T, I), or None for index input
+    grads : tuple of ndarray
+        ``(dW_ih, dW_hh, db_ih, db_hh)``.
+    dstate0 : tuple of ndarray
+        ``(dh0,)``.
+    """
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    reset_after = cache["reset_after"]
+    B, T = x.shape[:2]
+    H = W_hh.shape[1]
+    dt = W_hh.dtype
+    how = _dispatch.plan(B, T, 3 * H, W_ih.shape[1], H)
+    # the gate gradients are written over the gates, as in the LSTM, and the hidden
+    # side's n block (dan * r, reset_after) over hn, which only it reads
+    # (reset_before: hn is empty, and dW_hn is summed in the time loop).
+    dG, hn = spend(cache, "gates"), spend(cache, "hn")
+    dx, dW_ih = input_grad_buffers(x, W_ih)
+    dW_hh = np.empty_like(W_hh)
+    db_ih, db_hh = np.empty(3 * H, dt), np.empty(3 * H, dt)
+    dh0, dht = np.empty((B, H), dt), np.empty((B, H), dt)
+    n, rows = how.blocks, -(-B // how.blocks)
+    work = np.empty((n, rows, H), dt)
+    seg = _segment(rows, T)
+    before = 0 if reset_after else 1
+    rh, dan = (np.empty((n, before * seg * rows, H), dt) for _ in range(2))
+    dW_n_parts = np.empty((before * (n - 1), H, H), dt)
+    tn_work = np.empty((n, before * tn_work_size(dt)), dt)
+    index_input = x.ndim == 2
+    _dispatch.run(gru_seq_backward, how, cache["x_k"], cache["lengths"],
+                  (W_ih, W_hh, packed(W_hh, how.pack)), (cache["h_prev"], hn),
+                  (dout, dstate[0]),
+                  (cache["reverse"], index_input, reset_after, n, how.seq_chunks,
+                   how.seq_parallel, seg),
+                  (dx, dW_ih, dW_hh[:2 * H], dW_hh[2 * H:], db_ih, db_hh, dh0),
+                  (dG, dht, work, rh, dan, dW_n_parts, tn_work))
+    if index_input:
+        index_weight_grad(x, dG, dW_ih)
+        dx = None
+    return dx, (dW_ih, dW_hh, db_ih, db_hh), (dh0,)
+
 
 @njit(**JIT_OPTIONS)
-def gru_units_forward_after(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn, out):
-    """reset_after gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row;
-    ``rec_k [B, 3Hc]`` is this chunk's ``h W_hh^T`` (gate blocks of width Hc)."""
+def gru_gates_forward(t, lengths, gates, rec, b_ih, b_hh, hT, hn, out):
+    """reset_after: the gate pass of step ``t`` for every row of a block (``rec
+    [rows, 3H]``: the step's ``h W_hh^T``); ``hn[:, t]`` keeps ``W_hn h + b_hn``."""
     H = hT.shape[1]
-    n = u1 - u0
-    Hc = rec_k.shape[1] // 3
     one = hT.dtype.type(1.0)
-    bi_r, bi_z, bi_n = b_ih[u0:u1], b_ih[H + u0:H + u1], b_ih[2 * H + u0:2 * H + u1]
-    bh_r, bh_z, bh_n = b_hh[u0:u1], b_hh[H + u0:H + u1], b_hh[2 * H + u0:2 * H + u1]
+    bi_r, bi_z, bi_n = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
+    bh_r, bh_z, bh_n = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 3)
+            prefetch(gates[r + 1, t], 0, 3 * H)
         a = gates[r, t]
         if t >= lengths[r]:
-            for g in range(3):
-                a[g * H + u0:g * H + u1] = 0.0
-            hn[r, t, u0:u1] = 0.0
-            out[r, t, u0:u1] = 0.0
+            a[:] = 0.0
+            hn[r, t] = 0.0
+            out[r, t] = 0.0
             continue
-        a_r, a_z, a_n = a[u0:u1], a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
-        rc = rec_k[r]
-        rc_r, rc_z, rc_n = rc[:n], rc[Hc:Hc + n], rc[2 * Hc:2 * Hc + n]
-        h_r, hn_r, o_r = hT[r, u0:u1], hn[r, t, u0:u1], out[r, t, u0:u1]
-        for j in range(n):
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        rc = rec[r]
+        rc_r, rc_z, rc_n = rc[:H], rc[H:2 * H], rc[2 * H:]
+        h_r, hn_r, o_r = hT[r], hn[r, t], out[r, t]
+        for j in range(H):
             rg = sigmoid(a_r[j] + bi_r[j] + rc_r[j] + bh_r[j])
             zg = sigmoid(a_z[j] + bi_z[j] + rc_z[j] + bh_z[j])
             hnj = rc_n[j] + bh_n[j]
@@ -122,28 +257,25 @@ def gru_units_forward_after(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, hn
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_rz_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, rh):
-    """reset_before, first half of step ``t`` for units ``[u0, u1)``: r, z and
-    ``rh = r * h`` (``[B, H]``, the operand of the n block's product; ``rec_k
-    [B, 2Hc]``: this chunk's ``h W_hrz^T``)."""
+def gru_rz_gates_forward(t, lengths, gates, rec_rz, b_ih, b_hh, hT, rh):
+    """reset_before, first half of step ``t``: r, z and ``rh = r * h`` (``[rows, H]``,
+    the operand of the n block's product; ``rec_rz [rows, 2H]``: ``h W_hrz^T``)."""
     H = hT.shape[1]
-    n = u1 - u0
-    Hc = rec_k.shape[1] // 2
-    bi_r, bi_z = b_ih[u0:u1], b_ih[H + u0:H + u1]
-    bh_r, bh_z = b_hh[u0:u1], b_hh[H + u0:H + u1]
+    bi_r, bi_z = b_ih[:H], b_ih[H:2 * H]
+    bh_r, bh_z = b_hh[:H], b_hh[H:2 * H]
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 2)
+            prefetch(gates[r + 1, t], 0, 2 * H)
         if t >= lengths[r]:
-            rh[r, u0:u1] = 0.0
+            rh[r] = 0.0
             continue
         a = gates[r, t]
-        a_r, a_z = a[u0:u1], a[H + u0:H + u1]
-        rc = rec_k[r]
-        rc_r, rc_z = rc[:n], rc[Hc:Hc + n]
-        h_r, rh_r = hT[r, u0:u1], rh[r, u0:u1]
-        for j in range(n):
+        a_r, a_z = a[:H], a[H:2 * H]
+        rc = rec_rz[r]
+        rc_r, rc_z = rc[:H], rc[H:2 * H]
+        h_r, rh_r = hT[r], rh[r]
+        for j in range(H):
             rg = sigmoid(a_r[j] + bi_r[j] + rc_r[j] + bh_r[j])
             a_r[j] = rg
             a_z[j] = sigmoid(a_z[j] + bi_z[j] + rc_z[j] + bh_z[j])
@@ -151,26 +283,24 @@ def gru_units_rz_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, rh):
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_n_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, out):
-    """reset_before, second half of step ``t`` for units ``[u0, u1)``: n and h
-    (``rec_k [B, Hc]``: this chunk's ``(r h) W_hn^T``)."""
+def gru_n_gates_forward(t, lengths, gates, rec_n, b_ih, b_hh, hT, out):
+    """reset_before, second half of step ``t``: n and h (``rec_n [rows, H]``:
+    ``(r h) W_hn^T``)."""
     H = hT.shape[1]
-    n = u1 - u0
     one = hT.dtype.type(1.0)
-    bi_n, bh_n = b_ih[2 * H + u0:2 * H + u1], b_hh[2 * H + u0:2 * H + u1]
+    bi_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch_units(gates[r + 1, t], H, u0, u1, 1, 3)
+            prefetch(gates[r + 1, t], H, 3 * H)
         a = gates[r, t]
         if t >= lengths[r]:
-            for g in range(3):
-                a[g * H + u0:g * H + u1] = 0.0
-            out[r, t, u0:u1] = 0.0
+            a[:] = 0.0
+            out[r, t] = 0.0
             continue
-        a_z, a_n = a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
-        rc, h_r, o_r = rec_k[r, :n], hT[r, u0:u1], out[r, t, u0:u1]
-        for j in range(n):
+        a_z, a_n = a[H:2 * H], a[2 * H:]
+        rc, h_r, o_r = rec_n[r], hT[r], out[r, t]
+        for j in range(H):
             zg = a_z[j]
             ng = tanh(a_n[j] + bi_n[j] + rc[j] + bh_n[j])
             h = (one - zg) * ng + zg * h_r[j]
@@ -180,32 +310,29 @@ def gru_units_n_before(u0, u1, t, lengths, gates, rec_k, b_ih, b_hh, hT, out):
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh):
-    """reset_after backward gate pass of step ``t`` for units ``[u0, u1)``: ``gates[:, t]``
-    (r, z, n) is replaced by [dar, daz, dan] (in place, through one view, so that the
-    loop runs vectorised), ``hn[:, t]`` is replaced by
-    ``dan * r``, and ``dh`` becomes ``dL/dh_t * z`` there (the recurrent product
-    is added after)."""
+def gru_gates_backward(t, lengths, gates, h_prev, hn, dout, dh):
+    """reset_after: the backward gate pass of step ``t`` for every row of a block:
+    ``gates[:, t]`` (r, z, n) is replaced by [dar, daz, dan] (in place, through one
+    view, so that the loop runs vectorised), ``hn[:, t]`` by ``dan * r``, and ``dh``
+    becomes ``dL/dh_t * z`` (the recurrent product is added after)."""
     H = dh.shape[1]
-    n = u1 - u0
     one = dh.dtype.type(1.0)
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 3)
-            prefetch(h_prev[r + 1, t], u0, u1)
-            prefetch(hn[r + 1, t], u0, u1)
-            prefetch(dout[r + 1, t], u0, u1)
+            prefetch(gates[r + 1, t], 0, 3 * H)
+            prefetch(h_prev[r + 1, t], 0, H)
+            prefetch(hn[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
         a = gates[r, t]
         if t >= lengths[r]:
-            for g in range(3):
-                a[g * H + u0:g * H + u1] = 0.0
-            hn[r, t, u0:u1] = 0.0
+            a[:] = 0.0
+            hn[r, t] = 0.0
             continue
-        a_r, a_z, a_n = a[u0:u1], a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
-        hp_r, hn_r = h_prev[r, t, u0:u1], hn[r, t, u0:u1]
-        do_r, dh_r = dout[r, t, u0:u1], dh[r, u0:u1]
-        for j in range(n):
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        hp_r, hn_r = h_prev[r, t], hn[r, t]
+        do_r, dh_r = dout[r, t], dh[r]
+        for j in range(H):
             rg = a_r[j]
             zg = a_z[j]
             ng = a_n[j]
@@ -222,30 +349,28 @@ def gru_units_backward_after(u0, u1, t, lengths, gates, h_prev, hn, dout, dh):
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dht, rh):
-    """reset_before backward, first half, units ``[u0, u1)``: daz and dan over the
-    z and n blocks of ``gates[:, t]`` (each read first, through the same view),
-    ``dht = dL/dh_t * z`` and ``rh = r * h_prev`` (``[B, H]``, recomputed for
-    ``dW_hn``: the forward keeps no ``r * h`` for every step)."""
+def gru_zn_gates_backward(t, lengths, gates, h_prev, dout, dh, dht, rh):
+    """reset_before backward, first half of step ``t``: daz and dan over the z and n
+    blocks of ``gates[:, t]`` (each read first, through the same view), ``dht =
+    dL/dh_t * z`` and ``rh = r * h_prev`` (``[rows, H]``, made again for ``dW_hn``:
+    the forward keeps no ``r * h`` for every step)."""
     H = dh.shape[1]
-    n = u1 - u0
     one = dh.dtype.type(1.0)
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch_units(gates[r + 1, t], H, u0, u1, 1, 3)
-            prefetch(h_prev[r + 1, t], u0, u1)
-            prefetch(dout[r + 1, t], u0, u1)
+            prefetch(gates[r + 1, t], H, 3 * H)
+            prefetch(h_prev[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
         a = gates[r, t]
         if t >= lengths[r]:
-            a[H + u0:H + u1] = 0.0
-            a[2 * H + u0:2 * H + u1] = 0.0
-            rh[r, u0:u1] = 0.0
+            a[H:] = 0.0
+            rh[r] = 0.0
             continue
-        a_r, a_z, a_n = a[u0:u1], a[H + u0:H + u1], a[2 * H + u0:2 * H + u1]
-        hp_r, dh_r, do_r = h_prev[r, t, u0:u1], dh[r, u0:u1], dout[r, t, u0:u1]
-        dht_r, rh_r = dht[r, u0:u1], rh[r, u0:u1]
-        for j in range(n):
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        hp_r, dh_r, do_r = h_prev[r, t], dh[r], dout[r, t]
+        dht_r, rh_r = dht[r], rh[r]
+        for j in range(H):
             zg = a_z[j]
             ng = a_n[j]
             rh_r[j] = a_r[j] * hp_r[j]
@@ -256,152 +381,133 @@ def gru_units_zn_backward_before(u0, u1, t, lengths, gates, h_prev, dout, dh, dh
 
 
 @njit(**JIT_OPTIONS)
-def gru_units_r_backward_before(u0, u1, t, lengths, gates, h_prev, dht, drh_k, dh):
-    """reset_before backward, second half, units ``[u0, u1)`` (``drh_k [B, Hc]``:
-    this chunk's ``dan W_hn``, the gradient of r*h): dar over the r block of
-    ``gates[:, t]`` (in place) and ``dh = dht + drh r``."""
-    n = u1 - u0
+def gru_r_gates_backward(t, lengths, gates, h_prev, dht, drh, dh):
+    """reset_before backward, second half of step ``t`` (``drh [rows, H]``: ``dan
+    W_hn``, the gradient of r*h): dar over the r block of ``gates[:, t]`` (in place)
+    and ``dh = dht + drh r``."""
+    H = dh.shape[1]
     one = dh.dtype.type(1.0)
     B = gates.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch(gates[r + 1, t], u0, u1)
-            prefetch(h_prev[r + 1, t], u0, u1)
-        a_r = gates[r, t, u0:u1]
+            prefetch(gates[r + 1, t], 0, H)
+            prefetch(h_prev[r + 1, t], 0, H)
+        a_r = gates[r, t, :H]
         if t >= lengths[r]:
             a_r[:] = 0.0
             continue
-        hp_r, dht_r, drh_r = h_prev[r, t, u0:u1], dht[r, u0:u1], drh_k[r, :n]
-        dh_r = dh[r, u0:u1]
-        for j in range(n):
+        hp_r, dht_r, drh_r, dh_r = h_prev[r, t], dht[r], drh[r], dh[r]
+        for j in range(H):
             rg = a_r[j]
-            drh = drh_r[j]
-            a_r[j] = drh * hp_r[j] * rg * (one - rg)
-            dh_r[j] = dht_r[j] + drh * rg
+            d = drh_r[j]
+            a_r[j] = d * hp_r[j] * rg * (one - rg)
+            dh_r[j] = dht_r[j] + d * rg
 
 
-@njit(**JIT_OPTIONS)
-def gru_rows_forward(reverse, reset_after, keep, lengths, gates, W_rows, W_rz_rows, W_n_rows,
-                     W_hh, b_ih, b_hh, out, hT, h_prev, hn, rec, rec_rz, rec_n, rh):
-    """The time loop of a block of rows (every row argument that block's slice;
-    ``rec``, ``rec_rz``, ``rec_n``, ``rh`` its workspaces)."""
-    T = gates.shape[1]
+def _gru_seq_forward(x, h0, lengths, weights, options, buffers):
+    """The compiled forward: the input projection, then each block of rows runs the
+    whole time loop (blocks in parallel in the parallel kernel)."""
+    W_ih, W_hh, W_hh_T_packed, W_hrz_T_packed, W_hn_T_packed, b_ih, b_hh = weights
+    reverse, training, index_input, reset_after, blocks, seq_chunks, seq_parallel = options
+    out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh = buffers
+    B, T = gates.shape[0], gates.shape[1]
     H = hT.shape[1]
-    for s in range(T):
-        t = forward_step(s, T, reverse)
-        if keep:
-            keep_state(hT, h_prev, t)
-        if reset_after:
-            recurrent_product(hT, W_rows, 0, W_hh, True, rec, 0)
-            gru_units_forward_after(0, H, t, lengths, gates, rec, b_ih, b_hh, hT, hn, out)
-        else:
-            recurrent_product(hT, W_rz_rows, 0, W_hh[:2 * H], True, rec_rz, 0)
-            gru_units_rz_before(0, H, t, lengths, gates, rec_rz, b_ih, b_hh, hT, rh)
-            recurrent_product(rh, W_n_rows, 0, W_hh[2 * H:], True, rec_n, 0)
-            gru_units_n_before(0, H, t, lengths, gates, rec_n, b_ih, b_hh, hT, out)
-
-
-@njit(**JIT_OPTIONS)
-def gru_rows_backward(reverse, reset_after, lengths, h_prev, hn, dout, W_cols, W_hh, dh, dG,
-                      dht, dh_part, seg, rh, dan, dW_n):
-    """The backward time loop of a block of rows (``dht``, ``dh_part [rows, H]``
-    workspaces): step t+1's recurrent product, then the gate pass of step t.
-    ``dG`` holds the gates and gets their gradients.
-
-    reset_before: this block's ``dW_n = sum dan^T (r * h_prev)`` (``[H, H]``,
-    zeroed here) is summed ``seg`` steps at a time: each step's ``r * h_prev``,
-    made again before ``r`` is overwritten, and its ``dan`` go to the next
-    ``rows`` rows of ``rh`` and ``dan`` (``[seg * rows, H]`` workspaces), and one
-    product of ``seg * rows`` rows adds them (a product a step would read and
-    write all of ``dW_n`` for a few rows of sum, and evict ``W_cols`` from the
-    cache)."""
-    T = dout.shape[1]
-    H = dh.shape[1]
-    m = dh.shape[0]
-    filled = 0
-    if not reset_after:
-        dW_n[:, :] = 0.0
-    t_next = -1
-    for s in range(T + 1):
-        t = backward_step(s, T, reverse)
-        if t_next >= 0:
-            recurrent_product(dG[:, t_next, :2 * H], W_cols, 0, W_hh[:2 * H], False, dh_part, 0)
+    if not index_input:
+        input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
+    hT[:] = h0
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        m = r1 - r0
+        h, lens, g, o = hT[r0:r1], lengths[r0:r1], gates[r0:r1], out[r0:r1]
+        for s in range(T):
+            t = forward_step(s, T, reverse)
+            if training:
+                keep_state(h, h_prev[r0:r1], t)
             if reset_after:
-                recurrent_product(hn[:, t_next], W_cols, 2 * H, W_hh[2 * H:], False, dh_part, 1)
-            add_valid_units(0, H, t_next, lengths, dh_part, dh)
-        if t >= 0:
-            if reset_after:
-                gru_units_backward_after(0, H, t, lengths, dG, h_prev, hn, dout, dh)
+                recurrent_product(h, W_hh_T_packed, 0, W_hh, True, rec[k, :m], 0)
+                gru_gates_forward(t, lens, g, rec[k, :m], b_ih, b_hh, h, hn[r0:r1], o)
             else:
-                rh_t = rh[filled * m:(filled + 1) * m]
-                gru_units_zn_backward_before(0, H, t, lengths, dG, h_prev, dout, dh, dht, rh_t)
-                copy_rows(dG[:, t, 2 * H:], dan[filled * m:(filled + 1) * m])
-                filled += 1
-                if filled == seg:
-                    add_weight_grad(dan[:filled * m], rh[:filled * m], dW_n)
-                    filled = 0
-                # d(r*h) from the n block of step t: all of it is this block's.
-                recurrent_product(dG[:, t, 2 * H:], W_cols, 2 * H, W_hh[2 * H:], False, dh_part, 0)
-                gru_units_r_backward_before(0, H, t, lengths, dG, h_prev, dht, dh_part, dh)
-        t_next = t
-    if filled > 0:
-        add_weight_grad(dan[:filled * m], rh[:filled * m], dW_n)
+                recurrent_product(h, W_hrz_T_packed, 0, W_hh[:2 * H], True, rec_rz[k, :m], 0)
+                gru_rz_gates_forward(t, lens, g, rec_rz[k, :m], b_ih, b_hh, h, rh[k, :m])
+                recurrent_product(rh[k, :m], W_hn_T_packed, 0, W_hh[2 * H:], True,
+                                  rec_n[k, :m], 0)
+                gru_n_gates_forward(t, lens, g, rec_n[k, :m], b_ih, b_hh, h, o)
 
 
-def _forward_factory(rows):
-    def gru_seq_forward(x, W_ih, W_rows, W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, h0, lengths,
-                        reverse, reset_after, keep, project, n_chunks, seq_chunks,
-                        seq_parallel, out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh):
-        B = gates.shape[0]
-        if project:
-            input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
-        hT[:] = h0
-        for k in rows(n_chunks):
-            r0, r1 = chunk(k, n_chunks, B)
-            m = r1 - r0
-            gru_rows_forward(reverse, reset_after, keep, lengths[r0:r1], gates[r0:r1], W_rows,
-                             W_rz_rows, W_n_rows, W_hh, b_ih, b_hh, out[r0:r1], hT[r0:r1],
-                             h_prev[r0:r1], hn[r0:r1], rec[k, :m], rec_rz[k, :m], rec_n[k, :m],
-                             rh[k, :m])
+def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers):
+    """The compiled backward: each block of rows runs the time loop backwards (step
+    t+1's recurrent products into dL/dh_t, then step t's gate pass), then the weight,
+    input and bias gradients.
 
-    return gru_seq_forward
+    reset_before: each block sums its ``dW_hn = sum dan^T (r * h_prev)`` (block 0
+    into ``dW_hn``, block k > 0 into ``dW_n_parts[k - 1]``) ``seg`` steps at a time:
+    each step's ``r * h_prev``, made again before ``r`` is overwritten, and its
+    ``dan`` go to the next rows of ``rh`` and ``dan``, and one product of ``seg *
+    rows`` rows adds them (a product a step would read and write all of ``dW_hn``
+    for a few rows of sum, and evict ``W_hh_packed`` from the cache)."""
+    W_ih, W_hh, W_hh_packed = weights
+    h_prev, hn = kept
+    dout, dhT = douts
+    reverse, index_input, reset_after, blocks, seq_chunks, seq_parallel, seg = options
+    dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0 = grads
+    dG, dht, work, rh, dan, dW_n_parts, tn_work = buffers
+    B, T = dout.shape[0], dout.shape[1]
+    H = dh0.shape[1]
+    # dh0 carries dL/dh backwards through time and ends as the initial-state gradient.
+    dh0[:] = dhT
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        m = r1 - r0
+        dh, lens, dG_k, hp = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], h_prev[r0:r1]
+        dW_n = dW_hn if (reset_after or k == 0) else dW_n_parts[k - 1]
+        if not reset_after:
+            dW_n[:, :] = 0.0
+        filled = 0
+        t_next = -1
+        for s in range(T + 1):
+            t = backward_step(s, T, reverse)
+            if t_next >= 0:
+                recurrent_product(dG_k[:, t_next, :2 * H], W_hh_packed, 0, W_hh[:2 * H], False,
+                                  work[k, :m], 0)
+                if reset_after:
+                    recurrent_product(hn[r0:r1, t_next], W_hh_packed, 2 * H, W_hh[2 * H:],
+                                      False, work[k, :m], 1)
+                add_valid_rows(t_next, lens, work[k, :m], dh)
+            if t >= 0:
+                if reset_after:
+                    gru_gates_backward(t, lens, dG_k, hp, hn[r0:r1], dout[r0:r1], dh)
+                else:
+                    rh_t = rh[k, filled * m:(filled + 1) * m]
+                    gru_zn_gates_backward(t, lens, dG_k, hp, dout[r0:r1], dh, dht[r0:r1], rh_t)
+                    copy_rows(dG_k[:, t, 2 * H:], dan[k, filled * m:(filled + 1) * m])
+                    filled += 1
+                    if filled == seg:
+                        add_weight_grad(dan[k, :filled * m], rh[k, :filled * m], dW_n,
+                                        tn_work[k])
+                        filled = 0
+                    # d(r*h) from the n block of step t: all of it is this block's.
+                    recurrent_product(dG_k[:, t, 2 * H:], W_hh_packed, 2 * H, W_hh[2 * H:],
+                                      False, work[k, :m], 0)
+                    gru_r_gates_backward(t, lens, dG_k, hp, dht[r0:r1], work[k, :m], dh)
+            t_next = t
+        if filled > 0:
+            add_weight_grad(dan[k, :filled * m], rh[k, :filled * m], dW_n, tn_work[k])
+    sequence_grads(seq_parallel, dG, x, h_prev, W_ih, index_input, seq_chunks, dx, dW_ih,
+                   dW_hrz)
+    N = B * T
+    gf = dG.reshape(N, 3 * H)
+    column_sums(gf, db_ih)
+    if reset_after:
+        # the n rows see dan * r (kept in hn) against h.
+        hnf = hn.reshape(N, H)
+        weight_grad(seq_parallel, hnf, h_prev.reshape(N, H), seq_chunks, dW_hn)
+        db_hh[:2 * H] = db_ih[:2 * H]
+        column_sums(hnf, db_hh[2 * H:])
+    else:
+        # the n rows saw dan against r * h, summed in the time loop.
+        add_parts(dW_hn, dW_n_parts)
+        db_hh[:] = db_ih
 
 
-def _backward_factory(rows):
-    def gru_seq_backward(x, W_ih, W_cols, W_hh, lengths, reverse, reset_after, input_grads,
-                         n_chunks, seq_chunks, seq_parallel, h_prev, hn, dout, dhT, dx,
-                         dW_ih, dW_hrz, dW_hn, dW_n_parts,
-                         db_ih, db_hh, dh0, dG, dht, dh_parts, seg, rh, dan):
-        # dh0 carries dL/dh backwards through time and ends as the initial-state
-        # gradient (see the module docstring for dG and hn). reset_before: block 0
-        # sums its dW_hn into dW_hn, block k > 0 into dW_n_parts[k - 1].
-        B, T = dout.shape[0], dout.shape[1]
-        H = dh0.shape[1]
-        dh0[:] = dhT
-        for k in rows(n_chunks):
-            r0, r1 = chunk(k, n_chunks, B)
-            part = dW_hn if (reset_after or k == 0) else dW_n_parts[k - 1]
-            gru_rows_backward(reverse, reset_after, lengths[r0:r1], h_prev[r0:r1], hn[r0:r1],
-                              dout[r0:r1], W_cols, W_hh, dh0[r0:r1], dG[r0:r1], dht[r0:r1],
-                              dh_parts[k, :r1 - r0], seg, rh[k], dan[k], part)
-        sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
-                       dW_hrz)
-        N = B * T
-        gf = dG.reshape(N, 3 * H)
-        column_sums(gf, db_ih)
-        if reset_after:
-            # the n rows see dan * r (kept in hn) against h.
-            hnf = hn.reshape(N, H)
-            weight_grad(seq_parallel, hnf, h_prev.reshape(N, H), seq_chunks, dW_hn)
-            db_hh[:2 * H] = db_ih[:2 * H]
-            column_sums(hnf, db_hh[2 * H:])
-        else:
-            # the n rows saw dan against r * h, summed in the time loop.
-            add_parts(dW_hn, dW_n_parts)
-            db_hh[:] = db_ih
-
-    return gru_seq_backward
-
-
-gru_seq_forward_serial, gru_seq_forward_parallel = jit_pair(_forward_factory)
-gru_seq_backward_serial, gru_seq_backward_parallel = jit_pair(_backward_factory)
+gru_seq_forward = jit_pair(_gru_seq_forward)
+gru_seq_backward = jit_pair(_gru_seq_backward)

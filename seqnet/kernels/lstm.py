@@ -1,4 +1,4 @@
-"""LSTM forward and backward kernels (gate order i, f, g, o).
+"""LSTM: the forward pass and backpropagation through time (gate order i, f, g, o).
 
 Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
 
@@ -7,103 +7,179 @@ Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
     c_t = f * c_{t-1} + i * g
     h_t = o * tanh(c_t)
 
-Past a row's length the state is carried unchanged and the output is 0.
+Past a row's length the state is carried unchanged and the output is 0. ``reverse``
+runs the steps from t = T-1 down to 0; the masks are the same, so the reverse
+direction of a row starts at its last valid step.
 
-Buffers (batch-first, as the layers take them; B rows, T steps, I inputs, H hidden
-units)::
+The path of a call: :func:`forward` (plain Python) allocates every buffer and makes
+one compiled call, ``lstm_seq_forward``: the input projection of every step, then,
+for each block of rows, the time loop, each step one recurrent product and one gate
+pass, :func:`lstm_gates_forward`. :func:`backward`, ``lstm_seq_backward`` and
+:func:`lstm_gates_backward` mirror them. How a call runs (serial or parallel, blocks
+of rows, packed weights) is :mod:`seqnet._dispatch`'s plan.
 
-    x       [B, T, I]     input
-    W_ih    [4H, I]       b [4H] (b_ih + b_hh)
-    W_rows  [L]           W_hh.T ([H, 4H]) packed in panels (forward; see _panel)
-    W_cols  [L]           W_hh ([4H, H]) packed in panels (backward)
-    h0, c0  [B, H]        initial state
-    lengths [B] int64     1 <= lengths[b] <= T
-    out     [B, T, H]     h_t at valid steps, 0 elsewhere
-    hT, cT  [B, H]        state after each row's last valid step
-    h_prev  [B, T, H]     state entering step t (kept for backward when keep)
-    c_prev  [B, T, H]
-    gates   [B, T, 4H]    input projection, then post-activation i, f, g, o
-    rec     [n, Bc, 4H]   per-block recurrent products (Bc = ceil(B / n))
+Forward buffers (batch-first, as the layers take them; B rows, T steps, I inputs,
+H hidden units, n row blocks of at most Bc rows)::
 
-``n = n_chunks`` splits the batch rows in blocks (``[k*B//n, (k+1)*B//n)``): rows
-never depend on each other, so each block runs the whole time loop on its own
-(one ``rows(n)`` loop around it: one parallel region per call), its per-step
-product ``h @ W_hh.T`` on packed weights (:mod:`seqnet.kernels._panel`) and then
-its gate pass; the backward likewise. A row's sums are made in the same order in
-any block, so the block count changes no bit. The whole-sequence products split
-their output in ``seq_chunks``: the input projection and dx by rows of B*T, the
-weight gradients by rows of the weights (each chunk one GEMM over all B*T rows,
-no partial sums); the serial and parallel kernels get the same count, so they
-agree bit for bit.
+    x         [B, T, I]   input ([B, T, 0] for index input: gates holds its projection)
+    h0, c0    [B, H]      initial state
+    lengths   [B] int64   1 <= lengths[b] <= T
+    W_ih      [4H, I]     W_hh [4H, H]; b [4H] = b_ih + b_hh
+    W_hh_T_packed [L]     W_hh.T packed in panels for the per-step products (empty:
+                          BLAS on W_hh; see _panel)
+    out       [B, T, H]   h_t at valid steps, 0 elsewhere
+    hT, cT    [B, H]      state after each row's last valid step
+    h_prev    [B, T, H]   state entering step t (kept for backward when training)
+    c_prev    [B, T, H]
+    gates     [B, T, 4H]  input projection in; post-activation i, f, g, o out
+    rec       [n, Bc, 4H] each block's recurrent products
 
 Backward buffers::
 
-    dout    [B, T, H]     dL/d out;   dhT, dcT [B, H]: dL/d hT, dL/d cT
-    dG      [B, T, 4H]    the forward's gates in; dL/da, the pre-activation gradients
+    dout      [B, T, H]   dL/d out;   dhT, dcT [B, H]: dL/d hT, dL/d cT
+    dG        [B, T, 4H]  the forward's gates in; dL/da, the pre-activation gradients
                           (i, f, g, o blocks), out, written over them in place
-    dh0,dc0 [B, H]        carry dL/dh, dL/dc backwards; end as the initial-state grads
-    dh_parts [n, Bc, H]   per-block workspace: dG[:, t] W_hh
-    dx [B, T, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
-
-``project=False``: ``gates`` already holds the input projection (index input);
-``input_grads=False``: dx and dW_ih are left to the caller.
-
-``reverse`` runs the steps from t = T-1 down to 0; the masks are the same, so the
-reverse direction of a row starts at its last valid step.
+    dh0, dc0  [B, H]      carry dL/dh, dL/dc backwards; end as the initial-state grads
+    work      [n, Bc, H]  each block's dG[:, t] W_hh
+    dx [B, T, I], dW_ih, dW_hh, db   outputs (dx and dW_ih: the entry's, for index input)
 """
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
+from .. import _dispatch
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import (
-    backward_step,
-    carry_back,
-    chunk,
-    column_sums,
-    forward_step,
-    input_projection,
-    keep_state,
-    prefetch,
-    prefetch_units,
-    recurrent_product,
-    sequence_grads,
+from ._blas import prefetch
+from ._buffers import (
+    history,
+    index_weight_grad,
+    input_buffers,
+    input_grad_buffers,
+    packed,
+    packed_transpose,
+    spend,
 )
+from ._grads import column_sums, input_projection, sequence_grads
 from ._math import sigmoid, tanh
+from ._steps import backward_step, carry_back, chunk, forward_step, keep_state, recurrent_product
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 LSTM_GATES = ("i", "f", "g", "o")
 
 
-@njit(**JIT_OPTIONS)
-def lstm_units_forward(u0, u1, t, lengths, gates, rec_k, b, cT, hT, out):
-    """Gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row.
+def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True):
+    """One direction of an LSTM layer over a batch of sequences.
 
-    ``gates [B, T, 4H]`` holds the input projection in and post-activation i, f, g, o
-    out (row ``r``'s step ``t`` is ``gates[r, t]``); ``rec_k [B, 4Hc]`` is this chunk's
-    recurrent product, gate blocks of width ``Hc`` (``Hc >= u1 - u0``, padded).
+    Parameters
+    ----------
+    x : ndarray, (B, T, I) float, C-contiguous, or (B, T) integer indices in [0, I)
+    W_ih, W_hh, b_ih, b_hh : ndarray
+        ``(4H, I)``, ``(4H, H)``, ``(4H,)``, ``(4H,)``, of the dtype of the call.
+    state : tuple of ndarray
+        ``(h0, c0)``, each ``(B, H)``.
+    lengths : ndarray, (B,) int64
+        ``1 <= lengths[b] <= T``.
+    reverse : bool, default False
+        Run from the last step to the first.
+    training : bool, default True
+        Keep the cache that :func:`backward` spends.
+
+    Returns
+    -------
+    out : ndarray, (B, T, H)
+    final_state : tuple of ndarray
+        ``(hT, cT)``, each ``(B, H)``.
+    cache : dict or None
     """
+    # BLAS takes unit inner strides (gemm fills its output with NaN otherwise).
+    W_ih, W_hh = np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh)
+    H = W_hh.shape[1]
+    dt = W_hh.dtype
+    x_k, gates, index_input, B, T = input_buffers(x, W_ih)
+    how = _dispatch.plan(B, T, 4 * H, W_ih.shape[1], H)
+    out = np.empty((B, T, H), dt)
+    hT, cT = np.empty((B, H), dt), np.empty((B, H), dt)
+    h_prev, c_prev = history(training, B, T, H, dt), history(training, B, T, H, dt)
+    rec = np.empty((how.blocks, -(-B // how.blocks), 4 * H), dt)
+    _dispatch.run(lstm_seq_forward, how, x_k, state, lengths,
+                  (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
+                  (reverse, training, index_input, how.blocks, how.seq_chunks,
+                   how.seq_parallel),
+                  (out, hT, cT, h_prev, c_prev, gates, rec))
+    cache = None
+    if training:
+        cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+                     h_prev=h_prev, c_prev=c_prev, gates=gates)
+    return out, (hT, cT), cache
+
+
+def backward(cache, dout, dstate):
+    """Backpropagation through time for :func:`forward`, spending its cache.
+
+    Parameters
+    ----------
+    cache : dict
+        A training forward's cache (a second backward from it raises).
+    dout : ndarray, (B, T, H)
+    dstate : tuple of ndarray
+        ``(dhT, dcT)``, each ``(B, H)``.
+
+    Returns
+    -------
+    dx : ndarray (B, T, I), or None for index input
+    grads : tuple of ndarray
+        ``(dW_ih, dW_hh, db_ih, db_hh)``.
+    dstate0 : tuple of ndarray
+        ``(dh0, dc0)``.
+    """
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    B, T = x.shape[:2]
+    H = W_hh.shape[1]
+    dt = W_hh.dtype
+    how = _dispatch.plan(B, T, 4 * H, W_ih.shape[1], H)
+    # dL/da of every step overwrites the gates it is made from (each element is
+    # read before it is written, and nothing reads the gates after): the cache is
+    # spent, and BPTT needs no second (B, T, 4H) buffer.
+    dG = spend(cache, "gates")
+    dx, dW_ih = input_grad_buffers(x, W_ih)
+    dW_hh, db = np.empty_like(W_hh), np.empty(4 * H, dt)
+    dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
+    work = np.empty((how.blocks, -(-B // how.blocks), H), dt)
+    index_input = x.ndim == 2
+    _dispatch.run(lstm_seq_backward, how, cache["x_k"], cache["lengths"],
+                  (W_ih, W_hh, packed(W_hh, how.pack)), (cache["h_prev"], cache["c_prev"]),
+                  (dout, dstate[0], dstate[1]),
+                  (cache["reverse"], index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+                  (dx, dW_ih, dW_hh, db, dh0, dc0), (dG, work))
+    if index_input:
+        index_weight_grad(x, dG, dW_ih)
+        dx = None
+    return dx, (dW_ih, dW_hh, db, db.copy()), (dh0, dc0)
+
+
+@njit(**JIT_OPTIONS)
+def lstm_gates_forward(t, lengths, gates, rec, b, cT, hT, out):
+    """The gate pass of step ``t`` for every row of a block: ``gates[r, t]`` holds
+    the input projection in and i, f, g, o out; ``rec [rows, 4H]`` is the step's
+    recurrent product; ``cT``, ``hT`` go from the state entering the step to the
+    state leaving it."""
     H = cT.shape[1]
-    n = u1 - u0
-    Hc = rec_k.shape[1] // 4
-    b_i, b_f = b[u0:u1], b[H + u0:H + u1]
-    b_g, b_o = b[2 * H + u0:2 * H + u1], b[3 * H + u0:3 * H + u1]
+    b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     B = gates.shape[0]
     for r in range(B):
         a = gates[r, t]
         if r + 1 < B:
-            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 4)
+            prefetch(gates[r + 1, t], 0, 4 * H)
         if t >= lengths[r]:
-            for g in range(4):
-                a[g * H + u0:g * H + u1] = 0.0
-            out[r, t, u0:u1] = 0.0
+            a[:] = 0.0
+            out[r, t] = 0.0
             continue
         # One 1-D view per gate block, indexed from 0: LLVM vectorises the loop.
-        a_i, a_f = a[u0:u1], a[H + u0:H + u1]
-        a_g, a_o = a[2 * H + u0:2 * H + u1], a[3 * H + u0:3 * H + u1]
-        rc = rec_k[r]
-        r_i, r_f, r_g, r_o = rc[:n], rc[Hc:Hc + n], rc[2 * Hc:2 * Hc + n], rc[3 * Hc:3 * Hc + n]
-        c_r, h_r, o_r = cT[r, u0:u1], hT[r, u0:u1], out[r, t, u0:u1]
-        for j in range(n):
+        a_i, a_f, a_g, a_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+        rc = rec[r]
+        r_i, r_f, r_g, r_o = rc[:H], rc[H:2 * H], rc[2 * H:3 * H], rc[3 * H:]
+        c_r, h_r, o_r = cT[r], hT[r], out[r, t]
+        for j in range(H):
             i = sigmoid(a_i[j] + r_i[j] + b_i[j])
             f = sigmoid(a_f[j] + r_f[j] + b_f[j])
             g = tanh(a_g[j] + r_g[j] + b_g[j])
@@ -120,30 +196,26 @@ def lstm_units_forward(u0, u1, t, lengths, gates, rec_k, b, cT, hT, out):
 
 
 @njit(**JIT_OPTIONS)
-def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc):
-    """Backward gate pass of step ``t`` for hidden units ``[u0, u1)`` of every row:
-    ``gates[:, t]`` (i, f, g, o) is replaced by dL/da in those units' columns of each
-    gate block (each element read before it is written, through the same view, so
-    that LLVM's overlap checks let the loop run vectorised); ``dc`` becomes
-    dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
+def lstm_gates_backward(t, lengths, gates, c_prev, dout, dh, dc):
+    """The backward gate pass of step ``t`` for every row of a block: ``gates[r, t]``
+    (i, f, g, o) is replaced by dL/da (each element read before it is written,
+    through the same view, so that LLVM's overlap checks let the loop run
+    vectorised); ``dc`` becomes dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
     H = dh.shape[1]
-    n = u1 - u0
     one = gates.dtype.type(1.0)
     B = gates.shape[0]
     for r in range(B):
         a = gates[r, t]
         if r + 1 < B:
-            prefetch_units(gates[r + 1, t], H, u0, u1, 0, 4)
-            prefetch(c_prev[r + 1, t], u0, u1)
-            prefetch(dout[r + 1, t], u0, u1)
+            prefetch(gates[r + 1, t], 0, 4 * H)
+            prefetch(c_prev[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
         if t >= lengths[r]:
-            for g in range(4):
-                a[g * H + u0:g * H + u1] = 0.0
+            a[:] = 0.0
             continue
-        a_i, a_f = a[u0:u1], a[H + u0:H + u1]
-        a_g, a_o = a[2 * H + u0:2 * H + u1], a[3 * H + u0:3 * H + u1]
-        cp_r, dh_r, dc_r, do_r = c_prev[r, t, u0:u1], dh[r, u0:u1], dc[r, u0:u1], dout[r, t, u0:u1]
-        for j in range(n):
+        a_i, a_f, a_g, a_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
+        cp_r, dh_r, dc_r, do_r = c_prev[r, t], dh[r], dc[r], dout[r, t]
+        for j in range(H):
             i = a_i[j]
             f = a_f[j]
             g = a_g[j]
@@ -159,82 +231,61 @@ def lstm_units_backward(u0, u1, t, lengths, gates, c_prev, dout, dh, dc):
             dc_r[j] = dc_j * f
 
 
-@njit(**JIT_OPTIONS)
-def lstm_rows_forward(reverse, keep, lengths, gates, W_rows, W_hh, b, out, hT, cT, h_prev,
-                      c_prev, rec):
-    """The time loop of a block of rows: every row argument is that block's slice
-    (``rec [rows, 4H]`` its workspace). Rows are independent, so a block needs
-    nothing from another one at any step."""
-    T = gates.shape[1]
-    H = hT.shape[1]
-    for s in range(T):
-        t = forward_step(s, T, reverse)
-        if keep:
-            keep_state(hT, h_prev, t)
-            keep_state(cT, c_prev, t)
-        recurrent_product(hT, W_rows, 0, W_hh, True, rec, 0)
-        lstm_units_forward(0, H, t, lengths, gates, rec, b, cT, hT, out)
+def _lstm_seq_forward(x, state, lengths, weights, options, buffers):
+    """The compiled forward: the input projection, then each block of rows runs the
+    whole time loop (blocks in parallel in the parallel kernel: one parallel region
+    in all). A row's sums are made in the same order in any block."""
+    W_ih, W_hh, W_hh_T_packed, b = weights
+    reverse, training, index_input, blocks, seq_chunks, seq_parallel = options
+    out, hT, cT, h_prev, c_prev, gates, rec = buffers
+    B, T = gates.shape[0], gates.shape[1]
+    if not index_input:
+        input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
+    hT[:] = state[0]
+    cT[:] = state[1]
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        h, c, lens, rec_k = hT[r0:r1], cT[r0:r1], lengths[r0:r1], rec[k, :r1 - r0]
+        for s in range(T):
+            t = forward_step(s, T, reverse)
+            if training:
+                keep_state(h, h_prev[r0:r1], t)
+                keep_state(c, c_prev[r0:r1], t)
+            recurrent_product(h, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
+            lstm_gates_forward(t, lens, gates[r0:r1], rec_k, b, c, h, out[r0:r1])
 
 
-@njit(**JIT_OPTIONS)
-def lstm_rows_backward(reverse, lengths, c_prev, dout, W_cols, W_hh, dh, dc, dG, dh_part):
-    """The backward time loop of a block of rows (row arguments sliced to the block;
-    ``dh_part [rows, H]`` its workspace): dL/dh_t from step t+1's dG, then the gate
-    pass of step t (none after the last step). ``dG`` holds the gates and gets
-    their gradients."""
-    T = dout.shape[1]
-    H = dh.shape[1]
-    t_next = -1
-    for s in range(T + 1):
-        t = backward_step(s, T, reverse)
-        if t_next >= 0:
-            carry_back(dG, t_next, W_cols, W_hh, lengths, dh_part, dh)
-        if t >= 0:
-            lstm_units_backward(0, H, t, lengths, dG, c_prev, dout, dh, dc)
-        t_next = t
+def _lstm_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers):
+    """The compiled backward: each block of rows runs the time loop backwards (step
+    t+1's recurrent product dL/dh_t, then step t's gate pass), then the weight, input
+    and bias gradients as whole-sequence products."""
+    W_ih, W_hh, W_hh_packed = weights
+    h_prev, c_prev = kept
+    dout, dhT, dcT = douts
+    reverse, index_input, blocks, seq_chunks, seq_parallel = options
+    dx, dW_ih, dW_hh, db, dh0, dc0 = grads
+    dG, work = buffers
+    B, T = dout.shape[0], dout.shape[1]
+    H = dh0.shape[1]
+    # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
+    # gradients of the initial state.
+    dh0[:] = dhT
+    dc0[:] = dcT
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        dh, dc, lens, dG_k = dh0[r0:r1], dc0[r0:r1], lengths[r0:r1], dG[r0:r1]
+        t_next = -1
+        for s in range(T + 1):
+            t = backward_step(s, T, reverse)
+            if t_next >= 0:
+                carry_back(dG_k, t_next, W_hh_packed, W_hh, lens, work[k, :r1 - r0], dh)
+            if t >= 0:
+                lstm_gates_backward(t, lens, dG_k, c_prev[r0:r1], dout[r0:r1], dh, dc)
+            t_next = t
+    sequence_grads(seq_parallel, dG, x, h_prev, W_ih, index_input, seq_chunks, dx, dW_ih,
+                   dW_hh)
+    column_sums(dG.reshape(B * T, 4 * H), db)
 
 
-def _forward_factory(rows):
-    def lstm_seq_forward(x, W_ih, W_rows, W_hh, b, h0, c0, lengths, reverse, keep, project,
-                         n_chunks, seq_chunks, seq_parallel, out, hT, cT, h_prev, c_prev,
-                         gates, rec):
-        B = gates.shape[0]
-        if project:
-            # the input projection of every step, one product per row chunk.
-            input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
-        hT[:] = h0
-        cT[:] = c0
-        # each block of rows runs the whole sequence: one parallel region in all.
-        for k in rows(n_chunks):
-            r0, r1 = chunk(k, n_chunks, B)
-            lstm_rows_forward(reverse, keep, lengths[r0:r1], gates[r0:r1], W_rows, W_hh, b,
-                              out[r0:r1], hT[r0:r1], cT[r0:r1], h_prev[r0:r1],
-                              c_prev[r0:r1], rec[k, :r1 - r0])
-
-    return lstm_seq_forward
-
-
-def _backward_factory(rows):
-    def lstm_seq_backward(x, W_ih, W_cols, W_hh, lengths, reverse, input_grads, n_chunks,
-                          seq_chunks, seq_parallel, h_prev,
-                          c_prev, dout, dhT, dcT, dx, dW_ih, dW_hh, db, dh0, dc0, dG,
-                          dh_parts):
-        # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
-        # gradients of the initial state. dG[b, t] = dL/da (pre-activations).
-        B, T = dout.shape[0], dout.shape[1]
-        H = dh0.shape[1]
-        dh0[:] = dhT
-        dc0[:] = dcT
-        for k in rows(n_chunks):
-            r0, r1 = chunk(k, n_chunks, B)
-            lstm_rows_backward(reverse, lengths[r0:r1], c_prev[r0:r1], dout[r0:r1], W_cols,
-                               W_hh, dh0[r0:r1], dc0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0])
-        sequence_grads(seq_parallel, dG, x, h_prev, W_ih, input_grads, seq_chunks, dx, dW_ih,
-                       dW_hh)
-        column_sums(dG.reshape(B * T, 4 * H), db)
-
-    return lstm_seq_backward
-
-
-lstm_seq_forward_serial, lstm_seq_forward_parallel = jit_pair(_forward_factory)
-lstm_seq_backward_serial, lstm_seq_backward_parallel = jit_pair(_backward_factory)
+lstm_seq_forward = jit_pair(_lstm_seq_forward)
+lstm_seq_backward = jit_pair(_lstm_seq_backward)

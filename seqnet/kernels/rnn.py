@@ -1,4 +1,5 @@
-"""Vanilla (Elman) RNN forward and backward kernels, tanh or ReLU.
+"""Vanilla (Elman) RNN: the forward pass and backpropagation through time, tanh or
+ReLU.
 
 Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
 
@@ -7,192 +8,298 @@ Equations, for a valid step ``t`` of row ``b`` (``t < lengths[b]``)::
 
 Past a row's length the state is carried unchanged and the output is 0.
 
-Buffers (batch-first, as the layers take them; B rows, T steps, I inputs, H hidden
-units)::
+The path of a call: :func:`forward` allocates and makes one compiled call,
+``rnn_seq_forward``: the input projection (into the output buffer), then each block
+of rows runs the time loop, each step one recurrent product and one pass
+(:func:`rnn_gates_forward`). :func:`backward`, ``rnn_seq_backward`` and
+:func:`rnn_gates_backward` mirror them.
 
-    x        [B, T, I]     input
-    W_ih     [H, I]        b [H] (b_ih + b_hh)
-    W_rows   [L]           W_hh.T packed in panels (forward; see _panel)
-    W_cols   [L]           W_hh packed in panels (backward)
-    h0       [B, H]        initial state
-    lengths  [B] int64     1 <= lengths[b] <= T
-    out      [B, T, H]     h_t at valid steps, 0 elsewhere (kept for backward)
-    hT       [B, H]        state after each row's last valid step
-    h_prev   [B, T, H]     state entering step t (kept when keep)
-    gates    [B, T, H]     input projection (filled by the caller when not project)
-    rec      [n, Bc, H]    per-block recurrent products
+The outputs are the whole cache of the backward, which writes the pre-activation
+gradients over them (unless they are still referenced elsewhere: :func:`backward`),
+and ``dW_hh`` is summed inside the backward time loop, each ``h_t`` serving as the
+input state of the step handled just before it is overwritten: a SimpleRNN keeps no
+state history.
 
-``n = n_chunks`` splits the batch rows in blocks as in :mod:`seqnet.kernels.lstm`.
+Forward buffers (batch-first; B rows, T steps, I inputs, H hidden units, n row
+blocks of at most Bc rows)::
+
+    x         [B, T, I]    input ([B, T, 0] for index input)
+    h0        [B, H]       initial state;  lengths [B] int64, 1 <= lengths[b] <= T
+    W_ih      [H, I]       W_hh [H, H]; b [H] = b_ih + b_hh
+    W_hh_T_packed [L]      W_hh.T packed (empty: BLAS on W_hh; see _panel)
+    out       [B, T, H]    the input projection in; h_t at valid steps, 0 elsewhere out
+    hT        [B, H]       state after each row's last valid step
+    rec       [n, Bc, H]   each block's recurrent products
 
 Backward buffers::
 
-    dout     [B, T, H]     dL/d out;   dhT [B, H]: dL/d hT
-    dG       [B, T, H]     the forward's outputs h_t in; dL/da, the pre-activation
+    dout      [B, T, H]    dL/d out;   dhT [B, H]: dL/d hT
+    dG        [B, T, H]    the forward's outputs h_t in; dL/da, the pre-activation
                            gradient, out, in place
-    dh0      [B, H]        carries dL/dh backwards; ends as dL/dh0
-    dh_parts [n, Bc, H]    per-block workspace: dG[:, t] W_hh
-    dx [B, T, I], dW_ih, dW_hh, db   outputs (dx and dW_ih only when input_grads)
-
-``project=False``: ``gates`` already holds the input projection (index input);
-``input_grads=False``: dx and dW_ih are left to the caller.
+    dh0       [B, H]       carries dL/dh backwards; ends as dL/dh0
+    work      [n, Bc, H]   each block's dG[:, t] W_hh
+    dW_parts  [n-1, H, H]  dW_hh of row blocks 1..n-1 (block 0 sums into dW_hh)
+    first     [B] int64    the step each row starts from
+    tn_work   [n, L]       each block's packing buffer for dW_hh
+    dx [B, T, I], dW_ih, dW_hh, db   outputs (dx, dW_ih: the entry's, for index input)
 """
 
-from numba import njit
+import sys
 
+import numpy as np
+from numba import njit, prange
+
+from .. import _dispatch
 from .._config import JIT_OPTIONS, jit_pair
-from ._common import (
+from ._blas import prefetch
+from ._buffers import (
+    index_weight_grad,
+    input_buffers,
+    input_grad_buffers,
+    packed,
+    packed_transpose,
+    spend,
+)
+from ._grads import (
     add_initial_state_grad,
     add_parts,
     add_weight_grad,
-    backward_step,
-    carry_back,
-    chunk,
     column_sums,
     first_steps,
-    forward_step,
-    input_grads_of,
+    input_grads,
     input_projection,
-    prefetch,
-    recurrent_product,
 )
 from ._math import tanh
+from ._panel import tn_work_size
+from ._steps import backward_step, carry_back, chunk, forward_step, recurrent_product
+
+#: the one gate block of ``W_ih``, ``W_hh`` and the biases.
+RNN_GATES = ("h",)
+
+
+def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True, *,
+            nonlinearity="tanh"):
+    """One direction of a SimpleRNN layer over a batch of sequences.
+
+    The input projection is made in place in the output buffer, so a forward
+    allocates one ``[B, T, H]`` buffer; the outputs are the backward's whole cache.
+
+    Parameters
+    ----------
+    x : ndarray, (B, T, I) float, C-contiguous, or (B, T) integer indices in [0, I)
+    W_ih, W_hh, b_ih, b_hh : ndarray
+        ``(H, I)``, ``(H, H)``, ``(H,)``, ``(H,)``, of the dtype of the call.
+    state : tuple of ndarray
+        ``(h0,)``, ``(B, H)``.
+    lengths : ndarray, (B,) int64
+        ``1 <= lengths[b] <= T``.
+    reverse : bool, default False
+        Run from the last step to the first.
+    training : bool, default True
+        Keep the cache that :func:`backward` spends.
+    nonlinearity : {"tanh", "relu"}, default "tanh"
+
+    Returns
+    -------
+    out : ndarray, (B, T, H)
+    final_state : tuple of ndarray
+        ``(hT,)``.
+    cache : dict or None
+    """
+    # BLAS takes unit inner strides (gemm fills its output with NaN otherwise).
+    W_ih, W_hh = np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh)
+    H = W_hh.shape[1]
+    dt = W_hh.dtype
+    x_k, out, index_input, B, T = input_buffers(x, W_ih)   # out: the projection, then h
+    relu = nonlinearity == "relu"
+    how = _dispatch.plan(B, T, H, W_ih.shape[1], H)
+    hT = np.empty((B, H), dt)
+    rec = np.empty((how.blocks, -(-B // how.blocks), H), dt)
+    _dispatch.run(rnn_seq_forward, how, x_k, state[0], lengths,
+                  (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
+                  (reverse, relu, index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+                  (out, hT, rec))
+    cache = None
+    if training:
+        cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+                     relu=relu, h0=np.array(state[0], dt, copy=True), out=out)
+    return out, (hT,), cache
+
+
+def backward(cache, dout, dstate):
+    """Backpropagation through time for :func:`forward`, spending its cache.
+
+    The pre-activation gradients are written over the forward's outputs when
+    nothing but the cache refers to them (the caller dropped them, as a layer's
+    caller that keeps only a copy does); otherwise over a copy, so that an output
+    still held is never changed.
+
+    Parameters
+    ----------
+    cache : dict
+        A training forward's cache (a second backward from it raises).
+    dout : ndarray, (B, T, H)
+    dstate : tuple of ndarray
+        ``(dhT,)``, ``(B, H)``.
+
+    Returns
+    -------
+    dx : ndarray (B, T, I), or None for index input
+    grads : tuple of ndarray
+        ``(dW_ih, dW_hh, db_ih, db_hh)``.
+    dstate0 : tuple of ndarray
+        ``(dh0,)``.
+    """
+    x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
+    B, T = x.shape[:2]
+    H = W_hh.shape[1]
+    dt = W_hh.dtype
+    how = _dispatch.plan(B, T, H, W_ih.shape[1], H)
+    # dL/da overwrites the activations h_t it is made from, element by element
+    # (as in the LSTM), after each has served in dW_hh.
+    dG = spend(cache, "out")
+    if sys.getrefcount(dG) > 2:   # this name and getrefcount's argument: no one else
+        dG = dG.copy()
+    dx, dW_ih = input_grad_buffers(x, W_ih)
+    dW_hh, db = np.empty_like(W_hh), np.empty(H, dt)
+    dh0 = np.empty((B, H), dt)
+    n = how.blocks
+    work = np.empty((n, -(-B // n), H), dt)
+    dW_parts = np.empty((n - 1, H, H), dt)
+    first = np.empty(B, np.int64)
+    tn_work = np.empty((n, tn_work_size(dt)), dt)
+    index_input = x.ndim == 2
+    _dispatch.run(rnn_seq_backward, how, cache["x_k"], cache["lengths"],
+                  (W_ih, W_hh, packed(W_hh, how.pack)), cache["h0"], (dout, dstate[0]),
+                  (cache["reverse"], cache["relu"], index_input, n, how.seq_chunks,
+                   how.seq_parallel),
+                  (dx, dW_ih, dW_hh, db, dh0),
+                  (dG, work, dW_parts, first, tn_work))
+    if index_input:
+        index_weight_grad(x, dG, dW_ih)
+        dx = None
+    return dx, (dW_ih, dW_hh, db, db.copy()), (dh0,)
 
 
 @njit(**JIT_OPTIONS)
-def rnn_units_forward(u0, u1, t, lengths, relu, rec_k, b, hT, out):
-    """Step ``t`` for hidden units ``[u0, u1)`` of every row: ``out[:, t]`` holds the
-    input projection and gets ``h = act(out[:, t] + rec_k + b)`` (read and written
-    through one view, so that the loop runs vectorised); ``rec_k [B, Hc]`` is this
-    chunk's recurrent product (``Hc >= u1 - u0``)."""
-    n = u1 - u0
+def rnn_gates_forward(t, lengths, relu, rec, b, hT, out):
+    """Step ``t`` for every row of a block: ``out[:, t]`` holds the input projection
+    and gets ``h = act(out[:, t] + rec + b)`` (read and written through one view, so
+    that the loop runs vectorised); ``rec [rows, H]`` is the step's recurrent
+    product."""
+    H = hT.shape[1]
     zero = hT.dtype.type(0.0)
-    b_k = b[u0:u1]
     B = out.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch(out[r + 1, t], u0, u1)
-        o_r = out[r, t, u0:u1]
+            prefetch(out[r + 1, t], 0, H)
+        o_r = out[r, t]
         if t >= lengths[r]:
             o_r[:] = 0.0
             continue
-        rc, h_r = rec_k[r, :n], hT[r, u0:u1]
+        rc, h_r = rec[r], hT[r]
         if relu:
-            for j in range(n):
-                z = o_r[j] + rc[j] + b_k[j]
+            for j in range(H):
+                z = o_r[j] + rc[j] + b[j]
                 # max(z, 0) with NaN kept: a NaN pre-activation stays NaN.
                 h = z if (z > zero or z != z) else zero
                 h_r[j] = h
                 o_r[j] = h
         else:
-            for j in range(n):
-                h = tanh(o_r[j] + rc[j] + b_k[j])
+            for j in range(H):
+                h = tanh(o_r[j] + rc[j] + b[j])
                 h_r[j] = h
                 o_r[j] = h
 
 
 @njit(**JIT_OPTIONS)
-def rnn_units_backward(u0, u1, t, lengths, relu, out, dout, dh):
-    """Backward of step ``t`` for hidden units ``[u0, u1)``: ``out[:, t]`` (h_t) is
+def rnn_gates_backward(t, lengths, relu, out, dout, dh):
+    """Backward of step ``t`` for every row of a block: ``out[:, t]`` (h_t) is
     replaced by dL/da (each element read before it is written, through the same
     view, so that the loop runs vectorised)."""
-    n = u1 - u0
+    H = dh.shape[1]
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
     B = out.shape[0]
     for r in range(B):
         if r + 1 < B:
-            prefetch(out[r + 1, t], u0, u1)
-            prefetch(dout[r + 1, t], u0, u1)
-        d = out[r, t, u0:u1]
+            prefetch(out[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
+        d = out[r, t]
         if t >= lengths[r]:
             d[:] = 0.0
             continue
-        do_r, dh_r = dout[r, t, u0:u1], dh[r, u0:u1]
+        do_r, dh_r = dout[r, t], dh[r]
         if relu:
-            for j in range(n):
+            for j in range(H):
                 d[j] = dh_r[j] + do_r[j] if d[j] > zero else zero
         else:
-            for j in range(n):
+            for j in range(H):
                 h = d[j]
                 d[j] = (dh_r[j] + do_r[j]) * (one - h * h)
 
 
-@njit(**JIT_OPTIONS)
-def rnn_rows_forward(reverse, relu, lengths, W_rows, W_hh, b, out, hT, rec):
-    """The time loop of a block of rows (every row argument that block's slice;
-    ``rec [rows, H]`` its workspace)."""
-    T = out.shape[1]
-    H = hT.shape[1]
-    for s in range(T):
-        t = forward_step(s, T, reverse)
-        recurrent_product(hT, W_rows, 0, W_hh, True, rec, 0)
-        rnn_units_forward(0, H, t, lengths, relu, rec, b, hT, out)
+def _rnn_seq_forward(x, h0, lengths, weights, options, buffers):
+    """The compiled forward: the input projection into ``out``, then each block of
+    rows runs the whole time loop (blocks in parallel in the parallel kernel)."""
+    W_ih, W_hh, W_hh_T_packed, b = weights
+    reverse, relu, index_input, blocks, seq_chunks, seq_parallel = options
+    out, hT, rec = buffers
+    B, T = out.shape[0], out.shape[1]
+    if not index_input:
+        input_projection(seq_parallel, x, W_ih, seq_chunks, out)
+    hT[:] = h0
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        h, lens, o, rec_k = hT[r0:r1], lengths[r0:r1], out[r0:r1], rec[k, :r1 - r0]
+        for s in range(T):
+            t = forward_step(s, T, reverse)
+            recurrent_product(h, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
+            rnn_gates_forward(t, lens, relu, rec_k, b, h, o)
 
 
-@njit(**JIT_OPTIONS)
-def rnn_rows_backward(reverse, relu, lengths, dout, W_cols, W_hh, h0, dh, dG, dh_part, dW):
-    """The backward time loop of a block of rows (``dh_part [rows, H]`` workspace).
+def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
+    """The compiled backward: each block of rows runs the time loop backwards.
 
     ``dG`` holds the outputs h_t and gets dL/da, step by step. Before step ``t``'s
     h_t is overwritten, it serves as the input state of the step handled just
-    before (``t + 1``, or ``t - 1`` when ``reverse``): ``dW = sum dG^T h_prev`` is
-    summed here, one step at a time, into this block's ``dW`` (zeroed here). The
-    state each row starts from, ``h0``, is added last. A row's step past its length
-    has ``dG = 0`` and an output 0, so it adds nothing."""
-    T = dout.shape[1]
-    H = dh.shape[1]
-    dW[:, :] = 0.0
-    t_next = -1
-    for s in range(T + 1):
-        t = backward_step(s, T, reverse)
-        if t_next >= 0:
-            carry_back(dG, t_next, W_cols, W_hh, lengths, dh_part, dh)
+    before (``t + 1``, or ``t - 1`` when ``reverse``): ``dW_hh = sum dG^T h_prev`` is
+    summed there, one step at a time, into the block's own ``dW`` (block 0 into
+    ``dW_hh``, block k > 0 into ``dW_parts[k - 1]``); the state each row starts
+    from, ``h0``, is added last. A row's step past its length has ``dG = 0`` and an
+    output 0, so it adds nothing."""
+    W_ih, W_hh, W_hh_packed = weights
+    dout, dhT = douts
+    reverse, relu, index_input, blocks, seq_chunks, seq_parallel = options
+    dx, dW_ih, dW_hh, db, dh0 = grads
+    dG, work, dW_parts, first, tn_work = buffers
+    B, T = dout.shape[0], dout.shape[1]
+    H = dh0.shape[1]
+    # dh0 carries dL/dh backwards and ends as the initial-state gradient.
+    dh0[:] = dhT
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
+        dW = dW_hh if k == 0 else dW_parts[k - 1]
+        dW[:, :] = 0.0
+        t_next = -1
+        for s in range(T + 1):
+            t = backward_step(s, T, reverse)
+            if t_next >= 0:
+                carry_back(dG_k, t_next, W_hh_packed, W_hh, lens, work_k, dh)
+                if t >= 0:
+                    add_weight_grad(dG_k[:, t_next], dG_k[:, t], dW, tn_work[k])
             if t >= 0:
-                add_weight_grad(dG[:, t_next], dG[:, t], dW)
-        if t >= 0:
-            rnn_units_backward(0, H, t, lengths, relu, dG, dout, dh)
-        t_next = t
-    add_initial_state_grad(dG, first_steps(lengths, reverse), h0, dh_part, dW)
+                rnn_gates_backward(t, lens, relu, dG_k, dout[r0:r1], dh)
+            t_next = t
+        first_steps(lens, reverse, first[r0:r1])
+        add_initial_state_grad(dG_k, first[r0:r1], h0[r0:r1], work_k, dW, tn_work[k])
+    add_parts(dW_hh, dW_parts)
+    gf = dG.reshape(B * T, H)
+    if not index_input:
+        input_grads(seq_parallel, gf, x, W_ih, seq_chunks, dx, dW_ih)
+    column_sums(gf, db)
 
 
-def _forward_factory(rows):
-    def rnn_seq_forward(x, W_ih, W_rows, W_hh, b, h0, lengths, reverse, relu, project,
-                        n_chunks, seq_chunks, seq_parallel, out, hT, rec):
-        B = out.shape[0]
-        if project:
-            input_projection(seq_parallel, x, W_ih, seq_chunks, out)
-        hT[:] = h0
-        for k in rows(n_chunks):
-            r0, r1 = chunk(k, n_chunks, B)
-            rnn_rows_forward(reverse, relu, lengths[r0:r1], W_rows, W_hh, b, out[r0:r1],
-                             hT[r0:r1], rec[k, :r1 - r0])
-
-    return rnn_seq_forward
-
-
-def _backward_factory(rows):
-    def rnn_seq_backward(x, W_ih, W_cols, W_hh, h0, lengths, reverse, relu, input_grads,
-                         n_chunks, seq_chunks, seq_parallel,
-                         dout, dhT, dx, dW_ih, dW_hh, dW_parts, db, dh0, dG, dh_parts):
-        # dh0 carries dL/dh backwards and ends as the initial-state gradient;
-        # dG[b, t] = dL/da, the pre-activation gradient. Block 0 sums its dW_hh
-        # into dW_hh, block k > 0 into dW_parts[k - 1].
-        B, T = dout.shape[0], dout.shape[1]
-        H = dh0.shape[1]
-        dh0[:] = dhT
-        for k in rows(n_chunks):
-            r0, r1 = chunk(k, n_chunks, B)
-            part = dW_hh if k == 0 else dW_parts[k - 1]
-            rnn_rows_backward(reverse, relu, lengths[r0:r1], dout[r0:r1], W_cols, W_hh,
-                              h0[r0:r1], dh0[r0:r1], dG[r0:r1], dh_parts[k, :r1 - r0], part)
-        add_parts(dW_hh, dW_parts)
-        gf = dG.reshape(B * T, H)
-        if input_grads:
-            input_grads_of(seq_parallel, gf, x, W_ih, seq_chunks, dx, dW_ih)
-        column_sums(gf, db)
-
-    return rnn_seq_backward
-
-
-rnn_seq_forward_serial, rnn_seq_forward_parallel = jit_pair(_forward_factory)
-rnn_seq_backward_serial, rnn_seq_backward_parallel = jit_pair(_backward_factory)
+rnn_seq_forward = jit_pair(_rnn_seq_forward)
+rnn_seq_backward = jit_pair(_rnn_seq_backward)

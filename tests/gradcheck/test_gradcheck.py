@@ -20,7 +20,7 @@ def test_suite_case(case, mode):
     report = run_case(case, mode=mode)
     layer = case.make_layer()
     expected = set(layer.params) | {"x"} | {
-        f"initial_state[{m}]" for m in range(len(layer.STATE_NAMES))}
+        f"initial_state[{m}]" for m in range(len(layer.state_names))}
     assert set(report.errors) == expected
     assert report.passed(DEFAULT_TOLERANCE), report.errors
 
@@ -34,27 +34,31 @@ def test_suite_covers_every_variant():
     assert any(c.dropout > 0 for c in SUITE)
 
 
-class Affine:
-    """A user's layer following the contract: out = x @ W + b per step, state = last out."""
+class Affine(seqnet.Layer):
+    """A user's layer following the contract: out = tanh(x @ W + b) per step, state =
+    last out + the initial state, returned as an output (return_state)."""
+
+    state_names = ("h",)
+    return_state = True
 
     def __init__(self, I, H, bug=False):
+        super().__init__(dtype=np.float64)
         rng = np.random.default_rng(0)
         self.params = {"W": rng.standard_normal((I, H)), "b": rng.standard_normal(H)}
-        self.grads = {}
         self.bug = bug
 
-    def forward(self, x, initial_state=None, *, lengths=None, training=False):
+    def call(self, x, initial_state, *, training):
         self.x = x
         out = np.tanh(x @ self.params["W"] + self.params["b"])
         self.out = out
         h = out[:, -1][None]
         if initial_state is not None:
-            h = h + initial_state
-        return out, h
+            h = h + initial_state[0]
+        return out, (h,)
 
-    def backward(self, dout, dstate=None):
+    def call_backward(self, dout, dstate):
         dout = dout.copy()
-        dout[:, -1] += dstate[0]
+        dout[:, -1] += dstate[0][0]
         da = dout * (1 - self.out ** 2)
         self.grads["W"] = np.einsum("bti,bth->ih", self.x, da)
         self.grads["b"] = da.sum(axis=(0, 1)) * (1.5 if self.bug else 1.0)
@@ -126,14 +130,14 @@ def test_forced_parallel_mode_checks_the_chunked_kernels():
     and packed code paths."""
     import numba
 
-    from seqnet import _config, cells
-    from seqnet.gradcheck import BATCH, HIDDEN
+    from seqnet import _dispatch
+    from seqnet.gradcheck import BATCH, HIDDEN, INPUT, STEPS
 
     assert numba.get_num_threads() >= 2
-    assert cells._n_chunks(BATCH, 4 * HIDDEN, HIDDEN) == 1
-    assert not cells._packs(BATCH, 5)
+    how = _dispatch.plan(BATCH, STEPS, 4 * HIDDEN, INPUT, HIDDEN)
+    assert how.blocks == 1 and not how.pack and not how.parallel
     for mode in ("serial", "parallel"):
-        with _config.parallel_mode(mode):
-            assert cells._n_chunks(BATCH, 4 * HIDDEN, HIDDEN) == min(
-                numba.get_num_threads(), BATCH)
-            assert cells._packs(BATCH, 5)
+        with _dispatch.parallel_mode(mode):
+            how = _dispatch.plan(BATCH, STEPS, 4 * HIDDEN, INPUT, HIDDEN)
+            assert how.blocks == min(numba.get_num_threads(), BATCH)
+            assert how.pack and how.parallel == (mode == "parallel")

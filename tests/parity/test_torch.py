@@ -10,9 +10,9 @@ random past each length too, and both sides must ignore it there.
 
 Both sides run in float64 (the modules are converted with ``.double()``; the
 global default dtype is left alone) and are compared at ``rtol=1e-10,
-atol=1e-12``: the two implementations sum in different orders (seqnet's kernels
-may also reassociate and contract under their fastmath set), which costs a few
-ulps per step, far below that bound. One float32 test per cell checks the float32
+atol=1e-12``: the two implementations sum in different orders (seqnet's register
+tile and its fastmath set's ``contract`` also fuse multiplies and adds), which costs
+a few ulps per step, far below that bound. One float32 test per cell checks the float32
 kernels against ``.float()`` modules at float32 tolerance.
 
 Run with ``-s`` to see the largest error measured per cell
@@ -24,7 +24,7 @@ import zlib
 import numpy as np
 import pytest
 
-import seqnet
+from seqnet import variants
 
 torch = pytest.importorskip("torch")
 
@@ -38,16 +38,8 @@ RTOL64, ATOL64 = 1e-10, 1e-12
 #: float32 tolerances: float32 eps is 1.2e-7; six steps of two layers stay well below.
 RTOL32, ATOL32 = 1e-4, 1e-5
 
-#: seqnet cell name -> (torch module class, torch kwargs, seqnet class, seqnet kwargs).
-TORCH_CELLS = {
-    "rnn-tanh": (torch.nn.RNN, {"nonlinearity": "tanh"}, seqnet.SimpleRNN,
-                 {"nonlinearity": "tanh"}),
-    "rnn-relu": (torch.nn.RNN, {"nonlinearity": "relu"}, seqnet.SimpleRNN,
-                 {"nonlinearity": "relu"}),
-    "lstm": (torch.nn.LSTM, {}, seqnet.LSTM, {}),
-    "gru": (torch.nn.GRU, {}, seqnet.GRU, {"reset_after": True}),
-}
-CELL_NAMES = list(TORCH_CELLS)
+#: the variants that PyTorch computes too, weight for weight (seqnet.variants).
+CELL_NAMES = [v.name for v in variants.VARIANTS if v.torch_parity]
 
 
 def make_pair(cell, num_layers, bidirectional, *, dtype=np.float64, seed=0,
@@ -58,9 +50,10 @@ def make_pair(cell, num_layers, bidirectional, *, dtype=np.float64, seed=0,
     biases in ``U(-0.5, 0.5)``, from a NumPy generator, so the values do not
     depend on the global torch RNG (which is not seeded here).
     """
-    torch_cls, torch_kw, seq_cls, seq_kw = TORCH_CELLS[cell]
-    module = torch_cls(I, H, num_layers=num_layers, bidirectional=bidirectional,
-                       batch_first=True, **torch_kw)
+    v = variants.get(cell)
+    module = getattr(torch.nn, v.torch)(I, H, num_layers=num_layers,
+                                        bidirectional=bidirectional, batch_first=True,
+                                        **v.torch_options)
     module = module.double() if dtype == np.float64 else module.float()
     rng = np.random.default_rng(seed)
     k = 1.0 / np.sqrt(H)
@@ -68,8 +61,8 @@ def make_pair(cell, num_layers, bidirectional, *, dtype=np.float64, seed=0,
         for name, p in module.named_parameters():
             scale = 0.5 if name.startswith("bias") else k
             p.copy_(torch.from_numpy(rng.uniform(-scale, scale, tuple(p.shape))))
-    layer = seq_cls(H, input_size=I, num_layers=num_layers, bidirectional=bidirectional,
-                    return_sequences=return_sequences, dtype=dtype, **seq_kw)
+    layer = v.make(H, input_size=I, num_layers=num_layers, bidirectional=bidirectional,
+                   return_sequences=return_sequences, return_state=True, dtype=dtype)
     layer.load_state_dict({k: v.numpy() for k, v in module.state_dict().items()})
     return module, layer
 
@@ -134,14 +127,13 @@ def run_torch(module, cell, x, state, lengths, dout, dstate, return_sequences=Tr
 
 def run_seqnet(layer, cell, x, state, lengths, dout, dstate):
     """Forward and backward in seqnet; same dict as :func:`run_torch`."""
-    init = state if cell == "lstm" else state[0]
-    out, fin = layer.forward(x, init, lengths=lengths, training=True)
-    dx, d0 = layer.backward(dout, dstate if cell == "lstm" else dstate[0])
+    out, *fin = layer.forward(x, list(state), lengths=lengths, training=True)
+    dx, *d0 = layer.backward([dout, *dstate])
     return {
         "out": out,
-        "state": fin if cell == "lstm" else (fin,),
+        "state": tuple(fin),
         "dx": dx,
-        "dstate0": d0 if cell == "lstm" else (d0,),
+        "dstate0": tuple(d0),
         "grads": dict(layer.grads),
     }
 

@@ -20,10 +20,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from seqnet import _config
-from tests.conftest import CELLS, make_layer
-
-CELL_NAMES = [name for name, _, _ in CELLS]
+from seqnet import _dispatch
+from tests.conftest import CELL_NAMES, make_layer
 
 # When an example fails, hypothesis's pytest plugin imports libcst to write a patch,
 # and libcst's import warns (mypy_extensions.TypedDict is deprecated); under
@@ -93,16 +91,6 @@ def cases(draw, cell, *, layers=(1, 2), bidirectional=(False, True), lengths="ma
     return Case(cell, B, T, I, H, num_layers, bidi, x, state, lens, seed)
 
 
-def api_state(cell, parts):
-    """A tuple of state arrays in the layer API's form: (h, c) or h."""
-    return tuple(parts) if cell == "lstm" else parts[0]
-
-
-def parts_of(cell, state):
-    """The layer API's state as a tuple of arrays."""
-    return tuple(state) if cell == "lstm" else (state,)
-
-
 def rows(parts, b):
     """Row ``b`` of every state tensor, keeping the batch axis."""
     return tuple(p[:, b:b + 1] for p in parts)
@@ -131,14 +119,13 @@ def test_batch_rows_are_independent(cell, data):
     initial state and length: outputs and final state."""
     case = data.draw(cases(cell), label="case")
     layer = case.layer()
-    out, fin = layer.forward(case.x, api_state(cell, case.state), lengths=case.lengths)
-    fin = parts_of(cell, fin)
+    out, *fin = layer.forward(case.x, list(case.state), lengths=case.lengths)
     for b in range(case.B):
         lens = None if case.lengths is None else case.lengths[b:b + 1]
-        o, f = layer.forward(case.x[b:b + 1], api_state(cell, rows(case.state, b)),
+        o, *f = layer.forward(case.x[b:b + 1], list(rows(case.state, b)),
                              lengths=lens)
         close(o[0], out[b], f"out row {b}")
-        for k, part in enumerate(parts_of(cell, f)):
+        for k, part in enumerate(f):
             close(part[:, 0], fin[k][:, b], f"state[{k}] row {b}")
 
 
@@ -151,14 +138,13 @@ def test_lengths_equal_truncated_runs(cell, data):
     same final state (the reverse direction starts at the row's last valid step)."""
     case = data.draw(cases(cell, lengths="always"), label="case")
     layer = case.layer()
-    out, fin = layer.forward(case.x, api_state(cell, case.state), lengths=case.lengths)
-    fin = parts_of(cell, fin)
+    out, *fin = layer.forward(case.x, list(case.state), lengths=case.lengths)
     for b in range(case.B):
         n = case.row_length(b)
-        o, f = layer.forward(case.x[b:b + 1, :n], api_state(cell, rows(case.state, b)))
+        o, *f = layer.forward(case.x[b:b + 1, :n], list(rows(case.state, b)))
         close(out[b, :n], o[0], f"out row {b}")
         np.testing.assert_array_equal(out[b, n:], 0.0, err_msg=f"padding of row {b}")
-        for k, part in enumerate(parts_of(cell, f)):
+        for k, part in enumerate(f):
             close(fin[k][:, b], part[:, 0], f"state[{k}] row {b}")
 
 
@@ -174,20 +160,19 @@ def test_padded_backward_equals_per_row_backward(cell, data):
     return_sequences = data.draw(st.booleans(), label="return_sequences")
     dout, dstate = draw_upstream(data, case, return_sequences)
     layer = case.layer(return_sequences=return_sequences)
-    layer.forward(case.x, api_state(cell, case.state), lengths=case.lengths, training=True)
-    dx, d0 = layer.backward(dout, api_state(cell, dstate))
-    d0 = parts_of(cell, d0)
+    layer.forward(case.x, list(case.state), lengths=case.lengths, training=True)
+    dx, *d0 = layer.backward([dout, *dstate])
     grads = {k: v.copy() for k, v in layer.grads.items()}
     summed = {k: np.zeros_like(v) for k, v in grads.items()}
     for b in range(case.B):
         n = case.row_length(b)
-        layer.forward(case.x[b:b + 1, :n], api_state(cell, rows(case.state, b)),
+        layer.forward(case.x[b:b + 1, :n], list(rows(case.state, b)),
                       training=True)
         do = dout[b:b + 1, :n] if return_sequences else dout[b:b + 1]
-        dx_b, d0_b = layer.backward(do, api_state(cell, rows(dstate, b)))
+        dx_b, *d0_b = layer.backward([do, *rows(dstate, b)])
         close(dx[b, :n], dx_b[0], f"dx row {b}")
         np.testing.assert_array_equal(dx[b, n:], 0.0, err_msg=f"dx padding of row {b}")
-        for k, part in enumerate(parts_of(cell, d0_b)):
+        for k, part in enumerate(d0_b):
             close(d0[k][:, b], part[:, 0], f"dstate0[{k}] row {b}")
         for k in summed:
             summed[k] += layer.grads[k]
@@ -212,14 +197,14 @@ def test_reverse_direction_is_forward_on_reversed_sequence(cell, data):
     for b in range(case.B):
         n = case.row_length(b)
         xr[b, :n] = case.x[b, :n][::-1]
-    out, fin = bi.forward(case.x, api_state(cell, case.state), lengths=case.lengths)
-    out_r, fin_r = uni.forward(xr, api_state(cell, tuple(p[1:2] for p in case.state)),
+    out, *fin = bi.forward(case.x, list(case.state), lengths=case.lengths)
+    out_r, *fin_r = uni.forward(xr, list(tuple(p[1:2] for p in case.state)),
                                lengths=case.lengths)
     for b in range(case.B):
         n = case.row_length(b)
         close(out[b, :n, H:], out_r[b, :n][::-1], f"reverse out row {b}")
         np.testing.assert_array_equal(out[b, n:, H:], 0.0, err_msg=f"padding of row {b}")
-    for k, (part, part_r) in enumerate(zip(parts_of(cell, fin), parts_of(cell, fin_r),
+    for k, (part, part_r) in enumerate(zip(fin, fin_r,
                                            strict=True)):
         close(part[1], part_r[0], f"reverse final state[{k}]")
 
@@ -239,12 +224,12 @@ def test_two_chunks_equal_whole_sequence(cell, data):
         lengths = data.draw(arrays(np.int64, (case.B,), elements=st.integers(split + 1, case.T)),
                             label="lengths")
     layer = case.layer()
-    out, fin = layer.forward(case.x, api_state(cell, case.state), lengths=lengths)
-    out1, mid = layer.forward(case.x[:, :split], api_state(cell, case.state))
-    out2, fin2 = layer.forward(case.x[:, split:], mid,
+    out, *fin = layer.forward(case.x, list(case.state), lengths=lengths)
+    out1, *mid = layer.forward(case.x[:, :split], list(case.state))
+    out2, *fin2 = layer.forward(case.x[:, split:], mid,
                                lengths=None if lengths is None else lengths - split)
     close(np.concatenate([out1, out2], axis=1), out, "outputs")
-    for k, (a, b) in enumerate(zip(parts_of(cell, fin2), parts_of(cell, fin), strict=True)):
+    for k, (a, b) in enumerate(zip(fin2, fin, strict=True)):
         close(a, b, f"final state[{k}]")
 
 
@@ -257,7 +242,7 @@ def stacked_outputs(layer, cell, x, state, lengths):
         sub.load_state_dict({name.replace(f"_l{k}", "_l0"): value
                              for name, value in layer.params.items()
                              if name.endswith((f"_l{k}", f"_l{k}_reverse"))})
-        inp, _ = sub.forward(inp, api_state(cell, tuple(p[k * D:(k + 1) * D] for p in state)),
+        inp, *_ = sub.forward(inp, list(tuple(p[k * D:(k + 1) * D] for p in state)),
                              lengths=lengths)
         outs.append(inp)
     return outs
@@ -293,10 +278,10 @@ def test_float32_agrees_with_float64(cell, data):
                 assume(not np.any((out > 0) & (out < 1e-4)))
     results = []
     for layer in (layer32, layer64):
-        out, fin = layer.forward(x, api_state(cell, state), lengths=case.lengths,
+        out, *fin = layer.forward(x, list(state), lengths=case.lengths,
                                  training=True)
-        dx, d0 = layer.backward(dout, api_state(cell, dstate))
-        results.append((out, parts_of(cell, fin), dx, parts_of(cell, d0), dict(layer.grads)))
+        dx, *d0 = layer.backward([dout, *dstate])
+        results.append((out, fin, dx, d0, dict(layer.grads)))
     (out32, fin32, dx32, d032, g32), (out64, fin64, dx64, d064, g64) = results
     assert out32.dtype == dx32.dtype == g32["weight_ih_l0"].dtype == np.float32
 
@@ -314,13 +299,12 @@ def test_float32_agrees_with_float64(cell, data):
 
 def run_pass(case, dout, dstate, mode):
     """Forward and backward of the case's layer under ``parallel_mode(mode)``."""
-    cell = case.cell
     layer = case.layer()
-    with _config.parallel_mode(mode):
-        out, fin = layer.forward(case.x, api_state(cell, case.state), lengths=case.lengths,
+    with _dispatch.parallel_mode(mode):
+        out, *fin = layer.forward(case.x, list(case.state), lengths=case.lengths,
                                  training=True)
-        dx, d0 = layer.backward(dout, api_state(cell, dstate))
-    return out, parts_of(cell, fin), dx, parts_of(cell, d0), dict(layer.grads)
+        dx, *d0 = layer.backward([dout, *dstate])
+    return out, fin, dx, d0, dict(layer.grads)
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)

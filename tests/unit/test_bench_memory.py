@@ -13,13 +13,13 @@ def test_bptt_minimum_counts_gates_states_dx_and_weight_grads():
     # LSTM: 4 gates + (h, c) per step and row, dx, and 4H x (I + H + 2) weights.
     expected = 8 * (B * T * H * 6 + B * T * I + 4 * H * (I + H + 2))
     assert bench.bptt_minimum_bytes("lstm", B, T, I, H, np.float64) == expected
-    assert bench.bptt_minimum_bytes("rnn", B, T, I, H, np.float32) == 4 * (
+    assert bench.bptt_minimum_bytes("rnn-tanh", B, T, I, H, np.float32) == 4 * (
         B * T * H + B * T * I + H * (I + H + 2))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self")
 @pytest.mark.parametrize(("cell", "bound"), [("lstm", 1.1), ("gru", 1.1), ("gru-v1", 1.15),
-                                             ("rnn", 1.2)])
+                                             ("rnn-tanh", 1.2)])
 def test_forward_backward_memory_near_the_bptt_minimum(cell, bound, monkeypatch):
     """One float64 forward+backward at (32, 100, 128, 128) adds little more than
     what BPTT must keep (measured 1.01 for the LSTM and the GRU, 1.02-1.06 for the

@@ -1,10 +1,9 @@
 """The non-recurrent layers: Dense, Dropout, Embedding and Activation.
 
-Gradients are checked in float64 by :func:`seqnet.check_gradients` through
-:class:`Adapter`, which gives a core layer (``forward(x, training) -> out``,
-``backward(dout) -> dx``) the recurrent layers' contract (``(out, state)`` and
-``(dx, dstate)``, here with an empty state). PyTorch, when installed, is the
-oracle for Dense (``nn.Linear`` plus the activation) and Embedding.
+Gradients are checked in float64 by :func:`seqnet.check_gradients`, which takes
+these layers as they are (one layer contract for all; :class:`Adapter` only fixes
+Dense's ``logits=True``). PyTorch, when installed, is the oracle for Dense
+(``nn.Linear`` plus the activation) and Embedding.
 """
 
 import numpy as np
@@ -12,7 +11,7 @@ import pytest
 
 import seqnet
 from seqnet import activations
-from seqnet.losses import softmax
+from seqnet.activations import softmax
 
 ACTIVATIONS = ["linear", "tanh", "sigmoid", "relu", "softmax"]
 #: the suite's pass mark for a gradient's max-norm relative error (float64).
@@ -20,13 +19,15 @@ TOL = 1e-6
 
 
 class Adapter:
-    """A core layer seen through the recurrent-layer contract of check_gradients.
+    """A core layer with call options fixed, for check_gradients.
 
     ``params``, ``grads`` and ``rng`` are read through to the layer on every
     access: Dense builds its parameters on the first forward and every backward
     replaces the arrays in ``grads``. ``forward_kw`` goes to the layer's forward
     (``logits=True`` for Dense).
     """
+
+    state_names = ()
 
     def __init__(self, layer, **forward_kw):
         self.layer = layer
@@ -48,11 +49,11 @@ class Adapter:
     def rng(self):
         return self.layer.rng
 
-    def forward(self, x, initial_state=None, *, lengths=None, training=False):
-        return self.layer.forward(x, training, **self.forward_kw), ()
+    def forward(self, x, *, training=False):
+        return self.layer.forward(x, training=training, **self.forward_kw)
 
-    def backward(self, dout, dstate=None):
-        return self.layer.backward(dout), ()
+    def backward(self, dout):
+        return self.layer.backward(dout)
 
 
 def dense64(units, input_size, activation=None, *, seed=0, use_bias=True):
@@ -81,7 +82,7 @@ def test_dense_gradients(activation, shape, rng):
     if activation == "relu":  # both sides of the kink must be exercised
         z = x @ layer.params["weight"].T + layer.params["bias"]
         assert (z > 0).any() and (z < 0).any()
-    report = seqnet.check_gradients(Adapter(layer), x)
+    report = seqnet.check_gradients(layer, x)
     assert_passed(report, {"weight", "bias", "x"})
     assert report.analytic["x"].shape == shape
 
@@ -115,7 +116,7 @@ def test_dense_without_bias_gradients(rng):
     x = rng.standard_normal((5, 4))
     np.testing.assert_allclose(layer.forward(x), np.tanh(x @ layer.params["weight"].T),
                                rtol=1e-14)
-    assert_passed(seqnet.check_gradients(Adapter(layer), x), {"weight", "x"})
+    assert_passed(seqnet.check_gradients(layer, x), {"weight", "x"})
 
 
 def test_dense_sequence_equals_each_step(rng):
@@ -257,7 +258,7 @@ def test_dropout_backward_uses_the_forward_mask(rng):
     out2 = layer.forward(x, training=True)  # a new mask replaces the cached one
     assert not np.array_equal(out2 == 0, out == 0)
     np.testing.assert_array_equal(layer.backward(dout) == 0, out2 == 0)
-    report = seqnet.check_gradients(Adapter(layer), rng.standard_normal((4, 5)))
+    report = seqnet.check_gradients(layer, rng.standard_normal((4, 5)))
     assert_passed(report, {"x"})
 
 
@@ -344,7 +345,7 @@ def test_activation_layer_forward_and_gradient(activation, rng):
                 "relu": np.maximum(x, 0), "softmax": softmax(x)}[activation]
     np.testing.assert_allclose(layer.forward(x), expected, rtol=1e-14, atol=1e-300)
     assert layer.num_parameters == 0
-    assert_passed(seqnet.check_gradients(Adapter(layer), x), {"x"})
+    assert_passed(seqnet.check_gradients(layer, x), {"x"})
 
 
 def test_activation_none_is_linear(rng):
@@ -446,13 +447,8 @@ def test_config_rebuilds_an_equal_layer(name):
     make, _ = LAYERS[name]
     layer = make()
     config = layer.get_config()
-    rebuilt = seqnet.model.LAYER_CLASSES[type(layer).__name__]
-    kw = dict(config)
-    if name == "embedding":
-        clone = rebuilt(kw.pop("input_dim"), kw.pop("output_dim"), **kw)
-    else:
-        first = kw.pop({"dense": "units", "dropout": "rate", "activation": "activation"}[name])
-        clone = rebuilt(first, **kw)
+    clone = seqnet.layers.deserialize(seqnet.layers.serialize(layer))
+    assert type(clone) is type(layer)
     assert clone.get_config() == config
     for k, v in layer.params.items():
         np.testing.assert_array_equal(clone.params[k], v)

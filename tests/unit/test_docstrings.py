@@ -19,10 +19,11 @@ import pytest
 
 import seqnet
 
-#: the public modules (the underscore modules, ``cells`` and ``kernels`` are internal).
+#: the public modules (the underscore modules and ``kernels`` are internal).
 PUBLIC_MODULES = (
-    "seqnet.layers", "seqnet.core_layers", "seqnet.model", "seqnet.losses", "seqnet.optim",
-    "seqnet.activations", "seqnet.callbacks", "seqnet.text", "seqnet.generate",
+    "seqnet.layers", "seqnet.layers.base", "seqnet.layers.recurrent", "seqnet.layers.core",
+    "seqnet.model", "seqnet.saving", "seqnet.losses", "seqnet.optim", "seqnet.activations",
+    "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.charlm", "seqnet.variants",
     "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.datasets", "seqnet.bench",
     "seqnet.cli", "seqnet.experiments.long_range", "seqnet.experiments.forecast",
 )
@@ -125,8 +126,8 @@ def _doc(obj, kind):
 
 
 def test_the_walk_finds_the_public_api():
-    assert "seqnet.layers.LSTM" in API
-    assert "seqnet.layers.RecurrentLayer.forward" in API
+    assert "seqnet.layers.recurrent.LSTM" in API
+    assert "seqnet.layers.recurrent.RecurrentLayer.forward" in API
     assert "seqnet.text.CharVocabulary.from_text" in API       # a classmethod
     assert "seqnet.datasets.shakespeare" in API                  # behind lru_cache
     assert "seqnet._threads.set_num_threads" in API              # seqnet.__all__

@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 import seqnet
-from tests.conftest import CELLS, make_layer
-
-CELL_NAMES = [c[0] for c in CELLS]
+from tests.conftest import CELL_NAMES, make_layer
 
 
 @pytest.fixture(params=CELL_NAMES)
@@ -59,7 +57,10 @@ def test_bad_initial_state(layer):
             layer.forward(X, (good.astype(int), good))
     else:
         with pytest.raises(TypeError, match="initial_state must be one array h"):
-            layer.forward(X, (good,))
+            layer.forward(X, (good, good))
+        # Keras's convention, initial_state=[h], is the same as h.
+        np.testing.assert_array_equal(layer.forward(X, [good + 1])[0],
+                                      layer.forward(X, good + 1)[0])
         with pytest.raises(ValueError, match=r"initial_state must have shape \(4, 2, 4\)"):
             layer.forward(X, np.zeros((2, 2, 4)))
         with pytest.raises(ValueError, match=r"initial_state must have shape"):
@@ -79,11 +80,11 @@ def test_each_training_forward_feeds_one_backward(layer):
     layer.forward(X, training=True)
     with pytest.raises(ValueError, match="dout must have shape"):
         layer.backward(dout[:, :, :4])
-    dx, _ = layer.backward(dout)
+    dx = layer.backward(dout)
     with pytest.raises(ValueError, match=r"its backward has run"):
         layer.backward(dout)
     layer.forward(X, training=True)
-    again, _ = layer.backward(dout)
+    again = layer.backward(dout)
     np.testing.assert_array_equal(again, dx)
 
 
@@ -96,23 +97,23 @@ def test_backward_leaves_the_returned_output_alone(cell, shape):
     rng = np.random.default_rng(0)
     for num_layers in (1, 2):
         layer = make_layer(cell, 4, input_size=3, num_layers=num_layers)
-        out, _ = layer.forward(rng.standard_normal(shape), training=True)
+        out, *_ = layer.forward(rng.standard_normal(shape), training=True)
         kept = out.copy()
         layer.backward(rng.standard_normal(out.shape))
         np.testing.assert_array_equal(out, kept)
 
 
 def test_bad_dout_and_dstate(layer):
-    out, state = layer.forward(X, training=True)
+    out, *state = layer.forward(X, training=True)
     with pytest.raises(ValueError, match=r"dout must have shape \(2, 5, 8\)"):
         layer.backward(np.zeros((2, 5, 4)))
     with pytest.raises(TypeError, match=r"dout must be a real floating-point"):
         layer.backward(np.zeros((2, 5, 8), dtype=np.int32))
     with pytest.raises((ValueError, TypeError), match=r"dstate"):
         if isinstance(layer, seqnet.LSTM):
-            layer.backward(np.zeros_like(out), (state[0], np.zeros((1, 2, 4))))
+            layer.backward([np.zeros_like(out), state[0], np.zeros((1, 2, 4))])
         else:
-            layer.backward(np.zeros_like(out), np.zeros((1, 2, 4)))
+            layer.backward([np.zeros_like(out), np.zeros((1, 2, 4))])
 
 
 def test_bad_state_dict(layer):
@@ -164,11 +165,11 @@ def test_cell_specific_arguments():
 
 def test_float_input_is_cast_to_layer_dtype():
     """A float64 input to a float32 layer runs in float32 (and vice versa)."""
-    layer = seqnet.GRU(3, seed=0)
+    layer = seqnet.GRU(3, seed=0, return_state=True)
     out, h = layer.forward(np.ones((1, 2, 2)))
     assert out.dtype == np.float32 and h.dtype == np.float32
     layer64 = seqnet.GRU(3, seed=0, dtype="float64")
-    out, _ = layer64.forward(np.ones((1, 2, 2), np.float32))
+    out = layer64.forward(np.ones((1, 2, 2), np.float32))
     assert out.dtype == np.float64
 
 
@@ -183,8 +184,8 @@ def test_backward_refuses_an_input_modified_since_forward(cell, index):
     # of the layer's dtype: another dtype is cast, and the layer keeps its own copy.
     x = rng.integers(0, 3, (2, 5)) if index else rng.standard_normal((2, 5, 3)).astype(
         layer.dtype)
-    out, _ = layer.forward(x, training=True)
-    dx_ok, _ = layer.backward(np.ones_like(out))
+    out, *_ = layer.forward(x, training=True)
+    dx_ok = layer.backward(np.ones_like(out))
     grads_ok = {k: v.copy() for k, v in layer.grads.items()}
     for modify in ("add", "swap"):
         layer.forward(x, training=True)
@@ -200,7 +201,7 @@ def test_backward_refuses_an_input_modified_since_forward(cell, index):
             layer.backward(np.ones_like(out))   # that cache is gone
         x[...] = y
     layer.forward(x, training=True)
-    dx, _ = layer.backward(np.ones_like(out))
+    dx = layer.backward(np.ones_like(out))
     for k, v in layer.grads.items():
         np.testing.assert_array_equal(v, grads_ok[k])
     if not index:
@@ -223,12 +224,12 @@ def test_lengths_reused_by_the_caller_do_not_reach_backward(cell):
     layer = make_layer(cell, 4, input_size=3)
     x = rng.standard_normal((3, 5, 3)).astype(layer.dtype)
     lengths = np.array([5, 2, 4])
-    out, _ = layer.forward(x, lengths=lengths, training=True)
-    dx_ok, _ = layer.backward(np.ones_like(out))
+    out, *_ = layer.forward(x, lengths=lengths, training=True)
+    dx_ok = layer.backward(np.ones_like(out))
     grads_ok = {k: v.copy() for k, v in layer.grads.items()}
-    out, _ = layer.forward(x, lengths=lengths, training=True)
+    out, *_ = layer.forward(x, lengths=lengths, training=True)
     lengths[:] = [1, 1, 1]
-    dx, _ = layer.backward(np.ones_like(out))
+    dx = layer.backward(np.ones_like(out))
     np.testing.assert_array_equal(dx, dx_ok)
     for k, v in layer.grads.items():
         np.testing.assert_array_equal(v, grads_ok[k])

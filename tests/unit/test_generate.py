@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 import seqnet
-from seqnet.cli import build_charlm
+from seqnet.charlm import build_charlm
 from seqnet.generate import generate_text, sample_index
-from seqnet.text import CharVocabulary, char_windows
+from seqnet.text import CharVocabulary, char_windows, vocabulary_of
 
 TEXT = "the cat sat on the mat. the dog sat on the log. " * 20
 
@@ -18,8 +18,7 @@ def model():
     m.compile("sparse_categorical_crossentropy", seqnet.optim.RMSprop(learning_rate=0.01))
     X, y = char_windows(vocab.encode(TEXT), 10, 1)
     m.fit(X, y, batch_size=32, epochs=3, verbose=0)
-    m.vocabulary = vocab
-    m.metadata = {"maxlen": 10}
+    m.metadata = {"vocabulary": vocab.to_config(), "maxlen": 10}
     return m
 
 
@@ -53,7 +52,7 @@ def test_bad_temperature(bad, exc):
 
 def test_step_equals_whole_sequence(model):
     """Streaming one step at a time carries the state exactly like one forward pass."""
-    idx = model.vocabulary.encode(TEXT[:10])
+    idx = vocabulary_of(model).encode(TEXT[:10])
     whole = model.predict(idx[None], batch_size=1)[0]
     states = None
     for i in idx:
@@ -66,7 +65,7 @@ def test_generation_is_seeded_and_greedy_is_deterministic(model):
     b = generate_text(model, TEXT[:10], 30, temperature=1.0, seed=3)
     c = generate_text(model, TEXT[:10], 30, temperature=1.0, seed=4)
     assert a == b and a != c and len(a) == 30
-    assert set(a) <= set(model.vocabulary.chars)
+    assert set(a) <= set(vocabulary_of(model).chars)
     g1 = generate_text(model, TEXT[:10], 20, temperature=0)
     g2 = generate_text(model, TEXT[:10], 20, temperature=0, seed=99)
     assert g1 == g2

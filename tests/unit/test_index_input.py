@@ -4,9 +4,7 @@ import numpy as np
 import pytest
 
 import seqnet
-from tests.conftest import CELLS, make_layer
-
-CELL_NAMES = [c[0] for c in CELLS]
+from tests.conftest import CELL_NAMES, make_layer
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
@@ -19,18 +17,21 @@ def test_indices_equal_one_hot(cell, dtype, rng):
     a = make_layer(cell, H, input_size=V, num_layers=2, bidirectional=True, dtype=dtype)
     b = make_layer(cell, H, input_size=V, num_layers=2, bidirectional=True, dtype=dtype)
     lengths = np.array([6, 3, 5])
-    out_a, st_a = a.forward(idx, lengths=lengths, training=True)
-    out_b, st_b = b.forward(one_hot, lengths=lengths, training=True)
+    state = [np.zeros((4, B, H), dtype) for _ in a.state_names]   # its gradient too
+    out_a, *st_a = a.forward(idx, state, lengths=lengths, training=True)
+    out_b, *st_b = b.forward(one_hot, state, lengths=lengths, training=True)
     np.testing.assert_array_equal(out_a, out_b)
+    for x, y in zip(st_a, st_b, strict=True):
+        np.testing.assert_array_equal(x, y)
     dout = rng.standard_normal(out_a.shape).astype(dtype)
-    dx_a, ds_a = a.backward(dout)
-    dx_b, ds_b = b.backward(dout)
+    dx_a, *ds_a = a.backward(dout)
+    dx_b, *ds_b = b.backward(dout)
     assert dx_a is None and dx_b.shape == one_hot.shape
     tol = 1e-12 if dtype == np.float64 else 1e-5
     for k in a.grads:
         np.testing.assert_allclose(a.grads[k], b.grads[k], rtol=tol, atol=tol)
-    for x, y in zip(np.atleast_1d(ds_a) if cell != "lstm" else ds_a,
-                    np.atleast_1d(ds_b) if cell != "lstm" else ds_b, strict=True):
+    assert len(ds_a) == len(a.state_names)
+    for x, y in zip(ds_a, ds_b, strict=True):
         np.testing.assert_allclose(x, y, rtol=tol, atol=tol)
 
 
@@ -56,13 +57,17 @@ def test_index_input_gradients_by_finite_differences(rng):
         """Adapter: gradcheck perturbs a float x; here x is fixed indices."""
 
         params, grads, dtype = layer.params, layer.grads, np.float64
+        state_names = layer.state_names
+
+        def call(self, x, state, *, training, lengths=None):
+            return layer.call(idx, state, training=training, lengths=lengths)
 
         def forward(self, x, state=None, *, lengths=None, training=False):
             return layer.forward(idx, state, lengths=lengths, training=training)
 
-        def backward(self, dout, dstate=None):
-            _, ds = layer.backward(dout, dstate)
-            return np.zeros((2, 4, 1)), ds
+        def backward(self, douts):
+            _, *ds = layer.backward(douts)
+            return [np.zeros((2, 4, 1)), *ds]
 
     report = check_gradients(OnIndices(), np.zeros((2, 4, 1)), lengths=np.array([4, 2]))
     assert report.passed(1e-6), report.errors

@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 
 import seqnet
-from seqnet import _config
-from tests.conftest import CELLS, make_layer
-
-CELL_NAMES = [c[0] for c in CELLS]
+from seqnet import _config, _dispatch
+from tests.conftest import CELL_NAMES, make_layer
 
 
 def test_initialisation_follows_keras():
@@ -89,7 +87,7 @@ def test_inference_keeps_nothing(cell, rng):
     x = rng.standard_normal((2, 5, 3))
     layer.forward(x, training=True)
     assert layer._cache is not None
-    out_inf, _ = layer.forward(x)
+    out_inf, *_ = layer.forward(x)
     assert layer._cache is None
     with pytest.raises(ValueError, match="training=True"):
         layer.backward(np.ones_like(out_inf))
@@ -101,12 +99,12 @@ def test_dropout_between_layers_seeded_and_training_only(rng):
     a = seqnet.LSTM(8, num_layers=2, dropout=0.5, seed=5, dtype=np.float64)
     b = seqnet.LSTM(8, num_layers=2, dropout=0.5, seed=5, dtype=np.float64)
     plain = seqnet.LSTM(8, num_layers=2, seed=5, dtype=np.float64)
-    ya, _ = a.forward(x, training=True)
-    yb, _ = b.forward(x, training=True)
+    ya = a.forward(x, training=True)
+    yb = b.forward(x, training=True)
     np.testing.assert_array_equal(ya, yb)
-    y0, _ = plain.forward(x, training=True)
+    y0 = plain.forward(x, training=True)
     assert not np.allclose(ya, y0)
-    np.testing.assert_array_equal(a.forward(x)[0], plain.forward(x)[0])
+    np.testing.assert_array_equal(a.forward(x), plain.forward(x))
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
@@ -116,8 +114,8 @@ def test_deterministic_bits(cell, rng):
     x = rng.standard_normal((16, 12, 8)).astype(np.float32)
     runs = []
     for _ in range(2):
-        out, _ = layer.forward(x, training=True)
-        dx, _ = layer.backward(np.cos(out))
+        out, *_ = layer.forward(x, training=True)
+        dx = layer.backward(np.cos(out))
         runs.append((out, dx, {k: v.copy() for k, v in layer.grads.items()}))
     np.testing.assert_array_equal(runs[0][0], runs[1][0])
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
@@ -128,15 +126,15 @@ def test_deterministic_bits(cell, rng):
 def test_parallel_mode_is_checked_and_restored():
     """parallel_mode refuses unknown modes and restores the previous one."""
     with pytest.raises(ValueError, match="mode"):
-        with _config.parallel_mode("fast"):
+        with _dispatch.parallel_mode("fast"):
             pass
-    with _config.parallel_mode("serial"):
-        assert _config.get_parallel_mode() == "serial"
-        assert not _config.use_parallel(10**6, 10**6, 10**3)
-    assert _config.get_parallel_mode() == "auto"
-    assert not _config.use_parallel(1, 64, 64)
-    assert not _config.use_parallel(8, 32, 32)
-    assert _config.use_parallel(2, 512, 128)
+    with _dispatch.parallel_mode("serial"):
+        assert _dispatch.get_parallel_mode() == "serial"
+        assert not _dispatch.use_parallel(10**6, 10**6, 10**3)
+    assert _dispatch.get_parallel_mode() == "auto"
+    assert not _dispatch.use_parallel(1, 64, 64)
+    assert not _dispatch.use_parallel(8, 32, 32)
+    assert _dispatch.use_parallel(2, 512, 128)
 
 
 def test_kernels_use_the_shared_fastmath_set():
@@ -157,6 +155,85 @@ def test_nan_propagates(cell):
     layer = make_layer(cell, 3, input_size=2, dtype=np.float64)
     x = np.zeros((1, 3, 2))
     x[0, 1, 0] = np.nan
-    out, _ = layer.forward(x)
+    out, *_ = layer.forward(x)
     assert np.all(np.isfinite(out[0, 0]))
     assert np.all(np.isnan(out[0, 1:]))
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+def test_a_recurrent_layer_rebuilds_from_its_config(cell):
+    """serialize/deserialize rebuild any layer through its own get_config and
+    from_config (what loading a model does, with no table of special cases); the
+    same seed gives the same weights."""
+    from seqnet import layers, variants
+
+    layer = variants.get(cell).make(4, input_size=3, num_layers=2, bidirectional=True,
+                                    dropout=0.25, return_sequences=False, return_state=True,
+                                    dtype=np.float64, seed=5)
+    spec = layers.serialize(layer)
+    assert spec["class"] == type(layer).__name__
+    clone = layers.deserialize(spec)
+    assert type(clone) is type(layer) and clone.get_config() == layer.get_config()
+    assert clone.return_state and clone.dropout == 0.25
+    for k, v in layer.params.items():
+        np.testing.assert_array_equal(clone.params[k], v)
+
+
+class Scale(seqnet.Layer):
+    """y = x * w (one weight per feature): a user's layer, for the tests below."""
+
+    def __init__(self, *, input_size=None, dtype=np.float32, seed=None):
+        super().__init__(dtype=dtype, seed=seed)
+        self.input_size = input_size
+        if input_size is not None:
+            self._build(input_size)
+
+    def _build(self, input_size):
+        self.input_size = input_size
+        self.params = {"w": np.linspace(0.5, 1.5, input_size).astype(self.dtype)}
+        self.grads = {"w": np.zeros_like(self.params["w"])}
+
+    def get_config(self):
+        return {"input_size": self.input_size, **super().get_config()}
+
+    def call(self, x, initial_state, *, training):
+        x = np.asarray(x, self.dtype)
+        if not self.built:
+            self._build(x.shape[-1])
+        self._cache = x if training else None
+        return x * self.params["w"], ()
+
+    def call_backward(self, dout, dstate):
+        x = self._need_cache()
+        self.grads["w"] = (dout * x).reshape(-1, x.shape[-1]).sum(axis=0)
+        return dout * self.params["w"], ()
+
+
+def test_a_users_layer_trains_saves_and_loads_in_a_model(tmp_path, rng):
+    """A layer of one's own follows the same contract as seqnet's: its gradients
+    pass the finite-difference check, a Sequential trains it between seqnet's layers,
+    and once registered it saves and loads with the model."""
+    from seqnet import layers
+
+    report = seqnet.check_gradients(Scale(input_size=4, dtype=np.float64),
+                                    rng.standard_normal((3, 5, 4)))
+    assert set(report.errors) == {"w", "x"} and report.passed(1e-8), report.errors
+    model = seqnet.Sequential([seqnet.GRU(4, input_size=3, seed=0), Scale(),
+                               seqnet.GRU(2, return_sequences=False, seed=1),
+                               seqnet.Dense(3, activation="softmax", seed=2)], seed=3)
+    model.compile("sparse_categorical_crossentropy", "adam")
+    x = rng.standard_normal((32, 6, 3)).astype(np.float32)
+    y = rng.integers(0, 3, 32)
+    model.build((6, 3))
+    w0 = model.layers[1].params["w"].copy()
+    model.fit(x, y, batch_size=8, epochs=2, verbose=0)
+    assert not np.array_equal(model.layers[1].params["w"], w0)
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(ValueError, match="unknown layer class 'Scale'.*seqnet.layers.register"):
+        seqnet.load_model(tmp_path / "m.npz")
+    layers.register(Scale)
+    try:
+        loaded = seqnet.load_model(tmp_path / "m.npz")
+        np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+    finally:
+        del layers.LAYERS["Scale"]

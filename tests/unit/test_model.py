@@ -20,7 +20,7 @@ import pytest
 import seqnet
 from seqnet import _progress, losses, optim
 from seqnet.callbacks import Callback, EarlyStopping, LambdaCallback, ModelCheckpoint
-from seqnet.text import CharVocabulary
+from seqnet.text import CharVocabulary, vocabulary_of
 
 V, T = 5, 6
 f64 = np.float64
@@ -294,8 +294,8 @@ def test_save_load_round_trip(tmp_path):
     ], seed=0)
     opt = optim.Adam(0.005, beta_1=0.8, global_clipnorm=1.0)
     model.compile(loss="sparse_categorical_crossentropy", optimizer=opt, metrics=["accuracy"])
-    model.vocabulary = vocab
-    model.metadata = {"window": 6, "source": "test", "nested": {"a": [1, 2]}}
+    model.metadata = {"window": 6, "source": "test", "nested": {"a": [1, 2]},
+                      "vocabulary": vocab.to_config()}
     x, y = toy_data(24, vocab=n)
     model.fit(x, y, batch_size=8, epochs=2, verbose=0)
     path = tmp_path / "model.npz"
@@ -305,9 +305,9 @@ def test_save_load_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
     assert loaded.evaluate(x, y) == model.evaluate(x, y)
     assert_params_equal(loaded.params, model.params)
-    assert isinstance(loaded.vocabulary, CharVocabulary)
-    assert loaded.vocabulary == vocab
-    assert loaded.vocabulary.decode(vocab.encode("hello")) == "hello"
+    assert isinstance(vocabulary_of(loaded), CharVocabulary)
+    assert vocabulary_of(loaded) == vocab
+    assert vocabulary_of(loaded).decode(vocab.encode("hello")) == "hello"
     assert loaded.metadata == model.metadata
     assert loaded.metrics == ("accuracy",)
     assert loaded.loss.get_config() == model.loss.get_config()
@@ -327,7 +327,7 @@ def test_save_load_round_trip(tmp_path):
     assert {f"param/{k}" for k in model.params} <= files
     assert any(f.startswith("slot/") for f in files)
     assert config["format"] == "seqnet-model"
-    assert config["vocabulary"]["chars"] == list(vocab.chars)
+    assert config["metadata"]["vocabulary"]["chars"] == list(vocab.chars)
 
 
 def test_save_load_uncompiled_unbuilt_model(tmp_path, rng):
@@ -335,7 +335,7 @@ def test_save_load_uncompiled_unbuilt_model(tmp_path, rng):
     model = seqnet.Sequential([seqnet.LSTM(4, input_size=3, seed=0)])
     model.save(tmp_path / "m.npz")
     loaded = seqnet.load_model(tmp_path / "m.npz")
-    assert loaded.loss is None and loaded.optimizer is None and loaded.vocabulary is None
+    assert loaded.loss is None and loaded.optimizer is None and loaded.metadata == {}
     x = rng.standard_normal((2, 5, 3)).astype(np.float32)
     np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
 
@@ -992,12 +992,14 @@ def test_argument_errors_are_clear():
         model.fit(x, None, verbose=0)
     with pytest.raises(ValueError, match="verbose must be"):
         model.fit(x, y, verbose=True)
-    with pytest.raises(TypeError, match="validation_split must be a float"):
+    with pytest.raises(TypeError, match="validation_split must be a real number"):
         model.fit(x, y, validation_split="a", verbose=0)
     with pytest.raises(ValueError, match="activation must be one of"):
         seqnet.Dense(3, activation=[])
-    with pytest.raises(ValueError, match="patience must be an integer"):
+    with pytest.raises(TypeError, match="patience must be an integer"):
         seqnet.callbacks.EarlyStopping(patience=1.5)
+    with pytest.raises(ValueError, match="patience must be an integer >= 0"):
+        seqnet.callbacks.EarlyStopping(patience=-1)
 
 
 def test_restore_best_weights_also_when_not_stopped():

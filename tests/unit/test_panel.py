@@ -9,6 +9,7 @@ from seqnet.kernels._panel import (
     panel_gemm_tn,
     panel_width,
     tn_fits,
+    tn_work_size,
 )
 
 
@@ -76,7 +77,7 @@ def test_panel_gemm_tn_on_strided_views_matches_numpy(dtype, K, M, N):
     tol = 1e-5 if dtype == np.float32 else 1e-12
     for beta in (0, 1):
         old, before = C.copy(), C_buf.copy()
-        panel_gemm_tn(A, B, C, beta)
+        panel_gemm_tn(A, B, C, beta, np.empty(tn_work_size(dtype), dtype))
         expected = A.T.astype(np.float64) @ B.astype(np.float64) + (old if beta else 0)
         np.testing.assert_allclose(C, expected, rtol=tol, atol=10 * tol * max(1, K) ** 0.5)
         np.testing.assert_array_equal(C_buf[:, 0], before[:, 0])
@@ -93,7 +94,8 @@ def test_tn_fits_wants_the_last_panel_half_used():
 def test_packed_and_blas_step_products_agree(cell, monkeypatch):
     """A call packs W_hh from PACK_MIN_ROWS rows x steps and uses BLAS on W_hh below
     that: the two paths give the same outputs, states and gradients to rounding."""
-    from seqnet import _config, cells
+    from seqnet import _dispatch
+    from seqnet.kernels import gru, lstm, rnn
 
     rng = np.random.default_rng(3)
     B, T, I, H = 5, 7, 6, 9
@@ -105,13 +107,12 @@ def test_packed_and_blas_step_products_agree(cell, monkeypatch):
     state = tuple(rng.standard_normal((B, H)) for _ in range(2 if cell == "lstm" else 1))
     lengths = np.array([7, 3, 7, 1, 5], np.int64)
     dout = rng.standard_normal((B, T, H))
-    fwd, bwd = {"lstm": (cells.lstm_forward, cells.lstm_backward),
-                "rnn": (cells.rnn_forward, cells.rnn_backward)}.get(
-        cell, (cells.gru_forward, cells.gru_backward))
+    kernel = {"lstm": lstm, "rnn": rnn}.get(cell, gru)
+    fwd, bwd = kernel.forward, kernel.backward
     kw = {"reset_after": cell == "gru"} if cell.startswith("gru") else {}
     results = []
     for threshold in (0, 10**9):
-        monkeypatch.setattr(_config, "PACK_MIN_ROWS", threshold)
+        monkeypatch.setattr(_dispatch, "PACK_MIN_ROWS", threshold)
         out, hT, cache = fwd(x.astype(dt), W_ih, W_hh, b_ih, b_hh, state, lengths, **kw)
         dx, dW, dstate = bwd(cache, dout, tuple(np.ones_like(s) for s in hT))
         results.append((out, *hT, dx, *dW, *dstate))
@@ -123,12 +124,12 @@ def test_packed_and_blas_step_products_agree(cell, monkeypatch):
 def test_a_fortran_ordered_w_hh_gives_what_a_c_ordered_one_gives(cell):
     """A short call runs BLAS on W_hh as it is, which needs unit inner stride: the
     cell functions take any layout (a transposed or Fortran-ordered W_hh included)."""
-    from seqnet import cells
+    from seqnet.kernels import gru, lstm, rnn
 
     rng = np.random.default_rng(5)
     B, T, I, H = 2, 3, 4, 5
     G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    fwd = {"lstm": cells.lstm_forward, "gru": cells.gru_forward, "rnn": cells.rnn_forward}[cell]
+    fwd = {"lstm": lstm.forward, "gru": gru.forward, "rnn": rnn.forward}[cell]
     x = rng.standard_normal((B, T, I))
     W_ih, W_hh = rng.standard_normal((G * H, I)), rng.standard_normal((G * H, H))
     b = np.zeros(G * H)

@@ -4,10 +4,8 @@ import numpy as np
 import pytest
 
 import seqnet
-from tests.conftest import CELLS, make_layer, reference_options
+from tests.conftest import CELL_NAMES, make_layer, reference_options
 from tests.reference import naive
-
-CELL_NAMES = [c[0] for c in CELLS]
 
 
 @pytest.mark.parametrize("cell", CELL_NAMES)
@@ -22,13 +20,12 @@ def test_layer_matches_reference(cell, num_layers, bidirectional, with_lengths, 
     lengths = np.array([7, 1, 4, 6]) if with_lengths else None
     D = 2 if bidirectional else 1
     state = tuple(0.3 * rng.standard_normal((num_layers * D, B, H))
-                  for _ in layer.STATE_NAMES)
-    out, final = layer.forward(x, state if cell == "lstm" else state[0], lengths=lengths)
+                  for _ in layer.state_names)
+    out, *final = layer.forward(x, list(state), lengths=lengths)
     ref_cell, opts = reference_options(cell)
     ref_out, ref_final = naive.run_layer(ref_cell, x, layer.params, num_layers,
                                          bidirectional, state, lengths, **opts)
     np.testing.assert_allclose(out, ref_out, rtol=1e-12, atol=1e-13)
-    final = final if cell == "lstm" else (final,)
     for a, b in zip(final, ref_final, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-13)
     if with_lengths:
@@ -48,8 +45,8 @@ def test_return_sequences_false_is_last_valid_step(cell, bidirectional, rng):
     last.load_state_dict(full.state_dict())
     x = rng.standard_normal((B, T, I))
     lengths = np.array([6, 2, 5])
-    seq, _ = full.forward(x, lengths=lengths)
-    out, _ = last.forward(x, lengths=lengths)
+    seq, *_ = full.forward(x, lengths=lengths)
+    out, *_ = last.forward(x, lengths=lengths)
     assert out.shape == (B, full.output_size)
     for b, n in enumerate(lengths):
         np.testing.assert_array_equal(out[b, :H], seq[b, n - 1, :H])
@@ -65,13 +62,13 @@ def test_lstm_worked_example_the_cat_sat_on():
     x = np.zeros((1, len(words), len(vocab)))
     for t, w in enumerate(words):
         x[0, t, vocab[w]] = 1.0
-    layer = seqnet.LSTM(4, input_size=len(vocab), dtype=np.float64, seed=0)
+    layer = seqnet.LSTM(4, input_size=len(vocab), return_state=True, dtype=np.float64, seed=0)
     layer.load_state_dict({k: np.zeros_like(v) for k, v in layer.params.items()})
-    out, (h, c) = layer.forward(x, training=True)
+    out, h, c = layer.forward(x, training=True)
     np.testing.assert_array_equal(out, np.zeros((1, 4, 4)))
     np.testing.assert_array_equal(h, 0.0)
     np.testing.assert_array_equal(c, 0.0)
-    gates = layer._cache["caches"][0]["gates"]          # (T, B, 4H): i, f, g, o
+    gates = layer._cache["caches"][0]["gates"]          # (B, T, 4H): i, f, g, o
     H = 4
     np.testing.assert_array_equal(gates[..., :H], 0.5)         # input gate
     np.testing.assert_array_equal(gates[..., H:2 * H], 0.5)    # forget gate
@@ -87,13 +84,13 @@ def test_float32_close_to_float64(cell, rng):
     l32 = make_layer(cell, H, input_size=I, dtype=np.float32, num_layers=2)
     l32.load_state_dict(l64.state_dict())
     x = rng.standard_normal((B, T, I))
-    o64, _ = l64.forward(x, training=True)
-    o32, _ = l32.forward(x.astype(np.float32), training=True)
+    o64, *_ = l64.forward(x, training=True)
+    o32, *_ = l32.forward(x.astype(np.float32), training=True)
     assert o32.dtype == np.float32 and o64.dtype == np.float64
     np.testing.assert_allclose(o32, o64, rtol=1e-4, atol=1e-5)
     dout = rng.standard_normal(o64.shape)
-    dx64, _ = l64.backward(dout)
-    dx32, _ = l32.backward(dout.astype(np.float32))
+    dx64 = l64.backward(dout)
+    dx32 = l32.backward(dout.astype(np.float32))
     np.testing.assert_allclose(dx32, dx64, rtol=1e-3, atol=1e-4)
     for k in l64.grads:
         assert l32.grads[k].dtype == np.float32

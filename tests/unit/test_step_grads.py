@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import seqnet
-from seqnet import _config, cells
+from seqnet import _dispatch
+from seqnet.kernels import gru, rnn
 
 
 def _rnn_problem(B=6, T=9, I=5, H=7, seed=0):
@@ -61,13 +62,13 @@ def test_rnn_backward_over_a_dropped_output_equals_one_over_a_held_output(mode, 
     only the copy costs a [B, T, H] buffer."""
     x, W_ih, W_hh, b_ih, b_hh, h0, lengths, dout, dhT = _rnn_problem()
     out_bytes = dout.nbytes
-    with _config.parallel_mode(mode):
+    with _dispatch.parallel_mode(mode):
         def run(hold):
-            out, _, cache = cells.rnn_forward(x, W_ih, W_hh, b_ih, b_hh, (h0,), lengths, reverse)
+            out, _, cache = rnn.forward(x, W_ih, W_hh, b_ih, b_hh, (h0,), lengths, reverse)
             held = {"all": out, "view": out[:, 1:3], "none": None}[hold]
             kept = out.copy()
             del out
-            peak, grads = _peak_bytes(lambda: cells.rnn_backward(cache, dout, (dhT,)))
+            peak, grads = _peak_bytes(lambda: rnn.backward(cache, dout, (dhT,)))
             if held is not None:
                 base = held if held.base is None else held.base
                 np.testing.assert_array_equal(base, kept)
@@ -94,9 +95,9 @@ def test_rnn_weight_grad_summed_by_steps_matches_the_whole_sequence_product(reve
     from the forward's outputs with NumPy, against the kernels' step-by-step sum,
     over rows of different lengths."""
     x, W_ih, W_hh, b_ih, b_hh, h0, lengths, dout, dhT = _rnn_problem(seed=1)
-    out, _, cache = cells.rnn_forward(x, W_ih, W_hh, b_ih, b_hh, (h0,), lengths, reverse)
+    out, _, cache = rnn.forward(x, W_ih, W_hh, b_ih, b_hh, (h0,), lengths, reverse)
     h = out.copy()
-    _, (_, dW_hh, db, _), _ = cells.rnn_backward(cache, dout, (dhT,))
+    _, (_, dW_hh, db, _), _ = rnn.backward(cache, dout, (dhT,))
     # dL/da again, from the kernels' own dh recursion, in NumPy
     B, T, H = h.shape
     dh = dhT.copy()
@@ -124,11 +125,11 @@ def test_simple_rnn_layer_returns_its_cache_and_refuses_a_modified_one():
     Unchanged, it survives backward as it was."""
     layer = seqnet.SimpleRNN(4, input_size=3, seed=0, dtype=np.float64)
     x = np.random.default_rng(0).standard_normal((2, 5, 3))
-    out, _ = layer.forward(x, training=True)
+    out = layer.forward(x, training=True)
     kept = out.copy()
     layer.backward(np.ones_like(out))
     np.testing.assert_array_equal(out, kept)
-    out, _ = layer.forward(x, training=True)
+    out = layer.forward(x, training=True)
     out[1, 2, 3] += 1.0
     with pytest.raises(ValueError, match="output of forward.*was modified in place"):
         layer.backward(np.ones_like(out))
@@ -140,12 +141,12 @@ def test_simple_rnn_layer_gradients_do_not_depend_on_holding_the_output():
     layer = seqnet.SimpleRNN(6, input_size=3, seed=0, dtype=np.float64)
     x = np.random.default_rng(1).standard_normal((4, 7, 3))
     dout = np.random.default_rng(2).standard_normal((4, 7, 6))
-    out, _ = layer.forward(x, training=True)
-    dx_held, _ = layer.backward(dout)
+    out = layer.forward(x, training=True)
+    dx_held = layer.backward(dout)
     grads_held = {k: v.copy() for k, v in layer.grads.items()}
     del out
     layer.forward(x, training=True)
-    dx_free, _ = layer.backward(dout)
+    dx_free = layer.backward(dout)
     np.testing.assert_array_equal(dx_free, dx_held)
     for k, v in grads_held.items():
         np.testing.assert_array_equal(layer.grads[k], v)
@@ -164,8 +165,8 @@ def test_gru_training_forward_keeps_one_buffer_per_kept_quantity(reset_after):
     h0 = np.zeros((B, H))
     lengths = np.full(B, T, np.int64)
     unit = B * T * H * 8
-    cells.gru_forward(x, W_ih, W_hh, b, b, (h0,), lengths, reset_after=reset_after)  # warm
-    _, kept, (out, _, cache) = _traced(lambda: cells.gru_forward(
+    gru.forward(x, W_ih, W_hh, b, b, (h0,), lengths, reset_after=reset_after)  # warm
+    _, kept, (out, _, cache) = _traced(lambda: gru.forward(
         x, W_ih, W_hh, b, b, (h0,), lengths, reset_after=reset_after))
     buffers = 1 + 1 + 3 + (1 if reset_after else 0)   # out, h_prev, gates, hn
     assert buffers * unit <= kept < (buffers + 0.5) * unit

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import seqnet
-from seqnet import _config, _threads
+from seqnet import _dispatch, _threads
 
 
 def test_set_and_get_num_threads():
@@ -42,12 +42,12 @@ def test_results_do_not_depend_on_the_thread_count():
     x = np.random.default_rng(0).standard_normal((16, 10, 8))
     n = seqnet.get_num_threads()
     try:
-        with _config.parallel_mode("parallel"):
+        with _dispatch.parallel_mode("parallel"):
             seqnet.set_num_threads(1)
-            one, _ = layer.forward(x)
+            one = layer.forward(x)
             seqnet.set_num_threads(n)
-            many, _ = layer.forward(x)
-            again, _ = layer.forward(x)
+            many = layer.forward(x)
+            again = layer.forward(x)
     finally:
         seqnet.set_num_threads(n)
     np.testing.assert_array_equal(many, again)
@@ -62,11 +62,11 @@ def test_calls_from_several_python_threads(mode):
     layers = [seqnet.GRU(24, input_size=6, seed=s, dtype=np.float64) for s in range(4)]
     xs = [np.random.default_rng(s).standard_normal((12, 9, 6)) for s in range(4)]
     before = _threads.blas_num_threads()
-    with _config.parallel_mode(mode):
+    with _dispatch.parallel_mode(mode):
         expected = []
         for layer, x in zip(layers, xs, strict=True):
-            out, _ = layer.forward(x, training=True)
-            dx, _ = layer.backward(np.ones_like(out))
+            out = layer.forward(x, training=True)
+            dx = layer.backward(np.ones_like(out))
             expected.append((out, dx))
         results = [None] * 4
         errors = []
@@ -74,8 +74,8 @@ def test_calls_from_several_python_threads(mode):
         def work(i):
             try:
                 for _ in range(5):
-                    out, _ = layers[i].forward(xs[i], training=True)
-                    dx, _ = layers[i].backward(np.ones_like(out))
+                    out = layers[i].forward(xs[i], training=True)
+                    dx = layers[i].backward(np.ones_like(out))
                 results[i] = (out, dx)
             except Exception as exc:  # pragma: no cover - reported below
                 errors.append(exc)
@@ -106,11 +106,11 @@ def test_workqueue_layer_survives_concurrent_serial_kernels():
         "import threading, numpy as np, seqnet\n"
         "layer = seqnet.LSTM(64, input_size=64, seed=0)\n"
         "x = np.random.default_rng(0).standard_normal((1, 2000, 64)).astype(np.float32)\n"
-        "ref, _ = layer.forward(x)\n"
+        "ref = layer.forward(x)\n"
         "bad = []\n"
         "def work():\n"
         "    for _ in range(20):\n"
-        "        out, _ = layer.forward(x)\n"
+        "        out = layer.forward(x)\n"
         "        if not np.array_equal(out, ref): bad.append(1)\n"
         "ts = [threading.Thread(target=work) for _ in range(2)]\n"
         "[t.start() for t in ts]; [t.join() for t in ts]\n"
@@ -120,3 +120,48 @@ def test_workqueue_layer_survives_concurrent_serial_kernels():
                           env=env, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.split() == ["workqueue", "0"]
+
+
+def _kernel_pairs():
+    from seqnet._config import KernelPair
+    from seqnet.kernels import _grads, gru, lstm, rnn
+
+    for module in (lstm, gru, rnn):
+        for name, value in vars(module).items():
+            if isinstance(value, KernelPair):
+                yield f"{module.__name__}.{name}", value
+    yield "_grads.weight_grad", (_grads._weight_grad_serial, _grads._weight_grad_parallel)
+
+
+@pytest.mark.parametrize("cell", seqnet.variants.NAMES)
+def test_serial_and_parallel_kernels_agree_in_both_dtypes(cell):
+    """The serial and the parallel kernels give the same bits in float32 and in
+    float64, whichever dtype numba compiles first, and the parallel kernels keep
+    numba's conversions other than prange off for every signature (numba empties an
+    options dict as it reads it: the second signature compiled got them all back,
+    and a reset_before GRU's db_hh came out uninitialised in float32)."""
+    from numba.core.cpu_options import ParallelOptions
+
+    rng = np.random.default_rng(3)
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((5, 7, 3)).astype(dtype)
+        lengths = np.array([7, 2, 5, 7, 1])
+        runs = []
+        for mode in ("serial", "parallel"):
+            layer = seqnet.variants.get(cell).make(4, input_size=3, bidirectional=True,
+                                                  dtype=dtype, seed=1)
+            with _dispatch.parallel_mode(mode):
+                out = layer.forward(x, lengths=lengths, training=True)
+                dx = layer.backward(np.cos(out))
+            runs.append((out, dx, dict(layer.grads)))
+        (out_s, dx_s, g_s), (out_p, dx_p, g_p) = runs
+        np.testing.assert_array_equal(out_p, out_s)
+        np.testing.assert_array_equal(dx_p, dx_s)
+        for k in g_s:
+            np.testing.assert_array_equal(g_p[k], g_s[k], err_msg=f"{dtype.__name__} {k}")
+    for name, (_, parallel) in _kernel_pairs():
+        options = parallel.targetoptions["parallel"]
+        assert isinstance(options, ParallelOptions), name
+        assert options.prange and not any(
+            getattr(options, o) for o in ("comprehension", "reduction", "inplace_binop",
+                                          "setitem", "numpy", "stencil", "fusion")), name

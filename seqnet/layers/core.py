@@ -1,106 +1,19 @@
-"""Non-recurrent layers for the training stack: Dense, Dropout, Embedding, Activation.
+"""Layers without recurrence: Dense, Dropout, Embedding, Activation.
 
-Every layer here, like the recurrent ones, follows one contract used by
-[`seqnet.Sequential`][seqnet.Sequential]: ``forward(x, training=False) -> out``,
-``backward(dout) -> dx`` (``None`` for integer input), dicts ``params`` and
-``grads`` with the same keys, ``output_shape(input_shape)`` without the batch
-axis, and ``get_config()`` with the constructor's arguments.
+They follow the layer contract of :mod:`seqnet.layers.base`, as the recurrent layers
+do: ``forward(x, training=False) -> out``, ``backward(dout) -> dx`` (``None`` for
+integer input), dicts ``params`` and ``grads`` with the same keys,
+``output_shape(input_shape)`` without the batch axis, and ``get_config()`` with
+the constructor's arguments.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from . import _checks, activations
-from ._config import DEFAULT_DTYPE
-
-
-class Layer:
-    """Base of the non-recurrent layers: parameters, seeding and the contract.
-
-    Parameters
-    ----------
-    dtype : {np.float32, np.float64}, default np.float32
-        Dtype of the parameters and gradients.
-    seed : int, optional
-        Seeds the initialisation (its own stream) and `rng` (another).
-
-    Attributes
-    ----------
-    params, grads : dict of str to ndarray
-        The parameters and their gradients, same keys; empty until built.
-    rng : numpy.random.Generator
-        Draws anything random at run time (dropout masks).
-
-    Raises
-    ------
-    TypeError
-        ``dtype`` is not float32 or float64, or ``seed`` not an integer or None.
-    """
-
-    def __init__(self, *, dtype=DEFAULT_DTYPE, seed=None):
-        self.dtype = _checks.float_dtype(dtype)
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"seed must be an integer or None, got {seed!r}")
-        self.seed = seed
-        init_seq, run_seq = np.random.SeedSequence(seed).spawn(2)
-        self._init_rng = np.random.default_rng(init_seq)
-        self.rng = np.random.default_rng(run_seq)
-        self.params = {}
-        self.grads = {}
-        self._cache = None
-
-    @property
-    def num_parameters(self):
-        """int: total number of scalar parameters (0 before the layer is built)."""
-        return int(sum(v.size for v in self.params.values()))
-
-    def state_dict(self):
-        """Copies of the parameters.
-
-        Returns
-        -------
-        dict of str to ndarray
-            ``{name: params[name].copy()}``.
-        """
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def get_config(self):
-        """The constructor's keyword arguments, JSON-serialisable.
-
-        Returns
-        -------
-        dict
-            ``{"dtype": <dtype name>, "seed": seed}`` here; each layer adds its own.
-        """
-        return {"dtype": self.dtype.name, "seed": self.seed}
-
-    def output_shape(self, input_shape):
-        """Shape of the output for an input of ``input_shape`` (no batch axis).
-
-        Parameters
-        ----------
-        input_shape : tuple of int
-            The input's shape without the batch axis.
-
-        Returns
-        -------
-        tuple of int
-            ``input_shape`` itself for a shape-preserving layer (this base class).
-        """
-        return tuple(input_shape)
-
-    def _need_cache(self):
-        if self._cache is None:
-            raise ValueError(f"{type(self).__name__}.backward() needs a "
-                             "forward(..., training=True) first")
-        return self._cache
-
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
-        return f"{type(self).__name__}({args})"
+from .. import _checks, activations
+from .._config import DEFAULT_DTYPE
+from .base import Layer
 
 
 class Dense(Layer):
@@ -149,15 +62,18 @@ class Dense(Layer):
     [1.0, 1.0]
     """
 
+    #: ``forward(..., logits=True)`` returns the pre-activation (a model fuses a final
+    #: softmax with a cross-entropy loss through it).
+    logits_option = True
+    input_weight = "weight"
+
     def __init__(self, units, *, activation=None, use_bias=True, input_size=None,
                  dtype=DEFAULT_DTYPE, seed=None):
         super().__init__(dtype=dtype, seed=seed)
         self.units = _checks.positive_int(units, "units")
         self.activation = "linear" if activation is None else activation
         self._act, self._act_back = activations.get(activation)
-        if not isinstance(use_bias, (bool, np.bool_)):
-            raise TypeError(f"use_bias must be a bool, got {use_bias!r}")
-        self.use_bias = bool(use_bias)
+        self.use_bias = _checks.flag(use_bias, "use_bias")
         self.input_size = None
         if input_size is not None:
             self._build(_checks.positive_int(input_size, "input_size"))
@@ -198,7 +114,13 @@ class Dense(Layer):
         """
         return (*tuple(input_shape)[:-1], self.units)
 
-    def forward(self, x, training=False, *, logits=False):
+    def _param_shapes(self, input_size):
+        shapes = {"weight": (self.units, input_size)}
+        if self.use_bias:
+            shapes["bias"] = (self.units,)
+        return shapes
+
+    def call(self, x, initial_state, *, training, logits=False):
         """``act(x W^T + b)``; with ``logits=True`` the pre-activation ``x W^T + b``.
 
         Parameters
@@ -206,15 +128,19 @@ class Dense(Layer):
         x : array_like, shape (B, F) or (B, T, F)
             Real floating-point input, cast to the layer's dtype. The first call
             builds the weights when ``input_size`` was not given.
-        training : bool, default False
+        initial_state : None
+            The layer has no state.
+        training : bool
             Keep what `backward` needs.
         logits : bool, default False
             Return the pre-activation (for a loss that fuses the softmax).
 
         Returns
         -------
-        ndarray, shape (B, units) or (B, T, units)
+        out : ndarray, shape (B, units) or (B, T, units)
             Of the layer's dtype.
+        final_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -237,9 +163,9 @@ class Dense(Layer):
             z += self.params["bias"]
         a = z if logits else self._act(z)
         self._cache = (x, z, a, logits) if training else None
-        return a
+        return a, ()
 
-    def backward(self, dout):
+    def call_backward(self, dout, dstate):
         """Gradient with respect to ``x``; fills ``grads``.
 
         Parameters
@@ -247,11 +173,15 @@ class Dense(Layer):
         dout : array_like, shape (B, units) or (B, T, units)
             Gradient of the loss with respect to the output, its shape (the
             logits' gradient after a ``forward(..., logits=True)``).
+        dstate : None
+            The layer has no state.
 
         Returns
         -------
         dx : ndarray, shape (B, F) or (B, T, F)
             Of the layer's dtype.
+        dinitial_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -269,7 +199,7 @@ class Dense(Layer):
         self.grads["weight"] = dz2.T @ x.reshape(-1, x.shape[-1])
         if self.use_bias:
             self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ self.params["weight"]
+        return dz @ self.params["weight"], ()
 
 
 class Dropout(Layer):
@@ -298,11 +228,7 @@ class Dropout(Layer):
 
     def __init__(self, rate, *, dtype=DEFAULT_DTYPE, seed=None):
         super().__init__(dtype=dtype, seed=seed)
-        if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
-            raise TypeError(f"rate must be a float in [0, 1), got {rate!r}")
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"rate must be in [0, 1), got {rate}")
-        self.rate = float(rate)
+        self.rate = _checks.real(rate, "rate", 0.0, 1.0, high_open=True)
 
     def get_config(self):
         """The constructor's arguments, JSON-serialisable.
@@ -314,20 +240,26 @@ class Dropout(Layer):
         """
         return {"rate": self.rate, **super().get_config()}
 
-    def forward(self, x, training=False):
+    has_weights = False
+
+    def call(self, x, initial_state, *, training):
         """``x * mask / (1 - rate)`` in training, ``x`` otherwise; in ``x``'s dtype.
 
         Parameters
         ----------
         x : array_like, any shape
             Real floating point.
-        training : bool, default False
+        initial_state : None
+            The layer has no state.
+        training : bool
             Draw a mask and apply it; otherwise the identity.
 
         Returns
         -------
-        ndarray
+        out : ndarray
             ``x``'s shape and dtype.
+        final_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -337,24 +269,28 @@ class Dropout(Layer):
         x = _checks.float_array(x, "x", None)
         if not training or self.rate == 0.0:
             self._cache = None if not training else np.ones((), x.dtype)
-            return x
+            return x, ()
         keep = 1.0 - self.rate
         mask = (self.rng.random(x.shape) < keep).astype(x.dtype) / x.dtype.type(keep)
         self._cache = mask
-        return x * mask
+        return x * mask, ()
 
-    def backward(self, dout):
+    def call_backward(self, dout, dstate):
         """``dout`` times the forward's mask.
 
         Parameters
         ----------
         dout : array_like
             Gradient with respect to the output, its shape; real floating point.
+        dstate : None
+            The layer has no state.
 
         Returns
         -------
         dx : ndarray
             ``dout * mask``, in the dtype of the forward's input.
+        dinitial_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -365,7 +301,7 @@ class Dropout(Layer):
         """
         mask = self._need_cache()
         dout = _checks.float_array(dout, "dout", mask.dtype)
-        return dout * mask
+        return dout * mask, ()
 
 
 class Activation(Layer):
@@ -404,20 +340,26 @@ class Activation(Layer):
         """
         return {"activation": self.activation, **super().get_config()}
 
-    def forward(self, x, training=False):
+    has_weights = False
+
+    def call(self, x, initial_state, *, training):
         """The activation of ``x``, in ``x``'s dtype.
 
         Parameters
         ----------
         x : array_like, any shape
             Real floating point (``softmax``: at least 1-D).
-        training : bool, default False
+        initial_state : None
+            The layer has no state.
+        training : bool
             Keep what `backward` needs.
 
         Returns
         -------
-        ndarray
+        out : ndarray
             ``x``'s shape and dtype.
+        final_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -427,20 +369,24 @@ class Activation(Layer):
         x = _checks.float_array(x, "x", None)
         a = self._act(x)
         self._cache = (x, a) if training else None
-        return a
+        return a, ()
 
-    def backward(self, dout):
+    def call_backward(self, dout, dstate):
         """Gradient with respect to ``x``.
 
         Parameters
         ----------
         dout : array_like
             Gradient with respect to the output, its shape; real floating point.
+        dstate : None
+            The layer has no state.
 
         Returns
         -------
         dx : ndarray
             ``x``'s shape and dtype.
+        dinitial_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -450,7 +396,7 @@ class Activation(Layer):
             ``dout`` is not real floating point.
         """
         x, a = self._need_cache()
-        return self._act_back(x, a, _checks.float_array(dout, "dout", x.dtype))
+        return self._act_back(x, a, _checks.float_array(dout, "dout", x.dtype)), ()
 
 
 class Embedding(Layer):
@@ -516,20 +462,24 @@ class Embedding(Layer):
         """
         return (*tuple(input_shape), self.output_dim)
 
-    def forward(self, x, training=False):
+    def call(self, x, initial_state, *, training):
         """Rows of ``weight`` picked by the integer array ``x``.
 
         Parameters
         ----------
         x : array_like of int, shape (B, T)
             Indices in ``[0, input_dim)`` (any shape works).
-        training : bool, default False
+        initial_state : None
+            The layer has no state.
+        training : bool
             Keep the indices for `backward`.
 
         Returns
         -------
-        ndarray, shape (B, T, output_dim)
+        out : ndarray, shape (B, T, output_dim)
             ``weight[x]``, of the layer's dtype.
+        final_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -543,20 +493,24 @@ class Embedding(Layer):
             raise TypeError(f"x must be an integer array of indices, got dtype {arr.dtype}")
         idx = _checks.indices_in_range(arr, self.input_dim, "x")
         self._cache = idx if training else None
-        return self.params["weight"][idx]
+        return self.params["weight"][idx], ()
 
-    def backward(self, dout):
+    def call_backward(self, dout, dstate):
         """Fills ``grads["weight"]`` with a scatter-add of ``dout``.
 
         Parameters
         ----------
         dout : array_like, shape (B, T, output_dim)
             Gradient with respect to the output; real floating point.
+        dstate : None
+            The layer has no state.
 
         Returns
         -------
-        None
+        dx : None
             Indices have no gradient.
+        dinitial_state : tuple
+            ``()``.
 
         Raises
         ------
@@ -570,4 +524,4 @@ class Embedding(Layer):
         g = np.zeros_like(self.params["weight"])
         np.add.at(g, idx.reshape(-1), dout.reshape(-1, self.output_dim))
         self.grads["weight"] = g
-        return None
+        return None, ()

@@ -1,21 +1,27 @@
 """Recurrent layers: SimpleRNN, LSTM and GRU, stacked and bidirectional.
 
-Each layer owns its parameters (PyTorch's names and layouts), runs one kernel call
-per layer, direction and sequence, and keeps what its own ``backward`` needs.
+Each layer owns its parameters (PyTorch's names and layouts) and makes one kernel
+call per layer, direction and sequence (:mod:`seqnet.kernels`), keeping what its
+own ``backward`` needs. The calling convention is the layer contract of
+:mod:`seqnet.layers.base`, with Keras's ``return_state``.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
-from . import _checks, cells
-from ._config import DEFAULT_DTYPE
-from .kernels._common import checksum as _checksum
+from .. import _checks
+from .._checksum import checksum
+from .._config import DEFAULT_DTYPE
+from ..kernels import gru as _gru
+from ..kernels import lstm as _lstm
+from ..kernels import rnn as _rnn
+from .base import Layer
+
+_WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
-class RecurrentLayer:
+class RecurrentLayer(Layer):
     """Base class of `SimpleRNN`, `LSTM` and `GRU`.
 
     Parameters
@@ -36,6 +42,9 @@ class RecurrentLayer:
     return_sequences : bool, default True
         Return the whole output sequence ``(B, T, D*H)``; else the output at each
         row's last valid step ``(B, D*H)`` (reverse direction: its final state).
+    return_state : bool, default False
+        Return the final state too, as Keras does: `forward` gives ``[out, h]``
+        (``[out, h, c]`` for the LSTM) instead of ``out``.
     dtype : {np.float32, np.float64}, default np.float32
         Dtype of parameters, activations and gradients.
     seed : int, optional
@@ -58,43 +67,29 @@ class RecurrentLayer:
         An argument of the wrong type (``hidden_size`` not an int, ``bidirectional``
         not a bool, ``dtype`` not float32 or float64, ...).
     ValueError
-        ``hidden_size``, ``input_size`` or ``num_layers`` below 1, or ``dropout``
-        outside ``[0, 1)``.
+        ``hidden_size``, ``input_size`` or ``num_layers`` below 1, ``dropout``
+        outside ``[0, 1)`` or a negative ``seed``.
     """
 
-    #: gate names in weight order; ``G = len(GATES)``.
+    #: gate names in weight order (the kernel module's); ``G = len(GATES)``.
     GATES: tuple = ()
-    #: names of the recurrent state tensors.
-    STATE_NAMES: tuple = ("h",)
+    #: the kernel module: its ``forward`` and ``backward`` run one direction.
+    kernel = None
+    state_names: tuple = ("h",)
+    input_weight = "weight_ih_l0"
 
     def __init__(self, hidden_size, *, input_size=None, num_layers=1, bidirectional=False,
-                 dropout=0.0, return_sequences=True, dtype=DEFAULT_DTYPE, seed=None):
+                 dropout=0.0, return_sequences=True, return_state=False, dtype=DEFAULT_DTYPE,
+                 seed=None):
+        super().__init__(dtype=dtype, seed=seed)
         self.hidden_size = _checks.positive_int(hidden_size, "hidden_size")
         self.input_size = (None if input_size is None
                            else _checks.positive_int(input_size, "input_size"))
         self.num_layers = _checks.positive_int(num_layers, "num_layers")
-        if not isinstance(bidirectional, (bool, np.bool_)):
-            raise TypeError(f"bidirectional must be a bool, got {bidirectional!r}")
-        self.bidirectional = bool(bidirectional)
-        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real):
-            raise TypeError(f"dropout must be a float in [0, 1), got {dropout!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        self.dropout = float(dropout)
-        if not isinstance(return_sequences, (bool, np.bool_)):
-            raise TypeError(f"return_sequences must be a bool, got {return_sequences!r}")
-        self.return_sequences = bool(return_sequences)
-        self.dtype = _checks.float_dtype(dtype)
-        if seed is not None and (isinstance(seed, bool)
-                                 or not isinstance(seed, numbers.Integral)):
-            raise TypeError(f"seed must be an integer or None, got {seed!r}")
-        self.seed = seed
-        init_seq, dropout_seq = np.random.SeedSequence(seed).spawn(2)
-        self._init_rng = np.random.default_rng(init_seq)
-        self.rng = np.random.default_rng(dropout_seq)
-        self.params = {}
-        self.grads = {}
-        self._cache = None
+        self.bidirectional = _checks.flag(bidirectional, "bidirectional")
+        self.dropout = _checks.real(dropout, "dropout", 0.0, 1.0, high_open=True)
+        self.return_sequences = _checks.flag(return_sequences, "return_sequences")
+        self.return_state = _checks.flag(return_state, "return_state")
         if self.input_size is not None:
             self._build(self.input_size)
 
@@ -103,6 +98,11 @@ class RecurrentLayer:
     def num_directions(self):
         """int: ``D``, 2 when bidirectional, else 1."""
         return 2 if self.bidirectional else 1
+
+    @property
+    def causal(self):
+        """bool: whether the layer can run one step at a time: not bidirectional."""
+        return not self.bidirectional
 
     @property
     def output_size(self):
@@ -148,117 +148,85 @@ class RecurrentLayer:
     def _init_biases(self):
         """Hook for cell-specific bias initialisation."""
 
-    @property
-    def num_parameters(self):
-        """int: total number of scalar parameters (0 before the input size is known)."""
-        return int(sum(v.size for v in self.params.values()))
-
-    # ---------------------------------------------------------------- state dicts
-    def state_dict(self):
-        """Copies of the parameters, keyed by PyTorch's names.
-
-        Returns
-        -------
-        dict of str to ndarray
-            ``{name: params[name].copy()}``, shapes as in `params`; empty before
-            the input size is known.
-        """
-        return {k: v.copy() for k, v in self.params.items()}
-
-    def load_state_dict(self, state_dict):
-        """Load parameters from a mapping of PyTorch-named arrays (or tensors).
-
-        Every name must be present with its exact shape and no other name may be
-        given; values are cast to the layer's dtype. A layer whose input size is
-        not yet known takes it from ``weight_ih_l0``.
+    def output_shape(self, input_shape):
+        """Output shape, without the batch axis, for an input of ``input_shape``.
 
         Parameters
         ----------
-        state_dict : mapping of str to array_like
-            The names of `params` (``weight_ih_l0`` ``(G*H, I)``, ...), each with
-            that parameter's shape; real numeric arrays, or torch tensors (as
-            ``torch_module.state_dict()`` gives them).
+        input_shape : tuple of int
+            ``(T, I)``, or ``(T,)`` for index input.
+
+        Returns
+        -------
+        tuple of int
+            ``(T, D*H)``, or ``(D*H,)`` when ``return_sequences=False`` (the
+            output's; the final state's arrays, with ``return_state``, are
+            ``(num_layers*D, H)`` each).
+        """
+        T = tuple(input_shape)[0]
+        return (T, self.output_size) if self.return_sequences else (self.output_size,)
+
+    def build(self, input_shape):
+        """Create the parameters for inputs of ``input_shape`` (no batch axis).
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            ``(T, I)``; ``(T,)`` for index input, which needs ``input_size``.
 
         Raises
         ------
         ValueError
-            A missing, unexpected or misshapen entry.
-        TypeError
-            ``state_dict`` is not a mapping, or a value is not real numeric.
+            Index input to a layer whose ``input_size`` is unknown.
         """
-        if not hasattr(state_dict, "keys"):
-            raise TypeError(f"state_dict must be a mapping of names to arrays, "
-                            f"got {type(state_dict).__name__}")
-        input_size = self.input_size
-        if input_size is None:
-            if "weight_ih_l0" not in state_dict:
-                raise ValueError("state_dict is missing 'weight_ih_l0'")
-            w = np.asarray(_checks.to_numpy(state_dict["weight_ih_l0"]))
-            if w.ndim != 2:
-                raise ValueError(f"state_dict['weight_ih_l0'] must be 2-D, got shape {w.shape}")
-            input_size = w.shape[1]
-        shapes = self._param_shapes(input_size)
-        missing = [k for k in shapes if k not in state_dict]
-        extra = [k for k in state_dict if k not in shapes]
-        if missing:
-            raise ValueError(f"state_dict is missing {missing}")
-        if extra:
-            raise ValueError(f"state_dict has unexpected entries {extra}; expected {list(shapes)}")
-        values = {}
-        for name, shape in shapes.items():
-            value = np.asarray(_checks.to_numpy(state_dict[name]))
-            if value.dtype.kind not in "fiu":
-                raise TypeError(f"state_dict[{name!r}] must be a real array, "
-                                f"got dtype {value.dtype}")
-            if value.shape != shape:
-                raise ValueError(f"state_dict[{name!r}] must have shape {shape}, got {value.shape}")
-            values[name] = value
-        if self.input_size is None:
-            self._build(input_size)
-        for name, value in values.items():
-            self.params[name][...] = value
-        self._cache = None
+        shape = tuple(input_shape)
+        if not self.built:
+            if len(shape) < 2:
+                raise ValueError("integer (index) input needs the layer's input_size: "
+                                 "build it with input_size=<vocabulary size>")
+            self._build(_checks.positive_int(shape[-1], "input features"))
 
     # -------------------------------------------------------------- state helpers
     def _state_tuple(self, state, name, batch):
-        """A user's state (array, or (h, c) for the LSTM) as a tuple of checked arrays."""
-        n = len(self.STATE_NAMES)
+        """A user's state (an array, or a sequence of one array per state tensor:
+        ``[h, c]`` for the LSTM) as a tuple of checked arrays; zeros for None."""
+        n = len(self.state_names)
         shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
         if state is None:
             return tuple(np.zeros(shape, self.dtype) for _ in range(n))
-        if n > 1:
-            if not isinstance(state, (tuple, list)) or len(state) != n:
-                raise TypeError(f"{name} must be a tuple {self.STATE_NAMES} of arrays of "
-                                f"shape {shape}, got {type(state).__name__}")
-            parts = state
+        if isinstance(state, (tuple, list)):
+            parts = tuple(state)
+            if len(parts) != n:
+                what = (f"a tuple {self.state_names} of arrays" if n > 1
+                        else "one array h (or a list of one)")
+                raise TypeError(f"{name} must be {what} of shape {shape}, got "
+                                f"{len(parts)} entries")
+        elif n > 1:
+            raise TypeError(f"{name} must be a tuple {self.state_names} of arrays of "
+                            f"shape {shape}, got {type(state).__name__}")
         else:
-            if isinstance(state, (tuple, list)):
-                raise TypeError(f"{name} must be one array h of shape {shape}, "
-                                f"not a {type(state).__name__}")
             parts = (state,)
         out = []
-        for part, sname in zip(parts, self.STATE_NAMES, strict=True):
-            label = f"{name}[{self.STATE_NAMES.index(sname)}] ({sname})" if n > 1 else name
+        for m, (part, sname) in enumerate(zip(parts, self.state_names, strict=True)):
+            label = f"{name}[{m}] ({sname})" if n > 1 else name
+            if part is None:
+                out.append(np.zeros(shape, self.dtype))
+                continue
             arr = _checks.float_array(part, label, self.dtype)
             _checks.shape_is(arr, shape, label, " (num_layers*D, batch, hidden_size)")
             out.append(arr)
         return tuple(out)
 
-    def _state_out(self, parts):
-        return tuple(parts) if len(self.STATE_NAMES) > 1 else parts[0]
-
     # ----------------------------------------------------------------- the passes
     #: whether the cell's backward writes over its forward's ``out`` (the
     #: SimpleRNN's output is its cache): the layer then checks in backward that the
     #: output it returned was not modified (the kernel writes over a copy of it when
-    #: the caller still holds it, see :func:`seqnet.cells.rnn_backward`).
+    #: the caller still holds it, see :func:`seqnet.kernels.rnn.backward`).
     _out_is_cache = False
 
-    def _cell_forward(self, x, p, state, lengths, reverse, keep):
-        raise NotImplementedError
-
-    def _cell_backward(self, cache, dout, dstate):
-        raise NotImplementedError
+    def _kernel_options(self):
+        """The cell's own keyword arguments of its kernel entries."""
+        return {}
 
     def forward(self, x, initial_state=None, *, lengths=None, training=False):
         """Run the layer over a batch of sequences.
@@ -270,9 +238,10 @@ class RecurrentLayer:
             integer indices in ``[0, input_size)``, which compute exactly what the
             one-hot encoded input computes (a gather of ``weight_ih_l0`` columns)
             without building the one-hot tensor.
-        initial_state : ndarray or tuple of ndarray, optional
-            ``h`` (``(h, c)`` for the LSTM), each ``(num_layers*D, B, H)``,
-            layer-major then direction. Zeros when omitted.
+        initial_state : ndarray or sequence of ndarray, optional
+            ``h`` or ``[h]`` (``[h, c]`` for the LSTM), each ``(num_layers*D, B,
+            H)``, layer-major then direction. Zeros when omitted (or for an entry
+            that is None).
         lengths : array_like of int, shape (B,), optional
             Valid steps per row, ``1 <= lengths[b] <= T``; no sorting needed. Past
             its length a row's output is zero and its state is carried unchanged.
@@ -285,9 +254,9 @@ class RecurrentLayer:
             The last layer's outputs, both directions concatenated (forward
             first), of the layer's dtype; ``(B, D*H)`` when
             ``return_sequences=False``. Zero past a row's length.
-        state : ndarray or tuple of ndarray
-            Final state, same structure and shapes as ``initial_state``: each
-            ``(num_layers*D, B, H)``.
+        list of ndarray
+            With ``return_state=True``: ``[out, h]`` (``[out, h, c]`` for the LSTM),
+            the final state's arrays each ``(num_layers*D, B, H)``.
 
         Raises
         ------
@@ -299,6 +268,66 @@ class RecurrentLayer:
             ``[0, input_size)`` (or index input before ``input_size`` is known);
             ``lengths`` or ``initial_state`` of the wrong shape, or a length
             outside ``[1, T]``.
+        """
+        return super().forward(x, initial_state, training=training, lengths=lengths)
+
+    def backward(self, dout):
+        """Backpropagation through time for the last ``forward(..., training=True)``.
+
+        Fills `grads` (overwriting what was there).
+
+        Parameters
+        ----------
+        dout : array_like, or sequence of array_like
+            Gradient of the loss with respect to ``out``, its shape, real floating
+            point (cast to the layer's dtype). With ``return_state=True``, one per
+            output, ``[dout, dh]`` (``[dout, dh, dc]`` for the LSTM), each entry an
+            array or None (zeros); an array alone leaves the state's gradients 0.
+
+        Returns
+        -------
+        dx : ndarray, shape (B, T, I), or None
+            Gradient with respect to ``x``, of the layer's dtype; ``None`` for
+            integer (index) input.
+        list
+            When that forward was given an ``initial_state``: ``[dx, dh0]``
+            (``[dx, dh0, dc0]`` for the LSTM), the initial state's gradients each
+            ``(num_layers*D, B, H)``.
+
+        Raises
+        ------
+        ValueError
+            No ``forward(..., training=True)`` since the last inference forward or
+            the last ``backward`` (each training forward feeds one backward: the
+            gate gradients are written over its cached gates), or a gradient of the
+            wrong shape, or the forward's ``x`` was modified in place since (the
+            layer keeps a reference to it, not a copy).
+        TypeError
+            A gradient is not real floating point, or ``dout`` has the wrong
+            structure.
+        """
+        return super().backward(dout)
+
+    def call(self, x, initial_state, *, training, lengths=None):
+        """The forward pass, the final state as a tuple (see `forward`).
+
+        Parameters
+        ----------
+        x : array_like, shape (B, T, I) or (B, T)
+            Floats, or integer indices.
+        initial_state : None or tuple of ndarray
+            ``(h,)`` or ``(h, c)`` as for `forward`; zeros when None.
+        training : bool
+            Keep what `call_backward` needs and apply dropout between layers.
+        lengths : array_like of int, shape (B,), optional
+            As for `forward`.
+
+        Returns
+        -------
+        out : ndarray
+            As for `forward`.
+        final_state : tuple of ndarray
+            ``(h,)`` or ``(h, c)``, each ``(num_layers*D, B, H)``.
         """
         index = _checks.index_input(x)
         if index is not None:
@@ -326,24 +355,25 @@ class RecurrentLayer:
         lengths = np.array(_checks.lengths_array(lengths, B, T), copy=True)
         state = self._state_tuple(initial_state, "initial_state", B)
         self._cache = None
-        keep = bool(training)
         D = self.num_directions
         inp = x_kept = np.ascontiguousarray(x)   # the kernels take batch-first buffers
         finals = [np.empty_like(s) for s in state]
         caches, masks = [], []
+        options = self._kernel_options()
         for k in range(self.num_layers):
             outs = []
             for d in range(D):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
-                p = [self.params[n + sfx] for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")]
+                weights = [self.params[n + sfx] for n in _WEIGHTS]
                 st = tuple(s[k * D + d] for s in state)
-                o, fin, cache = self._cell_forward(inp, p, st, lengths, bool(d), keep)
+                o, fin, cache = self.kernel.forward(inp, *weights, st, lengths, bool(d),
+                                                    training, **options)
                 outs.append(o)
                 caches.append(cache)
                 for m, f in enumerate(fin):
                     finals[m][k * D + d] = f
             out = outs[0] if D == 1 else np.concatenate(outs, axis=2)
-            if keep and self.dropout > 0.0 and k < self.num_layers - 1:
+            if training and self.dropout > 0.0 and k < self.num_layers - 1:
                 q = 1.0 - self.dropout
                 mask = (self.rng.random(out.shape) < q).astype(self.dtype) / self.dtype.type(q)
                 out = out * mask
@@ -354,51 +384,35 @@ class RecurrentLayer:
             # the kernel's own buffer. Where it is the cache (the SimpleRNN), backward
             # checks that the caller did not modify it in between.
             result = inp
-            if keep and self._out_is_cache and D == 1:
-                out_sum = _checksum(result)
+            if training and self._out_is_cache and D == 1:
+                out_sum = checksum(result)
         else:
             last = finals[0][(self.num_layers - 1) * D:]
             result = np.ascontiguousarray(np.concatenate(list(last), axis=1))
-        if keep:
+        if training:
             # the kernels keep a reference to x (often the caller's own array), not a
             # copy: backward checks that it was not modified in between.
             self._cache = dict(caches=caches, masks=masks, B=B, T=T, out_shape=result.shape,
-                               x=x_kept, x_sum=_checksum(x_kept), out_sum=out_sum)
-        return result, self._state_out(finals)
+                               x=x_kept, x_sum=checksum(x_kept), out_sum=out_sum)
+        return result, tuple(finals)
 
-    def backward(self, dout, dstate=None):
-        """Backpropagation through time for the last ``forward(..., training=True)``.
-
-        Fills `grads` (overwriting what was there).
+    def call_backward(self, dout, dstate):
+        """The backward pass (see `backward`).
 
         Parameters
         ----------
-        dout : array_like, shape (B, T, D*H) or (B, D*H)
-            Gradient of the loss with respect to ``out``, same shape; real
-            floating point, cast to the layer's dtype.
-        dstate : ndarray or tuple of ndarray, optional
-            Gradient with respect to the final state, same structure as the state,
-            each ``(num_layers*D, B, H)``; zeros when omitted.
+        dout : array_like
+            The gradient of ``out``.
+        dstate : None or tuple
+            The final state's gradients, one entry per state tensor (an array or
+            None for zeros); None: all zeros.
 
         Returns
         -------
-        dx : ndarray, shape (B, T, I), or None
-            Gradient with respect to ``x``, of the layer's dtype; ``None`` for
-            integer (index) input.
-        dinitial_state : ndarray or tuple of ndarray
-            Gradient with respect to ``initial_state``, same structure and shapes.
-
-        Raises
-        ------
-        ValueError
-            No ``forward(..., training=True)`` since the last inference forward or
-            the last ``backward`` (each training forward feeds one backward: the
-            gate gradients are written over its cached gates),
-            or ``dout``/``dstate`` of the wrong shape, or the forward's ``x`` was
-            modified in place since (the layer keeps a reference to it, not a copy).
-        TypeError
-            ``dout`` is not real floating point, or ``dstate`` has the wrong
-            structure.
+        dx : ndarray or None
+            The gradient of ``x`` (None for integer input).
+        dinitial_state : tuple of ndarray
+            ``(dh0,)`` or ``(dh0, dc0)``.
         """
         if self._cache is None:
             raise ValueError("backward() needs a forward(..., training=True) first: "
@@ -421,11 +435,11 @@ class RecurrentLayer:
         # the kernels write the gate gradients over the cached gates: this forward's
         # cache feeds this one backward only (checked above, once inputs are valid).
         self._cache = None
-        if _checksum(c["x"]) != c["x_sum"]:
+        if checksum(c["x"]) != c["x_sum"]:
             raise ValueError("x was modified in place between forward(..., training=True) "
                              "and backward(): the gradients would be wrong. Run forward "
                              "again, or pass forward a copy if you modify x afterwards")
-        if c["out_sum"] is not None and _checksum(c["caches"][-1]["out"]) != c["out_sum"]:
+        if c["out_sum"] is not None and checksum(c["caches"][-1]["out"]) != c["out_sum"]:
             raise ValueError("the output of forward(..., training=True) was modified in "
                              "place before backward(): it is this layer's cache, so the "
                              "gradients would be wrong. Modify a copy of it instead")
@@ -435,9 +449,8 @@ class RecurrentLayer:
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 do = d_inp if D == 1 else np.ascontiguousarray(d_inp[:, :, d * H:(d + 1) * H])
                 ds = tuple(a[k * D + d] for a in dfinal)
-                dx, grads, ds0 = self._cell_backward(c["caches"][k * D + d], do, ds)
-                for n, g in zip(("weight_ih", "weight_hh", "bias_ih", "bias_hh"), grads,
-                                strict=True):
+                dx, grads, ds0 = self.kernel.backward(c["caches"][k * D + d], do, ds)
+                for n, g in zip(_WEIGHTS, grads, strict=True):
                     self.grads[n + sfx] = g
                 for m, a in enumerate(ds0):
                     dinit[m][k * D + d] = a
@@ -445,8 +458,7 @@ class RecurrentLayer:
             if k > 0 and c["masks"]:
                 dx_sum = dx_sum * c["masks"][k - 1]
             d_inp = dx_sum
-        dx = d_inp
-        return dx, self._state_out(dinit)
+        return d_inp, tuple(dinit)
 
     def get_config(self):
         """The constructor's keyword arguments, JSON-serialisable.
@@ -455,46 +467,28 @@ class RecurrentLayer:
         -------
         dict
             ``hidden_size``, ``input_size``, ``num_layers``, ``bidirectional``,
-            ``dropout``, ``return_sequences``, ``dtype`` (its name), ``seed`` and
-            the cell's own (``reset_after``, ``nonlinearity``).
+            ``dropout``, ``return_sequences``, ``return_state``, ``dtype`` (its
+            name), ``seed`` and the cell's own (``reset_after``, ``nonlinearity``).
         """
         return {"hidden_size": self.hidden_size, "input_size": self.input_size,
                 "num_layers": self.num_layers, "bidirectional": self.bidirectional,
                 "dropout": self.dropout, "return_sequences": self.return_sequences,
-                "dtype": self.dtype.name, "seed": self.seed, **self._extra_repr()}
-
-    def output_shape(self, input_shape):
-        """Output shape, without the batch axis, for an input of ``input_shape``.
-
-        Parameters
-        ----------
-        input_shape : tuple of int
-            ``(T, I)``, or ``(T,)`` for index input.
-
-        Returns
-        -------
-        tuple of int
-            ``(T, D*H)``, or ``(D*H,)`` when ``return_sequences=False``.
-        """
-        T = tuple(input_shape)[0]
-        return (T, self.output_size) if self.return_sequences else (self.output_size,)
+                "return_state": self.return_state, **self._kernel_options(),
+                **super().get_config()}
 
     def __repr__(self):
-        extra = "".join(f", {k}={v!r}" for k, v in self._extra_repr().items())
+        extra = "".join(f", {k}={v!r}" for k, v in self._kernel_options().items())
         return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "
                 f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
                 f"dropout={self.dropout}, return_sequences={self.return_sequences}, "
-                f"dtype={self.dtype.name}{extra})")
-
-    def _extra_repr(self):
-        return {}
+                f"return_state={self.return_state}, dtype={self.dtype.name}{extra})")
 
 
 class LSTM(RecurrentLayer):
     r"""Long short-term memory layer (gate order i, f, g, o).
 
-    The state is the tuple ``(h, c)``. The forget-gate part of ``bias_ih`` starts at
-    1, as Keras's ``unit_forget_bias``. The call is `forward` and its gradient
+    The state is ``[h, c]``. The forget-gate part of ``bias_ih`` starts at 1, as
+    Keras's ``unit_forget_bias``. The call is `forward` and its gradient
     `backward`.
 
     Parameters
@@ -512,6 +506,8 @@ class LSTM(RecurrentLayer):
         Dropout between stacked layers, in training only.
     return_sequences : bool, default True
         Output ``(B, T, D*H)``; else ``(B, D*H)``, the last valid step.
+    return_state : bool, default False
+        `forward` returns ``[out, h, c]`` instead of ``out``.
     dtype : {np.float32, np.float64}, default np.float32
         Dtype of parameters, activations and gradients.
     seed : int, optional
@@ -557,26 +553,21 @@ class LSTM(RecurrentLayer):
     Examples
     --------
     >>> import numpy as np, seqnet
-    >>> layer = seqnet.LSTM(8, seed=0)
-    >>> out, (h, c) = layer.forward(np.ones((2, 5, 3), np.float32))
+    >>> layer = seqnet.LSTM(8, return_state=True, seed=0)
+    >>> out, h, c = layer.forward(np.ones((2, 5, 3), np.float32))
     >>> out.shape, h.shape, c.shape
     ((2, 5, 8), (1, 2, 8), (1, 2, 8))
     """
 
-    GATES = ("i", "f", "g", "o")
-    STATE_NAMES = ("h", "c")
+    GATES = _lstm.LSTM_GATES
+    kernel = _lstm
+    state_names = ("h", "c")
 
     def _init_biases(self):
         H = self.hidden_size
         for name, value in self.params.items():
             if name.startswith("bias_ih"):
                 value[H:2 * H] = 1.0
-
-    def _cell_forward(self, x, p, state, lengths, reverse, keep):
-        return cells.lstm_forward(x, *p, state, lengths, reverse, keep)
-
-    def _cell_backward(self, cache, dout, dstate):
-        return cells.lstm_backward(cache, dout, dstate)
 
 
 class GRU(RecurrentLayer):
@@ -595,7 +586,8 @@ class GRU(RecurrentLayer):
         Apply the reset gate after the recurrent product (see the Notes).
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``dtype`` and ``seed``, as for `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype`` and ``seed``, as for
+        `RecurrentLayer`.
 
     Attributes
     ----------
@@ -654,28 +646,22 @@ class GRU(RecurrentLayer):
     Examples
     --------
     >>> import numpy as np, seqnet
-    >>> layer = seqnet.GRU(4, reset_after=False, return_sequences=False, seed=0)
+    >>> layer = seqnet.GRU(4, reset_after=False, return_sequences=False, return_state=True,
+    ...                    seed=0)
     >>> out, h = layer.forward(np.ones((3, 6, 2)))
     >>> out.shape, h.shape
     ((3, 4), (1, 3, 4))
     """
 
-    GATES = ("r", "z", "n")
+    GATES = _gru.GRU_GATES
+    kernel = _gru
 
     def __init__(self, hidden_size, *, reset_after=True, **kwargs):
-        if not isinstance(reset_after, (bool, np.bool_)):
-            raise TypeError(f"reset_after must be a bool, got {reset_after!r}")
-        self.reset_after = bool(reset_after)
+        self.reset_after = _checks.flag(reset_after, "reset_after")
         super().__init__(hidden_size, **kwargs)
 
-    def _extra_repr(self):
+    def _kernel_options(self):
         return {"reset_after": self.reset_after}
-
-    def _cell_forward(self, x, p, state, lengths, reverse, keep):
-        return cells.gru_forward(x, *p, state, lengths, reverse, keep, self.reset_after)
-
-    def _cell_backward(self, cache, dout, dstate):
-        return cells.gru_backward(cache, dout, dstate)
 
 
 class SimpleRNN(RecurrentLayer):
@@ -691,7 +677,8 @@ class SimpleRNN(RecurrentLayer):
         The activation $\phi$.
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``dtype`` and ``seed``, as for `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype`` and ``seed``, as for
+        `RecurrentLayer`.
 
     Attributes
     ----------
@@ -731,13 +718,15 @@ class SimpleRNN(RecurrentLayer):
     Examples
     --------
     >>> import numpy as np, seqnet
-    >>> layer = seqnet.SimpleRNN(5, nonlinearity="relu", bidirectional=True, seed=0)
+    >>> layer = seqnet.SimpleRNN(5, nonlinearity="relu", bidirectional=True, return_state=True,
+    ...                          seed=0)
     >>> out, h = layer.forward(np.ones((2, 4, 3)))
     >>> out.shape, h.shape
     ((2, 4, 10), (2, 2, 5))
     """
 
-    GATES = ("h",)
+    GATES = _rnn.RNN_GATES
+    kernel = _rnn
     _out_is_cache = True
 
     def __init__(self, hidden_size, *, nonlinearity="tanh", **kwargs):
@@ -746,11 +735,5 @@ class SimpleRNN(RecurrentLayer):
         self.nonlinearity = nonlinearity
         super().__init__(hidden_size, **kwargs)
 
-    def _extra_repr(self):
+    def _kernel_options(self):
         return {"nonlinearity": self.nonlinearity}
-
-    def _cell_forward(self, x, p, state, lengths, reverse, keep):
-        return cells.rnn_forward(x, *p, state, lengths, reverse, keep, self.nonlinearity)
-
-    def _cell_backward(self, cache, dout, dstate):
-        return cells.rnn_backward(cache, dout, dstate)

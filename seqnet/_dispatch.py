@@ -1,0 +1,211 @@
+"""How a kernel call runs: serial or parallel, row blocks, packed weights.
+
+One policy for every cell. A kernel entry (``seqnet.kernels.<cell>.forward`` and
+``backward``) asks :func:`plan` how to run a problem of its size, allocates its
+buffers by the answer and makes its one compiled call through :func:`run`.
+
+The measured thresholds:
+
+- :data:`PARALLEL_MIN_WORK`: from this many multiply-adds in one step's recurrent
+  product, the time loop runs in row blocks, one per thread (the parallel kernel).
+- :data:`SEQUENCE_MIN_WORK`: from this many in a whole-sequence product (the input
+  projection, ``dx``, the weight gradients), that product is split between the
+  threads even when the time loop runs serially.
+- :data:`PACK_MIN_ROWS`: from this many batch rows x steps, ``W_hh`` is packed once
+  per call for the register tile (:mod:`seqnet.kernels._panel`).
+
+:func:`parallel_mode` forces the serial or the parallel kernels (the
+gradient-check suite runs both); a forced mode always splits the rows in one block
+per thread and packs, so that the serial and parallel runs take the same code
+paths and agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import NamedTuple
+
+import numba
+
+from . import _threads
+
+#: multiply-adds of one step's recurrent product (batch x gate width x hidden size)
+#: from which the parallel kernels are used. Measured on 2 threads (float32, T=50,
+#: I=H, every cell, B from 2 to 64, H from 32 to 256): below it the parallel region's
+#: cost (~1-3 us a step) outweighs splitting the step; at it the two tie; above it
+#: parallel wins, by 1.2-1.9x at 4x the threshold.
+PARALLEL_MIN_WORK = 65536
+
+#: multiply-adds of a whole-sequence product (B*T rows x gate width x max(input,
+#: hidden size)) from which it is split between the threads even when the time loop
+#: runs serially (about 25 us on one thread here; a parallel region costs 1-3 us).
+SEQUENCE_MIN_WORK = 1 << 20
+
+#: batch rows x steps from which a call packs ``W_hh`` for its per-step products
+#: (:mod:`seqnet.kernels._panel`); below it they go to BLAS on ``W_hh`` as it is.
+#: Packing moves ``G*H*H`` elements: at batch 1 and H = 128 about as long as 30
+#: steps' savings, at batch 32 about two steps'. One-step calls (generating text
+#: character by character) cost 2-3x more with packing (LSTM (1, 1, 40, 128)
+#: forward: 62 against 34 us; (1, 1, 256, 512): 3.0 against 0.9 ms).
+PACK_MIN_ROWS = 32
+
+_MODES = ("auto", "serial", "parallel")
+_mode = "auto"
+
+
+class Plan(NamedTuple):
+    """How one kernel call runs (see :func:`plan`).
+
+    Attributes
+    ----------
+    parallel : bool
+        Run the parallel kernel (its row blocks in a ``prange`` loop).
+    blocks : int
+        Blocks of batch rows; each runs the whole time loop for its rows.
+    seq_chunks : int
+        Chunks of each whole-sequence product (input projection, ``dx``, weight
+        gradients), one GEMM each.
+    seq_parallel : bool
+        Run those chunks in parallel.
+    pack : bool
+        Pack ``W_hh`` once for the per-step products (else BLAS on ``W_hh``).
+    """
+
+    parallel: bool
+    blocks: int
+    seq_chunks: int
+    seq_parallel: bool
+    pack: bool
+
+
+def big_enough(batch, width, hidden):
+    """Whether a problem is big enough for the parallel kernels, by size alone.
+
+    Parameters
+    ----------
+    batch : int
+        Batch rows.
+    width : int
+        Gate width, ``G*H``.
+    hidden : int
+        Hidden size ``H`` (the recurrent product's inner dimension).
+
+    Returns
+    -------
+    bool
+        At least 2 rows and ``batch*width*hidden`` at least :data:`PARALLEL_MIN_WORK`.
+    """
+    return batch >= 2 and batch * width * hidden >= PARALLEL_MIN_WORK
+
+
+def use_parallel(batch, width, hidden):
+    """Whether a problem runs its parallel kernels: :func:`big_enough` in ``"auto"``
+    mode, else what :func:`parallel_mode` forces.
+
+    Parameters
+    ----------
+    batch, width, hidden : int
+        As for :func:`big_enough`.
+
+    Returns
+    -------
+    bool
+    """
+    if _mode == "serial":
+        return False
+    if _mode == "parallel":
+        return True
+    return big_enough(batch, width, hidden)
+
+
+def plan(batch, steps, width, inputs, hidden):
+    """How a call over ``batch`` rows of ``steps`` steps runs.
+
+    - ``blocks``: numba's thread count (at most ``batch``), or 1 for a problem that
+      ``"auto"`` mode runs serially. On packed weights a row's sums are made in the
+      same order whatever block it is in, so there the block count changes no bit;
+      BLAS (a short call) may round a block's product differently from the whole
+      batch's.
+    - ``seq_chunks``, ``seq_parallel``: in ``"auto"`` mode one chunk per thread, in
+      parallel, once ``batch*steps*width*max(inputs, hidden)`` reaches
+      :data:`SEQUENCE_MIN_WORK` (also when the time loop runs serially: batch 1
+      over a long sequence), else one chunk, serially.
+    - ``pack``: from :data:`PACK_MIN_ROWS` rows x steps in ``"auto"`` mode.
+
+    A forced mode (:func:`parallel_mode`) gets one block and one chunk per thread
+    and packs, whichever kernel it forces, so that the serial and parallel runs
+    agree bit for bit.
+
+    Parameters
+    ----------
+    batch, steps : int
+        Rows ``B`` and steps ``T`` of the call.
+    width : int
+        Gate width ``G*H``.
+    inputs, hidden : int
+        Input features ``I`` (0 for index input) and hidden size ``H``.
+
+    Returns
+    -------
+    Plan
+    """
+    threads = numba.get_num_threads()
+    rows = batch * steps
+    if _mode != "auto":
+        return Plan(_mode == "parallel", max(1, min(threads, batch)), threads,
+                    _mode == "parallel", True)
+    parallel = big_enough(batch, width, hidden)
+    blocks = max(1, min(threads, batch)) if parallel else 1
+    seq_parallel = threads > 1 and rows * width * max(inputs, hidden) >= SEQUENCE_MIN_WORK
+    return Plan(parallel, blocks, threads if seq_parallel else 1, seq_parallel,
+                rows >= PACK_MIN_ROWS)
+
+
+def run(kernel, how, *args):
+    """Call ``kernel.parallel(*args)`` or ``kernel.serial(*args)`` as ``how`` says,
+    with every OpenBLAS held at one thread (numba's threads own the cores) and, under
+    numba's ``workqueue`` threading layer, one call at a time.
+
+    Parameters
+    ----------
+    kernel : seqnet._config.KernelPair
+        The two compilations of one kernel.
+    how : Plan
+        From :func:`plan`.
+    *args
+        The kernel's arguments.
+    """
+    # the serial kernel may open parallel regions too (its whole-sequence products):
+    # every call takes the guard that numba's workqueue layer needs.
+    compiled = kernel.parallel if how.parallel else kernel.serial
+    with _threads.blas_single_threaded(), _threads.parallel_call_guard():
+        compiled(*args)
+
+
+def get_parallel_mode():
+    """The current kernel choice: ``"auto"``, ``"serial"`` or ``"parallel"``."""
+    return _mode
+
+
+@contextlib.contextmanager
+def parallel_mode(mode):
+    """Force the serial or parallel kernels inside a ``with`` block.
+
+    Parameters
+    ----------
+    mode : {"auto", "serial", "parallel"}
+        ``"auto"`` picks by problem size (:data:`PARALLEL_MIN_WORK`).
+
+    Raises
+    ------
+    ValueError
+        ``mode`` is not one of the three.
+    """
+    global _mode
+    if mode not in _MODES:
+        raise ValueError(f"mode must be one of {_MODES}, got {mode!r}")
+    old, _mode = _mode, mode
+    try:
+        yield
+    finally:
+        _mode = old
