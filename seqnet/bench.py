@@ -31,8 +31,8 @@ from ._checks import positive_int_arg
 #: (batch, time, input, hidden) shapes of the race.
 GRID = [(1, 100, 64, 64), (32, 100, 128, 128), (64, 100, 256, 256), (128, 50, 512, 512),
         (32, 40, 65, 128)]
-#: the variants raced by default (:data:`seqnet.variants.NAMES` all may be asked for).
-CELLS = ("lstm", "gru", "gru-v1", "rnn-tanh")
+#: the cells raced: every variant (:data:`seqnet.variants.NAMES`).
+CELLS = variants.NAMES
 
 
 def _median_time(fn, *, min_time=0.5, min_repeats=5, max_repeats=200):
@@ -245,20 +245,13 @@ def run_cells(args):
     return 0
 
 
-#: per step and row, in units of H: (gates, states) that BPTT must keep. The LSTM
-#: keeps i, f, g, o and (h, c); the GRU r, z, n and h, plus W_hn h + b_hn in its
-#: reset_after form (its reset_before form needs r*h too, which r and h give back:
-#: its backward makes it again); the SimpleRNN its activation, which is h itself.
-BPTT_KEEPS = {"lstm": (4, 2), "gru": (4, 1), "gru-v1": (3, 1), "rnn-tanh": (0, 1),
-              "rnn-relu": (0, 1)}
-
-
 def bptt_minimum_bytes(cell, B, T, I, H, dtype):
     """Bytes that one forward+backward must allocate, at least.
 
     The activations BPTT must keep (gates and states of every step, see
-    :data:`BPTT_KEEPS`), the input gradient ``dx`` ``(B, T, I)`` and the weight
-    gradients. The weights themselves exist before the call and are not counted.
+    :attr:`seqnet.variants.Variant.bptt_keeps`), the input gradient ``dx``
+    ``(B, T, I)`` and the weight gradients. The weights themselves exist before the
+    call and are not counted.
 
     Parameters
     ----------
@@ -272,8 +265,9 @@ def bptt_minimum_bytes(cell, B, T, I, H, dtype):
     -------
     int
     """
-    gates, states = BPTT_KEEPS[cell]
-    n_weights = len(variants.get(cell).gates) * H * (I + H + 2)
+    v = variants.get(cell)
+    gates, states = v.bptt_keeps
+    n_weights = len(v.gates) * H * (I + H + 2)
     return np.dtype(dtype).itemsize * (B * T * H * (gates + states) + B * T * I + n_weights)
 
 

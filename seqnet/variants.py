@@ -48,6 +48,12 @@ class Variant:
     torch_parity : bool
         Whether that class computes the same maths, weight for weight (else it only
         makes the same products: a speed reference, not an oracle).
+    bptt_keeps : tuple of int
+        ``(gates, states)``: what backpropagation through time must keep of every
+        step and row, in units of ``H``: the LSTM i, f, g, o and (h, c); the GRU
+        r, z, n and h, plus ``W_hn h + b_hn`` in its reset_after form (r*h, which
+        the reset_before form needs, comes back from r and h); the SimpleRNN its
+        activation, which is h itself.
     """
 
     name: str
@@ -56,11 +62,18 @@ class Variant:
     torch: str | None
     torch_options: types.MappingProxyType
     torch_parity: bool
+    bptt_keeps: tuple
 
     @property
     def gates(self):
         """tuple of str: the gate blocks in weight order (the kernel module's)."""
         return self.layer.GATES
+
+    @property
+    def kernel(self):
+        """module: the kernel module (:mod:`seqnet.kernels.lstm`, ...), whose
+        ``forward`` and ``backward`` take `options` as keywords."""
+        return self.layer.kernel
 
     @property
     def state_names(self):
@@ -84,18 +97,22 @@ class Variant:
         return self.layer(hidden_size, **self.options, **kwargs)
 
 
-def _variant(name, layer, options, torch, torch_options=None, torch_parity=True):
+def _variant(name, layer, options, torch, bptt_keeps, torch_options=None,
+             torch_parity=True):
     return Variant(name, layer, types.MappingProxyType(dict(options)), torch,
-                   types.MappingProxyType(dict(torch_options or {})), torch_parity)
+                   types.MappingProxyType(dict(torch_options or {})), torch_parity,
+                   bptt_keeps)
 
 
 #: every cell variant, in the order tables list them.
 VARIANTS = (
-    _variant("rnn-tanh", SimpleRNN, {"nonlinearity": "tanh"}, "RNN", {"nonlinearity": "tanh"}),
-    _variant("rnn-relu", SimpleRNN, {"nonlinearity": "relu"}, "RNN", {"nonlinearity": "relu"}),
-    _variant("lstm", LSTM, {}, "LSTM"),
-    _variant("gru", GRU, {"reset_after": True}, "GRU"),
-    _variant("gru-v1", GRU, {"reset_after": False}, "GRU", torch_parity=False),
+    _variant("rnn-tanh", SimpleRNN, {"nonlinearity": "tanh"}, "RNN", (0, 1),
+             {"nonlinearity": "tanh"}),
+    _variant("rnn-relu", SimpleRNN, {"nonlinearity": "relu"}, "RNN", (0, 1),
+             {"nonlinearity": "relu"}),
+    _variant("lstm", LSTM, {}, "LSTM", (4, 2)),
+    _variant("gru", GRU, {"reset_after": True}, "GRU", (4, 1)),
+    _variant("gru-v1", GRU, {"reset_after": False}, "GRU", (3, 1), torch_parity=False),
 )
 
 #: their names.

@@ -741,7 +741,11 @@ def test_model_checkpoint_save_best_only(mode, tmp_path):
         if best is None or better(v, best):
             improved.append(epoch)
             best = v
-    assert 1 <= len(improved) < len(values) or mode == "min"
+    assert improved[0] == 0   # the first epoch has nothing to beat
+    if mode == "max":
+        # the loss falls as the model trains: epochs that do not beat the largest
+        # are skipped, so the test sees save_best_only leave some out.
+        assert len(improved) < len(values)
     assert sorted(os.listdir(tmp_path)) == sorted(
         ["best.npz"] + [f"e{e + 1}.npz" for e in improved])
     assert_params_equal(seqnet.load_model(tmp_path / "best.npz").params,

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from seqnet import variants
 from seqnet.kernels._panel import (
     pack_panels,
     panel_gemm,
@@ -90,26 +91,24 @@ def test_tn_fits_wants_the_last_panel_half_used():
     assert tn_fits(16, 8) and not tn_fits(33, 8)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "gru-v1", "rnn"])
+@pytest.mark.parametrize("cell", variants.NAMES)
 def test_packed_and_blas_step_products_agree(cell, monkeypatch):
     """A call packs W_hh from PACK_MIN_ROWS rows x steps and uses BLAS on W_hh below
     that: the two paths give the same outputs, states and gradients to rounding."""
     from seqnet import _dispatch
-    from seqnet.kernels import gru, lstm, rnn
 
     rng = np.random.default_rng(3)
     B, T, I, H = 5, 7, 6, 9
-    G = {"lstm": 4, "rnn": 1}.get(cell, 3)
+    v = variants.get(cell)
+    G = len(v.gates)
     dt = np.float64
     x = rng.standard_normal((B, T, I))
     W_ih, W_hh = rng.standard_normal((G * H, I)) * 0.4, rng.standard_normal((G * H, H)) * 0.4
     b_ih, b_hh = rng.standard_normal(G * H) * 0.1, rng.standard_normal(G * H) * 0.1
-    state = tuple(rng.standard_normal((B, H)) for _ in range(2 if cell == "lstm" else 1))
+    state = tuple(rng.standard_normal((B, H)) for _ in v.state_names)
     lengths = np.array([7, 3, 7, 1, 5], np.int64)
     dout = rng.standard_normal((B, T, H))
-    kernel = {"lstm": lstm, "rnn": rnn}.get(cell, gru)
-    fwd, bwd = kernel.forward, kernel.backward
-    kw = {"reset_after": cell == "gru"} if cell.startswith("gru") else {}
+    fwd, bwd, kw = v.kernel.forward, v.kernel.backward, dict(v.options)
     results = []
     for threshold in (0, 10**9):
         monkeypatch.setattr(_dispatch, "PACK_MIN_ROWS", threshold)
@@ -120,21 +119,22 @@ def test_packed_and_blas_step_products_agree(cell, monkeypatch):
         np.testing.assert_allclose(packed, plain, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("cell", variants.NAMES)
 def test_a_fortran_ordered_w_hh_gives_what_a_c_ordered_one_gives(cell):
     """A short call runs BLAS on W_hh as it is, which needs unit inner stride: the
-    cell functions take any layout (a transposed or Fortran-ordered W_hh included)."""
-    from seqnet.kernels import gru, lstm, rnn
-
+    kernel entries take any layout (a transposed or Fortran-ordered W_ih or W_hh
+    included)."""
     rng = np.random.default_rng(5)
     B, T, I, H = 2, 3, 4, 5
-    G = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
-    fwd = {"lstm": lstm.forward, "gru": gru.forward, "rnn": rnn.forward}[cell]
+    v = variants.get(cell)
+    G = len(v.gates)
     x = rng.standard_normal((B, T, I))
     W_ih, W_hh = rng.standard_normal((G * H, I)), rng.standard_normal((G * H, H))
     b = np.zeros(G * H)
-    state = tuple(np.zeros((B, H)) for _ in range(2 if cell == "lstm" else 1))
+    state = tuple(np.zeros((B, H)) for _ in v.state_names)
     lengths = np.full(B, T, np.int64)
-    want = fwd(x, W_ih, W_hh, b, b, state, lengths)[0]
-    got = fwd(x, W_ih, np.asfortranarray(W_hh), b, b, state, lengths)[0]
-    np.testing.assert_array_equal(got, want)
+    want = v.kernel.forward(x, W_ih, W_hh, b, b, state, lengths, **v.options)[0]
+    for W_ih2, W_hh2 in [(W_ih, np.asfortranarray(W_hh)), (np.asfortranarray(W_ih), W_hh),
+                         (W_ih.T.copy().T, W_hh.T.copy().T)]:
+        got = v.kernel.forward(x, W_ih2, W_hh2, b, b, state, lengths, **v.options)[0]
+        np.testing.assert_array_equal(got, want)
