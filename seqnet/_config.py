@@ -50,7 +50,8 @@ PRANGE_ONLY = {"comprehension": False, "reduction": False, "inplace_binop": Fals
 
 
 class KernelPair(NamedTuple):
-    """The two compilations of one kernel (:func:`jit_pair`)."""
+    """The two compilations of one kernel (:func:`jit_pair`), indexed by a bool:
+    ``kernel[parallel]`` is the parallel one when ``parallel`` is true."""
 
     #: ``prange`` runs as ``range``: one thread, no parallel region.
     serial: object

@@ -2,7 +2,8 @@
 
 One policy for every cell. A kernel entry (``seqnet.kernels.<cell>.forward`` and
 ``backward``) asks :func:`plan` how to run a problem of its size, allocates its
-buffers by the answer and makes its one compiled call through :func:`run`.
+buffers by the answer and makes its one compiled call, the serial or the parallel
+compilation (``kernel[how.parallel]``), inside :func:`guard`.
 
 The measured thresholds:
 
@@ -143,7 +144,8 @@ def plan(batch, steps, width, inputs, hidden):
     width : int
         Gate width ``G*H``.
     inputs, hidden : int
-        Input features ``I`` (0 for index input) and hidden size ``H``.
+        Input features ``I`` (``W_ih``'s columns: the vocabulary size for index
+        input) and hidden size ``H``.
 
     Returns
     -------
@@ -161,25 +163,47 @@ def plan(batch, steps, width, inputs, hidden):
                 rows >= PACK_MIN_ROWS)
 
 
-def run(kernel, how, *args):
-    """Call ``kernel.parallel(*args)`` or ``kernel.serial(*args)`` as ``how`` says,
-    with every OpenBLAS held at one thread (numba's threads own the cores) and, under
-    numba's ``workqueue`` threading layer, one call at a time.
+class _Guard:
+    """The context :func:`guard` returns: every OpenBLAS held at one thread and, under
+    numba's ``workqueue`` threading layer, one kernel call at a time."""
 
-    Parameters
-    ----------
-    kernel : seqnet._config.KernelPair
-        The two compilations of one kernel.
-    how : Plan
-        From :func:`plan`.
-    *args
-        The kernel's arguments.
+    __slots__ = ("_lock",)
+
+    def __enter__(self):
+        _threads.blas_single_threaded().__enter__()
+        try:
+            self._lock = _threads.parallel_call_guard()
+            self._lock.__enter__()
+        except BaseException:
+            _threads.blas_single_threaded().__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            self._lock.__exit__(*exc_info)
+        finally:
+            _threads.blas_single_threaded().__exit__(*exc_info)
+        return False
+
+
+def guard():
+    """The context every compiled kernel call runs in.
+
+    numba's threads own the cores, so every loaded OpenBLAS is held at one thread
+    (a kernel's products call BLAS from numba's threads); under numba's ``workqueue``
+    threading layer, which aborts when two Python threads run parallel regions at
+    once, kernel calls take turns (the serial kernels too: their whole-sequence
+    products may run in parallel). A kernel entry calls::
+
+        with _dispatch.guard():
+            lstm_seq_forward[how.parallel](...)
+
+    Returns
+    -------
+    context manager
     """
-    # the serial kernel may open parallel regions too (its whole-sequence products):
-    # every call takes the guard that numba's workqueue layer needs.
-    compiled = kernel.parallel if how.parallel else kernel.serial
-    with _threads.blas_single_threaded(), _threads.parallel_call_guard():
-        compiled(*args)
+    return _Guard()
 
 
 def get_parallel_mode():
@@ -209,3 +233,4 @@ def parallel_mode(mode):
         yield
     finally:
         _mode = old
+

@@ -12,8 +12,6 @@ Two procedures, both seeded:
 
 from __future__ import annotations
 
-import numbers
-
 import numpy as np
 
 from . import _checks, text
@@ -45,16 +43,14 @@ def sample_index(probs, temperature=1.0, top_k=None, rng=None):
     ------
     ValueError
         ``probs`` is not a non-empty 1-D array, ``temperature`` is negative or not
-        a number, or ``top_k`` is below 1.
+        finite, or ``top_k`` is below 1.
     TypeError
-        ``top_k`` is not an integer.
+        ``temperature`` is not a real number, or ``top_k`` not an integer.
     """
     p = np.asarray(probs, dtype=np.float64)
     if p.ndim != 1 or p.size == 0:
         raise ValueError(f"probs must be a non-empty 1-D array, got shape {p.shape}")
-    if isinstance(temperature, bool) or not isinstance(temperature, numbers.Real) \
-            or temperature < 0:
-        raise ValueError(f"temperature must be a number >= 0, got {temperature!r}")
+    temperature = _checks.real(temperature, "temperature", 0.0)
     if temperature == 0:
         return int(np.argmax(p))
     with np.errstate(divide="ignore"):

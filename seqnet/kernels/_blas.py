@@ -96,6 +96,7 @@ if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
         """No cache hints outside numba."""
 
 
+# --8<-- [start:prefetch]
 @njit(**JIT_OPTIONS)
 def prefetch(a, start, stop):
     """Hint the cache to load elements ``[start, stop)`` of the 1-D array ``a``.
@@ -107,6 +108,7 @@ def prefetch(a, start, stop):
     step = max(1, 64 // a.itemsize)
     for i in range(start, stop, step):
         _prefetch(a, i)
+# --8<-- [end:prefetch]
 
 
 @njit(**JIT_OPTIONS)
@@ -122,6 +124,7 @@ def _blas_ld(X):
     return max(X.strides[0] // size if rows > 1 else cols, cols, 1)
 
 
+# --8<-- [start:gemm]
 @njit(**JIT_OPTIONS)
 def gemm(A, B, C, beta, a_t, b_t):
     """``C = op(A) @ op(B) + beta * C`` for row-major 2-D views.
@@ -159,3 +162,4 @@ def gemm(A, B, C, beta, a_t, b_t):
                      B, ldb, A, lda, beta, C, ldc)
     if status != 0:
         C[:, :] = np.nan
+# --8<-- [end:gemm]

@@ -13,6 +13,7 @@ from ._grads import scatter_add_rows
 from ._panel import pack_panels
 
 
+# --8<-- [start:input_buffers]
 def input_buffers(x, W_ih):
     """``(x for the kernel, gates, index_input, B, T)``.
 
@@ -25,6 +26,7 @@ def input_buffers(x, W_ih):
         gates = np.take(W_ih.T, x, axis=0)
         return np.empty((B, T, 0), W_ih.dtype), gates, True, B, T
     return x, np.empty((B, T, W_ih.shape[0]), W_ih.dtype), False, B, T
+# --8<-- [end:input_buffers]
 
 
 def input_grad_buffers(x, W_ih):
@@ -34,19 +36,24 @@ def input_grad_buffers(x, W_ih):
     return np.empty_like(x), np.empty_like(W_ih)
 
 
+# --8<-- [start:index_weight_grad]
 def index_weight_grad(x, dG, dW_ih):
     """``dW_ih`` of index input: a scatter-add of ``dG``'s rows into columns."""
     dW_T = np.empty((dW_ih.shape[1], dW_ih.shape[0]), dG.dtype)
     scatter_add_rows(x.reshape(-1), dG.reshape(-1, dG.shape[2]), dW_T)
     dW_ih[...] = dW_T.T
+# --8<-- [end:index_weight_grad]
 
 
+# --8<-- [start:history]
 def history(training, B, T, H, dtype):
     """The per-step state history ``[B, T, H]`` a training forward keeps, or a
     1-step dummy otherwise."""
     return np.empty((B, T if training else 1, H), dtype)
+# --8<-- [end:history]
 
 
+# --8<-- [start:packed_weights]
 def packed_transpose(W, pack):
     """``W.T`` packed for the forward's per-step products ``h @ W.T``
     (:func:`seqnet.kernels._panel.pack_panels` layout, 1-D), or an empty array when
@@ -62,6 +69,7 @@ def packed(W, pack):
     if not pack:
         return np.empty(0, W.dtype)
     return pack_panels(W[None])[0]
+# --8<-- [end:packed_weights]
 
 
 def spend(cache, name):

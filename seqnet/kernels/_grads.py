@@ -17,6 +17,7 @@ from ._panel import new_tn_work, panel_gemm_tn, tn_fits
 from ._steps import chunk
 
 
+# --8<-- [start:column_sums]
 @njit(**JIT_OPTIONS)
 def column_sums(a, out):
     """``out[k] = sum_n a[n, k]`` for a 2-D ``a``, summed in row order (deterministic)."""
@@ -25,8 +26,10 @@ def column_sums(a, out):
         row = a[n]
         for k in range(out.shape[0]):
             out[k] += row[k]
+# --8<-- [end:column_sums]
 
 
+# --8<-- [start:scatter_add_rows]
 @njit(**JIT_OPTIONS)
 def scatter_add_rows(idx, src, out):
     """``out[idx[n]] += src[n]`` for every n, in order (deterministic); ``out`` zeroed first.
@@ -39,8 +42,10 @@ def scatter_add_rows(idx, src, out):
         o, s = out[idx[n]], src[n]
         for k in range(s.shape[0]):
             o[k] += s[k]
+# --8<-- [end:scatter_add_rows]
 
 
+# --8<-- [start:weight_grad_chunks]
 def _weight_grad(dG, h, n, dW):
     """``dW = dG^T h`` for 2-D ``dG [N, R]`` and ``h [N, K]`` (column blocks of
     flattened sequence buffers allowed). Each of the ``n`` chunks computes its own
@@ -56,16 +61,20 @@ def _weight_grad(dG, h, n, dW):
             panel_gemm_tn(dG[:, r0:r1], h, dW[r0:r1], 0, new_tn_work(dW))
         else:
             gemm(dG[:, r0:r1], h, dW[r0:r1], 0.0, True, False)
+# --8<-- [end:weight_grad_chunks]
 
 
+# --8<-- [start:input_grad_chunks]
 def _input_grad(dG, W_ih, n, dx):
     """``dx = dG W_ih`` for 2-D ``dG [N, G*H]``, ``dx [N, I]``, rows in ``n`` chunks."""
     N = dG.shape[0]
     for k in prange(n):
         n0, n1 = chunk(k, n, N)
         gemm(dG[n0:n1], W_ih, dx[n0:n1], 0.0, False, False)
+# --8<-- [end:input_grad_chunks]
 
 
+# --8<-- [start:projection_chunks]
 def _projection(x, W_ih, n, gates):
     """``gates = x W_ih^T`` over the flattened ``[B*T, ...]`` rows, in ``n`` chunks."""
     N = x.shape[0] * x.shape[1]
@@ -73,6 +82,7 @@ def _projection(x, W_ih, n, gates):
     for k in prange(n):
         n0, n1 = chunk(k, n, N)
         gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
+# --8<-- [end:projection_chunks]
 
 
 _weight_grad_serial, _weight_grad_parallel = jit_pair(_weight_grad)
@@ -89,6 +99,7 @@ def weight_grad(parallel, dG, h, n, dW):
         _weight_grad_serial(dG, h, n, dW)
 
 
+# --8<-- [start:input_projection]
 @njit(**JIT_OPTIONS)
 def input_projection(parallel, x, W_ih, n, gates):
     """The input projection of every step, ``gates[b, t] = W_ih x[b, t]``: one GEMM
@@ -97,8 +108,10 @@ def input_projection(parallel, x, W_ih, n, gates):
         _projection_parallel(x, W_ih, n, gates)
     else:
         _projection_serial(x, W_ih, n, gates)
+# --8<-- [end:input_projection]
 
 
+# --8<-- [start:input_grads]
 @njit(**JIT_OPTIONS)
 def input_grads(parallel, gf, x, W_ih, n, dx, dW_ih):
     """``dx = dG W_ih`` and ``dW_ih = sum dG^T x`` over the flattened ``[B*T, ...]``
@@ -110,8 +123,10 @@ def input_grads(parallel, gf, x, W_ih, n, dx, dW_ih):
     else:
         _input_grad_serial(gf, W_ih, n, dx.reshape(N, dx.shape[2]))
     weight_grad(parallel, gf, xf, n, dW_ih)
+# --8<-- [end:input_grads]
 
 
+# --8<-- [start:sequence_grads]
 @njit(**JIT_OPTIONS)
 def sequence_grads(parallel, dG, x, h_prev, W_ih, index_input, n, dx, dW_ih, dW_hh):
     """The products after the backward time loop of the LSTM and the GRU.
@@ -128,8 +143,10 @@ def sequence_grads(parallel, dG, x, h_prev, W_ih, index_input, n, dx, dW_ih, dW_
     if not index_input:
         input_grads(parallel, gf, x, W_ih, n, dx, dW_ih)
     weight_grad(parallel, gf[:, :R], h_prev.reshape(N, h_prev.shape[2]), n, dW_hh)
+# --8<-- [end:sequence_grads]
 
 
+# --8<-- [start:add_weight_grad]
 @njit(**JIT_OPTIONS)
 def add_weight_grad(dG, h, dW, work):
     """``dW += dG^T h`` on one thread, for 2-D views ``dG [K, R]``, ``h [K, N]``
@@ -141,8 +158,10 @@ def add_weight_grad(dG, h, dW, work):
         panel_gemm_tn(dG, h, dW, 1, work)
     else:
         gemm(dG, h, dW, 1.0, True, False)
+# --8<-- [end:add_weight_grad]
 
 
+# --8<-- [start:add_initial_state_grad]
 @njit(**JIT_OPTIONS)
 def add_initial_state_grad(dG, first, h0, rows, dW, work):
     """``dW += sum_r dG[r, first[r]]^T h0[r]``: the weight-gradient term of the
@@ -155,16 +174,20 @@ def add_initial_state_grad(dG, first, h0, rows, dW, work):
         for j in range(R):
             dst[j] = src[j]
     add_weight_grad(rows[:, :R], h0, dW, work)
+# --8<-- [end:add_initial_state_grad]
 
 
+# --8<-- [start:first_steps]
 @njit(**JIT_OPTIONS)
 def first_steps(lengths, reverse, first):
     """``first[r]``: the step row ``r`` starts from, 0, or ``lengths[r] - 1`` when
     ``reverse``."""
     for r in range(lengths.shape[0]):
         first[r] = lengths[r] - 1 if reverse else 0
+# --8<-- [end:first_steps]
 
 
+# --8<-- [start:add_parts]
 @njit(**JIT_OPTIONS)
 def add_parts(dW, parts):
     """``dW += parts[0] + parts[1] + ...``, in that order (deterministic): the
@@ -174,3 +197,4 @@ def add_parts(dW, parts):
             d, s = dW[i], parts[k, i]
             for j in range(dW.shape[1]):
                 d[j] += s[j]
+# --8<-- [end:add_parts]

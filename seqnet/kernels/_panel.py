@@ -8,11 +8,13 @@ the weights are packed once, before the time loop, into *panels* of
 panel's ``NR`` columns side by side), and each step runs a register tile over them:
 ``MR`` rows of ``A`` times one panel, ``MR x NR`` sums held in vector registers
 through the whole ``K`` loop, one fused multiply-add per register and ``k``.
-Measured side by side on one thread (``python tools/profile/panel_products.py 3``,
-OPENBLAS variables unset), on a chunk's products at batch 32-128 of the benchmark
-grid: 114-116 GFLOP/s float32 and 55-58 float64, against 68-114 and 37-56 for
-OpenBLAS's ``sgemm``/``dgemm`` on the same products (time ratios 0.59-0.99); at
-batch 1, 55 against 51 and 28 against 15.
+Measured side by side on one thread in session 4 (``python
+tools/profile/panel_products.py 3``, OPENBLAS variables unset), on the hidden-unit
+chunks' products the kernels then made at batch 32-128 of the benchmark grid:
+114-116 GFLOP/s float32 and 55-58 float64, against 68-114 and 37-56 for OpenBLAS's
+``sgemm``/``dgemm`` on the same products (time ratios 0.59-0.99); at batch 1, 55
+against 51 and 28 against 15. ``docs/performance.md`` gives those shapes as a
+``--shapes`` list; the script's defaults are now a row block's products.
 
 The tile is LLVM vector code (an ``@intrinsic``): ``llvm.fma`` on
 ``<W x float>`` vectors, with ``W`` 16 float32 or 8 float64 lanes (one AVX-512
@@ -44,7 +46,7 @@ def panel_width(dtype):
 
 def one_float_dtype(c, *others):
     """Whether the numba types ``c`` and ``others`` are arrays of one float dtype
-    (float32 or float64): what the intrinsics here and in ``_common`` accept."""
+    (float32 or float64): what the intrinsics here and in ``_blas`` accept."""
     return (isinstance(c, types.Array) and c.dtype in (types.float32, types.float64)
             and all(isinstance(o, types.Array) and o.dtype == c.dtype for o in others))
 
@@ -156,6 +158,7 @@ def _leading(X):
     return X.strides[0] // X.itemsize if X.shape[0] > 1 else X.shape[1]
 
 
+# --8<-- [start:panel_gemm]
 @njit(**JIT_OPTIONS)
 def panel_gemm(A, panels, k0, C, beta):
     """``C (+)= A @ B[k0:k0 + A.shape[1]]`` with ``B`` packed by :func:`pack_panels`.
@@ -192,14 +195,17 @@ def panel_gemm(A, panels, k0, C, beta):
             _tile_row(A, r * lda, lda, 1, panels, off, C, r * ldc + p * nr, ldc, Kp, ncols,
                       beta)
             r += 1
+# --8<-- [end:panel_gemm]
 
 
+# --8<-- [start:tn_fits]
 @njit(**JIT_OPTIONS)
 def tn_fits(N, itemsize):
     """Whether :func:`panel_gemm_tn` suits a product ``N`` columns wide: its last
     panel at least half used (a 65-wide one would compute 128 columns)."""
     nr = _VECTORS * 64 // itemsize
     return N % nr == 0 or 2 * (N % nr) >= nr
+# --8<-- [end:tn_fits]
 
 
 #: rows of ``B`` (the sum's length) packed at a time by :func:`panel_gemm_tn`.

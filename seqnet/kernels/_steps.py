@@ -13,6 +13,7 @@ from ._blas import gemm
 from ._panel import panel_gemm
 
 
+# --8<-- [start:time_steps]
 @njit(**JIT_OPTIONS)
 def chunk(k, n, rows):
     """Rows ``[start, stop)`` of chunk ``k`` when ``rows`` are split in ``n`` chunks."""
@@ -31,8 +32,10 @@ def backward_step(s, T, reverse):
     iteration ``s``: the forward's steps in reverse order, then -1 (none: the last
     iteration only finishes the recurrent product of the step before)."""
     return -1 if s == T else (s if reverse else T - 1 - s)
+# --8<-- [end:time_steps]
 
 
+# --8<-- [start:keep_state]
 @njit(**JIT_OPTIONS)
 def keep_state(state, history, t):
     """``history[:, t] = state`` (``[B, H]`` into ``[B, T, H]``), row by row: one
@@ -43,8 +46,10 @@ def keep_state(state, history, t):
         dst, src = history[r, t], state[r]
         for j in range(H):
             dst[j] = src[j]
+# --8<-- [end:keep_state]
 
 
+# --8<-- [start:copy_rows]
 @njit(**JIT_OPTIONS)
 def copy_rows(src, dst):
     """``dst[:] = src`` for 2-D views of one shape, row by row (as
@@ -53,8 +58,10 @@ def copy_rows(src, dst):
         d, s = dst[r], src[r]
         for j in range(src.shape[1]):
             d[j] = s[j]
+# --8<-- [end:copy_rows]
 
 
+# --8<-- [start:valid_rows]
 @njit(**JIT_OPTIONS)
 def set_valid_rows(t, lengths, src, dh):
     """``dh[r] = src[r]`` for the rows valid at step ``t`` (``[B, H]`` each).
@@ -77,8 +84,10 @@ def add_valid_rows(t, lengths, src, dh):
             d, s = dh[r], src[r]
             for j in range(dh.shape[1]):
                 d[j] += s[j]
+# --8<-- [end:valid_rows]
 
 
+# --8<-- [start:recurrent_product]
 @njit(**JIT_OPTIONS)
 def recurrent_product(A, packed, k0, W, w_t, C, beta):
     """``C (+)= A @ op(W)``, a step's recurrent product: through the register tile
@@ -89,8 +98,10 @@ def recurrent_product(A, packed, k0, W, w_t, C, beta):
         panel_gemm(A, packed, k0, C, beta)
     else:
         gemm(A, W, C, beta, False, w_t)
+# --8<-- [end:recurrent_product]
 
 
+# --8<-- [start:carry_back]
 @njit(**JIT_OPTIONS)
 def carry_back(dG, t, W_hh_packed, W_hh, lengths, work, dh):
     """``dh = dG[:, t] @ W_hh`` for the rows valid at step ``t``: dL/dh of the state
@@ -98,3 +109,4 @@ def carry_back(dG, t, W_hh_packed, W_hh, lengths, work, dh):
     :func:`recurrent_product`; ``work [B, H]`` a workspace)."""
     recurrent_product(dG[:, t], W_hh_packed, 0, W_hh, False, work, 0)
     set_valid_rows(t, lengths, work, dh)
+# --8<-- [end:carry_back]

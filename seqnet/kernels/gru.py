@@ -99,6 +99,7 @@ GRU_GATES = ("r", "z", "n")
 GRU_SEGMENT_ROWS = 128
 
 
+# --8<-- [start:gru_forward]
 def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True, *,
             reset_after=True):
     """One direction of a GRU layer over a batch of sequences.
@@ -148,24 +149,28 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
                     packed_transpose(W_hh[2 * H:], how.pack))
         widths = 0, 2 * H, H
     rec, rec_rz, rec_n = (np.empty((n, rows, w), dt) for w in widths)
-    _dispatch.run(gru_seq_forward, how, x_k, state[0], lengths,
-                  (W_ih, W_hh, *W_packed, b_ih, b_hh),
-                  (reverse, training, index_input, reset_after, n, how.seq_chunks,
-                   how.seq_parallel),
-                  (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh))
+    with _dispatch.guard():
+        gru_seq_forward[how.parallel](
+            x_k, state[0], lengths, (W_ih, W_hh, *W_packed, b_ih, b_hh),
+            (reverse, training, index_input, reset_after, n, how.seq_chunks, how.seq_parallel),
+            (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh))
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      reset_after=reset_after, h_prev=h_prev, gates=gates, hn=hn)
     return out, (hT,), cache
+# --8<-- [end:gru_forward]
 
 
+# --8<-- [start:gru_segment]
 def _segment(rows, steps):
     """Steps per ``dW_hn`` product in a reset_before GRU backward: enough for
     :data:`GRU_SEGMENT_ROWS` rows of a block of ``rows``, at most ``steps``."""
     return max(1, min(steps, -(-GRU_SEGMENT_ROWS // rows)))
+# --8<-- [end:gru_segment]
 
 
+# --8<-- [start:gru_backward]
 def backward(cache, dout, dstate):
     """Backpropagation through time for :func:`forward`, spending its cache.
 
@@ -207,19 +212,21 @@ def backward(cache, dout, dstate):
     dW_n_parts = np.empty((before * (n - 1), H, H), dt)
     tn_work = np.empty((n, before * tn_work_size(dt)), dt)
     index_input = x.ndim == 2
-    _dispatch.run(gru_seq_backward, how, cache["x_k"], cache["lengths"],
-                  (W_ih, W_hh, packed(W_hh, how.pack)), (cache["h_prev"], hn),
-                  (dout, dstate[0]),
-                  (cache["reverse"], index_input, reset_after, n, how.seq_chunks,
-                   how.seq_parallel, seg),
-                  (dx, dW_ih, dW_hh[:2 * H], dW_hh[2 * H:], db_ih, db_hh, dh0),
-                  (dG, dht, work, rh, dan, dW_n_parts, tn_work))
+    with _dispatch.guard():
+        gru_seq_backward[how.parallel](
+            cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
+            (cache["h_prev"], hn), (dout, dstate[0]),
+            (cache["reverse"], index_input, reset_after, n, how.seq_chunks, how.seq_parallel, seg),
+            (dx, dW_ih, dW_hh[:2 * H], dW_hh[2 * H:], db_ih, db_hh, dh0),
+            (dG, dht, work, rh, dan, dW_n_parts, tn_work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
         dx = None
     return dx, (dW_ih, dW_hh, db_ih, db_hh), (dh0,)
+# --8<-- [end:gru_backward]
 
 
+# --8<-- [start:gru_gates_forward]
 @njit(**JIT_OPTIONS)
 def gru_gates_forward(t, lengths, gates, rec, b_ih, b_hh, hT, hn, out):
     """reset_after: the gate pass of step ``t`` for every row of a block (``rec
@@ -254,8 +261,10 @@ def gru_gates_forward(t, lengths, gates, rec, b_ih, b_hh, hT, hn, out):
             hn_r[j] = hnj
             h_r[j] = h
             o_r[j] = h
+# --8<-- [end:gru_gates_forward]
 
 
+# --8<-- [start:gru_rz_gates_forward]
 @njit(**JIT_OPTIONS)
 def gru_rz_gates_forward(t, lengths, gates, rec_rz, b_ih, b_hh, hT, rh):
     """reset_before, first half of step ``t``: r, z and ``rh = r * h`` (``[rows, H]``,
@@ -280,8 +289,10 @@ def gru_rz_gates_forward(t, lengths, gates, rec_rz, b_ih, b_hh, hT, rh):
             a_r[j] = rg
             a_z[j] = sigmoid(a_z[j] + bi_z[j] + rc_z[j] + bh_z[j])
             rh_r[j] = rg * h_r[j]
+# --8<-- [end:gru_rz_gates_forward]
 
 
+# --8<-- [start:gru_n_gates_forward]
 @njit(**JIT_OPTIONS)
 def gru_n_gates_forward(t, lengths, gates, rec_n, b_ih, b_hh, hT, out):
     """reset_before, second half of step ``t``: n and h (``rec_n [rows, H]``:
@@ -307,8 +318,10 @@ def gru_n_gates_forward(t, lengths, gates, rec_n, b_ih, b_hh, hT, out):
             a_n[j] = ng
             h_r[j] = h
             o_r[j] = h
+# --8<-- [end:gru_n_gates_forward]
 
 
+# --8<-- [start:gru_gates_backward]
 @njit(**JIT_OPTIONS)
 def gru_gates_backward(t, lengths, gates, h_prev, hn, dout, dh):
     """reset_after: the backward gate pass of step ``t`` for every row of a block:
@@ -346,8 +359,10 @@ def gru_gates_backward(t, lengths, gates, h_prev, hn, dout, dh):
             a_n[j] = dan
             hn_r[j] = dan * rg
             dh_r[j] = dh_j * zg
+# --8<-- [end:gru_gates_backward]
 
 
+# --8<-- [start:gru_zn_gates_backward]
 @njit(**JIT_OPTIONS)
 def gru_zn_gates_backward(t, lengths, gates, h_prev, dout, dh, dht, rh):
     """reset_before backward, first half of step ``t``: daz and dan over the z and n
@@ -378,8 +393,10 @@ def gru_zn_gates_backward(t, lengths, gates, h_prev, dout, dh, dht, rh):
             dht_r[j] = dh_j * zg
             a_z[j] = dh_j * (hp_r[j] - ng) * zg * (one - zg)
             a_n[j] = dh_j * (one - zg) * (one - ng * ng)
+# --8<-- [end:gru_zn_gates_backward]
 
 
+# --8<-- [start:gru_r_gates_backward]
 @njit(**JIT_OPTIONS)
 def gru_r_gates_backward(t, lengths, gates, h_prev, dht, drh, dh):
     """reset_before backward, second half of step ``t`` (``drh [rows, H]``: ``dan
@@ -402,8 +419,10 @@ def gru_r_gates_backward(t, lengths, gates, h_prev, dht, drh, dh):
             d = drh_r[j]
             a_r[j] = d * hp_r[j] * rg * (one - rg)
             dh_r[j] = dht_r[j] + d * rg
+# --8<-- [end:gru_r_gates_backward]
 
 
+# --8<-- [start:gru_seq_forward]
 def _gru_seq_forward(x, h0, lengths, weights, options, buffers):
     """The compiled forward: the input projection, then each block of rows runs the
     whole time loop (blocks in parallel in the parallel kernel)."""
@@ -432,8 +451,10 @@ def _gru_seq_forward(x, h0, lengths, weights, options, buffers):
                 recurrent_product(rh[k, :m], W_hn_T_packed, 0, W_hh[2 * H:], True,
                                   rec_n[k, :m], 0)
                 gru_n_gates_forward(t, lens, g, rec_n[k, :m], b_ih, b_hh, h, o)
+# --8<-- [end:gru_seq_forward]
 
 
+# --8<-- [start:gru_seq_backward]
 def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers):
     """The compiled backward: each block of rows runs the time loop backwards (step
     t+1's recurrent products into dL/dh_t, then step t's gate pass), then the weight,
@@ -466,6 +487,7 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
         t_next = -1
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
+            # --8<-- [start:gru_carry_back]
             if t_next >= 0:
                 recurrent_product(dG_k[:, t_next, :2 * H], W_hh_packed, 0, W_hh[:2 * H], False,
                                   work[k, :m], 0)
@@ -473,10 +495,13 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
                     recurrent_product(hn[r0:r1, t_next], W_hh_packed, 2 * H, W_hh[2 * H:],
                                       False, work[k, :m], 1)
                 add_valid_rows(t_next, lens, work[k, :m], dh)
+            # --8<-- [end:gru_carry_back]
             if t >= 0:
                 if reset_after:
                     gru_gates_backward(t, lens, dG_k, hp, hn[r0:r1], dout[r0:r1], dh)
                 else:
+                    # --8<-- [start:gru_backward_before_step]
+                    # --8<-- [start:gru_dW_hn_segment]
                     rh_t = rh[k, filled * m:(filled + 1) * m]
                     gru_zn_gates_backward(t, lens, dG_k, hp, dout[r0:r1], dh, dht[r0:r1], rh_t)
                     copy_rows(dG_k[:, t, 2 * H:], dan[k, filled * m:(filled + 1) * m])
@@ -485,13 +510,18 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
                         add_weight_grad(dan[k, :filled * m], rh[k, :filled * m], dW_n,
                                         tn_work[k])
                         filled = 0
+                    # --8<-- [end:gru_dW_hn_segment]
                     # d(r*h) from the n block of step t: all of it is this block's.
                     recurrent_product(dG_k[:, t, 2 * H:], W_hh_packed, 2 * H, W_hh[2 * H:],
                                       False, work[k, :m], 0)
                     gru_r_gates_backward(t, lens, dG_k, hp, dht[r0:r1], work[k, :m], dh)
+                    # --8<-- [end:gru_backward_before_step]
             t_next = t
+        # --8<-- [start:gru_dW_hn_last]
         if filled > 0:
             add_weight_grad(dan[k, :filled * m], rh[k, :filled * m], dW_n, tn_work[k])
+        # --8<-- [end:gru_dW_hn_last]
+    # --8<-- [start:gru_seq_backward_after]
     sequence_grads(seq_parallel, dG, x, h_prev, W_ih, index_input, seq_chunks, dx, dW_ih,
                    dW_hrz)
     N = B * T
@@ -507,6 +537,8 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
         # the n rows saw dan against r * h, summed in the time loop.
         add_parts(dW_hn, dW_n_parts)
         db_hh[:] = db_ih
+    # --8<-- [end:gru_seq_backward_after]
+# --8<-- [end:gru_seq_backward]
 
 
 gru_seq_forward = jit_pair(_gru_seq_forward)

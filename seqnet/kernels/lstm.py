@@ -67,6 +67,7 @@ from ._steps import backward_step, carry_back, chunk, forward_step, keep_state, 
 LSTM_GATES = ("i", "f", "g", "o")
 
 
+# --8<-- [start:lstm_forward]
 def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True):
     """One direction of an LSTM layer over a batch of sequences.
 
@@ -101,18 +102,20 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     hT, cT = np.empty((B, H), dt), np.empty((B, H), dt)
     h_prev, c_prev = history(training, B, T, H, dt), history(training, B, T, H, dt)
     rec = np.empty((how.blocks, -(-B // how.blocks), 4 * H), dt)
-    _dispatch.run(lstm_seq_forward, how, x_k, state, lengths,
-                  (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
-                  (reverse, training, index_input, how.blocks, how.seq_chunks,
-                   how.seq_parallel),
-                  (out, hT, cT, h_prev, c_prev, gates, rec))
+    with _dispatch.guard():
+        lstm_seq_forward[how.parallel](
+            x_k, state, lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
+            (reverse, training, index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+            (out, hT, cT, h_prev, c_prev, gates, rec))
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      h_prev=h_prev, c_prev=c_prev, gates=gates)
     return out, (hT, cT), cache
+# --8<-- [end:lstm_forward]
 
 
+# --8<-- [start:lstm_backward]
 def backward(cache, dout, dstate):
     """Backpropagation through time for :func:`forward`, spending its cache.
 
@@ -146,17 +149,20 @@ def backward(cache, dout, dstate):
     dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
     work = np.empty((how.blocks, -(-B // how.blocks), H), dt)
     index_input = x.ndim == 2
-    _dispatch.run(lstm_seq_backward, how, cache["x_k"], cache["lengths"],
-                  (W_ih, W_hh, packed(W_hh, how.pack)), (cache["h_prev"], cache["c_prev"]),
-                  (dout, dstate[0], dstate[1]),
-                  (cache["reverse"], index_input, how.blocks, how.seq_chunks, how.seq_parallel),
-                  (dx, dW_ih, dW_hh, db, dh0, dc0), (dG, work))
+    with _dispatch.guard():
+        lstm_seq_backward[how.parallel](
+            cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
+            (cache["h_prev"], cache["c_prev"]), (dout, dstate[0], dstate[1]),
+            (cache["reverse"], index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+            (dx, dW_ih, dW_hh, db, dh0, dc0), (dG, work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
         dx = None
     return dx, (dW_ih, dW_hh, db, db.copy()), (dh0, dc0)
+# --8<-- [end:lstm_backward]
 
 
+# --8<-- [start:lstm_gates_forward]
 @njit(**JIT_OPTIONS)
 def lstm_gates_forward(t, lengths, gates, rec, b, cT, hT, out):
     """The gate pass of step ``t`` for every row of a block: ``gates[r, t]`` holds
@@ -193,8 +199,10 @@ def lstm_gates_forward(t, lengths, gates, rec, b, cT, hT, out):
             c_r[j] = c
             h_r[j] = h
             o_r[j] = h
+# --8<-- [end:lstm_gates_forward]
 
 
+# --8<-- [start:lstm_gates_backward]
 @njit(**JIT_OPTIONS)
 def lstm_gates_backward(t, lengths, gates, c_prev, dout, dh, dc):
     """The backward gate pass of step ``t`` for every row of a block: ``gates[r, t]``
@@ -224,13 +232,17 @@ def lstm_gates_backward(t, lengths, gates, c_prev, dout, dh, dc):
             tc = tanh(f * cp + i * g)
             dh_j = dh_r[j] + do_r[j]
             dc_j = dc_r[j] + dh_j * o * (one - tc * tc)
+            # --8<-- [start:lstm_gates_backward_da]
             a_i[j] = dc_j * g * i * (one - i)
             a_f[j] = dc_j * cp * f * (one - f)
             a_g[j] = dc_j * i * (one - g * g)
             a_o[j] = dh_j * tc * o * (one - o)
+            # --8<-- [end:lstm_gates_backward_da]
             dc_r[j] = dc_j * f
+# --8<-- [end:lstm_gates_backward]
 
 
+# --8<-- [start:lstm_seq_forward]
 def _lstm_seq_forward(x, state, lengths, weights, options, buffers):
     """The compiled forward: the input projection, then each block of rows runs the
     whole time loop (blocks in parallel in the parallel kernel: one parallel region
@@ -253,8 +265,10 @@ def _lstm_seq_forward(x, state, lengths, weights, options, buffers):
                 keep_state(c, c_prev[r0:r1], t)
             recurrent_product(h, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
             lstm_gates_forward(t, lens, gates[r0:r1], rec_k, b, c, h, out[r0:r1])
+# --8<-- [end:lstm_seq_forward]
 
 
+# --8<-- [start:lstm_seq_backward]
 def _lstm_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers):
     """The compiled backward: each block of rows runs the time loop backwards (step
     t+1's recurrent product dL/dh_t, then step t's gate pass), then the weight, input
@@ -282,9 +296,12 @@ def _lstm_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers
             if t >= 0:
                 lstm_gates_backward(t, lens, dG_k, c_prev[r0:r1], dout[r0:r1], dh, dc)
             t_next = t
+    # --8<-- [start:lstm_seq_backward_after]
     sequence_grads(seq_parallel, dG, x, h_prev, W_ih, index_input, seq_chunks, dx, dW_ih,
                    dW_hh)
     column_sums(dG.reshape(B * T, 4 * H), db)
+    # --8<-- [end:lstm_seq_backward_after]
+# --8<-- [end:lstm_seq_backward]
 
 
 lstm_seq_forward = jit_pair(_lstm_seq_forward)

@@ -77,6 +77,7 @@ from ._steps import backward_step, carry_back, chunk, forward_step, recurrent_pr
 RNN_GATES = ("h",)
 
 
+# --8<-- [start:rnn_forward]
 def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True, *,
             nonlinearity="tanh"):
     """One direction of a SimpleRNN layer over a batch of sequences.
@@ -115,17 +116,20 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     how = _dispatch.plan(B, T, H, W_ih.shape[1], H)
     hT = np.empty((B, H), dt)
     rec = np.empty((how.blocks, -(-B // how.blocks), H), dt)
-    _dispatch.run(rnn_seq_forward, how, x_k, state[0], lengths,
-                  (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
-                  (reverse, relu, index_input, how.blocks, how.seq_chunks, how.seq_parallel),
-                  (out, hT, rec))
+    with _dispatch.guard():
+        rnn_seq_forward[how.parallel](
+            x_k, state[0], lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
+            (reverse, relu, index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+            (out, hT, rec))
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      relu=relu, h0=np.array(state[0], dt, copy=True), out=out)
     return out, (hT,), cache
+# --8<-- [end:rnn_forward]
 
 
+# --8<-- [start:rnn_backward]
 def backward(cache, dout, dstate):
     """Backpropagation through time for :func:`forward`, spending its cache.
 
@@ -169,18 +173,20 @@ def backward(cache, dout, dstate):
     first = np.empty(B, np.int64)
     tn_work = np.empty((n, tn_work_size(dt)), dt)
     index_input = x.ndim == 2
-    _dispatch.run(rnn_seq_backward, how, cache["x_k"], cache["lengths"],
-                  (W_ih, W_hh, packed(W_hh, how.pack)), cache["h0"], (dout, dstate[0]),
-                  (cache["reverse"], cache["relu"], index_input, n, how.seq_chunks,
-                   how.seq_parallel),
-                  (dx, dW_ih, dW_hh, db, dh0),
-                  (dG, work, dW_parts, first, tn_work))
+    with _dispatch.guard():
+        rnn_seq_backward[how.parallel](
+            cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)), cache["h0"],
+            (dout, dstate[0]),
+            (cache["reverse"], cache["relu"], index_input, n, how.seq_chunks, how.seq_parallel),
+            (dx, dW_ih, dW_hh, db, dh0), (dG, work, dW_parts, first, tn_work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
         dx = None
     return dx, (dW_ih, dW_hh, db, db.copy()), (dh0,)
+# --8<-- [end:rnn_backward]
 
 
+# --8<-- [start:rnn_gates_forward]
 @njit(**JIT_OPTIONS)
 def rnn_gates_forward(t, lengths, relu, rec, b, hT, out):
     """Step ``t`` for every row of a block: ``out[:, t]`` holds the input projection
@@ -210,8 +216,10 @@ def rnn_gates_forward(t, lengths, relu, rec, b, hT, out):
                 h = tanh(o_r[j] + rc[j] + b[j])
                 h_r[j] = h
                 o_r[j] = h
+# --8<-- [end:rnn_gates_forward]
 
 
+# --8<-- [start:rnn_gates_backward]
 @njit(**JIT_OPTIONS)
 def rnn_gates_backward(t, lengths, relu, out, dout, dh):
     """Backward of step ``t`` for every row of a block: ``out[:, t]`` (h_t) is
@@ -237,8 +245,10 @@ def rnn_gates_backward(t, lengths, relu, out, dout, dh):
             for j in range(H):
                 h = d[j]
                 d[j] = (dh_r[j] + do_r[j]) * (one - h * h)
+# --8<-- [end:rnn_gates_backward]
 
 
+# --8<-- [start:rnn_seq_forward]
 def _rnn_seq_forward(x, h0, lengths, weights, options, buffers):
     """The compiled forward: the input projection into ``out``, then each block of
     rows runs the whole time loop (blocks in parallel in the parallel kernel)."""
@@ -256,8 +266,10 @@ def _rnn_seq_forward(x, h0, lengths, weights, options, buffers):
             t = forward_step(s, T, reverse)
             recurrent_product(h, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
             rnn_gates_forward(t, lens, relu, rec_k, b, h, o)
+# --8<-- [end:rnn_seq_forward]
 
 
+# --8<-- [start:rnn_seq_backward]
 def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
     """The compiled backward: each block of rows runs the time loop backwards.
 
@@ -285,20 +297,27 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
         t_next = -1
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
+            # --8<-- [start:rnn_dW_hh_step]
             if t_next >= 0:
                 carry_back(dG_k, t_next, W_hh_packed, W_hh, lens, work_k, dh)
                 if t >= 0:
                     add_weight_grad(dG_k[:, t_next], dG_k[:, t], dW, tn_work[k])
+            # --8<-- [end:rnn_dW_hh_step]
             if t >= 0:
                 rnn_gates_backward(t, lens, relu, dG_k, dout[r0:r1], dh)
             t_next = t
+        # --8<-- [start:rnn_initial_state_grad]
         first_steps(lens, reverse, first[r0:r1])
         add_initial_state_grad(dG_k, first[r0:r1], h0[r0:r1], work_k, dW, tn_work[k])
+        # --8<-- [end:rnn_initial_state_grad]
+    # --8<-- [start:rnn_seq_backward_after]
     add_parts(dW_hh, dW_parts)
     gf = dG.reshape(B * T, H)
     if not index_input:
         input_grads(seq_parallel, gf, x, W_ih, seq_chunks, dx, dW_ih)
     column_sums(gf, db)
+    # --8<-- [end:rnn_seq_backward_after]
+# --8<-- [end:rnn_seq_backward]
 
 
 rnn_seq_forward = jit_pair(_rnn_seq_forward)

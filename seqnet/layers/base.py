@@ -260,28 +260,41 @@ class Layer:
     def forward(self, x, initial_state=None, *, training=False, **options):
         """Run the layer: ``out``, or ``[out, *final_state]`` when ``return_state``.
 
+        The one calling convention of every layer, recurrent or not.
+
         Parameters
         ----------
         x : array_like
-            The input, batch first.
+            The input, batch first: ``(B, T, I)`` floats or ``(B, T)`` integer
+            indices for a recurrent layer (indices compute exactly what their
+            one-hot encoding would, a gather of ``weight_ih_l0``'s columns), ``(B,
+            F)`` or ``(B, T, F)`` for a Dense layer, ... (see each layer's `call`).
         initial_state : array_like or sequence of array_like, optional
-            The state to start from (recurrent layers only).
+            The state to start from, a layer with state only: ``h`` or ``[h]``
+            (``[h, c]`` for an LSTM), each ``(num_layers*D, B, H)``, layer-major
+            then direction. Zeros when omitted (or for an entry that is None).
         training : bool, default False
-            Keep what `backward` needs (and apply dropout).
+            Keep what `backward` needs, and apply dropout.
         **options
-            The layer's own call options (``lengths=`` for recurrent layers,
-            ``logits=`` for a layer with an activation).
+            The layer's own call options: ``lengths=`` (valid steps per row, ``1 <=
+            lengths[b] <= T``; past its length a row's output is 0 and its state is
+            carried) for a recurrent layer, ``logits=True`` for Dense.
 
         Returns
         -------
         ndarray, or list of ndarray
-            The output; with ``return_state``, the output and the final state's
-            arrays.
+            The output (a recurrent layer's: ``(B, T, D*H)``, both directions
+            concatenated, forward first; ``(B, D*H)``, each row's last valid step,
+            with ``return_sequences=False``); with ``return_state=True``, ``[out,
+            h]`` or ``[out, h, c]``.
 
         Raises
         ------
         TypeError
-            ``initial_state`` given to a layer without state.
+            ``initial_state`` given to a layer without state, or an input of the
+            wrong type (see the layer's `call`).
+        ValueError
+            An input of the wrong shape or values (see the layer's `call`).
         """
         if initial_state is not None:
             if not self.state_names:
@@ -297,26 +310,32 @@ class Layer:
     def backward(self, dout):
         """The gradient of every input of the last ``forward(..., training=True)``.
 
-        Fills `grads` (overwriting what was there).
+        Fills `grads` (overwriting what was there). Each training forward feeds one
+        backward (a recurrent layer writes its gate gradients over the cached
+        gates).
 
         Parameters
         ----------
         dout : array_like, or sequence of array_like
             The gradient of the output, its shape; with ``return_state``, one
-            gradient per output, ``[dout, *dfinal_state]``, each entry an array or
-            None (zeros), or an array alone (the states' gradients zero).
+            gradient per output, ``[dout, *dfinal_state]`` (``[dout, dh, dc]`` for
+            an LSTM), each entry an array or None (zeros), or an array alone (the
+            states' gradients zero).
 
         Returns
         -------
         ndarray or None, or list
             ``dx`` (``None`` for integer input); ``[dx, *dinitial_state]`` when
-            that forward was given an initial state.
+            that forward was given an initial state (``[dx, dh0, dc0]`` for an
+            LSTM).
 
         Raises
         ------
         ValueError
             No ``forward(..., training=True)`` since the last inference forward or
-            the last ``backward``, or gradients of the wrong shape.
+            the last ``backward``, a gradient of the wrong shape, or the forward's
+            ``x`` (which a recurrent layer keeps by reference) modified in place
+            since.
         TypeError
             ``dout`` of the wrong structure or dtype.
         """

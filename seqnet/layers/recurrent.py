@@ -228,8 +228,8 @@ class RecurrentLayer(Layer):
         """The cell's own keyword arguments of its kernel entries."""
         return {}
 
-    def forward(self, x, initial_state=None, *, lengths=None, training=False):
-        """Run the layer over a batch of sequences.
+    def call(self, x, initial_state, *, training, lengths=None):
+        """The forward pass over a batch of sequences (called by `forward`).
 
         Parameters
         ----------
@@ -238,15 +238,14 @@ class RecurrentLayer(Layer):
             integer indices in ``[0, input_size)``, which compute exactly what the
             one-hot encoded input computes (a gather of ``weight_ih_l0`` columns)
             without building the one-hot tensor.
-        initial_state : ndarray or sequence of ndarray, optional
-            ``h`` or ``[h]`` (``[h, c]`` for the LSTM), each ``(num_layers*D, B,
-            H)``, layer-major then direction. Zeros when omitted (or for an entry
-            that is None).
+        initial_state : None or tuple of ndarray
+            ``(h,)`` or ``(h, c)``, each ``(num_layers*D, B, H)``, layer-major then
+            direction; zeros when None (or for an entry that is None).
+        training : bool
+            Keep what `call_backward` needs and apply dropout between layers.
         lengths : array_like of int, shape (B,), optional
             Valid steps per row, ``1 <= lengths[b] <= T``; no sorting needed. Past
             its length a row's output is zero and its state is carried unchanged.
-        training : bool, default False
-            Keep what ``backward`` needs and apply dropout between layers.
 
         Returns
         -------
@@ -254,9 +253,8 @@ class RecurrentLayer(Layer):
             The last layer's outputs, both directions concatenated (forward
             first), of the layer's dtype; ``(B, D*H)`` when
             ``return_sequences=False``. Zero past a row's length.
-        list of ndarray
-            With ``return_state=True``: ``[out, h]`` (``[out, h, c]`` for the LSTM),
-            the final state's arrays each ``(num_layers*D, B, H)``.
+        final_state : tuple of ndarray
+            ``(h,)`` or ``(h, c)``, each ``(num_layers*D, B, H)``.
 
         Raises
         ------
@@ -268,66 +266,6 @@ class RecurrentLayer(Layer):
             ``[0, input_size)`` (or index input before ``input_size`` is known);
             ``lengths`` or ``initial_state`` of the wrong shape, or a length
             outside ``[1, T]``.
-        """
-        return super().forward(x, initial_state, training=training, lengths=lengths)
-
-    def backward(self, dout):
-        """Backpropagation through time for the last ``forward(..., training=True)``.
-
-        Fills `grads` (overwriting what was there).
-
-        Parameters
-        ----------
-        dout : array_like, or sequence of array_like
-            Gradient of the loss with respect to ``out``, its shape, real floating
-            point (cast to the layer's dtype). With ``return_state=True``, one per
-            output, ``[dout, dh]`` (``[dout, dh, dc]`` for the LSTM), each entry an
-            array or None (zeros); an array alone leaves the state's gradients 0.
-
-        Returns
-        -------
-        dx : ndarray, shape (B, T, I), or None
-            Gradient with respect to ``x``, of the layer's dtype; ``None`` for
-            integer (index) input.
-        list
-            When that forward was given an ``initial_state``: ``[dx, dh0]``
-            (``[dx, dh0, dc0]`` for the LSTM), the initial state's gradients each
-            ``(num_layers*D, B, H)``.
-
-        Raises
-        ------
-        ValueError
-            No ``forward(..., training=True)`` since the last inference forward or
-            the last ``backward`` (each training forward feeds one backward: the
-            gate gradients are written over its cached gates), or a gradient of the
-            wrong shape, or the forward's ``x`` was modified in place since (the
-            layer keeps a reference to it, not a copy).
-        TypeError
-            A gradient is not real floating point, or ``dout`` has the wrong
-            structure.
-        """
-        return super().backward(dout)
-
-    def call(self, x, initial_state, *, training, lengths=None):
-        """The forward pass, the final state as a tuple (see `forward`).
-
-        Parameters
-        ----------
-        x : array_like, shape (B, T, I) or (B, T)
-            Floats, or integer indices.
-        initial_state : None or tuple of ndarray
-            ``(h,)`` or ``(h, c)`` as for `forward`; zeros when None.
-        training : bool
-            Keep what `call_backward` needs and apply dropout between layers.
-        lengths : array_like of int, shape (B,), optional
-            As for `forward`.
-
-        Returns
-        -------
-        out : ndarray
-            As for `forward`.
-        final_state : tuple of ndarray
-            ``(h,)`` or ``(h, c)``, each ``(num_layers*D, B, H)``.
         """
         index = _checks.index_input(x)
         if index is not None:

@@ -127,7 +127,8 @@ def _doc(obj, kind):
 
 def test_the_walk_finds_the_public_api():
     assert "seqnet.layers.recurrent.LSTM" in API
-    assert "seqnet.layers.recurrent.RecurrentLayer.forward" in API
+    assert "seqnet.layers.base.Layer.forward" in API
+    assert "seqnet.layers.recurrent.RecurrentLayer.call" in API
     assert "seqnet.text.CharVocabulary.from_text" in API       # a classmethod
     assert "seqnet.datasets.shakespeare" in API                  # behind lru_cache
     assert "seqnet._threads.set_num_threads" in API              # seqnet.__all__

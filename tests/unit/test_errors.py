@@ -233,3 +233,24 @@ def test_lengths_reused_by_the_caller_do_not_reach_backward(cell):
     np.testing.assert_array_equal(dx, dx_ok)
     for k, v in layer.grads.items():
         np.testing.assert_array_equal(v, grads_ok[k])
+
+
+@pytest.mark.parametrize("make", [
+    lambda seed: seqnet.Sequential(seed=seed), lambda seed: seqnet.LSTM(3, seed=seed),
+    lambda seed: seqnet.Dense(3, seed=seed), lambda seed: seqnet.Dropout(0.5, seed=seed),
+    lambda seed: seqnet.Embedding(4, 2, seed=seed)], ids=["Sequential", "LSTM", "Dense",
+                                                          "Dropout", "Embedding"])
+def test_seeds_take_any_integer_type_and_a_bad_one_is_named(make):
+    """One seed check for every constructor: NumPy's integer types seed as Python's
+    do (and stay JSON-serialisable in configs); a float or a negative seed gets an
+    error naming seed."""
+    import json
+
+    a, b = make(np.int64(7)), make(7)
+    assert a.seed == 7 and type(a.seed) is int
+    assert a.rng.random() == b.rng.random()
+    json.dumps(a.get_config())
+    with pytest.raises(TypeError, match="seed must be an integer or None, got 1.5"):
+        make(1.5)
+    with pytest.raises(ValueError, match="seed must be a non-negative integer.*got -1"):
+        make(-1)

@@ -44,7 +44,8 @@ def test_top_k_keeps_only_the_k_most_likely():
     assert draws == {1, 3}
 
 
-@pytest.mark.parametrize("bad,exc", [(-1.0, ValueError), ("hot", ValueError)])
+@pytest.mark.parametrize("bad,exc", [(-1.0, ValueError), (float("nan"), ValueError),
+                                     ("hot", TypeError)])
 def test_bad_temperature(bad, exc):
     with pytest.raises(exc, match="temperature"):
         sample_index([0.5, 0.5], bad)
