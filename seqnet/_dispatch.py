@@ -60,14 +60,14 @@ class Plan(NamedTuple):
     Attributes
     ----------
     parallel : bool
-        Run the parallel kernel (its row blocks in a ``prange`` loop).
+        Run the parallel kernel: its ``prange`` loops, over the row blocks and over
+        the chunks of the whole-sequence products, on numba's threads (the serial
+        kernel runs them in turn).
     blocks : int
         Blocks of batch rows; each runs the whole time loop for its rows.
     seq_chunks : int
         Chunks of each whole-sequence product (input projection, ``dx``, weight
         gradients), one GEMM each.
-    seq_parallel : bool
-        Run those chunks in parallel.
     pack : bool
         Pack ``W_hh`` once for the per-step products (else BLAS on ``W_hh``).
     """
@@ -75,7 +75,6 @@ class Plan(NamedTuple):
     parallel: bool
     blocks: int
     seq_chunks: int
-    seq_parallel: bool
     pack: bool
 
 
@@ -99,38 +98,19 @@ def big_enough(batch, width, hidden):
     return batch >= 2 and batch * width * hidden >= PARALLEL_MIN_WORK
 
 
-def use_parallel(batch, width, hidden):
-    """Whether a problem runs its parallel kernels: :func:`big_enough` in ``"auto"``
-    mode, else what :func:`parallel_mode` forces.
-
-    Parameters
-    ----------
-    batch, width, hidden : int
-        As for :func:`big_enough`.
-
-    Returns
-    -------
-    bool
-    """
-    if _mode == "serial":
-        return False
-    if _mode == "parallel":
-        return True
-    return big_enough(batch, width, hidden)
-
-
 def plan(batch, steps, width, inputs, hidden):
     """How a call over ``batch`` rows of ``steps`` steps runs.
 
-    - ``blocks``: numba's thread count (at most ``batch``), or 1 for a problem that
-      ``"auto"`` mode runs serially. On packed weights a row's sums are made in the
-      same order whatever block it is in, so there the block count changes no bit;
-      BLAS (a short call) may round a block's product differently from the whole
-      batch's.
-    - ``seq_chunks``, ``seq_parallel``: in ``"auto"`` mode one chunk per thread, in
-      parallel, once ``batch*steps*width*max(inputs, hidden)`` reaches
-      :data:`SEQUENCE_MIN_WORK` (also when the time loop runs serially: batch 1
-      over a long sequence), else one chunk, serially.
+    - ``blocks``: numba's thread count (at most ``batch``) for a problem whose
+      per-step product is :func:`big_enough`, else 1. On packed weights a row's sums
+      are made in the same order whatever block it is in, so there the block count
+      changes no bit; BLAS (a short call) may round a block's product differently
+      from the whole batch's.
+    - ``seq_chunks``: in ``"auto"`` mode one chunk per thread once
+      ``batch*steps*width*max(inputs, hidden)`` reaches :data:`SEQUENCE_MIN_WORK`
+      (also when the time loop has one block: batch 1 over a long sequence), else 1.
+    - ``parallel``: in ``"auto"`` mode, whenever there are several blocks or
+      several chunks (a serial kernel never calls parallel code).
     - ``pack``: from :data:`PACK_MIN_ROWS` rows x steps in ``"auto"`` mode.
 
     A forced mode (:func:`parallel_mode`) gets one block and one chunk per thread
@@ -154,13 +134,11 @@ def plan(batch, steps, width, inputs, hidden):
     threads = numba.get_num_threads()
     rows = batch * steps
     if _mode != "auto":
-        return Plan(_mode == "parallel", max(1, min(threads, batch)), threads,
-                    _mode == "parallel", True)
-    parallel = big_enough(batch, width, hidden)
-    blocks = max(1, min(threads, batch)) if parallel else 1
-    seq_parallel = threads > 1 and rows * width * max(inputs, hidden) >= SEQUENCE_MIN_WORK
-    return Plan(parallel, blocks, threads if seq_parallel else 1, seq_parallel,
-                rows >= PACK_MIN_ROWS)
+        return Plan(_mode == "parallel", max(1, min(threads, batch)), threads, True)
+    blocks = max(1, min(threads, batch)) if big_enough(batch, width, hidden) else 1
+    split = threads > 1 and rows * width * max(inputs, hidden) >= SEQUENCE_MIN_WORK
+    seq_chunks = threads if split else 1
+    return Plan(blocks > 1 or seq_chunks > 1, blocks, seq_chunks, rows >= PACK_MIN_ROWS)
 
 
 class _Guard:

@@ -3,15 +3,18 @@ input projection before it, and ``dx`` and the weight and bias gradients after i
 (or summed inside it, step by step, where that saves a ``[B, T, H]`` history).
 
 Each whole-sequence product splits its output in ``n`` chunks, one GEMM over all
-``B*T`` rows each, so no partial sums are kept or added: serial and parallel runs
-of the same chunks give the same bits. The chunks run in parallel when the caller's
-``parallel`` flag says so (a runtime flag: a serial time loop over a long sequence
-still splits these products).
+``B*T`` rows each, so no partial sums are kept or added: serial and parallel runs of
+the same chunks give the same bits. A helper here makes one chunk; each compiled
+kernel loops over the chunks with its own ``prange`` (in parallel in the parallel
+kernel, in turn in the serial one). So no serial kernel calls parallel code: a
+serial kernel that did, cached by numba while its parallel callee came from the
+cache, lacked numba's hook that starts the thread pool, and crashed when it ran
+first thing in a fresh process.
 """
 
-from numba import njit, prange
+from numba import njit
 
-from .._config import JIT_OPTIONS, jit_pair
+from .._config import JIT_OPTIONS
 from ._blas import gemm
 from ._panel import new_tn_work, panel_gemm_tn, tn_fits
 from ._steps import chunk
@@ -45,105 +48,69 @@ def scatter_add_rows(idx, src, out):
 # --8<-- [end:scatter_add_rows]
 
 
-# --8<-- [start:weight_grad_chunks]
-def _weight_grad(dG, h, n, dW):
-    """``dW = dG^T h`` for 2-D ``dG [N, R]`` and ``h [N, K]`` (column blocks of
-    flattened sequence buffers allowed). Each of the ``n`` chunks computes its own
-    rows of ``dW`` (a GEMM over all N rows). The product is
+# --8<-- [start:weight_grad_chunk]
+@njit(**JIT_OPTIONS)
+def weight_grad_chunk(c, n, dG, h, dW):
+    """Chunk ``c`` of ``n`` of ``dW = dG^T h``, for 2-D ``dG [N, R]`` and ``h [N, K]``
+    (column blocks of flattened sequence buffers allowed): rows ``chunk(c, n, R)`` of
+    ``dW``, one GEMM over all N rows (no partial sums). The product is
     :func:`seqnet.kernels._panel.panel_gemm_tn` where its panels fit the width of
     ``dW`` (one thread, ``tools/profile/panel_products.py``: 95 against OpenBLAS's 75
     GFLOP/s on the char-LM's dW_hh chunk; time ratios 0.75-1.08 over the grid's
     shapes, both dtypes), else BLAS."""
-    R = dW.shape[0]
-    for k in prange(n):
-        r0, r1 = chunk(k, n, R)
-        if tn_fits(dW.shape[1], dW.itemsize):
-            panel_gemm_tn(dG[:, r0:r1], h, dW[r0:r1], 0, new_tn_work(dW))
-        else:
-            gemm(dG[:, r0:r1], h, dW[r0:r1], 0.0, True, False)
-# --8<-- [end:weight_grad_chunks]
+    r0, r1 = chunk(c, n, dW.shape[0])
+    if tn_fits(dW.shape[1], dW.itemsize):
+        panel_gemm_tn(dG[:, r0:r1], h, dW[r0:r1], 0, new_tn_work(dW))
+    else:
+        gemm(dG[:, r0:r1], h, dW[r0:r1], 0.0, True, False)
+# --8<-- [end:weight_grad_chunk]
 
 
-# --8<-- [start:input_grad_chunks]
-def _input_grad(dG, W_ih, n, dx):
-    """``dx = dG W_ih`` for 2-D ``dG [N, G*H]``, ``dx [N, I]``, rows in ``n`` chunks."""
-    N = dG.shape[0]
-    for k in prange(n):
-        n0, n1 = chunk(k, n, N)
-        gemm(dG[n0:n1], W_ih, dx[n0:n1], 0.0, False, False)
-# --8<-- [end:input_grad_chunks]
-
-
-# --8<-- [start:projection_chunks]
-def _projection(x, W_ih, n, gates):
-    """``gates = x W_ih^T`` over the flattened ``[B*T, ...]`` rows, in ``n`` chunks."""
+# --8<-- [start:projection_chunk]
+@njit(**JIT_OPTIONS)
+def projection_chunk(c, n, x, W_ih, gates):
+    """Chunk ``c`` of ``n`` of the input projection of every step, ``gates[b, t] =
+    W_ih x[b, t]``: one GEMM over rows ``chunk(c, n, B*T)`` of the flattened
+    ``[B*T, ...]`` buffers."""
     N = x.shape[0] * x.shape[1]
-    xf, gf = x.reshape(N, x.shape[2]), gates.reshape(N, gates.shape[2])
-    for k in prange(n):
-        n0, n1 = chunk(k, n, N)
-        gemm(xf[n0:n1], W_ih, gf[n0:n1], 0.0, False, True)
-# --8<-- [end:projection_chunks]
+    n0, n1 = chunk(c, n, N)
+    gemm(x.reshape(N, x.shape[2])[n0:n1], W_ih, gates.reshape(N, gates.shape[2])[n0:n1],
+         0.0, False, True)
+# --8<-- [end:projection_chunk]
 
 
-_weight_grad_serial, _weight_grad_parallel = jit_pair(_weight_grad)
-_input_grad_serial, _input_grad_parallel = jit_pair(_input_grad)
-_projection_serial, _projection_parallel = jit_pair(_projection)
-
-
+# --8<-- [start:input_grads_chunk]
 @njit(**JIT_OPTIONS)
-def weight_grad(parallel, dG, h, n, dW):
-    """``dW = dG^T h`` in ``n`` chunks of rows, in parallel when ``parallel``."""
-    if parallel:
-        _weight_grad_parallel(dG, h, n, dW)
-    else:
-        _weight_grad_serial(dG, h, n, dW)
-
-
-# --8<-- [start:input_projection]
-@njit(**JIT_OPTIONS)
-def input_projection(parallel, x, W_ih, n, gates):
-    """The input projection of every step, ``gates[b, t] = W_ih x[b, t]``: one GEMM
-    per chunk of the ``B*T`` rows, the chunks in parallel when ``parallel``."""
-    if parallel:
-        _projection_parallel(x, W_ih, n, gates)
-    else:
-        _projection_serial(x, W_ih, n, gates)
-# --8<-- [end:input_projection]
-
-
-# --8<-- [start:input_grads]
-@njit(**JIT_OPTIONS)
-def input_grads(parallel, gf, x, W_ih, n, dx, dW_ih):
-    """``dx = dG W_ih`` and ``dW_ih = sum dG^T x`` over the flattened ``[B*T, ...]``
-    rows (``gf`` is ``dG`` flattened), each split in ``n`` chunks."""
+def input_grads_chunk(c, n, gf, x, W_ih, dx, dW_ih):
+    """Chunk ``c`` of ``n`` of ``dx = dG W_ih`` (rows ``chunk(c, n, B*T)``) and of
+    ``dW_ih = sum dG^T x`` (rows ``chunk(c, n, G*H)``), ``gf`` being ``dG``
+    flattened to ``[B*T, G*H]``."""
     N = gf.shape[0]
-    xf = x.reshape(N, x.shape[2])
-    if parallel:
-        _input_grad_parallel(gf, W_ih, n, dx.reshape(N, dx.shape[2]))
-    else:
-        _input_grad_serial(gf, W_ih, n, dx.reshape(N, dx.shape[2]))
-    weight_grad(parallel, gf, xf, n, dW_ih)
-# --8<-- [end:input_grads]
+    n0, n1 = chunk(c, n, N)
+    gemm(gf[n0:n1], W_ih, dx.reshape(N, dx.shape[2])[n0:n1], 0.0, False, False)
+    weight_grad_chunk(c, n, gf, x.reshape(N, x.shape[2]), dW_ih)
+# --8<-- [end:input_grads_chunk]
 
 
-# --8<-- [start:sequence_grads]
+# --8<-- [start:sequence_grads_chunk]
 @njit(**JIT_OPTIONS)
-def sequence_grads(parallel, dG, x, h_prev, W_ih, index_input, n, dx, dW_ih, dW_hh):
-    """The products after the backward time loop of the LSTM and the GRU.
+def sequence_grads_chunk(c, n, dG, x, h_prev, W_ih, index_input, dx, dW_ih, dW_hh):
+    """Chunk ``c`` of ``n`` of the products after the backward time loop of the LSTM
+    and the GRU.
 
     ``dG [B, T, G*H]`` is dL/d(pre-activations), ``x [B, T, I]``, ``h_prev [B, T, H]``.
-    Fills ``dx = dG W_ih`` and ``dW_ih = sum dG^T x`` (unless ``index_input``: the
-    entry makes ``dW_ih`` by a scatter-add) and ``dW_hh = sum dG[..., :R]^T h_prev``
-    with ``R = dW_hh.shape[0]`` (the GRU's n rows see another gradient and another
-    input: it passes ``dW_hh[:2H]``). Each product is split in ``n`` chunks.
+    Makes the chunk of ``dx = dG W_ih`` and ``dW_ih = sum dG^T x`` (unless
+    ``index_input``: the entry makes ``dW_ih`` by a scatter-add) and of ``dW_hh = sum
+    dG[..., :R]^T h_prev`` with ``R = dW_hh.shape[0]`` (the GRU's n rows see another
+    gradient and another input: it passes ``dW_hh[:2H]``).
     """
     N = dG.shape[0] * dG.shape[1]
     gf = dG.reshape(N, dG.shape[2])
-    R = dW_hh.shape[0]
     if not index_input:
-        input_grads(parallel, gf, x, W_ih, n, dx, dW_ih)
-    weight_grad(parallel, gf[:, :R], h_prev.reshape(N, h_prev.shape[2]), n, dW_hh)
-# --8<-- [end:sequence_grads]
+        input_grads_chunk(c, n, gf, x, W_ih, dx, dW_ih)
+    weight_grad_chunk(c, n, gf[:, :dW_hh.shape[0]], h_prev.reshape(N, h_prev.shape[2]),
+                      dW_hh)
+# --8<-- [end:sequence_grads_chunk]
 
 
 # --8<-- [start:add_weight_grad]

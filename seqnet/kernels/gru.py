@@ -75,9 +75,9 @@ from ._grads import (
     add_parts,
     add_weight_grad,
     column_sums,
-    input_projection,
-    sequence_grads,
-    weight_grad,
+    projection_chunk,
+    sequence_grads_chunk,
+    weight_grad_chunk,
 )
 from ._math import sigmoid, tanh
 from ._panel import tn_work_size
@@ -152,7 +152,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     with _dispatch.guard():
         gru_seq_forward[how.parallel](
             x_k, state[0], lengths, (W_ih, W_hh, *W_packed, b_ih, b_hh),
-            (reverse, training, index_input, reset_after, n, how.seq_chunks, how.seq_parallel),
+            (reverse, training, index_input, reset_after, n, how.seq_chunks),
             (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh))
     cache = None
     if training:
@@ -216,7 +216,7 @@ def backward(cache, dout, dstate):
         gru_seq_backward[how.parallel](
             cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
             (cache["h_prev"], hn), (dout, dstate[0]),
-            (cache["reverse"], index_input, reset_after, n, how.seq_chunks, how.seq_parallel, seg),
+            (cache["reverse"], index_input, reset_after, n, how.seq_chunks, seg),
             (dx, dW_ih, dW_hh[:2 * H], dW_hh[2 * H:], db_ih, db_hh, dh0),
             (dG, dht, work, rh, dan, dW_n_parts, tn_work))
     if index_input:
@@ -427,12 +427,13 @@ def _gru_seq_forward(x, h0, lengths, weights, options, buffers):
     """The compiled forward: the input projection, then each block of rows runs the
     whole time loop (blocks in parallel in the parallel kernel)."""
     W_ih, W_hh, W_hh_T_packed, W_hrz_T_packed, W_hn_T_packed, b_ih, b_hh = weights
-    reverse, training, index_input, reset_after, blocks, seq_chunks, seq_parallel = options
+    reverse, training, index_input, reset_after, blocks, seq_chunks = options
     out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh = buffers
     B, T = gates.shape[0], gates.shape[1]
     H = hT.shape[1]
     if not index_input:
-        input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
+        for ch in prange(seq_chunks):
+            projection_chunk(ch, seq_chunks, x, W_ih, gates)
     hT[:] = h0
     for k in prange(blocks):
         r0, r1 = chunk(k, blocks, B)
@@ -469,7 +470,7 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
     W_ih, W_hh, W_hh_packed = weights
     h_prev, hn = kept
     dout, dhT = douts
-    reverse, index_input, reset_after, blocks, seq_chunks, seq_parallel, seg = options
+    reverse, index_input, reset_after, blocks, seq_chunks, seg = options
     dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0 = grads
     dG, dht, work, rh, dan, dW_n_parts, tn_work = buffers
     B, T = dout.shape[0], dout.shape[1]
@@ -522,17 +523,17 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
             add_weight_grad(dan[k, :filled * m], rh[k, :filled * m], dW_n, tn_work[k])
         # --8<-- [end:gru_dW_hn_last]
     # --8<-- [start:gru_seq_backward_after]
-    sequence_grads(seq_parallel, dG, x, h_prev, W_ih, index_input, seq_chunks, dx, dW_ih,
-                   dW_hrz)
     N = B * T
-    gf = dG.reshape(N, 3 * H)
-    column_sums(gf, db_ih)
+    for ch in prange(seq_chunks):
+        sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih,
+                             dW_hrz)
+        if reset_after:
+            # the n rows see dan * r (kept in hn) against h.
+            weight_grad_chunk(ch, seq_chunks, hn.reshape(N, H), h_prev.reshape(N, H), dW_hn)
+    column_sums(dG.reshape(N, 3 * H), db_ih)
     if reset_after:
-        # the n rows see dan * r (kept in hn) against h.
-        hnf = hn.reshape(N, H)
-        weight_grad(seq_parallel, hnf, h_prev.reshape(N, H), seq_chunks, dW_hn)
         db_hh[:2 * H] = db_ih[:2 * H]
-        column_sums(hnf, db_hh[2 * H:])
+        column_sums(hn.reshape(N, H), db_hh[2 * H:])
     else:
         # the n rows saw dan against r * h, summed in the time loop.
         add_parts(dW_hn, dW_n_parts)

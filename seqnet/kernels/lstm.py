@@ -59,7 +59,7 @@ from ._buffers import (
     packed_transpose,
     spend,
 )
-from ._grads import column_sums, input_projection, sequence_grads
+from ._grads import column_sums, projection_chunk, sequence_grads_chunk
 from ._math import sigmoid, tanh
 from ._steps import backward_step, carry_back, chunk, forward_step, keep_state, recurrent_product
 
@@ -105,7 +105,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     with _dispatch.guard():
         lstm_seq_forward[how.parallel](
             x_k, state, lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
-            (reverse, training, index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+            (reverse, training, index_input, how.blocks, how.seq_chunks),
             (out, hT, cT, h_prev, c_prev, gates, rec))
     cache = None
     if training:
@@ -153,7 +153,7 @@ def backward(cache, dout, dstate):
         lstm_seq_backward[how.parallel](
             cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
             (cache["h_prev"], cache["c_prev"]), (dout, dstate[0], dstate[1]),
-            (cache["reverse"], index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+            (cache["reverse"], index_input, how.blocks, how.seq_chunks),
             (dx, dW_ih, dW_hh, db, dh0, dc0), (dG, work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
@@ -248,11 +248,12 @@ def _lstm_seq_forward(x, state, lengths, weights, options, buffers):
     whole time loop (blocks in parallel in the parallel kernel: one parallel region
     in all). A row's sums are made in the same order in any block."""
     W_ih, W_hh, W_hh_T_packed, b = weights
-    reverse, training, index_input, blocks, seq_chunks, seq_parallel = options
+    reverse, training, index_input, blocks, seq_chunks = options
     out, hT, cT, h_prev, c_prev, gates, rec = buffers
     B, T = gates.shape[0], gates.shape[1]
     if not index_input:
-        input_projection(seq_parallel, x, W_ih, seq_chunks, gates)
+        for ch in prange(seq_chunks):
+            projection_chunk(ch, seq_chunks, x, W_ih, gates)
     hT[:] = state[0]
     cT[:] = state[1]
     for k in prange(blocks):
@@ -276,7 +277,7 @@ def _lstm_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers
     W_ih, W_hh, W_hh_packed = weights
     h_prev, c_prev = kept
     dout, dhT, dcT = douts
-    reverse, index_input, blocks, seq_chunks, seq_parallel = options
+    reverse, index_input, blocks, seq_chunks = options
     dx, dW_ih, dW_hh, db, dh0, dc0 = grads
     dG, work = buffers
     B, T = dout.shape[0], dout.shape[1]
@@ -297,8 +298,8 @@ def _lstm_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers
                 lstm_gates_backward(t, lens, dG_k, c_prev[r0:r1], dout[r0:r1], dh, dc)
             t_next = t
     # --8<-- [start:lstm_seq_backward_after]
-    sequence_grads(seq_parallel, dG, x, h_prev, W_ih, index_input, seq_chunks, dx, dW_ih,
-                   dW_hh)
+    for ch in prange(seq_chunks):
+        sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih, dW_hh)
     column_sums(dG.reshape(B * T, 4 * H), db)
     # --8<-- [end:lstm_seq_backward_after]
 # --8<-- [end:lstm_seq_backward]

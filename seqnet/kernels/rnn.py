@@ -66,8 +66,8 @@ from ._grads import (
     add_weight_grad,
     column_sums,
     first_steps,
-    input_grads,
-    input_projection,
+    input_grads_chunk,
+    projection_chunk,
 )
 from ._math import tanh
 from ._panel import tn_work_size
@@ -119,7 +119,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     with _dispatch.guard():
         rnn_seq_forward[how.parallel](
             x_k, state[0], lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
-            (reverse, relu, index_input, how.blocks, how.seq_chunks, how.seq_parallel),
+            (reverse, relu, index_input, how.blocks, how.seq_chunks),
             (out, hT, rec))
     cache = None
     if training:
@@ -177,7 +177,7 @@ def backward(cache, dout, dstate):
         rnn_seq_backward[how.parallel](
             cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)), cache["h0"],
             (dout, dstate[0]),
-            (cache["reverse"], cache["relu"], index_input, n, how.seq_chunks, how.seq_parallel),
+            (cache["reverse"], cache["relu"], index_input, n, how.seq_chunks),
             (dx, dW_ih, dW_hh, db, dh0), (dG, work, dW_parts, first, tn_work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
@@ -253,11 +253,12 @@ def _rnn_seq_forward(x, h0, lengths, weights, options, buffers):
     """The compiled forward: the input projection into ``out``, then each block of
     rows runs the whole time loop (blocks in parallel in the parallel kernel)."""
     W_ih, W_hh, W_hh_T_packed, b = weights
-    reverse, relu, index_input, blocks, seq_chunks, seq_parallel = options
+    reverse, relu, index_input, blocks, seq_chunks = options
     out, hT, rec = buffers
     B, T = out.shape[0], out.shape[1]
     if not index_input:
-        input_projection(seq_parallel, x, W_ih, seq_chunks, out)
+        for ch in prange(seq_chunks):
+            projection_chunk(ch, seq_chunks, x, W_ih, out)
     hT[:] = h0
     for k in prange(blocks):
         r0, r1 = chunk(k, blocks, B)
@@ -282,7 +283,7 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
     output 0, so it adds nothing."""
     W_ih, W_hh, W_hh_packed = weights
     dout, dhT = douts
-    reverse, relu, index_input, blocks, seq_chunks, seq_parallel = options
+    reverse, relu, index_input, blocks, seq_chunks = options
     dx, dW_ih, dW_hh, db, dh0 = grads
     dG, work, dW_parts, first, tn_work = buffers
     B, T = dout.shape[0], dout.shape[1]
@@ -314,7 +315,8 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
     add_parts(dW_hh, dW_parts)
     gf = dG.reshape(B * T, H)
     if not index_input:
-        input_grads(seq_parallel, gf, x, W_ih, seq_chunks, dx, dW_ih)
+        for ch in prange(seq_chunks):
+            input_grads_chunk(ch, seq_chunks, gf, x, W_ih, dx, dW_ih)
     column_sums(gf, db)
     # --8<-- [end:rnn_seq_backward_after]
 # --8<-- [end:rnn_seq_backward]

@@ -21,6 +21,20 @@ from .base import Layer
 _WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
 
 
+def _zero_padding(x, lengths):
+    """``x``, or a copy of it whose steps past each row's length are 0 when some of
+    them are not finite. Such a step reaches no output and no state, but the weight
+    gradient ``dW_ih = sum dG^T x`` runs over every step, and there its ``dG`` of 0
+    times a NaN or an infinity would be NaN."""
+    T = x.shape[1]
+    if lengths.min() == T:
+        return x
+    padding = np.arange(T) >= lengths[:, None]
+    if np.isfinite(x[padding]).all():
+        return x
+    return np.where(padding[:, :, None], x.dtype.type(0), x)
+
+
 class RecurrentLayer(Layer):
     """Base class of `SimpleRNN`, `LSTM` and `GRU`.
 
@@ -291,6 +305,8 @@ class RecurrentLayer(Layer):
                              f"got shape {x.shape}")
         # a copy: the caches keep it for backward, the caller may reuse theirs.
         lengths = np.array(_checks.lengths_array(lengths, B, T), copy=True)
+        if x.ndim == 3:
+            x = _zero_padding(x, lengths)
         state = self._state_tuple(initial_state, "initial_state", B)
         self._cache = None
         D = self.num_directions

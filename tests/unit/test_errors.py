@@ -254,3 +254,36 @@ def test_seeds_take_any_integer_type_and_a_bad_one_is_named(make):
         make(1.5)
     with pytest.raises(ValueError, match="seed must be a non-negative integer.*got -1"):
         make(-1)
+
+
+@pytest.mark.parametrize("cell", CELL_NAMES)
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_padding_touches_no_gradient(cell, bad):
+    """Steps past a row's length reach no output, no state and no gradient: x with
+    NaN or an infinity there gives exactly the outputs, states and gradients of x
+    with zeros there (every cell, both directions, two layers), and the caller's x
+    is left as it was."""
+    rng = np.random.default_rng(0)
+    lengths = np.array([6, 3, 3])
+    clean = rng.standard_normal((3, 6, 4)).astype(np.float32)
+    clean[1:, 3:] = 0.0
+    dirty = clean.copy()
+    dirty[1:, 3:] = bad
+    kept = dirty.copy()
+    runs = []
+    for x in (clean, dirty):
+        layer = make_layer(cell, 8, input_size=4, num_layers=2, bidirectional=True)
+        state = [np.zeros((4, 3, 8), np.float32) for _ in layer.state_names]
+        out, *final = layer.forward(x, state, lengths=lengths, training=True)
+        dx, *dstate = layer.backward([np.ones_like(out), *[np.ones_like(s) for s in final]])
+        runs.append((out, final, dx, dstate, dict(layer.grads)))
+    (o1, f1, dx1, d1, g1), (o2, f2, dx2, d2, g2) = runs
+    np.testing.assert_array_equal(o2, o1)
+    np.testing.assert_array_equal(dx2, dx1)
+    assert not dx2[1:, 3:].any()
+    for a, b in zip(f1 + d1, f2 + d2, strict=True):
+        np.testing.assert_array_equal(b, a)
+    for k in g1:
+        assert np.isfinite(g2[k]).all(), k
+        np.testing.assert_array_equal(g2[k], g1[k], err_msg=k)
+    np.testing.assert_array_equal(dirty, kept)

@@ -130,11 +130,25 @@ def test_parallel_mode_is_checked_and_restored():
             pass
     with _dispatch.parallel_mode("serial"):
         assert _dispatch.get_parallel_mode() == "serial"
-        assert not _dispatch.use_parallel(10**6, 10**6, 10**3)
+        assert not _dispatch.plan(10**3, 10, 10**3, 10, 10**3).parallel
     assert _dispatch.get_parallel_mode() == "auto"
-    assert not _dispatch.use_parallel(1, 64, 64)
-    assert not _dispatch.use_parallel(8, 32, 32)
-    assert _dispatch.use_parallel(2, 512, 128)
+    assert not _dispatch.plan(1, 10, 64, 64, 64).parallel
+    assert not _dispatch.plan(8, 10, 32, 32, 32).parallel
+    assert _dispatch.plan(2, 10, 512, 128, 128).parallel
+
+
+def test_a_long_sequence_at_batch_1_splits_its_products_in_the_parallel_kernel():
+    """One row cannot be split into blocks, but the whole-sequence products of a
+    long sequence can: the plan runs the parallel kernel with one block of rows and
+    one chunk of those products per thread (the serial kernel never runs parallel
+    code); a short one stays serial."""
+    import numba
+
+    threads = numba.get_num_threads()
+    long = _dispatch.plan(1, 2000, 256, 64, 64)
+    assert long.blocks == 1 and long.seq_chunks == threads and long.parallel == (threads > 1)
+    short = _dispatch.plan(1, 20, 256, 64, 64)
+    assert (short.blocks, short.seq_chunks, short.parallel) == (1, 1, False)
 
 
 def test_kernels_use_the_shared_fastmath_set():

@@ -124,13 +124,12 @@ def test_workqueue_layer_survives_concurrent_serial_kernels():
 
 def _kernel_pairs():
     from seqnet._config import KernelPair
-    from seqnet.kernels import _grads, gru, lstm, rnn
+    from seqnet.kernels import gru, lstm, rnn
 
     for module in (lstm, gru, rnn):
         for name, value in vars(module).items():
             if isinstance(value, KernelPair):
                 yield f"{module.__name__}.{name}", value
-    yield "_grads.weight_grad", (_grads._weight_grad_serial, _grads._weight_grad_parallel)
 
 
 @pytest.mark.parametrize("cell", seqnet.variants.NAMES)
@@ -159,7 +158,9 @@ def test_serial_and_parallel_kernels_agree_in_both_dtypes(cell):
         np.testing.assert_array_equal(dx_p, dx_s)
         for k in g_s:
             np.testing.assert_array_equal(g_p[k], g_s[k], err_msg=f"{dtype.__name__} {k}")
-    for name, (_, parallel) in _kernel_pairs():
+    pairs = dict(_kernel_pairs())
+    assert len(pairs) == 6, sorted(pairs)
+    for name, (_, parallel) in pairs.items():
         options = parallel.targetoptions["parallel"]
         assert isinstance(options, ParallelOptions), name
         assert options.prange and not any(

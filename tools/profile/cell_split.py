@@ -29,9 +29,9 @@ import numpy as np
 from numba import prange
 
 from seqnet import _dispatch, _threads, bench, variants
-from seqnet._config import JIT_OPTIONS, jit_pair
+from seqnet._config import jit_pair
 from seqnet.kernels._buffers import packed, packed_transpose
-from seqnet.kernels._grads import input_grads, input_projection, weight_grad
+from seqnet.kernels._grads import input_grads_chunk, projection_chunk, weight_grad_chunk
 from seqnet.kernels._steps import chunk, recurrent_product
 
 PIECES = ("input projection", "forward per-step products", "backward per-step products",
@@ -53,25 +53,27 @@ def _step_products(A, W_packed, W, w_t, blocks, out):
 step_products = jit_pair(_step_products)
 
 
-@numba.njit(**JIT_OPTIONS)
-def projection(parallel, x, W_ih, n, gates):
-    input_projection(parallel, x, W_ih, n, gates)
+def _projection(x, W_ih, n, gates):
+    """The input projection in ``n`` chunks, as the kernels make it."""
+    for c in prange(n):
+        projection_chunk(c, n, x, W_ih, gates)
 
 
-@numba.njit(**JIT_OPTIONS)
-def sequence_products(parallel, dG, x, h, W_ih, n, dx, dW_ih, dW_hh):
+def _sequence_products(dG, x, h, W_ih, n, dx, dW_ih, dW_hh):
+    """dx, dW_ih and dW_hh in ``n`` chunks, as the LSTM's backward kernel makes them."""
     gf = dG.reshape(-1, dG.shape[2])
-    input_grads(parallel, gf, x, W_ih, n, dx, dW_ih)
-    weight_grad(parallel, gf, h.reshape(-1, h.shape[2]), n, dW_hh)
+    for c in prange(n):
+        input_grads_chunk(c, n, gf, x, W_ih, dx, dW_ih)
+        weight_grad_chunk(c, n, gf, h.reshape(-1, h.shape[2]), dW_hh)
+
+
+projection = jit_pair(_projection)
+sequence_products = jit_pair(_sequence_products)
 
 
 def main(cell, shape, dtype, rounds=5, min_time=0.2):
     B, T, I, H = shape
     G = len(variants.get(cell).gates)
-    # Start numba's threads before the first parallel call: a function of this file
-    # loaded from numba's cache, which calls a parallel one, does not start them
-    # (numba 0.68; a call without it crashed). seqnet's own calls ask numba's
-    # thread count first, which starts them.
     threads = numba.get_num_threads()
     how = _dispatch.plan(B, T, G * H, I, H)
     rng = np.random.default_rng(0)
@@ -86,7 +88,7 @@ def main(cell, shape, dtype, rounds=5, min_time=0.2):
                                                                        dtype)
     dx, dW_ih, dW_hh = np.empty((B, T, I), dtype), np.empty_like(W_ih), np.empty_like(W_hh)
     W_hh_T_packed, W_hh_packed = packed_transpose(W_hh, how.pack), packed(W_hh, how.pack)
-    steps = step_products.parallel if how.parallel else step_products.serial
+    steps = step_products[how.parallel]
     fwd, fwd_bwd, _ = bench._seqnet_cell(cell, B, T, I, H, dtype)
     try:   # gru-v1 races PyTorch's GRU, as in python -m seqnet.bench cells
         torch_fns = bench._torch_cell(cell, B, T, I, H, dtype)[:2]
@@ -103,11 +105,11 @@ def main(cell, shape, dtype, rounds=5, min_time=0.2):
     for _ in range(rounds):
         with _threads.blas_single_threaded():
             runs = [
-                lambda: projection(how.seq_parallel, x, W_ih, how.seq_chunks, gates),
+                lambda: projection[how.parallel](x, W_ih, how.seq_chunks, gates),
                 lambda: steps(h, W_hh_T_packed, W_hh, True, how.blocks, rec),
                 lambda: steps(dG, W_hh_packed, W_hh, False, how.blocks, work),
-                lambda: sequence_products(how.seq_parallel, dG, x, h, W_ih, how.seq_chunks,
-                                          dx, dW_ih, dW_hh)]
+                lambda: sequence_products[how.parallel](dG, x, h, W_ih, how.seq_chunks,
+                                                        dx, dW_ih, dW_hh)]
             for name, fn in zip(PIECES, runs, strict=True):
                 pieces[name].append(timed(fn))
         for i, key in enumerate(ours):
