@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from . import datasets, generate, optim, text
+from . import _io, datasets, generate, optim, text
 from ._checks import positive_int_arg
 from .callbacks import Callback
 from .charlm import build_charlm, check_charlm
@@ -26,32 +26,63 @@ from .saving import load_model
 LOG2 = math.log(2.0)
 
 
-def _corpus(path):
-    return datasets.shakespeare() if path is None else datasets.load_text(path)
+def _corpus(args):
+    """The text of ``--corpus`` (the bundled corpus when it is not given), read with
+    ``--encoding``; a file that does not decode gets the command line's hint."""
+    if args.corpus is None:
+        return datasets.shakespeare()
+    try:
+        return datasets.load_text(args.corpus, encoding=args.encoding)
+    except datasets.TextDecodeError as exc:
+        if exc.looks_gzipped:
+            raise
+        message = str(exc).rsplit(" (pass", 1)[0]
+        raise ValueError(f"{message} (pass the file's encoding with --encoding, for "
+                         "instance --encoding latin-1)") from exc
+
+
+def _number(value, low, high=None, *, low_open=False):
+    """A finite float in ``[low, high)`` (``(low, ...`` when ``low_open``), for argparse."""
+    try:
+        x = float(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a number, got {value!r}") from exc
+    if not math.isfinite(x) or (x <= low if low_open else x < low) or (
+            high is not None and x >= high):
+        interval = (f"{'>' if low_open else '>='} {low:g}" if high is None
+                    else f"in [{low:g}, {high:g})")
+        raise argparse.ArgumentTypeError(f"must be a finite number {interval}, got {value}")
+    return x
 
 
 def _positive_float(value):
-    x = float(value)
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {value}")
-    return x
+    return _number(value, 0.0, low_open=True)
 
 
 def _fraction(value):
-    x = float(value)
-    if not 0 <= x < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {value}")
-    return x
+    return _number(value, 0.0, 1.0)
+
+
+def _temperature(value):
+    return _number(value, 0.0)
 
 
 def _temperatures(value):
-    try:
-        temps = [float(t) for t in value.split(",") if t.strip()]
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"must be numbers separated by commas: {value}") from exc
-    if any(t < 0 for t in temps):
-        raise argparse.ArgumentTypeError("temperatures must be >= 0")
+    temps = [_temperature(t.strip()) for t in value.split(",") if t.strip()]
+    if not temps:
+        raise argparse.ArgumentTypeError(f"must be numbers separated by commas, got {value!r}")
     return temps
+
+
+def _count(value):
+    """An integer >= 0, for argparse."""
+    try:
+        n = int(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value!r}") from exc
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return n
 
 
 def _prepare(args, text_str, vocab=None):
@@ -103,12 +134,15 @@ def cmd_train(args):
     Raises
     ------
     ValueError
-        A training text too short for one window, or a corpus that cannot be read
-        as text.
-    FileNotFoundError
-        No file at ``--corpus``.
+        A training text too short for one window, a corpus that cannot be read as
+        text, or an ``--out`` that is not a regular file (checked before training).
+    OSError
+        No file at ``--corpus``, or ``--out`` in a directory that does not exist or
+        is not writable (checked before training), or a save that fails (a full
+        disk).
     """
-    raw = _corpus(args.corpus)
+    _io.target(args.out)   # a place a model can be saved to, before an epoch is spent
+    raw = _corpus(args)
     if args.max_chars is not None:
         raw = raw[:args.max_chars]
     resume = args.resume and os.path.exists(args.out)
@@ -188,9 +222,13 @@ def cmd_generate(args):
     maxlen = model.metadata["maxlen"]
     seed_text = args.seed_text
     if seed_text is None:
-        corpus = _corpus(args.corpus)
+        corpus = _corpus(args)
         if model.metadata.get("lowercase"):
             corpus = corpus.lower()
+        if len(corpus) <= maxlen:
+            raise ValueError(f"{args.corpus or 'the corpus'} has {len(corpus)} characters, "
+                             f"too few for a seed window of the model's maxlen={maxlen}: "
+                             "pass a longer --corpus or --seed-text")
         rng = np.random.default_rng(args.seed)
         start = int(rng.integers(0, len(corpus) - maxlen))
         seed_text = corpus[start:start + maxlen]
@@ -223,13 +261,22 @@ def cmd_evaluate(args):
         No file at ``--model`` or ``--corpus``.
     """
     model = _load_charlm(args.model)
-    corpus = _corpus(args.corpus)
+    corpus = _corpus(args)
     if model.metadata.get("lowercase"):
         corpus = corpus.lower()
+    vocab = text.vocabulary_of(model)
+    if args.unknown == "skip":
+        kept = "".join(ch for ch in corpus if ch in vocab)
+        if len(kept) < len(corpus):
+            print(f"left out {len(corpus) - len(kept):,} characters not in the model's "
+                  "vocabulary")
+        corpus = kept
     try:
-        idx = text.vocabulary_of(model).encode(corpus)
-    except ValueError as exc:
-        raise ValueError(f"{args.corpus or 'the corpus'}: {exc}") from exc
+        idx = vocab.encode(corpus)
+    except text.UnseenCharactersError as exc:
+        raise ValueError(f"{args.corpus or 'the corpus'} has {exc.count} character(s) not "
+                         f"in the vocabulary of the model ({exc.distinct} distinct: "
+                         f"{exc.listing}); pass --unknown skip to leave them out") from exc
     maxlen = model.metadata["maxlen"]
     if idx.size <= maxlen:
         raise ValueError(f"the text has {idx.size} characters, too few for the "
@@ -262,13 +309,15 @@ def make_parser():
 
     train = csub.add_parser("train", help="train the reference character model")
     train.add_argument("--corpus", help="a text file (default: the bundled Shakespeare)")
+    train.add_argument("--encoding", default="utf-8",
+                       help="the corpus file's text encoding (default utf-8)")
     train.add_argument("--max-chars", type=positive_int_arg,
                        help="use only the first N characters of the corpus")
     train.add_argument("--epochs", type=positive_int_arg, default=20)
     train.add_argument("--out", default="charlm.npz", help="model file (saved every epoch)")
     train.add_argument("--resume", action="store_true",
                        help="continue training the model in --out if it exists")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_count, default=0)
     train.add_argument("--hidden", type=positive_int_arg, default=128)
     train.add_argument("--dropout", type=_fraction, default=0.2)
     train.add_argument("--maxlen", type=positive_int_arg, default=40)
@@ -280,7 +329,7 @@ def make_parser():
     train.add_argument("--lowercase", action=argparse.BooleanOptionalAction, default=True)
     train.add_argument("--validation", type=_fraction, default=0.1,
                        help="fraction of the corpus held out at its end (default 0.1)")
-    train.add_argument("--sample-length", type=int, default=200,
+    train.add_argument("--sample-length", type=_count, default=200,
                        help="characters sampled after each epoch (0: none)")
     train.add_argument("--temperatures", type=_temperatures, default=[0.2, 0.5, 1.0])
     train.add_argument("--progress", choices=["auto", "0", "1", "2"], default="auto",
@@ -290,18 +339,25 @@ def make_parser():
     gen = csub.add_parser("generate", help="generate text from a trained model")
     gen.add_argument("--model", required=True)
     gen.add_argument("--length", type=positive_int_arg, default=400)
-    gen.add_argument("--temperature", type=float, default=0.5,
+    gen.add_argument("--temperature", type=_temperature, default=0.5,
                      help="0 is greedy (argmax); default 0.5")
     gen.add_argument("--top-k", type=positive_int_arg)
     gen.add_argument("--seed-text", help="default: a random window of --corpus")
     gen.add_argument("--corpus", help="where a random seed window comes from")
-    gen.add_argument("--seed", type=int, default=0)
+    gen.add_argument("--encoding", default="utf-8",
+                     help="the corpus file's text encoding (default utf-8)")
+    gen.add_argument("--seed", type=_count, default=0)
     gen.add_argument("--method", choices=["stream", "window"], default="stream")
     gen.set_defaults(func=cmd_generate)
 
     ev = csub.add_parser("evaluate", help="mean loss of a model on a text")
     ev.add_argument("--model", required=True)
     ev.add_argument("--corpus", help="a text file (default: the bundled Shakespeare)")
+    ev.add_argument("--encoding", default="utf-8",
+                    help="the corpus file's text encoding (default utf-8)")
+    ev.add_argument("--unknown", choices=["error", "skip"], default="error",
+                    help="characters the model's vocabulary lacks: an error (default), "
+                         "or left out of the text")
     ev.add_argument("--step", type=positive_int_arg, default=1,
                     help="predict every STEP-th next character (default 1: all)")
     ev.add_argument("--max-windows", type=positive_int_arg)
@@ -321,16 +377,14 @@ def main(argv=None):
     Returns
     -------
     int
-        The exit status: the command's (0), or 2 after printing an input error
-        (a missing file, a bad model or text) to stderr.
+        The exit status: the command's (0), or 2 after printing an input error or
+        an operating-system error (a missing or unreadable file, a bad model or
+        text, a full disk, no permission) to stderr as one ``error:`` line.
     """
     args = make_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (FileNotFoundError, IsADirectoryError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -623,8 +623,9 @@ class Sequential:
 
     @classmethod
     def from_config(cls, config):
-        """A model from `get_config`'s output, built and compiled as it was (the
-        weights are new: `seqnet.load_model` copies a file's in).
+        """A model from `get_config`'s output, built and compiled as it was (its
+        weights are new, made on first use; `seqnet.load_model` puts a file's in
+        instead, without making any).
 
         Parameters
         ----------
@@ -637,8 +638,11 @@ class Sequential:
         """
         model = cls([layers_module.deserialize(spec) for spec in config["layers"]],
                     seed=config["seed"])
+        # each layer's config fixes its input size: its weights are planned, made on
+        # first use (or taken from a file, with no random initialisation first).
         if config.get("input_shape") is not None:
-            model.build(config["input_shape"], config.get("input_dtype"))
+            model.input_shape = tuple(config["input_shape"])
+            model.input_dtype = config.get("input_dtype")
         if config.get("loss") is not None:
             model.loss = losses.from_config(config["loss"])
         model.metrics = tuple(config.get("metrics", ()))

@@ -219,6 +219,44 @@ class Optimizer:
             pairs.append((key, p, g.astype(p.dtype, copy=False)))
         return pairs
 
+    def check_state(self, params):
+        """Check the optimizer's state against the parameters it is to update.
+
+        Every key with state must be a parameter, each slot of its shape and dtype;
+        once the optimizer has stepped (``iterations > 0``) every parameter must
+        have its state, for a run resumed without it would silently take another
+        path (Adam's moments would restart at zero). A model file's optimizer state
+        is checked this way when it is loaded, not at the first step.
+
+        Parameters
+        ----------
+        params : mapping of str to ndarray
+            The parameters, by the names the state uses (a model's ``params``).
+
+        Raises
+        ------
+        ValueError
+            State for an unknown parameter, a missing one, or a slot of another
+            shape or dtype; the message names the slot.
+        """
+        unknown = sorted(k for k in self._slots if k not in params)
+        if unknown:
+            raise ValueError(f"the optimizer's state has slots for {unknown}, which are not "
+                             f"parameters of this model")
+        if self.iterations > 0:
+            lacking = sorted(k for k in params if k not in self._slots)
+            if lacking:
+                raise ValueError(f"the optimizer has stepped {self.iterations} times but has "
+                                 f"no state ({list(self._slot_names())}) for {lacking}: a "
+                                 "resumed run would not continue the one that was saved")
+        for key, slots in self._slots.items():
+            p = np.asarray(params[key])
+            for slot, value in slots.items():
+                if value.shape != p.shape or value.dtype != p.dtype:
+                    raise ValueError(f"the optimizer's state {slot}/{key} has shape "
+                                     f"{value.shape} and dtype {value.dtype}, but the "
+                                     f"parameter has shape {p.shape} and dtype {p.dtype}")
+
     def _clip(self, pairs):
         if self.clipvalue is not None:
             out = []

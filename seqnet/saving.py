@@ -127,20 +127,45 @@ def _params_of(arrays):
     return {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
 
 
-def _assign_params(model, given, path):
-    """Check every stored parameter against the model's, then copy them in."""
-    expected = model.params
+def _layer_values(model, given, path, input_sizes=None):
+    """Each layer's parameter values from a file, every one checked (names, shapes
+    against what the layer's config plans, real numeric dtype) before any is used:
+    ``[(layer, {name: array}), ...]``. ``input_sizes[i]``: the input size to plan
+    for when layer ``i`` does not know its own."""
+    path = os.fspath(path)
+    expected, owner = {}, {}
+    for i, layer in enumerate(model.layers):
+        size = None if input_sizes is None else input_sizes[i]
+        shapes = layer.expected_shapes(size) or {}   # None: not built, so no weights
+        for name, shape in shapes.items():
+            expected[f"{model._prefix(i)}/{name}"] = tuple(shape)
+            owner[f"{model._prefix(i)}/{name}"] = (i, name)
     missing = sorted(set(expected) - set(given))
     extra = sorted(set(given) - set(expected))
     if missing or extra:
-        raise ValueError(f"{os.fspath(path)!r} does not match the architecture: missing "
+        raise ValueError(f"{path!r} does not match the architecture: missing "
                          f"{missing}, unexpected {extra}")
-    for k, v in expected.items():
-        if given[k].shape != v.shape:
-            raise ValueError(f"{os.fspath(path)!r}: parameter {k!r} has shape "
-                             f"{given[k].shape}, expected {v.shape}")
-    for k, v in expected.items():
-        v[...] = given[k]
+    values = [{} for _ in model.layers]
+    for key, shape in expected.items():
+        value = given[key]
+        if value.dtype.kind not in "fiu":
+            raise ValueError(f"{path!r}: parameter {key!r} has dtype {value.dtype}, not "
+                             "real numbers")
+        if value.shape != shape:
+            raise ValueError(f"{path!r}: parameter {key!r} has shape {value.shape}, "
+                             f"expected {shape}")
+        i, name = owner[key]
+        values[i][name] = value
+    return list(zip(model.layers, values, strict=True))
+
+
+def _assign_params(model, given, path, input_sizes=None):
+    """Check every stored parameter, then put them in the layers (made from the
+    file's values where the layers have none yet: no random initialisation)."""
+    checked = _layer_values(model, given, path, input_sizes)
+    for i, (layer, values) in enumerate(checked):
+        if values:
+            layer._adopt(values, None if input_sizes is None else input_sizes[i])
 
 
 def _architecture(layers):
@@ -154,13 +179,26 @@ def _describe(layers):
                            for c in layers) + "]"
 
 
+def _planned_for(spec, size):
+    """A layer spec of this model whose ``input_size`` is still unknown, given the
+    file's (for comparing architectures)."""
+    if spec["config"].get("input_size", 0) is None:
+        return dict(spec, config={**spec["config"], "input_size": size})
+    return spec
+
+
 def load_weights(model, path):
     """Load the weights of a saved model with the same architecture into ``model``.
+
+    Every stored array is checked (names, shapes, real numeric dtype) before any is
+    assigned, so a bad file leaves the model as it was. A layer that does not know
+    its input size yet takes the file's, and its weights are made from the file's
+    (no random initialisation first).
 
     Parameters
     ----------
     model : Sequential
-        The model to load into (built first from the file's input shape if needed).
+        The model to load into.
     path : str or os.PathLike
         A file written by :func:`save_model`.
 
@@ -171,19 +209,27 @@ def load_weights(model, path):
     IsADirectoryError
         ``path`` is a directory.
     ValueError
-        The file is not a seqnet model, is corrupt, or has another architecture.
+        The file is not a seqnet model, is corrupt, has another architecture, or a
+        parameter of the wrong shape or dtype (the message names the file and the
+        parameter).
     """
     config, arrays = _read(path)
     theirs = config.get("layers")
-    if not isinstance(theirs, list):
+    if not (isinstance(theirs, list) and all(isinstance(s, dict) and "class" in s
+                                             and isinstance(s.get("config"), dict)
+                                             for s in theirs)):
         raise ValueError(f"{os.fspath(path)!r} has an inconsistent config: no layer list")
-    if not all(layer.built for layer in model.layers) and config.get("input_shape") is not None:
-        model.build(config["input_shape"], config.get("input_dtype"))
+    sizes = [spec["config"].get("input_size") for spec in theirs]
     mine = model.get_config()["layers"]
+    if len(mine) == len(theirs):
+        mine = [_planned_for(spec, size) for spec, size in zip(mine, sizes, strict=True)]
     if _architecture(mine) != _architecture(theirs):
         raise ValueError(f"{os.fspath(path)!r} holds a model of another architecture: "
                          f"{_describe(theirs)}, but this model is {_describe(mine)}")
-    _assign_params(model, _params_of(arrays), path)
+    _assign_params(model, _params_of(arrays), path, sizes)
+    if model.input_shape is None and config.get("input_shape") is not None:
+        model.input_shape = tuple(config["input_shape"])
+        model.input_dtype = config.get("input_dtype")
 
 
 def load_model(path):
@@ -226,6 +272,7 @@ def load_model(path):
                                   if k.startswith("slot/")}
             model.optimizer = optim.from_config(opt_state["config"])
             model.optimizer.load_state_dict(opt_state)
+            model.optimizer.check_state(model.params)
         rng = config.get("rng") or {}
         if "model" in rng:
             model.rng.bit_generator.state = rng["model"]

@@ -37,8 +37,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _checks
 
-__all__ = ["CharVocabulary", "char_windows", "one_hot", "sequence_windows",
-           "train_validation_split", "vocabulary_of"]
+__all__ = ["CharVocabulary", "UnseenCharactersError", "char_windows", "one_hot",
+           "sequence_windows", "train_validation_split", "vocabulary_of"]
 
 #: how many distinct unseen characters an encode error lists.
 _SHOW_UNSEEN = 10
@@ -99,6 +99,26 @@ def _check_window_fits(n, maxlen):
             f"indices: the text has {n} characters but maxlen is {maxlen}: window longer "
             f"than the text (a window and its next-character target need at least "
             f"maxlen + 1 = {maxlen + 1} characters)")
+
+
+class UnseenCharactersError(ValueError):
+    """Text with characters a vocabulary has no index for (and no ``unknown``).
+
+    Parameters
+    ----------
+    message : str
+        The error's text.
+    count : int
+        The unseen characters in the text.
+    distinct : int
+        How many of them are distinct.
+    listing : str
+        The first few, quoted, for a message.
+    """
+
+    def __init__(self, message, *, count, distinct, listing):
+        super().__init__(message)
+        self.count, self.distinct, self.listing = count, distinct, listing
 
 
 class CharVocabulary:
@@ -342,18 +362,20 @@ class CharVocabulary:
         if not seen.all():
             unseen = ~seen
             if self._unknown_index is None:
-                raise ValueError(self._unseen_message(codes[unseen]))
+                raise self._unseen_error(codes[unseen])
             out[unseen] = self._unknown_index
         return out
 
-    def _unseen_message(self, unseen_codes):
+    def _unseen_error(self, unseen_codes):
         distinct, first = np.unique(unseen_codes, return_index=True)
         shown = [_from_codepoints(c) for c in distinct[np.argsort(first)][:_SHOW_UNSEEN]]
         more = len(distinct) - len(shown)
         listing = ", ".join(repr(c) for c in shown) + (f", ... ({more} more)" if more else "")
-        return (f"text has {len(unseen_codes)} character(s) not in the vocabulary "
-                f"({len(distinct)} distinct: {listing}); build the vocabulary from text "
-                "that contains them, or pass unknown=<char> to map them to one character")
+        return UnseenCharactersError(
+            f"text has {len(unseen_codes)} character(s) not in the vocabulary "
+            f"({len(distinct)} distinct: {listing}); build the vocabulary from text that "
+            "contains them, or pass unknown=<char> to map them to one character",
+            count=len(unseen_codes), distinct=len(distinct), listing=listing)
 
     def decode(self, indices):
         """Map indices back to characters.

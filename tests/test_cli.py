@@ -1,6 +1,7 @@
 """The seqnet command: charlm train, generate and evaluate, and their errors."""
 
 import math
+import os
 import re
 import subprocess
 import sys
@@ -129,3 +130,80 @@ def test_entry_point_help():
     result = subprocess.run([sys.executable, "-m", "seqnet", "charlm", "train", "--help"],
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0 and "--epochs" in result.stdout and "--lr" in result.stdout
+
+
+def test_arguments_and_the_output_are_checked_before_any_training(corpus, tmp_path, capsys,
+                                                                  monkeypatch):
+    """A bad --out (missing directory, a directory, a FIFO), --sample-length -5,
+    --temperatures nan and --seed -1 fail before an epoch is spent: an error line
+    naming the problem and exit status 2, nothing written."""
+    spent = []
+    monkeypatch.setattr(seqnet.Sequential, "fit", lambda *a, **k: spent.append(1))
+    os.mkfifo(tmp_path / "fifo.npz")
+    for out, message in ((tmp_path / "missing" / "x.npz", "does not exist"),
+                         (tmp_path, "is a directory"),
+                         (tmp_path / "fifo.npz", "is a FIFO, not a regular file")):
+        assert _train(corpus, out, "--epochs", "1") == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and message in err, err
+    for option, value in (("--sample-length", "-5"), ("--temperatures", "nan"),
+                          ("--temperatures", "0.5,inf"), ("--seed", "-1")):
+        with pytest.raises(SystemExit) as info:
+            _train(corpus, tmp_path / "m.npz", "--epochs", "1", option, value)
+        assert info.value.code == 2
+        assert f"argument {option}" in capsys.readouterr().err
+    assert not spent and sorted(os.listdir(tmp_path)) == ["corpus.txt", "fifo.npz"]
+
+
+def test_operating_system_errors_are_an_error_line(corpus, tmp_path, capsys, monkeypatch):
+    """A corpus that cannot be read (/proc/self/mem) and a save that fails after an
+    epoch (a full disk) end with one error line and status 2, not a traceback."""
+    import errno
+
+    if os.path.exists("/proc/self/mem"):
+        assert _train("/proc/self/mem", tmp_path / "m.npz", "--epochs", "1") == 2
+        assert capsys.readouterr().err.startswith("error: ")
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    assert _train(corpus, tmp_path / "m.npz", "--epochs", "1") == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "No space left on device" in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_generate_names_what_is_wrong(trained, tmp_path, capsys):
+    """A corpus shorter than the model's window and a temperature that is not a
+    number are named, not numpy's "high <= 0" or "probabilities contain NaN"."""
+    short = tmp_path / "short.txt"
+    short.write_text("too short")
+    assert main(["charlm", "generate", "--model", str(trained), "--corpus", str(short)]) == 2
+    err = capsys.readouterr().err
+    assert "short.txt has 9 characters, too few for a seed window" in err
+    assert "maxlen=12" in err
+    with pytest.raises(SystemExit):
+        main(["charlm", "generate", "--model", str(trained), "--temperature", "nan"])
+    assert "argument --temperature: must be a finite number >= 0" in capsys.readouterr().err
+
+
+def test_evaluate_offers_the_options_its_hints_name(trained, tmp_path, capsys):
+    """Unseen characters: the hint names --unknown skip, which leaves them out; a
+    file in another encoding: the hint names --encoding, which reads it."""
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text(CORPUS[:2000].lower() + "0123456789" * 3)
+    assert main(["charlm", "evaluate", "--model", str(trained), "--corpus", str(mixed)]) == 2
+    assert "pass --unknown skip" in capsys.readouterr().err
+    assert main(["charlm", "evaluate", "--model", str(trained), "--corpus", str(mixed),
+                 "--unknown", "skip"]) == 0
+    out = capsys.readouterr().out
+    assert "left out 30 characters not in the model's vocabulary" in out
+    assert out.strip().splitlines()[-1].startswith("loss: ")
+    utf16 = tmp_path / "utf16.txt"
+    utf16.write_text(CORPUS[:2000].lower(), encoding="utf-16")
+    assert main(["charlm", "evaluate", "--model", str(trained), "--corpus", str(utf16)]) == 2
+    err = capsys.readouterr().err
+    assert "--encoding" in err and "encoding=" not in err
+    assert main(["charlm", "evaluate", "--model", str(trained), "--corpus", str(utf16),
+                 "--encoding", "utf-16"]) == 0

@@ -24,7 +24,7 @@ import pathlib
 import zlib
 from importlib import resources
 
-__all__ = ["load_text", "shakespeare"]
+__all__ = ["TextDecodeError", "load_text", "shakespeare"]
 
 _SHAKESPEARE = "shakespeare.txt.gz"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -67,6 +67,23 @@ def shakespeare():
     """
     blob = resources.files(__name__).joinpath("data", _SHAKESPEARE).read_bytes()
     return gzip.decompress(blob).decode("utf-8")
+
+
+class TextDecodeError(ValueError):
+    """A file that is not valid text in the encoding it was read with.
+
+    Parameters
+    ----------
+    message : str
+        The error's text (it names the file, the encoding and the offset).
+    looks_gzipped : bool
+        Whether the bytes look gzip-compressed (a ``.gz`` name would fix it, not
+        another encoding).
+    """
+
+    def __init__(self, message, *, looks_gzipped):
+        super().__init__(message)
+        self.looks_gzipped = looks_gzipped
 
 
 def load_text(path, *, encoding="utf-8"):
@@ -138,11 +155,12 @@ def load_text(path, *, encoding="utf-8"):
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
         of = " of the decompressed data" if compressed else ""
-        hint = (" (it looks gzip-compressed: give it a .gz name)"
-                if not compressed and data[:2] == _GZIP_MAGIC
+        gzipped = not compressed and data[:2] == _GZIP_MAGIC
+        hint = (" (it looks gzip-compressed: give it a .gz name)" if gzipped
                 else " (pass the file's encoding=..., for instance 'latin-1')")
-        raise ValueError(f"{str(path)!r} is not valid {encoding} text: undecodable byte "
-                         f"at offset {exc.start}{of} ({exc.reason}){hint}") from exc
+        raise TextDecodeError(f"{str(path)!r} is not valid {encoding} text: undecodable "
+                              f"byte at offset {exc.start}{of} ({exc.reason}){hint}",
+                              looks_gzipped=gzipped) from exc
     except UnicodeError as exc:  # a codec that fails otherwise
         raise ValueError(f"{str(path)!r} is not valid {encoding} text ({exc})") from exc
     except LookupError as exc:  # a bytes-to-bytes codec such as "base64"

@@ -20,15 +20,25 @@ A subclass implements the two halves of a pass, on its state as a tuple
 - ``call_backward(dout, dfinal_state) -> (dx, dinitial_state)``;
 
 plus ``get_config()`` (its constructor's arguments) and, for a layer with weights,
-``_build(input_size)``. `forward`, `backward`, `from_config`, `build`,
-`state_dict` and `load_state_dict` come from here.
+``_param_shapes(input_size)`` and ``_initial_params(input_size)``. `forward`,
+`backward`, `from_config`, `build`, `params`, `state_dict` and `load_state_dict`
+come from here.
+
+A layer's parameters are made once, under a lock (several threads may make a
+layer's first call at once), and no earlier than needed: a constructor that knows
+the input size only plans them, and the first use of `params` makes them. So a
+model file's weights go into the layers without any random initialisation first
+(:mod:`seqnet.saving`), and a tampered size is refused before anything is made.
 """
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from .. import _checks
+from .._checksum import checksum
 from .._config import DEFAULT_DTYPE
 
 
@@ -86,16 +96,37 @@ class Layer:
         init_seq, run_seq = np.random.SeedSequence(self.seed).spawn(2)
         self._init_rng = np.random.default_rng(init_seq)
         self.rng = np.random.default_rng(run_seq)
-        self.params = {}
+        self._params = {}
         self.grads = {}
+        #: the input size the parameters are planned for, made on first use (None:
+        #: unknown until the first call, `build` or `load_state_dict`).
+        self._planned_input = None
+        self._lock = threading.RLock()
         self._cache = None
         self._state_given = False
+        #: the thread whose training forward waits for its backward (None: none).
+        self._trainer = None
+        #: checksums of the parameters at the last training forward.
+        self._params_sum = None
 
     # ------------------------------------------------------------------ structure
     @property
+    def params(self):
+        """dict of str to ndarray: the parameters, by name; made on first use once
+        the input size is known (empty before)."""
+        if not self._params and self._planned_input is not None:
+            self._build(self._planned_input)
+        return self._params
+
+    @params.setter
+    def params(self, value):
+        self._params = value
+
+    @property
     def built(self):
-        """bool: whether the layer has its parameters (or needs none)."""
-        return bool(self.params) or not self.has_weights
+        """bool: whether the layer's parameters exist or are planned (or it needs
+        none)."""
+        return not self.has_weights or bool(self._params) or self._planned_input is not None
 
     @property
     def num_parameters(self):
@@ -120,9 +151,31 @@ class Layer:
         if not self.built:
             self._build(_checks.positive_int(tuple(input_shape)[-1], "input features"))
 
-    def _build(self, input_size):
-        """Create the parameters for ``input_size`` features (layers with weights)."""
+    def _build(self, input_size, values=None):
+        """Make the parameters for ``input_size`` input features, once (a no-op when
+        another thread made them first): their initial values
+        (`_initial_params`), or ``values`` (names and shapes checked by the caller)
+        cast to the layer's dtype, without drawing any."""
+        with self._lock:
+            if self._params:
+                return
+            if values is None:
+                params = self._initial_params(input_size)
+            else:
+                params = {k: np.array(_checks.to_numpy(values[k]), dtype=self.dtype)
+                          for k in self._param_shapes(input_size)}
+            self.grads = {k: np.zeros_like(v) for k, v in params.items()}
+            self._set_input_size(input_size)
+            self._planned_input = None
+            self._params = params   # published last: a reader sees all or nothing
+
+    def _initial_params(self, input_size):
+        """``{name: array}``: freshly initialised parameters for ``input_size``
+        input features (layers with weights)."""
         raise NotImplementedError
+
+    def _set_input_size(self, input_size):
+        """Record the input size the parameters were made for (a hook)."""
 
     def output_shape(self, input_shape):
         """Shape of the output for an input of ``input_shape`` (no batch axis).
@@ -226,10 +279,10 @@ class Layer:
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict must be a mapping of names to arrays, "
                             f"got {type(state_dict).__name__}")
-        if self.built:
-            shapes = {k: v.shape for k, v in self.params.items()}
-        else:
-            shapes = self._param_shapes(self._input_size_of(state_dict))
+        input_size = self._planned_input
+        if not self.built:
+            input_size = self._input_size_of(state_dict)
+        shapes = self.expected_shapes(input_size)
         missing = [k for k in shapes if k not in state_dict]
         extra = [k for k in state_dict if k not in shapes]
         if missing:
@@ -246,11 +299,41 @@ class Layer:
                 raise ValueError(f"state_dict[{name!r}] must have shape {tuple(shape)}, "
                                  f"got {value.shape}")
             values[name] = value
-        if not self.built:
-            self._build(self._input_size_of(state_dict))
-        for name, value in values.items():
-            self.params[name][...] = value
+        self._adopt(values, input_size)
         self._cache = None
+
+    def expected_shapes(self, input_size=None):
+        """``{name: shape}`` of the parameters: those that exist, or those planned
+        (or planned for ``input_size`` input features), without making any.
+
+        Parameters
+        ----------
+        input_size : int, optional
+            The input size to plan for when the layer does not know its own.
+
+        Returns
+        -------
+        dict of str to tuple, or None
+            None when neither the layer nor ``input_size`` fixes the shapes.
+        """
+        if self._params:
+            return {k: v.shape for k, v in self._params.items()}
+        if not self.has_weights:
+            return {}
+        size = self._planned_input if self._planned_input is not None else input_size
+        return None if size is None else self._param_shapes(size)
+
+    def _adopt(self, values, input_size=None):
+        """Take checked parameter values: copied into the parameters that exist, or
+        made from them (no random initialisation) for the planned input size (or
+        ``input_size``)."""
+        with self._lock:
+            if self._params:
+                for name, value in values.items():
+                    self._params[name][...] = value
+            else:
+                size = self._planned_input if self._planned_input is not None else input_size
+                self._build(size, values)
 
     def _param_shapes(self, input_size):
         """``{name: shape}`` of the parameters for ``input_size`` input features."""
@@ -303,9 +386,39 @@ class Layer:
             if not isinstance(initial_state, (list, tuple)):
                 initial_state = (initial_state,)
             initial_state = tuple(initial_state)
-        out, final = self.call(x, initial_state, training=bool(training), **options)
+        training = bool(training)
+        self._claim(training)
+        try:
+            out, final = self.call(x, initial_state, training=training, **options)
+        except BaseException:
+            with self._lock:
+                self._trainer = None
+            raise
         self._state_given = initial_state is not None
+        # the parameters the backward will read: it checks they were not changed.
+        self._params_sum = self._params_checksum() if training else None
         return [out, *final] if self.return_state else out
+
+    def _refuse_other_threads(self, what):
+        """Raise while another thread's training forward waits for its backward: the
+        layer holds that forward's cache, which ``what`` (a call) would replace,
+        clear or spend. The caller holds the lock."""
+        if self._trainer is not None and self._trainer != threading.get_ident():
+            raise RuntimeError(
+                f"{type(self).__name__}.{what}() while a training forward in another "
+                "thread waits for its backward: a layer keeps one forward's cache for its "
+                "backward, so two threads cannot train one layer at once (each would get "
+                "the other's gradients). Give each thread its own layer")
+
+    def _claim(self, training):
+        """Make a training forward this thread's until its backward (after
+        `_refuse_other_threads`)."""
+        with self._lock:
+            self._refuse_other_threads("forward")
+            self._trainer = threading.get_ident() if training else None
+
+    def _params_checksum(self):
+        return tuple(checksum(np.ascontiguousarray(v)) for v in self._params.values())
 
     def backward(self, dout):
         """The gradient of every input of the last ``forward(..., training=True)``.
@@ -339,6 +452,8 @@ class Layer:
         TypeError
             ``dout`` of the wrong structure or dtype.
         """
+        with self._lock:
+            self._refuse_other_threads("backward")
         dstate = None
         if self.return_state and isinstance(dout, (list, tuple)):
             if len(dout) != self.num_outputs:
@@ -346,7 +461,18 @@ class Layer:
                                 f"[dout, {', '.join('d' + n for n in self.state_names)}] "
                                 f"({self.num_outputs} entries), got {len(dout)}")
             dout, dstate = dout[0], tuple(dout[1:])
+        if self._cache is not None and self._params_sum is not None \
+                and self._params_checksum() != self._params_sum:
+            with self._lock:
+                self._cache, self._trainer = None, None
+            raise ValueError(f"{type(self).__name__}'s parameters were modified in place "
+                             "between forward(..., training=True) and backward(): the "
+                             "gradients would be those of other weights. Change parameters "
+                             "after backward (as an optimizer step does), then run forward "
+                             "again")
         dx, dinit = self.call_backward(dout, dstate)
+        with self._lock:
+            self._trainer = None
         return [dx, *dinit] if self._state_given else dx
 
     def call(self, x, initial_state, *, training):

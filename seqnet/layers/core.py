@@ -74,18 +74,21 @@ class Dense(Layer):
         self.activation = "linear" if activation is None else activation
         self._act, self._act_back = activations.get(activation)
         self.use_bias = _checks.flag(use_bias, "use_bias")
-        self.input_size = None
-        if input_size is not None:
-            self._build(_checks.positive_int(input_size, "input_size"))
+        self.input_size = (None if input_size is None
+                           else _checks.positive_int(input_size, "input_size"))
+        self._planned_input = self.input_size
 
-    def _build(self, input_size):
-        self.input_size = input_size
+    def _initial_params(self, input_size):
+        """Glorot-uniform weights, zero biases."""
         limit = np.sqrt(6.0 / (input_size + self.units))
-        self.params = {"weight": self._init_rng.uniform(-limit, limit, (self.units, input_size))
-                       .astype(self.dtype)}
+        params = {"weight": self._init_rng.uniform(-limit, limit, (self.units, input_size))
+                  .astype(self.dtype)}
         if self.use_bias:
-            self.params["bias"] = np.zeros(self.units, self.dtype)
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+            params["bias"] = np.zeros(self.units, self.dtype)
+        return params
+
+    def _set_input_size(self, input_size):
+        self.input_size = input_size
 
     def get_config(self):
         """The constructor's arguments, JSON-serialisable.
@@ -153,9 +156,11 @@ class Dense(Layer):
         if x.ndim not in (2, 3):
             raise ValueError(f"x must be (batch, features) or (batch, time, features), "
                              f"got shape {x.shape}")
+        if x.shape[-1] == 0:
+            raise ValueError(f"x must have at least one feature, got shape {x.shape}")
         if self.input_size is None:
-            self._build(x.shape[-1])
-        elif x.shape[-1] != self.input_size:
+            self._build(x.shape[-1])   # once, under the layer's lock
+        if x.shape[-1] != self.input_size:
             raise ValueError(f"x has {x.shape[-1]} features but Dense's input_size is "
                              f"{self.input_size}")
         z = x @ self.params["weight"].T
@@ -431,10 +436,16 @@ class Embedding(Layer):
         super().__init__(dtype=dtype, seed=seed)
         self.input_dim = _checks.positive_int(input_dim, "input_dim")
         self.output_dim = _checks.positive_int(output_dim, "output_dim")
-        self.params = {"weight": self._init_rng.uniform(-0.05, 0.05, (self.input_dim,
-                                                                        self.output_dim))
-                       .astype(self.dtype)}
-        self.grads = {"weight": np.zeros_like(self.params["weight"])}
+        self._planned_input = self.input_dim   # the table's rows: known at once
+
+    def _param_shapes(self, input_size):
+        return {"weight": (self.input_dim, self.output_dim)}
+
+    def _initial_params(self, input_size):
+        """Uniform in [-0.05, 0.05], as Keras's."""
+        return {"weight": self._init_rng.uniform(-0.05, 0.05, (self.input_dim,
+                                                               self.output_dim))
+                .astype(self.dtype)}
 
     def get_config(self):
         """The constructor's arguments, JSON-serialisable.

@@ -104,8 +104,7 @@ class RecurrentLayer(Layer):
         self.dropout = _checks.real(dropout, "dropout", 0.0, 1.0, high_open=True)
         self.return_sequences = _checks.flag(return_sequences, "return_sequences")
         self.return_state = _checks.flag(return_state, "return_state")
-        if self.input_size is not None:
-            self._build(self.input_size)
+        self._planned_input = self.input_size
 
     # ------------------------------------------------------------------ structure
     @property
@@ -139,13 +138,12 @@ class RecurrentLayer(Layer):
             shapes["bias_hh" + sfx] = (G * H,)
         return shapes
 
-    def _build(self, input_size):
-        """Create the parameters: glorot-uniform input weights, orthogonal
-        recurrent weights, zero biases (Keras's defaults)."""
-        self.input_size = input_size
+    def _initial_params(self, input_size):
+        """Keras's defaults: glorot-uniform input weights, orthogonal recurrent
+        weights, zero biases (and the cell's own, `_init_biases`)."""
         rng = self._init_rng
         G, H = len(self.GATES), self.hidden_size
-        self.params = {}
+        params = {}
         for name, shape in self._param_shapes(input_size).items():
             if name.startswith("weight_ih"):
                 limit = np.sqrt(6.0 / (shape[0] + shape[1]))
@@ -155,12 +153,15 @@ class RecurrentLayer(Layer):
                 value = q * np.sign(np.diag(r))
             else:
                 value = np.zeros(shape)
-            self.params[name] = value.astype(self.dtype)
-        self._init_biases()
-        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+            params[name] = value.astype(self.dtype)
+        self._init_biases(params)
+        return params
 
-    def _init_biases(self):
-        """Hook for cell-specific bias initialisation."""
+    def _set_input_size(self, input_size):
+        self.input_size = input_size
+
+    def _init_biases(self, params):
+        """Hook for cell-specific bias initialisation of new ``params``."""
 
     def output_shape(self, input_shape):
         """Output shape, without the batch axis, for an input of ``input_shape``.
@@ -294,9 +295,11 @@ class RecurrentLayer(Layer):
                 raise ValueError("x must be 3-D (batch, time, features) floats or 2-D "
                                  f"(batch, time) integer indices, got shape {x.shape}")
             B, T, F = x.shape
+            if F == 0:
+                raise ValueError(f"x must have at least one feature, got shape {x.shape}")
             if self.input_size is None:
-                self._build(F)
-            elif F != self.input_size:
+                self._build(F)   # once, under the layer's lock
+            if F != self.input_size:
                 raise ValueError(f"x has {F} features but the layer's input_size is "
                                  f"{self.input_size}: x must be (batch, time, "
                                  f"{self.input_size})")
@@ -517,9 +520,9 @@ class LSTM(RecurrentLayer):
     kernel = _lstm
     state_names = ("h", "c")
 
-    def _init_biases(self):
+    def _init_biases(self, params):
         H = self.hidden_size
-        for name, value in self.params.items():
+        for name, value in params.items():
             if name.startswith("bias_ih"):
                 value[H:2 * H] = 1.0
 

@@ -199,13 +199,16 @@ class Scale(seqnet.Layer):
     def __init__(self, *, input_size=None, dtype=np.float32, seed=None):
         super().__init__(dtype=dtype, seed=seed)
         self.input_size = input_size
-        if input_size is not None:
-            self._build(input_size)
+        self._planned_input = input_size   # made on first use
 
-    def _build(self, input_size):
+    def _param_shapes(self, input_size):
+        return {"w": (input_size,)}
+
+    def _initial_params(self, input_size):
+        return {"w": np.linspace(0.5, 1.5, input_size).astype(self.dtype)}
+
+    def _set_input_size(self, input_size):
         self.input_size = input_size
-        self.params = {"w": np.linspace(0.5, 1.5, input_size).astype(self.dtype)}
-        self.grads = {"w": np.zeros_like(self.params["w"])}
 
     def get_config(self):
         return {"input_size": self.input_size, **super().get_config()}

@@ -1035,15 +1035,19 @@ def test_saved_files_get_the_permissions_open_would_give(tmp_path):
     assert (tmp_path / "new.npz").stat().st_mode & 0o777 == 0o640
 
 
-def test_atomic_write_survives_an_unreadable_old_file(tmp_path):
-    """A path that cannot be stat'ed (here a symlink loop) still gets written and
-    no descriptor is leaked."""
+def test_atomic_write_refuses_a_path_that_leads_nowhere(tmp_path):
+    """A path that cannot be stat'ed (here a loop of symbolic links) is refused with
+    a message naming it, before anything is written: the link is left as it was, no
+    file appears and no descriptor is leaked. (It used to replace the link with a
+    regular file; a save now goes through links, and this one has no end.)"""
     from seqnet._io import atomic_write
 
     loop = tmp_path / "loop"
     os.symlink(loop, loop)
     before = len(os.listdir("/proc/self/fd"))
-    with atomic_write(loop) as f:
-        f.write(b"data")
-    assert loop.read_bytes() == b"data" and not loop.is_symlink()
+    with pytest.raises(ValueError, match="cannot save to .*loop.*symbolic links"):
+        with atomic_write(loop) as f:
+            f.write(b"data")
+    assert loop.is_symlink() and os.readlink(loop) == str(loop)
+    assert os.listdir(tmp_path) == ["loop"]
     assert len(os.listdir("/proc/self/fd")) == before
