@@ -121,11 +121,8 @@ def to_numpy(value):
     return value
 
 
-def float_array(value, name, dtype):
-    """``value`` as a C-contiguous array of ``dtype``; integer, bool, complex refused.
-
-    Any real floating input is accepted and cast to ``dtype`` (kept as is when None).
-    """
+def _real_array(value, name):
+    """``value`` as an array of real floating point; TypeError naming ``name``."""
     value = to_numpy(value)
     try:
         arr = np.asarray(value)
@@ -136,21 +133,23 @@ def float_array(value, name, dtype):
         raise TypeError(f"{name} must be a real floating-point array, got dtype {arr.dtype}"
                         + (" (cast integer data with .astype(np.float32) first)"
                            if arr.dtype.kind in "iub" else ""))
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return arr
+
+
+def float_array(value, name, dtype):
+    """``value`` as a C-contiguous array of ``dtype``; integer, bool, complex refused.
+
+    Any real floating input is accepted and cast to ``dtype`` (kept as is when None).
+    """
+    return np.ascontiguousarray(_real_array(value, name), dtype=dtype)
 
 
 def float_input(value, name):
     """``value`` as a C-contiguous float32 or float64 array, its dtype and shape kept
     (0-d included); TypeError naming ``name`` for anything else."""
-    value = to_numpy(value)
-    try:
-        arr = np.asarray(value)
-    except (TypeError, ValueError) as exc:
-        raise TypeError(f"{name} must be a real floating-point array, got "
-                        f"{type(value).__name__}") from exc
-    checked = float_array(arr, name, None)
+    arr = _real_array(value, name)
     float_dtype(arr.dtype, name)
-    return checked.reshape(arr.shape)  # np.ascontiguousarray makes 0-d arrays 1-d
+    return np.ascontiguousarray(arr).reshape(arr.shape)  # ascontiguousarray makes 0-d 1-d
 
 
 def axis(value, ndim, name="axis"):
