@@ -109,6 +109,19 @@ class Layer:
         #: checksums of the parameters at the last training forward.
         self._params_sum = None
 
+    def __getstate__(self):
+        """The layer's attributes for `pickle` and `copy.deepcopy`: all but its lock;
+        a pending training cache travels but belongs to no thread."""
+        state = self.__dict__.copy()
+        del state["_lock"]
+        state["_trainer"] = None
+        return state
+
+    def __setstate__(self, state):
+        """Restore what `__getstate__` gave, with a new lock."""
+        self.__dict__.update(state)
+        self._lock = threading.RLock()
+
     # ------------------------------------------------------------------ structure
     @property
     def params(self):
