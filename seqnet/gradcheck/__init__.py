@@ -126,6 +126,12 @@ def _like(template, parts):
     return tuple(parts) if isinstance(template, (tuple, list)) else parts[0]
 
 
+def _input64(x):
+    """An input as float64, or as it is when it holds integers (indices)."""
+    arr = np.asarray(x)
+    return np.array(arr) if arr.dtype.kind in "iu" else np.array(arr, dtype=np.float64)
+
+
 def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, seed=0):
     """Check a layer's analytic gradients against float64 central differences.
 
@@ -135,13 +141,16 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
         A layer following the contract in the module docstring, computing in
         float64 (for seqnet's layers: ``dtype=np.float64``); build a recurrent one
         with ``return_state=True`` to check its final state's gradients too.
-    x : array_like, shape (B, T, I)
-        Input; converted to float64.
+    x : array_like, shape (B, T, I), or list of array_like
+        Input (a list for a layer with several inputs: each is checked); floats
+        are converted to float64; integer (index) input is passed as it is and has
+        no gradient to check.
     initial_state : ndarray or sequence of ndarray, optional
         Initial state (a layer with state only). When omitted, the zero state is
         passed explicitly so that its gradient is checked too.
-    lengths : array_like of int, shape (B,), optional
-        Passed to ``forward``.
+    lengths : array_like of int, shape (B,), or list, optional
+        Passed to ``forward`` (a list, one entry per input, for a layer with
+        several inputs).
     eps : float, default 1e-6
         Step of the central difference ``(L(p + eps) - L(p - eps)) / (2 eps)``.
     seed : int, default 0
@@ -150,8 +159,8 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     Returns
     -------
     GradcheckReport
-        The error, analytic and numeric gradient of every parameter, ``x`` and
-        each initial state.
+        The error, analytic and numeric gradient of every parameter, ``x`` (or
+        ``x[i]`` for each input of a list) and each initial state.
 
     Raises
     ------
@@ -162,7 +171,9 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     if getattr(layer, "dtype", np.float64) != np.float64:
         raise ValueError("gradients are checked in float64: build the layer with "
                          f"dtype=np.float64 (it has {layer.dtype})")
-    x = np.array(x, dtype=np.float64)
+    several = isinstance(x, (list, tuple))
+    xs = [_input64(xi) for xi in (x if several else [x])]
+    x = xs if several else xs[0]
     rng = np.random.default_rng(seed)
     layer_rng = getattr(layer, "rng", None)
     rng_state = copy.deepcopy(layer_rng.bit_generator.state) if layer_rng is not None else None
@@ -196,12 +207,17 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     grads = layer.backward(R if len(outs) > 1 else R[0])
     dx, dinit = (grads[0], grads[1:]) if stateful else (grads, [])
     analytic = {k: np.array(v, dtype=np.float64) for k, v in layer.grads.items()}
-    analytic["x"] = np.array(dx, dtype=np.float64)
+    names = [f"x[{i}]" for i in range(len(xs))] if several else ["x"]
+    dxs = list(dx) if several else [dx]
+    if len(dxs) != len(xs):
+        raise ValueError(f"backward returned {len(dxs)} input gradients for {len(xs)} inputs")
+    targets = dict(layer.params)
+    for name, xi, d in zip(names, xs, dxs, strict=True):
+        if xi.dtype.kind == "f":    # integer (index) input has no gradient
+            analytic[name] = np.array(d, dtype=np.float64)
+            targets[name] = xi
     for m, d in enumerate(dinit):
         analytic[f"initial_state[{m}]"] = np.array(d, dtype=np.float64)
-
-    targets = dict(layer.params)
-    targets["x"] = x
     for m, s in enumerate(init):
         targets[f"initial_state[{m}]"] = s
     numeric = {}

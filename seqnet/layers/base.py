@@ -24,6 +24,22 @@ plus ``get_config()`` (its constructor's arguments) and, for a layer with weight
 `backward`, `from_config`, `build`, `params`, `state_dict` and `load_state_dict`
 come from here.
 
+Three more conventions serve the models built from layers (:mod:`seqnet.model`):
+
+- **Several inputs.** A layer with ``multi_input = True`` (a merge, attention)
+  takes a list of arrays as ``x``; its ``call_backward`` returns a list, one
+  gradient per input (None for an integer input).
+- **Several outputs.** ``num_outputs > 1`` (``return_state=True``,
+  ``return_attention_scores=True``): ``call`` returns ``(out, extras)`` and
+  `forward` returns ``[out, *extras]``; `backward` takes ``[dout, *dextras]``. A
+  recurrent layer's extras are its final state.
+- **Lengths (Keras's masks).** A layer with ``takes_lengths = True`` accepts
+  ``lengths=`` in ``call`` (the valid steps of each row, ``(B,)``; a list, one
+  entry per input, for a multi-input layer). ``output_lengths(x, lengths)`` gives
+  the lengths of the layer's first output, or None when it has no time axis left
+  to mask: the input's for a ``per_step`` layer (one output step per input step),
+  a row's trailing padding for ``Embedding(mask_zero=True)`` and ``Masking``.
+
 A layer's parameters are made once, under a lock (several threads may make a
 layer's first call at once), and no earlier than needed: a constructor that knows
 the input size only plans them, and the first use of `params` makes them. So a
@@ -83,6 +99,13 @@ class Layer:
     state_names: tuple = ()
     return_state = False
     has_weights = True
+    #: whether `call` takes a list of arrays (a merge, attention) rather than one.
+    multi_input = False
+    #: whether `call` takes ``lengths=``, the valid steps of each row.
+    takes_lengths = False
+    #: whether the output has one step for each input step (Dense, Dropout, ... on
+    #: sequences): the input's lengths are then the output's.
+    per_step = False
     #: whether ``forward(..., logits=True)`` returns the pre-activation of a final
     #: activation (the model then fuses a softmax with a cross-entropy loss).
     logits_option = False
@@ -149,8 +172,27 @@ class Layer:
     @property
     def num_outputs(self):
         """int: arrays that `forward` returns: 1, or ``1 + len(state_names)`` when
-        ``return_state``."""
+        ``return_state`` (a layer with other extra outputs says how many)."""
         return 1 + len(self.state_names) if self.return_state else 1
+
+    def output_lengths(self, x, lengths):
+        """The valid steps of each row of the layer's first output (Keras's
+        ``compute_mask``).
+
+        Parameters
+        ----------
+        x : ndarray, or list of ndarray
+            The input (a list for a multi-input layer).
+        lengths : ndarray of int, shape (B,), or None
+            The input's lengths (a list, one entry per input, for a multi-input
+            layer); None for an input without padding.
+
+        Returns
+        -------
+        ndarray of int, shape (B,), or None
+            ``lengths`` for a ``per_step`` layer, None otherwise (this base class).
+        """
+        return lengths if self.per_step else None
 
     def build(self, input_shape):
         """Create the parameters for inputs of ``input_shape`` (no batch axis).
@@ -410,7 +452,12 @@ class Layer:
         self._state_given = initial_state is not None
         # the parameters the backward will read: it checks they were not changed.
         self._params_sum = self._params_checksum() if training else None
-        return [out, *final] if self.return_state else out
+        return [out, *final] if self.num_outputs > 1 else out
+
+    def _extra_names(self):
+        """Names of the outputs after the first (the state's, for a recurrent
+        layer)."""
+        return self.state_names
 
     def _refuse_other_threads(self, what):
         """Raise while another thread's training forward waits for its backward: the
@@ -468,11 +515,12 @@ class Layer:
         with self._lock:
             self._refuse_other_threads("backward")
         dstate = None
-        if self.return_state and isinstance(dout, (list, tuple)):
+        if self.num_outputs > 1 and isinstance(dout, (list, tuple)):
             if len(dout) != self.num_outputs:
+                extras = ", ".join("d" + n for n in self._extra_names())
                 raise TypeError(f"dout must hold one gradient per output, "
-                                f"[dout, {', '.join('d' + n for n in self.state_names)}] "
-                                f"({self.num_outputs} entries), got {len(dout)}")
+                                f"[dout, {extras}] ({self.num_outputs} entries), "
+                                f"got {len(dout)}")
             dout, dstate = dout[0], tuple(dout[1:])
         if self._cache is not None and self._params_sum is not None \
                 and self._params_checksum() != self._params_sum:

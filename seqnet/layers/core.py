@@ -66,6 +66,7 @@ class Dense(Layer):
     #: softmax with a cross-entropy loss through it).
     logits_option = True
     input_weight = "weight"
+    per_step = True
 
     def __init__(self, units, *, activation=None, use_bias=True, input_size=None,
                  dtype=DEFAULT_DTYPE, seed=None):
@@ -246,6 +247,7 @@ class Dropout(Layer):
         return {"rate": self.rate, **super().get_config()}
 
     has_weights = False
+    per_step = True
 
     def call(self, x, initial_state, *, training):
         """``x * mask / (1 - rate)`` in training, ``x`` otherwise; in ``x``'s dtype.
@@ -346,6 +348,7 @@ class Activation(Layer):
         return {"activation": self.activation, **super().get_config()}
 
     has_weights = False
+    per_step = True
 
     def call(self, x, initial_state, *, training):
         """The activation of ``x``, in ``x``'s dtype.
@@ -431,6 +434,8 @@ class Embedding(Layer):
     ValueError
         ``input_dim`` or ``output_dim`` below 1.
     """
+
+    per_step = True
 
     def __init__(self, input_dim, output_dim, *, dtype=DEFAULT_DTYPE, seed=None):
         super().__init__(dtype=dtype, seed=seed)

@@ -181,6 +181,25 @@ class RecurrentLayer(Layer):
         T = tuple(input_shape)[0]
         return (T, self.output_size) if self.return_sequences else (self.output_size,)
 
+    takes_lengths = True
+
+    def output_lengths(self, x, lengths):
+        """The output's valid steps: ``lengths`` with ``return_sequences``, None
+        (no time axis) without.
+
+        Parameters
+        ----------
+        x : ndarray
+            The input.
+        lengths : ndarray of int, shape (B,), or None
+            The input's valid steps.
+
+        Returns
+        -------
+        ndarray of int, shape (B,), or None
+        """
+        return lengths if self.return_sequences else None
+
     def build(self, input_shape):
         """Create the parameters for inputs of ``input_shape`` (no batch axis).
 
