@@ -29,10 +29,10 @@ Three more conventions serve the models built from layers (:mod:`seqnet.model`):
 - **Several inputs.** A layer with ``multi_input = True`` (a merge, attention)
   takes a list of arrays as ``x``; its ``call_backward`` returns a list, one
   gradient per input (None for an integer input).
-- **Several outputs.** ``num_outputs > 1`` (``return_state=True``,
-  ``return_attention_scores=True``): ``call`` returns ``(out, extras)`` and
-  `forward` returns ``[out, *extras]``; `backward` takes ``[dout, *dextras]``. A
-  recurrent layer's extras are its final state.
+- **Several outputs.** ``outputs_for(options) > 1`` (``return_state=True`` at
+  construction, ``return_attention_scores=True`` as a call option): ``call``
+  returns ``(out, extras)`` and `forward` returns ``[out, *extras]``; `backward`
+  takes ``[dout, *dextras]``. A recurrent layer's extras are its final state.
 - **Lengths (Keras's masks).** A layer with ``takes_lengths = True`` accepts
   ``lengths=`` in ``call`` (the valid steps of each row, ``(B,)``; a list, one
   entry per input, for a multi-input layer). ``output_lengths(x, lengths)`` gives
@@ -131,6 +131,8 @@ class Layer:
         self._trainer = None
         #: checksums of the parameters at the last training forward.
         self._params_sum = None
+        #: the number of outputs of the last forward (see `outputs_for`).
+        self._outputs = 1
 
     def __getstate__(self):
         """The layer's attributes for `pickle` and `copy.deepcopy`: all but its lock;
@@ -193,6 +195,23 @@ class Layer:
             ``lengths`` for a ``per_step`` layer, None otherwise (this base class).
         """
         return lengths if self.per_step else None
+
+    def outputs_for(self, options):
+        """The number of arrays `forward` returns when called with ``options``.
+
+        Parameters
+        ----------
+        options : dict
+            The call's keyword options (``lengths``, ``return_attention_scores``,
+            ...).
+
+        Returns
+        -------
+        int
+            `num_outputs` here; a layer whose outputs depend on a call option
+            overrides this.
+        """
+        return self.num_outputs
 
     def build(self, input_shape):
         """Create the parameters for inputs of ``input_shape`` (no batch axis).
@@ -450,9 +469,10 @@ class Layer:
                 self._trainer = None
             raise
         self._state_given = initial_state is not None
+        self._outputs = self.outputs_for(options)
         # the parameters the backward will read: it checks they were not changed.
         self._params_sum = self._params_checksum() if training else None
-        return [out, *final] if self.num_outputs > 1 else out
+        return [out, *final] if self._outputs > 1 else out
 
     def _extra_names(self):
         """Names of the outputs after the first (the state's, for a recurrent
@@ -515,11 +535,11 @@ class Layer:
         with self._lock:
             self._refuse_other_threads("backward")
         dstate = None
-        if self.num_outputs > 1 and isinstance(dout, (list, tuple)):
-            if len(dout) != self.num_outputs:
+        if self._outputs > 1 and isinstance(dout, (list, tuple)):
+            if len(dout) != self._outputs:
                 extras = ", ".join("d" + n for n in self._extra_names())
                 raise TypeError(f"dout must hold one gradient per output, "
-                                f"[dout, {extras}] ({self.num_outputs} entries), "
+                                f"[dout, {extras}] ({self._outputs} entries), "
                                 f"got {len(dout)}")
             dout, dstate = dout[0], tuple(dout[1:])
         if self._cache is not None and self._params_sum is not None \
