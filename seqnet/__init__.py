@@ -12,9 +12,22 @@ in files. :mod:`seqnet.text` and :mod:`seqnet.datasets` prepare character data,
 variants of :mod:`seqnet.variants`.
 """
 
-from . import callbacks, charlm, datasets, generate, layers, losses, optim, saving, text, variants
+from . import (
+    callbacks,
+    charlm,
+    datasets,
+    generate,
+    graph,
+    layers,
+    losses,
+    optim,
+    saving,
+    text,
+    variants,
+)
 from ._threads import get_num_threads, set_num_threads
 from .gradcheck import check_gradients
+from .graph import Input, SymbolicTensor
 from .kernels import GRU_GATES, LSTM_GATES
 from .layers import (
     GRU,
@@ -27,14 +40,15 @@ from .layers import (
     RecurrentLayer,
     SimpleRNN,
 )
-from .model import History, Sequential
+from .model import History, Model, Sequential
 from .saving import load_model
 
 __version__ = "0.1.0"
 
 __all__ = [
     "GRU", "GRU_GATES", "LSTM", "LSTM_GATES", "Activation", "Dense", "Dropout", "Embedding",
-    "History", "Layer", "RecurrentLayer", "Sequential", "SimpleRNN", "callbacks", "charlm",
-    "check_gradients", "datasets", "generate", "get_num_threads", "layers", "load_model",
-    "losses", "optim", "saving", "set_num_threads", "text", "variants", "__version__",
+    "History", "Input", "Layer", "Model", "RecurrentLayer", "Sequential", "SimpleRNN",
+    "SymbolicTensor", "callbacks", "charlm", "check_gradients", "datasets", "generate",
+    "get_num_threads", "graph", "layers", "load_model", "losses", "optim", "saving",
+    "set_num_threads", "text", "variants", "__version__",
 ]

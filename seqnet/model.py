@@ -1,27 +1,35 @@
-"""``Sequential``: a stack of layers and Keras's compile / fit / evaluate / predict.
+"""Models: `Model`, a graph of layers (Keras's functional API), and `Sequential`, a
+stack of them on the same machinery, both trained with Keras's compile / fit /
+evaluate / predict.
 
-The layers follow one contract (:mod:`seqnet.layers.base`), so the stack treats
-them all alike. Saving and loading are :mod:`seqnet.saving`'s.
+A model follows the layer contract itself (:mod:`seqnet.layers.base`): forward,
+backward, params and grads, so models nest and
+[`check_gradients`][seqnet.check_gradients] checks a whole model. The layers are
+run in the order of the graph (:func:`seqnet.graph.topological_nodes`), each
+call's pass kept apart so that a layer called twice (shared weights) gets the sum
+of its gradients. Saving and loading are :mod:`seqnet.saving`'s.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
 
 import numpy as np
 
-from . import _checks, _progress, _threads, losses, optim, saving
+from . import _checks, _progress, _threads, graph, losses, optim, saving
 from . import layers as layers_module
 from .callbacks import Callback
+from .layers.base import Layer
 
-__all__ = ["History", "Sequential"]
+__all__ = ["History", "Model", "Sequential"]
 
 _CE = (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)
 
 
 class History:
-    """The per-epoch metrics of a `Sequential.fit` call.
+    """The per-epoch metrics of a `Model.fit` call.
 
     Attributes
     ----------
@@ -58,8 +66,1214 @@ def _bits(nats):
     return nats / math.log(2.0)
 
 
+def _add(grads, key, value):
+    """Sum gradients arriving at one tensor (a new array: never write into an array
+    a layer returned)."""
+    if value is None:
+        return
+    grads[key] = value if key not in grads else grads[key] + value
+
+
+class _Run:
+    """One training forward of a model, kept for its backward: each node's pass
+    (`Layer._take_pass`) and its first output's shape and dtype."""
+
+    __slots__ = ("records", "shapes", "lengths")
+
+    def __init__(self):
+        self.records = []
+        self.shapes = []
+        self.lengths = None
+
+
 @saving.register_model
-class Sequential:
+class Model(Layer):
+    """A graph of layers from inputs to outputs, trained Keras-style (Keras's
+    functional ``keras.Model``).
+
+    Parameters
+    ----------
+    inputs : SymbolicTensor or list of SymbolicTensor
+        The model's inputs, made by [`seqnet.Input`][seqnet.Input].
+    outputs : SymbolicTensor or list of SymbolicTensor
+        Tensors made by calling layers on them (or on what they made).
+    seed : int, optional
+        Seeds the shuffling of batches in `fit`.
+    name : str, optional
+        Shown by `summary` and ``repr``.
+
+    Attributes
+    ----------
+    layers : list of Layer
+        Every layer of the graph once, in the order the graph first calls them.
+    params, grads : dict of str to ndarray
+        Every layer's parameters as ``"<index>.<Layer>/<name>"`` (the index in
+        `layers`), views of the layers' own arrays.
+    inputs, outputs : list of SymbolicTensor
+        The graph's ends.
+    metadata : dict
+        JSON-serialisable notes saved with the model.
+    epochs_trained : int
+        Epochs run by `fit` over the model's life (saved with it).
+
+    Raises
+    ------
+    TypeError
+        An input or output that is not a symbolic tensor, or a bad ``seed``.
+    ValueError
+        A graph with a disconnected input or output (an output that depends on an
+        Input not among ``inputs``, an input no output depends on) or a cycle, each
+        named with the path that shows it; layers with weights of different dtypes.
+
+    Notes
+    -----
+    A layer called twice in the graph shares its weights between the calls: each
+    call's pass is kept apart for the backward, and the layer's gradients are the
+    sum over its calls. Masks travel as lengths: ``Embedding(mask_zero=True)`` and
+    ``Masking`` derive each row's length from its trailing padding, layers that
+    take lengths (recurrent layers, pooling, attention) honour them, and a loss on
+    a sequence output leaves the padded steps out. ``fit``, ``evaluate`` and
+    ``predict`` also take ``lengths=`` directly.
+
+    Examples
+    --------
+    >>> import numpy as np, seqnet
+    >>> tokens = seqnet.Input(shape=(None,), dtype="int64")
+    >>> h = seqnet.Embedding(20, 8, seed=0)(tokens)
+    >>> h = seqnet.LSTM(16, return_sequences=False, seed=1)(h)
+    >>> probs = seqnet.Dense(3, activation="softmax", seed=2)(h)
+    >>> model = seqnet.Model(tokens, probs, seed=0)
+    >>> model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    >>> x = np.random.default_rng(0).integers(0, 20, size=(64, 7))
+    >>> history = model.fit(x, x[:, 0] % 3, batch_size=16, epochs=2, verbose=0)
+    >>> model.predict(x[:2]).shape
+    (2, 3)
+    """
+
+    state_names = ()
+    return_state = False
+    takes_lengths = True
+    input_kinds = ("f", "i")
+
+    def __init__(self, inputs, outputs, *, seed=None, name=None):
+        self._init_model(seed, name)
+        multi_in = isinstance(inputs, (list, tuple))
+        multi_out = isinstance(outputs, (list, tuple))
+        inputs = list(inputs) if multi_in else [inputs]
+        outputs = list(outputs) if multi_out else [outputs]
+        if not inputs:
+            raise ValueError("inputs must hold at least one Input")
+        if not outputs:
+            raise ValueError("outputs must hold at least one tensor")
+        nodes = graph.topological_nodes(inputs, outputs)
+        self._set_graph(inputs, outputs, nodes, multi_in, multi_out)
+
+    # ---------------------------------------------------------------- structure
+    def _init_model(self, seed, name):
+        """The attributes every model has (a model does not run `Layer.__init__`:
+        its dtype, params and grads are its layers')."""
+        self.seed = _checks.seed(seed)
+        self.rng = np.random.default_rng(self.seed)
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {type(name).__name__}")
+        self.name = name
+        self.layers = []
+        self.loss = None
+        self._losses = []
+        self.loss_weights = None
+        self.optimizer = None
+        self.metrics = ()
+        self.metadata = {}
+        self.epochs_trained = 0
+        self.stop_training = False
+        self._lock = threading.RLock()
+        self._cache = None
+        self._state_given = False
+        self._outputs = 1
+        self._params_sum = None
+        self._trainer = None
+        self._planned_input = None
+        self._last_lengths = None
+        self.inputs, self.outputs, self._nodes = [], [], []
+        self._multi_in = self._multi_out = False
+        self._shared = []
+
+    def _set_graph(self, inputs, outputs, nodes, multi_in, multi_out):
+        layers, uses = [], {}
+        for node in nodes:
+            key = id(node.layer)
+            if key not in uses:
+                layers.append(node.layer)
+            uses[key] = uses.get(key, 0) + 1
+        dtypes = {layer.dtype for layer in layers if layer.has_weights}
+        if len(dtypes) > 1:
+            raise ValueError(f"every layer with weights must share one dtype, got "
+                             f"{sorted(d.name for d in dtypes)}")
+        self.inputs, self.outputs, self._nodes = inputs, outputs, nodes
+        self._multi_in, self._multi_out = multi_in, multi_out
+        self.layers = layers
+        # per node: whether its layer has other calls (its gradients are summed)
+        self._shared = [uses[id(node.layer)] > 1 for node in nodes]
+
+    @property
+    def dtype(self):
+        """numpy.dtype: the dtype of the layers' weights (float32 for a model
+        without weights)."""
+        for layer in self.layers:
+            if layer.has_weights:
+                return layer.dtype
+        return np.dtype(np.float32)
+
+    @property
+    def multi_input(self):
+        """bool: whether the model takes a list of inputs."""
+        return self._multi_in
+
+    @property
+    def num_outputs(self):
+        """int: the number of outputs."""
+        return len(self.outputs)
+
+    @property
+    def has_weights(self):
+        """bool: whether any layer owns parameters."""
+        return any(layer.has_weights for layer in self.layers)
+
+    @property
+    def built(self):
+        """bool: whether every layer's parameters exist or are planned."""
+        return all(layer.built for layer in self.layers)
+
+    @property
+    def rngs(self):
+        """list of numpy.random.Generator: every layer's run-time generator (their
+        dropout masks), in the order of `layers`."""
+        out = []
+        for layer in self.layers:
+            out.extend(layer.rngs if isinstance(layer, Model) else [layer.rng])
+        return out
+
+    def _prefix(self, i):
+        return f"{i}.{type(self.layers[i]).__name__}"
+
+    @property
+    def params(self):
+        """dict of str to ndarray: every layer's parameters, ``"<index>.<Layer>/<name>"``."""
+        return {f"{self._prefix(i)}/{k}": v for i, layer in enumerate(self.layers)
+                for k, v in layer.params.items()}
+
+    @property
+    def grads(self):
+        """dict of str to ndarray: every layer's gradients, keyed as `params`."""
+        return {f"{self._prefix(i)}/{k}": v for i, layer in enumerate(self.layers)
+                for k, v in layer.grads.items()}
+
+    @grads.setter
+    def grads(self, value):
+        for i, layer in enumerate(self.layers):
+            prefix = self._prefix(i) + "/"
+            mine = {k[len(prefix):]: v for k, v in value.items() if k.startswith(prefix)}
+            if mine:
+                layer.grads = {**layer.grads, **mine}
+
+    @property
+    def num_parameters(self):
+        """int: total number of scalar parameters."""
+        return int(sum(v.size for v in self.params.values()))
+
+    def expected_shapes(self, input_size=None):
+        """``{name: shape}`` of every parameter, keyed as `params`, without making
+        any (None when a layer does not know its input size yet).
+
+        Parameters
+        ----------
+        input_size : None
+            Unused (the graph fixes every layer's input size).
+
+        Returns
+        -------
+        dict of str to tuple, or None
+        """
+        shapes = {}
+        for i, layer in enumerate(self.layers):
+            mine = layer.expected_shapes()
+            if mine is None:
+                return None
+            shapes.update({f"{self._prefix(i)}/{k}": tuple(v) for k, v in mine.items()})
+        return shapes
+
+    def load_state_dict(self, state_dict):
+        """Load every parameter from a mapping keyed as `params`; everything is
+        checked (names, shapes, real numbers) before anything is assigned.
+
+        Parameters
+        ----------
+        state_dict : mapping of str to array_like
+
+        Raises
+        ------
+        ValueError
+            A missing, unexpected or misshapen entry.
+        TypeError
+            ``state_dict`` is not a mapping, or a value is not real numeric.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict must be a mapping of names to arrays, "
+                            f"got {type(state_dict).__name__}")
+        per_layer = [{} for _ in self.layers]
+        known = {}
+        for i, layer in enumerate(self.layers):
+            for k in (layer.expected_shapes() or {}):
+                known[f"{self._prefix(i)}/{k}"] = (i, k)
+        extra = [k for k in state_dict if k not in known]
+        missing = [k for k in known if k not in state_dict]
+        if missing or extra:
+            raise ValueError(f"state_dict does not match the model: missing {missing}, "
+                             f"unexpected {extra}")
+        for key, (i, k) in known.items():
+            per_layer[i][k] = state_dict[key]
+        for layer, values in zip(self.layers, per_layer, strict=True):
+            if values:
+                layer.load_state_dict(values)   # each layer checks before it assigns
+        self._cache = None
+
+    def output_shape(self, input_shape):
+        """One sample's shape of the first output, after checking ``input_shape``
+        against the model's inputs.
+
+        Parameters
+        ----------
+        input_shape : tuple, or list of tuple
+            One sample's shape of each input (a list for several inputs).
+
+        Returns
+        -------
+        tuple
+
+        Raises
+        ------
+        ValueError
+            A shape that the model's inputs cannot take.
+        """
+        shapes = list(input_shape) if self._multi_in else [input_shape]
+        if len(shapes) != len(self.inputs):
+            raise ValueError(f"the model takes {len(self.inputs)} inputs, got {len(shapes)}")
+        for k, (shape, t) in enumerate(zip(shapes, self.inputs, strict=True)):
+            expected = t.shape[1:]
+            shape = tuple(shape)
+            if len(shape) != len(expected) or any(
+                    a is not None and b is not None and a != b
+                    for a, b in zip(shape, expected, strict=True)):
+                raise ValueError(f"input {k} must have shape {(None, *expected)}, got "
+                                 f"{(None, *shape)}")
+        return self.outputs[0].shape[1:]
+
+    def outputs_for(self, options):
+        """The number of outputs (options do not change it).
+
+        Parameters
+        ----------
+        options : dict
+
+        Returns
+        -------
+        int
+        """
+        return len(self.outputs)
+
+    def extra_shapes(self, input_shape, options):
+        """One sample's shape of each output after the first.
+
+        Parameters
+        ----------
+        input_shape : tuple, or list of tuple
+        options : dict
+
+        Returns
+        -------
+        list of tuple
+        """
+        return [t.shape[1:] for t in self.outputs[1:]]
+
+    def output_lengths(self, x, lengths):
+        """The first output's lengths in the last forward (a model computes them as
+        it runs).
+
+        Parameters
+        ----------
+        x : ndarray, or list of ndarray
+        lengths : ndarray, list, or None
+
+        Returns
+        -------
+        ndarray of int, or None
+        """
+        return self._last_lengths
+
+    # --------------------------------------------------------------- the graph run
+    def _as_inputs(self, x, name="x"):
+        """``x`` as a list with one array per input."""
+        if self._multi_in:
+            if not isinstance(x, (list, tuple)) or len(x) != len(self.inputs):
+                raise TypeError(f"{name} must be a list of {len(self.inputs)} arrays, one "
+                                f"per input, got {type(x).__name__}"
+                                + (f" of {len(x)}" if isinstance(x, (list, tuple)) else ""))
+            return list(x)
+        if isinstance(x, (list, tuple)) and len(self.inputs) == 1 and len(x) == 1:
+            return list(x)
+        return [x]
+
+    def _as_lengths(self, lengths):
+        if lengths is None:
+            return [None] * len(self.inputs)
+        if self._multi_in:
+            if not isinstance(lengths, (list, tuple)) or len(lengths) != len(self.inputs):
+                raise TypeError(f"lengths must be a list with one entry (or None) per input "
+                                f"({len(self.inputs)}), got {type(lengths).__name__}")
+            return [None if v is None else np.asarray(v) for v in lengths]
+        return [np.asarray(lengths)]
+
+    def _execute(self, xs, lengths, training, logits=()):
+        """Run the nodes in order: the outputs (a list) and their lengths."""
+        values, lens = {}, {}
+        for t, x, n in zip(self.inputs, xs, lengths, strict=True):
+            values[t.uid] = x
+            lens[t.uid] = n
+        run = _Run() if training else None
+        for i, node in enumerate(self._nodes):
+            layer = node.layer
+            xin = [values[t.uid] for t in node.inputs]
+            lin = [lens.get(t.uid) for t in node.inputs]
+            arg, larg = (xin, lin) if layer.multi_input else (xin[0], lin[0])
+            options = dict(node.options)
+            if layer.takes_lengths and any(v is not None for v in lin):
+                options["lengths"] = larg
+            if i in logits:
+                options["logits"] = True
+            state = None
+            if node.states:
+                state = [None if s is None else
+                         graph.state_from_graph(values[s.uid], layer.state_rows)
+                         for s in node.states]
+            out = layer.forward(arg, state, training=training, **options)
+            outs = out if len(node.outputs) > 1 else [out]
+            n_states = len(layer.state_names) if layer.return_state else 0
+            for k, (t, o) in enumerate(zip(node.outputs, outs, strict=True)):
+                values[t.uid] = graph.state_to_graph(o) if k >= len(outs) - n_states else o
+            lens[node.outputs[0].uid] = layer.output_lengths(arg, larg)
+            if training:
+                run.records.append(layer._take_pass())
+                run.shapes.append((np.shape(outs[0]), np.asarray(outs[0]).dtype))
+        result = [values[t.uid] for t in self.outputs]
+        out_lengths = [lens.get(t.uid) for t in self.outputs]
+        if training:
+            run.lengths = out_lengths
+        return result, out_lengths, run
+
+    def _execute_backward(self, run, douts):
+        """Back through the nodes in reverse order: the gradient of each input."""
+        grads = {}
+        for t, d in zip(self.outputs, douts, strict=True):
+            _add(grads, t.uid, d)
+        summed = {}
+        for i in range(len(self._nodes) - 1, -1, -1):
+            node = self._nodes[i]
+            layer = node.layer
+            ds = [grads.pop(t.uid, None) for t in node.outputs]
+            if ds[0] is None:
+                shape, dtype = run.shapes[i]
+                ds[0] = np.zeros(shape, dtype)
+            n_states = len(layer.state_names) if layer.return_state else 0
+            for k in range(len(ds) - n_states, len(ds)):
+                ds[k] = graph.state_from_graph(ds[k], layer.state_rows)
+            layer._give_pass(run.records[i])
+            result = layer.backward(ds if len(ds) > 1 else ds[0])
+            if node.states:
+                dx, dinit = result[0], result[1:]
+            else:
+                dx, dinit = result, []
+            dxs = dx if layer.multi_input else [dx]
+            for t, g in zip(node.inputs, dxs, strict=True):
+                _add(grads, t.uid, g)
+            for s, g in zip(node.states, dinit, strict=True):
+                if s is not None:
+                    _add(grads, s.uid, graph.state_to_graph(g))
+            if self._shared[i]:
+                mine = summed.setdefault(id(layer), (layer, {}))[1]
+                for k, g in layer.grads.items():
+                    mine[k] = np.array(g) if k not in mine else mine[k] + g
+        for layer, total in summed.values():
+            layer.grads = total
+        return [grads.get(t.uid) for t in self.inputs]
+
+    # ------------------------------------------------------------ the layer contract
+    def forward(self, x, initial_state=None, *, training=False, lengths=None, logits=()):
+        """Run the graph on arrays: the output, or a list of outputs.
+
+        Parameters
+        ----------
+        x : array_like, or list of array_like
+            One array per input (a list for several inputs), batch first.
+        initial_state : None
+            A model has no state of its own (give states as inputs).
+        training : bool, default False
+            Keep what `backward` needs, and apply dropout.
+        lengths : array_like of int, or list, optional
+            The valid steps of each row of each input (a list, one entry or None per
+            input, for several inputs).
+        logits : collection of int, default ()
+            Outputs (by index) whose final softmax or sigmoid is left out (a loss
+            that fuses it runs on the logits).
+
+        Returns
+        -------
+        ndarray, or list of ndarray
+            One array per output.
+
+        Raises
+        ------
+        TypeError
+            ``initial_state`` given, or inputs of the wrong structure.
+        ValueError
+            An input the layers refuse (named by the layer).
+        """
+        if initial_state is not None:
+            raise TypeError("a Model has no state of its own: initial_state must be None "
+                            "(give states to the model as inputs)")
+        training = bool(training)
+        xs = self._as_inputs(x)
+        outs, out_lengths, run = self._execute(xs, self._as_lengths(lengths), training,
+                                               frozenset(logits))
+        self._cache = run
+        self._last_lengths = out_lengths[0]
+        self._state_given = False
+        self._outputs = len(outs)
+        return outs if self._multi_out or len(outs) > 1 else outs[0]
+
+    def backward(self, dout):
+        """The gradient of every input of the last ``forward(..., training=True)``;
+        fills every layer's ``grads`` (the sum over its calls for a shared layer).
+
+        Parameters
+        ----------
+        dout : array_like, or list of array_like
+            One gradient per output (a list for several outputs); None entries for
+            outputs that the loss does not use.
+
+        Returns
+        -------
+        ndarray or None, or list
+            The gradient of each input (a list for several inputs; None for an
+            integer input).
+
+        Raises
+        ------
+        ValueError
+            No training forward since the last backward.
+        TypeError
+            ``dout`` of the wrong structure.
+        """
+        run = self._cache
+        if run is None:
+            raise ValueError("backward() needs a forward(..., training=True) first (each "
+                             "training forward feeds one backward)")
+        if len(self.outputs) > 1 or self._multi_out:
+            if not isinstance(dout, (list, tuple)) or len(dout) != len(self.outputs):
+                raise TypeError(f"dout must be a list with one gradient per output "
+                                f"({len(self.outputs)})")
+            douts = list(dout)
+        else:
+            douts = [dout]
+        self._cache = None
+        dxs = self._execute_backward(run, douts)
+        return dxs if self._multi_in else dxs[0]
+
+    def _take_pass(self):
+        return (self._cache, self._last_lengths)
+
+    def _give_pass(self, record):
+        self._cache, self._last_lengths = record
+
+    # ------------------------------------------------------------------ compile
+    def compile(self, loss, optimizer="rmsprop", metrics=(), loss_weights=None):
+        """Choose the loss (one per output), the optimiser and extra metrics.
+
+        Parameters
+        ----------
+        loss : str, Loss or dict, or a list of them
+            ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``,
+            ``"mse"``, or anything [`seqnet.losses.get`][seqnet.losses.get] takes:
+            one for every output, or a list with one per output (None for an
+            output that is not trained).
+        optimizer : str, Optimizer or dict, default "rmsprop"
+            ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adagrad"`` (Keras's defaults)
+            or anything [`seqnet.optim.get`][seqnet.optim.get] takes.
+        metrics : str or sequence of str, default ()
+            ``"accuracy"`` (argmax agreement) is the one known.
+        loss_weights : sequence of float, optional
+            One weight per output: the loss trained is ``sum_k w_k L_k``. All 1 when
+            omitted.
+
+        Raises
+        ------
+        ValueError
+            An unknown loss, optimiser or metric; a list of losses or weights with
+            not one entry per output; a negative or non-finite weight.
+        TypeError
+            A loss or optimiser of the wrong kind.
+        """
+        n = len(self.outputs) if self.outputs else 1
+        if isinstance(loss, (list, tuple)):
+            if len(loss) != n:
+                raise ValueError(f"loss must be one loss or a list of {n} (one per "
+                                 f"output), got a list of {len(loss)}")
+            per_output = [None if item is None else losses.get(item) for item in loss]
+            if all(item is None for item in per_output):
+                raise ValueError("loss: at least one output needs a loss")
+            self.loss = per_output
+        else:
+            self.loss = losses.get(loss)
+            per_output = [self.loss] * n
+        if loss_weights is None:
+            weights = [1.0] * n
+        else:
+            if not isinstance(loss_weights, (list, tuple)) or len(loss_weights) != n:
+                raise ValueError(f"loss_weights must be a list of {n} numbers (one per "
+                                 f"output), got {loss_weights!r}")
+            weights = [_checks.real(w, f"loss_weights[{k}]", 0.0, math.inf)
+                       for k, w in enumerate(loss_weights)]
+        self._losses = per_output
+        self.loss_weights = None if loss_weights is None else weights
+        self._weights = weights
+        self.optimizer = optim.get(optimizer)
+        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
+        for m in metrics:
+            if m != "accuracy":
+                raise ValueError(f"metrics: only 'accuracy' is known, got {m!r}")
+        self.metrics = metrics
+
+    def _need_compiled(self):
+        if self.loss is None or self.optimizer is None:
+            raise ValueError("call compile(loss=..., optimizer=...) before training "
+                             "or evaluating")
+
+    def _consumers(self):
+        count = {}
+        for node in self._nodes:
+            for t in node.parents():
+                count[t.uid] = count.get(t.uid, 0) + 1
+        for t in self.outputs:
+            count[t.uid] = count.get(t.uid, 0) + 1
+        return count
+
+    def _fused_outputs(self):
+        """Outputs whose final softmax is fused with their cross-entropy: the
+        output of a layer that can skip it (``logits=True``), read by nothing else."""
+        if not self._losses or not self._nodes:
+            return frozenset()
+        consumers = self._consumers()
+        fused = set()
+        for t, loss in zip(self.outputs, self._losses, strict=True):
+            node = t.node
+            if node is None or loss is None or len(node.outputs) != 1:
+                continue
+            index = next(i for i, n in enumerate(self._nodes) if n is node)
+            if (node.layer.logits_option and getattr(node.layer, "activation", None) == "softmax"
+                    and isinstance(loss, _CE) and not loss.from_logits
+                    and consumers[t.uid] == 1):
+                fused.add(index)
+        return frozenset(fused)
+
+    def _training_losses(self, fused):
+        """Each output's loss as training computes it (from logits where fused)."""
+        out = []
+        for t, loss in zip(self.outputs, self._losses, strict=True):
+            node_index = next((i for i, n in enumerate(self._nodes) if n is t.node), None)
+            if loss is not None and node_index in fused:
+                loss = losses.from_config({**loss.get_config(), "from_logits": True})
+            out.append(loss)
+        return out
+
+    # kept for a single-output model's tests and tools: the one loss, fused or not
+    def _fused(self):
+        return bool(self._fused_outputs())
+
+    def _loss_for_training(self):
+        return self._training_losses(self._fused_outputs())[0]
+
+    def _forward(self, x, training, logits=False):
+        return self.forward(x, training=training,
+                            logits=self._fused_outputs() if logits else ())
+
+    def _backward(self, d):
+        return self.backward(d)
+
+    # ------------------------------------------------------------------ batches
+    def _mask(self, out, lengths):
+        """A (B, T) mask of an output's valid steps, from its lengths."""
+        if lengths is None or np.ndim(out) < 3:
+            return None
+        T = np.shape(out)[1]
+        return np.arange(T)[None, :] < np.asarray(lengths)[:, None]
+
+    def _check_inputs(self, xs, name):
+        """Each input's array, checked against its Input's shape and kind."""
+        out = []
+        for k, (x, t) in enumerate(zip(xs, self.inputs, strict=True)):
+            label = f"{name}[{k}]" if self._multi_in else name
+            x = np.asarray(_checks.to_numpy(x))
+            if t.shape and (x.ndim != len(t.shape) or any(
+                    a is not None and a != b for a, b in zip(t.shape[1:], x.shape[1:],
+                                                             strict=True))):
+                raise ValueError(f"{label} must have shape {t.shape} (the model's input "
+                                 f"{t.name}), got {x.shape}")
+            out.append(x)
+        return out
+
+    def _data(self, x, y, lengths, name_x="x", name_y="y"):
+        """Inputs, targets and lengths as lists, of one number of samples."""
+        xs = self._check_inputs(self._as_inputs(x, name_x), name_x)
+        for a in xs:
+            if a.ndim < 1:
+                raise ValueError(f"{name_x} must have a batch axis, got shape {a.shape}")
+        n = xs[0].shape[0]
+        named = [(f"{name_x}[{k}]" if len(xs) > 1 else name_x, a) for k, a in enumerate(xs)]
+        ys = None
+        if y is not None:
+            n_out = len(self.outputs)
+            if n_out > 1 or self._multi_out:
+                if not isinstance(y, (list, tuple)) or len(y) != n_out:
+                    raise TypeError(f"{name_y} must be a list of {n_out} arrays, one per "
+                                    f"output, got {type(y).__name__}")
+                ys = [None if v is None else np.asarray(_checks.to_numpy(v)) for v in y]
+            else:
+                ys = [np.asarray(_checks.to_numpy(y))]
+            named += [(f"{name_y}[{k}]" if len(ys) > 1 else name_y, a)
+                      for k, a in enumerate(ys) if a is not None]
+        ls = self._as_lengths(lengths)
+        named += [("lengths" + (f"[{k}]" if len(ls) > 1 else ""), a)
+                  for k, a in enumerate(ls) if a is not None]
+        for label, a in named:
+            if a.ndim < 1 or a.shape[0] != n:
+                raise ValueError(f"{named[0][0]} and {label} must have the same number of "
+                                 f"samples, got {n} and "
+                                 f"{a.shape[0] if a.ndim else 'a scalar'}")
+        if n == 0:
+            raise ValueError(f"{name_x} has no samples")
+        return xs, ys, ls, n
+
+    @staticmethod
+    def _take(arrays, idx):
+        return None if arrays is None else [None if a is None else a[idx] for a in arrays]
+
+    def train_on_batch(self, x, y, lengths=None):
+        """One optimiser step on one batch.
+
+        Parameters
+        ----------
+        x : array_like, or list of array_like
+            Inputs (one array per input): floats, or integer indices for a layer
+            that takes them.
+        y : array_like, or list of array_like
+            Targets, one per output, as its loss takes them (``(B,)`` class indices
+            for ``sparse_categorical_crossentropy`` on a ``(B, C)`` output, ...).
+        lengths : array_like of int, or list, optional
+            The valid steps of each row of each input.
+
+        Returns
+        -------
+        float
+            The batch's loss (``sum_k w_k L_k``), before the step.
+
+        Raises
+        ------
+        ValueError
+            The model is not compiled, or bad inputs or targets (from the layers
+            and the losses).
+        """
+        self._need_compiled()
+        xs, ys, ls, _ = self._data(x, y, lengths)
+        return self._train_step(xs, ys, ls)
+
+    def _train_step(self, xs, ys, ls):
+        fused = self._fused_outputs()
+        fns = self._training_losses(fused)
+        # numba's threads own the cores: an OpenBLAS pool spinning between kernel
+        # calls would oversubscribe them (measured: 85 against 28 ms a step).
+        with _threads.blas_single_threaded():
+            outs, out_lengths, run = self._execute(xs, ls, True, fused)
+            total, douts = 0.0, []
+            for k, (fn, out) in enumerate(zip(fns, outs, strict=True)):
+                if fn is None:
+                    douts.append(None)
+                    continue
+                w = self._weights[k]
+                total += w * fn.forward(out, ys[k], mask=self._mask(out, out_lengths[k]))
+                d = fn.backward()
+                douts.append(d if w == 1.0 else d * d.dtype.type(w))
+            self._execute_backward(run, douts)
+            self.optimizer.step(self.params, self.grads)
+        return total
+
+    def _batched_loss(self, xs, ys, ls, batch_size):
+        """Mean losses (and accuracy) over all samples, in inference mode."""
+        fused = self._fused_outputs()
+        fns = self._training_losses(fused)
+        n = xs[0].shape[0]
+        totals = [0.0] * len(fns)
+        correct = 0.0
+        for start in range(0, n, batch_size):
+            idx = slice(start, start + batch_size)
+            xb, yb, lb = self._take(xs, idx), self._take(ys, idx), self._take(ls, idx)
+            m = xb[0].shape[0]
+            with _threads.blas_single_threaded():
+                outs, out_lengths, _ = self._execute(xb, lb, False, fused)
+            for k, (fn, out) in enumerate(zip(fns, outs, strict=True)):
+                if fn is not None:
+                    totals[k] += fn.forward(out, yb[k],
+                                            mask=self._mask(out, out_lengths[k])) * m
+            if "accuracy" in self.metrics:
+                pred = outs[0].argmax(axis=-1)
+                truth = yb[0] if yb[0].ndim == pred.ndim else yb[0].argmax(axis=-1)
+                correct += float(np.mean(pred == truth)) * m
+        per_output = [t / n for t in totals]
+        result = {"loss": sum(w * v for w, v, fn in zip(self._weights, per_output, fns,
+                                                        strict=True) if fn is not None)}
+        if len(fns) > 1:
+            for k, (v, fn) in enumerate(zip(per_output, fns, strict=True)):
+                if fn is not None:
+                    result[f"output_{k}_loss"] = v
+        if "accuracy" in self.metrics:
+            result["accuracy"] = correct / n
+        return result
+
+    # ---------------------------------------------------------------------- fit
+    def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
+            shuffle=True, callbacks=None, verbose="auto", lengths=None):
+        """Train for ``epochs`` more epochs.
+
+        Parameters
+        ----------
+        x, y : array_like, or lists of array_like
+            Inputs (one array per input: ``(N, T, F)`` floats, ``(N, T)`` indices,
+            ...) and targets (one per output: ``(N,)`` class indices, ``(N, C)``
+            one-hot, ``(N, T)`` per step, ...).
+        batch_size : int, default 32
+            Samples per optimiser step (the last batch may be smaller).
+        epochs : int, default 1
+            Epochs to run in this call (``epochs_trained`` goes on counting).
+        validation_split : float in [0, 1), default 0
+            Hold out the last fraction of the samples (before shuffling), as Keras.
+        validation_data : tuple (x_val, y_val), optional
+            Takes precedence over ``validation_split``.
+        shuffle : bool, default True
+            Shuffle the samples each epoch with the model's seeded generator.
+        callbacks : list of Callback, optional
+            [`seqnet.callbacks`][seqnet.callbacks] objects; ``fit`` sets their
+            ``model``.
+        verbose : {"auto", 0, 1, 2}, default "auto"
+            0 silent; 1 a progress bar and a line per epoch; 2 a line per epoch;
+            "auto" is 1 on a terminal and 2 otherwise.
+        lengths : array_like of int, or list, optional
+            The valid steps of each row of each input (``(N,)``; a list, one entry
+            or None per input, for several inputs).
+
+        Returns
+        -------
+        History
+            ``history["loss"]`` (mean training loss of each epoch, in nats for the
+            cross-entropies), ``val_loss`` when validating, ``accuracy`` metrics,
+            and ``seconds`` (wall time of each epoch).
+
+        Raises
+        ------
+        ValueError
+            The model is not compiled; inputs, targets and lengths of different
+            numbers of samples (each named) or without samples; a bad ``verbose``,
+            ``validation_split`` (or one that leaves a part empty) or batch size.
+        TypeError
+            ``y`` is None, ``validation_data`` is not a pair, a callback is not a
+            [`Callback`][seqnet.callbacks.Callback], or an argument of the wrong
+            type.
+        FloatingPointError
+            The training loss became NaN or infinite.
+        """
+        self._need_compiled()
+        if y is None:
+            raise TypeError("fit needs targets y (one per sample of x), got None")
+        xs, ys, ls, n = self._data(x, y, lengths)
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        epochs = _checks.positive_int(epochs, "epochs")
+        if isinstance(verbose, bool) or verbose not in ("auto", 0, 1, 2):
+            raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
+        validation_split = _checks.real(validation_split, "validation_split", 0.0, 1.0,
+                                        high_open=True)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data must be a tuple (x_val, y_val)")
+            val = self._data(*validation_data, None, "validation_data[0]",
+                             "validation_data[1]")[:3]
+        elif validation_split > 0.0:
+            n_val = int(n * validation_split)
+            if n_val == 0 or n_val == n:
+                raise ValueError(f"validation_split={validation_split} leaves "
+                                 f"{n_val} of {n} samples for validation")
+            cut = slice(n - n_val, None)
+            val = (self._take(xs, cut), self._take(ys, cut), self._take(ls, cut))
+            keep = slice(0, n - n_val)
+            xs, ys, ls = self._take(xs, keep), self._take(ys, keep), self._take(ls, keep)
+            n -= n_val
+        callbacks = list(callbacks or [])
+        for cb in callbacks:
+            if not isinstance(cb, Callback):
+                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
+            cb.model = self
+        self._note_input(xs)
+        draw = _progress.should_draw(verbose)
+        lines = verbose != 0
+        history = History()
+        self.stop_training = False
+        steps = math.ceil(n / batch_size)
+        for cb in callbacks:
+            cb.on_train_begin({})
+        last_epoch = self.epochs_trained + epochs
+        for _ in range(epochs):
+            epoch = self.epochs_trained
+            for cb in callbacks:
+                cb.on_epoch_begin(epoch, {})
+            order = self.rng.permutation(n) if shuffle else np.arange(n)
+            bar = _progress.ProgressBar(steps, enabled=draw)
+            start, total = time.perf_counter(), 0.0
+            for b in range(steps):
+                idx = order[b * batch_size:(b + 1) * batch_size]
+                value = self._train_step(self._take(xs, idx), self._take(ys, idx),
+                                         self._take(ls, idx))
+                if not np.isfinite(value):
+                    raise FloatingPointError(f"the training loss became {value} at epoch "
+                                             f"{epoch + 1}, batch {b + 1}; lower the "
+                                             "learning rate or clip the gradients")
+                total += value * idx.size
+                bar.update(b + 1, loss=total / min((b + 1) * batch_size, n))
+                for cb in callbacks:
+                    cb.on_batch_end(b, {"loss": value})
+            logs = {"loss": total / n}
+            if "accuracy" in self.metrics:
+                logs["accuracy"] = self._batched_loss(xs, ys, ls, batch_size)["accuracy"]
+            if val is not None:
+                logs.update({f"val_{k}": v for k, v in
+                             self._batched_loss(*val, batch_size).items()})
+            seconds = time.perf_counter() - start
+            self.epochs_trained += 1
+            history.append(epoch, {**logs, "seconds": seconds})
+            if lines:
+                print(self._epoch_line(epoch, last_epoch, logs, seconds), flush=True)
+            for cb in callbacks:
+                cb.on_epoch_end(epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end({})
+        return history
+
+    def _note_input(self, xs):
+        """Record the input's shape (a Sequential learns it from its data)."""
+
+    def _epoch_line(self, epoch, last_epoch, logs, seconds):
+        ce = isinstance(self.loss, _CE)
+        parts = [f"epoch {epoch + 1}/{last_epoch}", f"{seconds:.1f}s"]
+        for k in ("loss", "val_loss"):
+            if k in logs:
+                text = f"{k} {logs[k]:.4f}"
+                if ce:
+                    text += f" nats ({_bits(logs[k]):.4f} bits)"
+                parts.append(text)
+        parts += [f"{k} {v:.4f}" for k, v in logs.items()
+                  if k.endswith("accuracy") or (k.endswith("_loss") and k != "val_loss")]
+        return " - ".join(parts)
+
+    def evaluate(self, x, y, batch_size=32, lengths=None):
+        """Mean loss over ``(x, y)`` in inference mode (no dropout).
+
+        Parameters
+        ----------
+        x, y : array_like, or lists of array_like
+            Inputs and targets, as for `fit`.
+        batch_size : int, default 32
+            Samples per forward pass.
+        lengths : array_like of int, or list, optional
+            The valid steps of each row of each input, as for `fit`.
+
+        Returns
+        -------
+        dict of str to float
+            ``{"loss": ...}`` (``sum_k w_k L_k``), ``"output_<k>_loss"`` for each
+            output of a model with several, and ``"accuracy"`` when compiled with
+            it.
+
+        Raises
+        ------
+        ValueError
+            The model is not compiled, inputs, targets and lengths do not match,
+            or a bad ``batch_size``.
+        """
+        self._need_compiled()
+        xs, ys, ls, _ = self._data(x, y, lengths)
+        return self._batched_loss(xs, ys, ls, _checks.positive_int(batch_size, "batch_size"))
+
+    def predict(self, x, batch_size=32, lengths=None):
+        """The model's outputs for ``x``, in inference mode, batch by batch.
+
+        Parameters
+        ----------
+        x : array_like, or list of array_like
+            Inputs, as for `fit`.
+        batch_size : int, default 32
+            Samples per forward pass.
+        lengths : array_like of int, or list, optional
+            The valid steps of each row of each input, as for `fit`.
+
+        Returns
+        -------
+        ndarray, or list of ndarray
+            Each output for all samples (probabilities after a softmax), a list for
+            several outputs.
+
+        Raises
+        ------
+        ValueError
+            ``x`` has no samples, inputs and lengths do not match, or a bad
+            ``batch_size``.
+        """
+        xs, _, ls, n = self._data(x, None, lengths)
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        parts = []
+        with _threads.blas_single_threaded():
+            for s in range(0, n, batch_size):
+                idx = slice(s, s + batch_size)
+                parts.append(self._execute(self._take(xs, idx), self._take(ls, idx),
+                                           False)[0])
+        outs = [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(parts[0]))]
+        return outs if self._multi_out or len(outs) > 1 else outs[0]
+
+    # ------------------------------------------------------------------ summary
+    def _tensor_label(self, t, index_of):
+        if t.node is None:
+            return t.name
+        label = self._prefix(index_of[id(t.node.layer)])
+        return label + (f"[{t.index}]" if len(t.node.outputs) > 1 else "")
+
+    def summary(self, print_fn=print):
+        """Print the graph: each input and each layer call with its output shape(s),
+        parameter count and the tensors it reads, then the totals.
+
+        Parameters
+        ----------
+        print_fn : callable, default print
+            Called with each line of the table.
+        """
+        index_of = {id(layer): i for i, layer in enumerate(self.layers)}
+        rows = [("Layer (type)", "Output shape", "Param #", "Connected to")]
+        for t in self.inputs:
+            rows.append((f"{t.name} (Input)", str(t.shape), "0", ""))
+        seen = set()
+        for node in self._nodes:
+            layer = node.layer
+            shapes = [t.shape for t in node.outputs]
+            shape_text = str(shapes[0]) if len(shapes) == 1 else ", ".join(map(str, shapes))
+            if id(layer) in seen:
+                params = "(shared)"
+            else:
+                params = f"{layer.num_parameters:,}"
+                seen.add(id(layer))
+            reads = [self._tensor_label(t, index_of) for t in node.inputs]
+            reads += [f"state {self._tensor_label(s, index_of)}" for s in node.states
+                      if s is not None]
+            rows.append((self._prefix(index_of[id(layer)]), shape_text, params,
+                         ", ".join(reads)))
+        widths = [max(len(r[c]) for r in rows) for c in range(4)]
+        line = "-" * (sum(widths) + 9)
+        if self.name:
+            print_fn(f'Model "{self.name}"')
+        print_fn(line)
+        for j, r in enumerate(rows):
+            print_fn(f"{r[0]:<{widths[0]}}   {r[1]:<{widths[1]}}   {r[2]:>{widths[2]}}   "
+                     f"{r[3]}".rstrip())
+            if j == 0:
+                print_fn(line)
+        print_fn(line)
+        print_fn(f"Total params: {self.num_parameters:,}")
+        outs = ", ".join(self._tensor_label(t, index_of) for t in self.outputs)
+        print_fn(f"Outputs: {outs}")
+
+    # -------------------------------------------------------------------- files
+    def _ref(self, t, node_index):
+        if t is None:
+            return None
+        if t.node is None:
+            return ["input", next(k for k, i in enumerate(self.inputs) if i is t)]
+        return [node_index[id(t.node)], t.index]
+
+    def _loss_config(self):
+        if self.loss is None:
+            return None
+        if isinstance(self.loss, list):
+            return [None if item is None else item.get_config() for item in self.loss]
+        return self.loss.get_config()
+
+    def get_config(self):
+        """The graph, its layers, compile settings and metadata as JSON-serialisable
+        data.
+
+        Returns
+        -------
+        dict
+            ``seed``, ``name``, ``layers`` (each ``{"class", "config"}``),
+            ``inputs`` (shape, dtype, name), ``nodes`` (for each call: the index of
+            its layer, what it reads and its options, in the order they run),
+            ``outputs``, ``loss``, ``loss_weights``, ``metrics``, ``metadata`` and
+            ``epochs_trained``.
+        """
+        index_of = {id(layer): i for i, layer in enumerate(self.layers)}
+        node_index = {id(node): i for i, node in enumerate(self._nodes)}
+        return {
+            "seed": self.seed,
+            "name": self.name,
+            "layers": [layers_module.serialize(layer) for layer in self.layers],
+            "inputs": [{"shape": list(t.shape[1:]), "dtype": t.dtype.name, "name": t.name}
+                       for t in self.inputs],
+            "nodes": [{"layer": index_of[id(node.layer)],
+                       "inputs": [self._ref(t, node_index) for t in node.inputs],
+                       "states": [self._ref(s, node_index) for s in node.states],
+                       "options": node.options}
+                      for node in self._nodes],
+            "outputs": [self._ref(t, node_index) for t in self.outputs],
+            "multi_input": self._multi_in,
+            "multi_output": self._multi_out,
+            "loss": self._loss_config(),
+            "loss_weights": self.loss_weights,
+            "metrics": list(self.metrics),
+            "metadata": self.metadata,
+            "epochs_trained": self.epochs_trained,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """A model from `get_config`'s output: the graph rebuilt by calling its layers
+        on symbolic tensors again (their weights planned, not made: a model file's
+        go in with no random initialisation first).
+
+        Parameters
+        ----------
+        config : dict
+            As `get_config` returns it.
+
+        Returns
+        -------
+        Model
+
+        Raises
+        ------
+        ValueError, TypeError, KeyError
+            An inconsistent config.
+        """
+        layers = [layers_module.deserialize(spec) for spec in config["layers"]]
+        inputs = [graph.Input(tuple(spec["shape"]), spec["dtype"], name=spec.get("name"))
+                  for spec in config["inputs"]]
+        made = []
+
+        def tensor(ref):
+            if ref is None:
+                return None
+            if ref[0] == "input":
+                return inputs[ref[1]]
+            out = made[ref[0]]
+            return out[ref[1]]
+
+        for spec in config["nodes"]:
+            layer = layers[spec["layer"]]
+            xs = [tensor(r) for r in spec["inputs"]]
+            states = [tensor(r) for r in spec.get("states", [])]
+            result = layer(xs if layer.multi_input else xs[0], states or None,
+                           **spec.get("options", {}))
+            made.append(result if isinstance(result, list) else [result])
+        outputs = [tensor(r) for r in config["outputs"]]
+        model = cls(inputs if config.get("multi_input", len(inputs) > 1) else inputs[0],
+                    outputs if config.get("multi_output", len(outputs) > 1) else outputs[0],
+                    seed=config.get("seed"), name=config.get("name"))
+        model._restore_settings(config)
+        return model
+
+    def _restore_settings(self, config):
+        """Compile settings, metadata and epochs from a config."""
+        loss = config.get("loss")
+        if loss is not None:
+            if isinstance(loss, list):
+                self.loss = [None if c is None else losses.from_config(c) for c in loss]
+                self._losses = list(self.loss)
+            else:
+                self.loss = losses.from_config(loss)
+                self._losses = [self.loss] * max(1, len(self.outputs))
+        self.loss_weights = config.get("loss_weights")
+        self._weights = (list(self.loss_weights) if self.loss_weights is not None
+                         else [1.0] * max(1, len(self.outputs)))
+        self.metrics = tuple(config.get("metrics", ()))
+        self.metadata = dict(config.get("metadata") or {})
+        self.epochs_trained = int(config.get("epochs_trained", 0))
+
+    def _adopt(self, values, input_size=None):
+        """Checked parameter values, keyed as `params`, into the layers (made from
+        them where a layer has none yet)."""
+        for i, layer in enumerate(self.layers):
+            prefix = self._prefix(i) + "/"
+            mine = {k[len(prefix):]: v for k, v in values.items() if k.startswith(prefix)}
+            if mine:
+                layer._adopt(mine)
+
+    def save(self, path):
+        """Save the model to one ``.npz`` file (see `seqnet.saving.save_model`):
+        architecture, weights, optimiser state, generator states and metadata, no
+        pickle, written atomically.
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            The file to write (replaced if it exists); `seqnet.load_model` reads
+            it back.
+        """
+        saving.save_model(self, path)
+
+    def load_weights(self, path):
+        """Load the weights of a saved model with the same architecture
+        (`seqnet.saving.load_weights`).
+
+        Parameters
+        ----------
+        path : str or os.PathLike
+            A file written by `save`.
+
+        Raises
+        ------
+        FileNotFoundError
+            No file at ``path``.
+        IsADirectoryError
+            ``path`` is a directory.
+        ValueError
+            The file is not a seqnet model, is corrupt, or has another architecture.
+        """
+        saving.load_weights(self, path)
+
+    def __repr__(self):
+        name = f"{self.name!r}, " if self.name else ""
+        return (f"Model({name}inputs={[t.shape for t in self.inputs]}, "
+                f"outputs={[t.shape for t in self.outputs]}, layers={len(self.layers)})")
+
+
+layers_module.register(Model)
+
+
+@saving.register_model
+class Sequential(Model):
     """A linear stack of layers, trained Keras-style.
 
     Parameters
@@ -113,19 +1327,12 @@ class Sequential:
     """
 
     def __init__(self, layers=(), *, seed=None):
-        self.seed = _checks.seed(seed)
-        self.rng = np.random.default_rng(self.seed)
-        self.layers = []
-        for layer in layers:
-            self.add(layer)
-        self.loss = None
-        self.optimizer = None
-        self.metrics = ()
-        self.metadata = {}
-        self.epochs_trained = 0
-        self.stop_training = False
+        self._init_model(seed, None)
+        self._stack = []
         self.input_shape = None
         self.input_dtype = None
+        for layer in layers:
+            self.add(layer)
 
     # -------------------------------------------------------------- structure
     def add(self, layer):
@@ -134,15 +1341,16 @@ class Sequential:
         Parameters
         ----------
         layer : seqnet.layers.Layer
-            Any layer with one output.
+            Any layer with one input and one output.
 
         Raises
         ------
         TypeError
             ``layer`` is not a [`seqnet.layers.Layer`][seqnet.layers.Layer].
         ValueError
-            ``layer`` has several outputs (``return_state=True``), or weights of
-            another dtype than the model's other layers.
+            ``layer`` has several outputs (``return_state=True``) or several
+            inputs, is in the stack already, or has weights of another dtype than
+            the model's other layers.
         """
         if not isinstance(layer, layers_module.Layer):
             raise TypeError(f"layer must be a seqnet layer (seqnet.layers.Layer), "
@@ -150,353 +1358,74 @@ class Sequential:
         if layer.num_outputs != 1:
             raise ValueError(f"a Sequential layer must have one output; {type(layer).__name__}"
                              f" has {layer.num_outputs} (return_state=True): use it in a "
-                             "model of your own, or build it with return_state=False")
+                             "seqnet.Model, or build it with return_state=False")
+        if layer.multi_input:
+            raise ValueError(f"a Sequential layer takes one input; {type(layer).__name__} "
+                             "takes several: use it in a seqnet.Model")
+        if any(other is layer for other in self._stack):
+            raise ValueError(f"{layer!r} is in the stack already: to call one layer twice "
+                             "(shared weights), build a seqnet.Model")
         if layer.has_weights:
-            for other in self.layers:
+            for other in self._stack:
                 if other.has_weights and other.dtype != layer.dtype:
                     raise ValueError(f"every layer with weights must share one dtype: "
                                      f"{type(layer).__name__} is {layer.dtype}, "
                                      f"{type(other).__name__} is {other.dtype}")
-        self.layers.append(layer)
+        self._stack.append(layer)
+        self._chain()
 
-    def _prefix(self, i):
-        return f"{i}.{type(self.layers[i]).__name__}"
+    def _chain(self):
+        """The stack as a graph: one node per layer, each reading the one before."""
+        inp = graph.SymbolicTensor((None,), np.float32, name="input")
+        t, nodes = inp, []
+        for layer in self._stack:
+            node = graph.Node(layer, [t], [], {})
+            t = graph.SymbolicTensor((None,), np.float32, node, 0)
+            node.outputs = [t]
+            nodes.append(node)
+        self._set_graph([inp], [t] if nodes else [], nodes, False, False)
+        # a layer added twice is listed twice, as it was given (each under its index)
+        self.layers = list(self._stack)
 
-    @property
-    def params(self):
-        """dict of str to ndarray: every layer's parameters, ``"<index>.<Layer>/<name>"``."""
-        return {f"{self._prefix(i)}/{k}": v for i, layer in enumerate(self.layers)
-                for k, v in layer.params.items()}
-
-    @property
-    def grads(self):
-        """dict of str to ndarray: every layer's gradients, keyed as `params`."""
-        return {f"{self._prefix(i)}/{k}": v for i, layer in enumerate(self.layers)
-                for k, v in layer.grads.items()}
-
-    @property
-    def num_parameters(self):
-        """int: total number of scalar parameters."""
-        return int(sum(v.size for v in self.params.values()))
-
-    def _fused(self):
-        last = self.layers[-1] if self.layers else None
-        return (last is not None and last.logits_option
-                and getattr(last, "activation", None) == "softmax"
-                and isinstance(self.loss, _CE) and not self.loss.from_logits)
-
-    # ---------------------------------------------------------------- passes
-    def _forward(self, x, training, logits=False):
-        if not self.layers:
-            raise ValueError("the model has no layers")
-        last = len(self.layers) - 1
-        for i, layer in enumerate(self.layers):
-            options = {"logits": True} if logits and i == last else {}
-            x = layer.forward(x, training=training, **options)
-        return x
-
-    def _backward(self, d):
-        for layer in reversed(self.layers):
-            d = layer.backward(d)
-            if d is None:   # integer input: nothing below has a gradient
-                break
-
-    def _note_input(self, x):
-        x = np.asarray(x)
-        self.input_shape = tuple(x.shape[1:])
-        self.input_dtype = x.dtype.name
-
-    def compile(self, loss, optimizer="rmsprop", metrics=()):
-        """Choose the loss, the optimiser and extra metrics.
-
-        Parameters
-        ----------
-        loss : str, Loss or dict
-            ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``,
-            ``"mse"``, or anything [`seqnet.losses.get`][seqnet.losses.get] takes.
-        optimizer : str, Optimizer or dict, default "rmsprop"
-            ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adagrad"`` (Keras's defaults)
-            or anything [`seqnet.optim.get`][seqnet.optim.get] takes.
-        metrics : str or sequence of str, default ()
-            ``"accuracy"`` (argmax agreement) is the one known.
-
-        Raises
-        ------
-        ValueError
-            An unknown loss, optimiser or metric.
-        TypeError
-            A loss or optimiser of the wrong kind.
-        """
-        self.loss = losses.get(loss)
-        self.optimizer = optim.get(optimizer)
-        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
-        for m in metrics:
-            if m != "accuracy":
-                raise ValueError(f"metrics: only 'accuracy' is known, got {m!r}")
-        self.metrics = metrics
-
-    def _need_compiled(self):
-        if self.loss is None or self.optimizer is None:
-            raise ValueError("call compile(loss=..., optimizer=...) before training "
-                             "or evaluating")
-
-    def _loss_for_training(self):
-        if self._fused():
-            return losses.from_config({**self.loss.get_config(), "from_logits": True})
-        return self.loss
-
-    def train_on_batch(self, x, y):
-        """One optimiser step on one batch.
-
-        Parameters
-        ----------
-        x : array_like, shape (B, T, F) or (B, T)
-            Inputs: floats, or integer indices for a first layer that takes them.
-        y : array_like
-            Targets, as the loss takes them (``(B,)`` class indices for
-            ``sparse_categorical_crossentropy`` on a ``(B, C)`` output, ...).
-
-        Returns
-        -------
-        float
-            The batch's mean loss, before the step.
-
-        Raises
-        ------
-        ValueError
-            The model is not compiled, or bad inputs or targets (from the layers
-            and the loss).
-        """
-        self._need_compiled()
-        loss_fn = self._loss_for_training()
-        # numba's threads own the cores: an OpenBLAS pool spinning between kernel
-        # calls would oversubscribe them (measured: 85 against 28 ms a step).
-        with _threads.blas_single_threaded():
-            out = self._forward(x, True, logits=self._fused())
-            value = loss_fn.forward(out, y)
-            self._backward(loss_fn.backward())
-            self.optimizer.step(self.params, self.grads)
-        return value
-
-    # ---------------------------------------------------------------- batching
-    @staticmethod
-    def _check_xy(x, y, name_x="x", name_y="y"):
-        x = np.asarray(x)
+    def _check_inputs(self, xs, name):
+        x = np.asarray(_checks.to_numpy(xs[0]))
         if x.ndim < 2:
-            raise ValueError(f"{name_x} must have a batch axis and features, got shape {x.shape}")
-        if y is not None:
-            y = np.asarray(y)
-            if y.shape[0] != x.shape[0]:
-                raise ValueError(f"{name_x} and {name_y} must have the same number of samples, "
-                                 f"got {x.shape[0]} and {y.shape[0]}")
-        if x.shape[0] == 0:
-            raise ValueError(f"{name_x} has no samples")
-        return x, y
+            raise ValueError(f"{name} must have a batch axis and features, got shape {x.shape}")
+        return [x]
 
-    def _batched_loss(self, x, y, batch_size):
-        """Mean loss (and accuracy) over all samples, in inference mode."""
-        fused = self._fused()
-        loss_fn = self._loss_for_training()
-        total, correct, n = 0.0, 0, x.shape[0]
-        for start in range(0, n, batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            with _threads.blas_single_threaded():
-                out = self._forward(xb, False, logits=fused)
-            total += loss_fn.forward(out, yb) * xb.shape[0]
-            if "accuracy" in self.metrics:
-                pred = out.argmax(axis=-1)
-                truth = yb if yb.ndim == pred.ndim else yb.argmax(axis=-1)
-                correct += float(np.mean(pred == truth)) * xb.shape[0]
-        result = {"loss": total / n}
-        if "accuracy" in self.metrics:
-            result["accuracy"] = correct / n
-        return result
+    def _note_input(self, xs):
+        self.input_shape = tuple(xs[0].shape[1:])
+        self.input_dtype = xs[0].dtype.name
 
-    def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
-            shuffle=True, callbacks=None, verbose="auto"):
-        """Train for ``epochs`` more epochs.
+    def forward(self, x, initial_state=None, *, training=False, lengths=None, logits=()):
+        """Run the stack on ``x`` (see `Model.forward`).
 
         Parameters
         ----------
-        x, y : array_like
-            Inputs (``(N, T, F)`` floats, ``(N, T)`` indices, ...) and targets, one
-            per sample (``(N,)`` class indices, ``(N, C)`` one-hot, ...).
-        batch_size : int, default 32
-            Samples per optimiser step (the last batch may be smaller).
-        epochs : int, default 1
-            Epochs to run in this call (``epochs_trained`` goes on counting).
-        validation_split : float in [0, 1), default 0
-            Hold out the last fraction of the samples (before shuffling), as Keras.
-        validation_data : tuple (x_val, y_val), optional
-            Takes precedence over ``validation_split``.
-        shuffle : bool, default True
-            Shuffle the samples each epoch with the model's seeded generator.
-        callbacks : list of Callback, optional
-            [`seqnet.callbacks`][seqnet.callbacks] objects; ``fit`` sets their
-            ``model``.
-        verbose : {"auto", 0, 1, 2}, default "auto"
-            0 silent; 1 a progress bar and a line per epoch; 2 a line per epoch;
-            "auto" is 1 on a terminal and 2 otherwise.
+        x : array_like
+            The input, batch first.
+        initial_state : None
+            A model has no state of its own.
+        training : bool, default False
+            Keep what `backward` needs, and apply dropout.
+        lengths : array_like of int, shape (B,), optional
+            The valid steps of each row.
+        logits : collection of int, default ()
+            Leave the last layer's final softmax out (``{len(layers) - 1}``).
 
         Returns
         -------
-        History
-            ``history["loss"]`` (mean training loss of each epoch, in nats for the
-            cross-entropies), ``val_loss`` when validating, ``accuracy`` metrics,
-            and ``seconds`` (wall time of each epoch).
+        ndarray
 
         Raises
         ------
         ValueError
-            The model is not compiled; ``x`` and ``y`` of different lengths or
-            without samples; a bad ``verbose``, ``validation_split`` (or one that
-            leaves a part empty) or batch size.
-        TypeError
-            ``y`` is None, ``validation_data`` is not a pair, a callback is not a
-            [`Callback`][seqnet.callbacks.Callback], or an argument of the wrong
-            type.
-        FloatingPointError
-            The training loss became NaN or infinite.
+            The model has no layers, or a layer refuses ``x``.
         """
-        self._need_compiled()
-        if y is None:
-            raise TypeError("fit needs targets y (one per sample of x), got None")
-        x, y = self._check_xy(x, y)
-        batch_size = _checks.positive_int(batch_size, "batch_size")
-        epochs = _checks.positive_int(epochs, "epochs")
-        if isinstance(verbose, bool) or verbose not in ("auto", 0, 1, 2):
-            raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-        validation_split = _checks.real(validation_split, "validation_split", 0.0, 1.0,
-                                        high_open=True)
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a tuple (x_val, y_val)")
-            xv, yv = self._check_xy(*validation_data, "validation_data[0]", "validation_data[1]")
-        elif validation_split > 0.0:
-            n_val = int(x.shape[0] * validation_split)
-            if n_val == 0 or n_val == x.shape[0]:
-                raise ValueError(f"validation_split={validation_split} leaves "
-                                 f"{n_val} of {x.shape[0]} samples for validation")
-            x, xv, y, yv = x[:-n_val], x[-n_val:], y[:-n_val], y[-n_val:]
-        else:
-            xv = yv = None
-        callbacks = list(callbacks or [])
-        for cb in callbacks:
-            if not isinstance(cb, Callback):
-                raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
-            cb.model = self
-        self._note_input(x)
-        draw = _progress.should_draw(verbose)
-        lines = verbose != 0
-        history = History()
-        self.stop_training = False
-        n = x.shape[0]
-        steps = math.ceil(n / batch_size)
-        for cb in callbacks:
-            cb.on_train_begin({})
-        last_epoch = self.epochs_trained + epochs
-        for _ in range(epochs):
-            epoch = self.epochs_trained
-            for cb in callbacks:
-                cb.on_epoch_begin(epoch, {})
-            order = self.rng.permutation(n) if shuffle else np.arange(n)
-            bar = _progress.ProgressBar(steps, enabled=draw)
-            start, total = time.perf_counter(), 0.0
-            for b in range(steps):
-                idx = order[b * batch_size:(b + 1) * batch_size]
-                value = self.train_on_batch(x[idx], y[idx])
-                if not np.isfinite(value):
-                    raise FloatingPointError(f"the training loss became {value} at epoch "
-                                             f"{epoch + 1}, batch {b + 1}; lower the "
-                                             "learning rate or clip the gradients")
-                total += value * idx.size
-                bar.update(b + 1, loss=total / min((b + 1) * batch_size, n))
-                for cb in callbacks:
-                    cb.on_batch_end(b, {"loss": value})
-            logs = {"loss": total / n}
-            if "accuracy" in self.metrics:
-                logs["accuracy"] = self._batched_loss(x, y, batch_size)["accuracy"]
-            if xv is not None:
-                logs.update({f"val_{k}": v for k, v in
-                             self._batched_loss(xv, yv, batch_size).items()})
-            seconds = time.perf_counter() - start
-            self.epochs_trained += 1
-            history.append(epoch, {**logs, "seconds": seconds})
-            if lines:
-                print(self._epoch_line(epoch, last_epoch, logs, seconds), flush=True)
-            for cb in callbacks:
-                cb.on_epoch_end(epoch, logs)
-            if self.stop_training:
-                break
-        for cb in callbacks:
-            cb.on_train_end({})
-        return history
-
-    def _epoch_line(self, epoch, last_epoch, logs, seconds):
-        ce = isinstance(self.loss, _CE)
-        parts = [f"epoch {epoch + 1}/{last_epoch}", f"{seconds:.1f}s"]
-        for k in ("loss", "val_loss"):
-            if k in logs:
-                text = f"{k} {logs[k]:.4f}"
-                if ce:
-                    text += f" nats ({_bits(logs[k]):.4f} bits)"
-                parts.append(text)
-        parts += [f"{k} {v:.4f}" for k, v in logs.items() if k.endswith("accuracy")]
-        return " - ".join(parts)
-
-    def evaluate(self, x, y, batch_size=32):
-        """Mean loss over ``(x, y)`` in inference mode (no dropout).
-
-        Parameters
-        ----------
-        x, y : array_like
-            Inputs and targets, as for `fit`.
-        batch_size : int, default 32
-            Samples per forward pass.
-
-        Returns
-        -------
-        dict of str to float
-            ``{"loss": ...}`` plus ``"accuracy"`` when compiled with it.
-
-        Raises
-        ------
-        ValueError
-            The model is not compiled, ``x`` and ``y`` do not match, or a bad
-            ``batch_size``.
-        """
-        self._need_compiled()
-        x, y = self._check_xy(x, y)
-        return self._batched_loss(x, y, _checks.positive_int(batch_size, "batch_size"))
-
-    def predict(self, x, batch_size=32):
-        """The model's outputs for ``x``, in inference mode, batch by batch.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, T, F) or (N, T)
-            Inputs, as for `fit`.
-        batch_size : int, default 32
-            Samples per forward pass.
-
-        Returns
-        -------
-        ndarray, shape (N, ...)
-            The last layer's output (probabilities after a softmax), e.g.
-            ``(N, C)``, of the model's dtype.
-
-        Raises
-        ------
-        ValueError
-            ``x`` has no samples or no axis after the batch axis, or a bad
-            ``batch_size``.
-        """
-        x, _ = self._check_xy(x, None)
-        batch_size = _checks.positive_int(batch_size, "batch_size")
-        with _threads.blas_single_threaded():
-            outs = [self._forward(x[s:s + batch_size], False)
-                    for s in range(0, x.shape[0], batch_size)]
-        return np.concatenate(outs, axis=0)
+        if not self._stack:
+            raise ValueError("the model has no layers")
+        return super().forward(x, initial_state, training=training, lengths=lengths,
+                               logits=logits)
 
     def step(self, x, states=None):
         """Run one time step in inference mode, carrying the recurrent states.
@@ -613,7 +1542,7 @@ class Sequential:
         return {
             "seed": self.seed,
             "layers": [layers_module.serialize(layer) for layer in self.layers],
-            "loss": None if self.loss is None else self.loss.get_config(),
+            "loss": self._loss_config(),
             "metrics": list(self.metrics),
             "input_shape": None if self.input_shape is None else list(self.input_shape),
             "input_dtype": self.input_dtype,
@@ -643,46 +1572,11 @@ class Sequential:
         if config.get("input_shape") is not None:
             model.input_shape = tuple(config["input_shape"])
             model.input_dtype = config.get("input_dtype")
-        if config.get("loss") is not None:
-            model.loss = losses.from_config(config["loss"])
-        model.metrics = tuple(config.get("metrics", ()))
-        model.metadata = dict(config.get("metadata") or {})
-        model.epochs_trained = int(config.get("epochs_trained", 0))
+        model._restore_settings(config)
         return model
-
-    def save(self, path):
-        """Save the model to one ``.npz`` file (see `seqnet.saving.save_model`):
-        architecture, weights, optimiser state, generator states and metadata, no
-        pickle, written atomically.
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            The file to write (replaced if it exists); `seqnet.load_model` reads
-            it back.
-        """
-        saving.save_model(self, path)
-
-    def load_weights(self, path):
-        """Load the weights of a saved model with the same architecture
-        (`seqnet.saving.load_weights`).
-
-        Parameters
-        ----------
-        path : str or os.PathLike
-            A file written by `save`.
-
-        Raises
-        ------
-        FileNotFoundError
-            No file at ``path``.
-        IsADirectoryError
-            ``path`` is a directory.
-        ValueError
-            The file is not a seqnet model, is corrupt, or has another architecture.
-        """
-        saving.load_weights(self, path)
 
     def __repr__(self):
         return "Sequential([" + ", ".join(repr(layer) for layer in self.layers) + "])"
 
+
+layers_module.register(Sequential)

@@ -53,7 +53,7 @@ def register_model(cls):
 
 
 def _rngs(model):
-    return [layer.rng for layer in model.layers]
+    return model.rngs
 
 
 def save_model(model, path):
@@ -63,8 +63,8 @@ def save_model(model, path):
 
     Parameters
     ----------
-    model : Sequential
-        A model of a registered class.
+    model : Model
+        A model of a registered class (`Sequential`, `Model`).
     path : str or os.PathLike
         The file to write (replaced if it exists); :func:`load_model` reads it back.
     """
@@ -179,6 +179,15 @@ def _describe(layers):
                            for c in layers) + "]"
 
 
+def _wiring(value):
+    """A graph's inputs, nodes or outputs without the names, for comparing two."""
+    if isinstance(value, list):
+        return [_wiring(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _wiring(v) for k, v in value.items() if k != "name"}
+    return value
+
+
 def _planned_for(spec, size):
     """A layer spec of this model whose ``input_size`` is still unknown, given the
     file's (for comparing architectures)."""
@@ -197,7 +206,7 @@ def load_weights(model, path):
 
     Parameters
     ----------
-    model : Sequential
+    model : Model
         The model to load into.
     path : str or os.PathLike
         A file written by :func:`save_model`.
@@ -226,8 +235,13 @@ def load_weights(model, path):
     if _architecture(mine) != _architecture(theirs):
         raise ValueError(f"{os.fspath(path)!r} holds a model of another architecture: "
                          f"{_describe(theirs)}, but this model is {_describe(mine)}")
+    mine_config = model.get_config()
+    for key in ("inputs", "nodes", "outputs"):
+        if _wiring(config.get(key)) != _wiring(mine_config.get(key)):
+            raise ValueError(f"{os.fspath(path)!r} holds a model whose layers are connected "
+                             f"otherwise ({key} differ)")
     _assign_params(model, _params_of(arrays), path, sizes)
-    if model.input_shape is None and config.get("input_shape") is not None:
+    if getattr(model, "input_shape", ()) is None and config.get("input_shape") is not None:
         model.input_shape = tuple(config["input_shape"])
         model.input_dtype = config.get("input_dtype")
 
@@ -247,7 +261,7 @@ def load_model(path):
 
     Returns
     -------
-    Sequential
+    Model
         The model (of the class the file names), compiled if it was saved compiled.
 
     Raises

@@ -53,7 +53,7 @@ import threading
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, graph
 from .._checksum import checksum
 from .._config import DEFAULT_DTYPE
 
@@ -106,6 +106,11 @@ class Layer:
     #: whether the output has one step for each input step (Dense, Dropout, ... on
     #: sequences): the input's lengths are then the output's.
     per_step = False
+    #: the kinds of input array the layer takes (numpy dtype kinds): floats ("f"),
+    #: integer indices ("i"), or both. Graphs check it when a layer is called.
+    input_kinds = ("f",)
+    #: rows of each state array in the layer's layout ``(state_rows, B, H)``.
+    state_rows = 1
     #: whether ``forward(..., logits=True)`` returns the pre-activation of a final
     #: activation (the model then fuses a softmax with a cross-entropy loss).
     logits_option = False
@@ -242,6 +247,108 @@ class Layer:
             self._set_input_size(input_size)
             self._planned_input = None
             self._params = params   # published last: a reader sees all or nothing
+
+    def plan(self, input_shape):
+        """Plan the parameters for inputs of ``input_shape`` without making them: they
+        are made on first use (a graph plans its layers when they are called on
+        symbolic tensors, so that building a model draws no random numbers and
+        loading one never initialises weights it then overwrites).
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            One sample's shape; its last entry is the number of input features.
+
+        Raises
+        ------
+        ValueError
+            The last entry is unknown (None) or below 1.
+        """
+        if self.built:
+            return
+        size = tuple(input_shape)[-1] if len(tuple(input_shape)) else None
+        if size is None:
+            raise ValueError(f"{type(self).__name__} needs to know its input's last axis "
+                             f"(features), got an input of shape {tuple(input_shape)}")
+        size = _checks.positive_int(size, "input features")
+        with self._lock:
+            if not self.built:
+                self._set_input_size(size)
+                self._planned_input = size
+
+    def extra_shapes(self, input_shape, options):
+        """One sample's shape of each output after the first, as a graph sees it
+        (batch-first: a state is ``(H,)`` or ``(state_rows, H)``).
+
+        Parameters
+        ----------
+        input_shape : tuple, or list of tuple
+            The input's sample shape (a list for a multi-input layer).
+        options : dict
+            The call's options.
+
+        Returns
+        -------
+        list of tuple
+            Empty for a layer with one output (this base class).
+        """
+        return []
+
+    def state_graph_shape(self):
+        """One sample's shape of each state array as a graph sees it: ``(H,)``, or
+        ``(state_rows, H)`` for several layers or directions.
+
+        Returns
+        -------
+        tuple of int
+
+        Raises
+        ------
+        TypeError
+            The layer has no state.
+        """
+        if not self.state_names:
+            raise TypeError(f"{type(self).__name__} has no state")
+        return graph.state_graph_shape(self.state_rows, self.hidden_size)
+
+    def __call__(self, x, initial_state=None, **options):
+        """Call the layer Keras's way: on symbolic tensors, record the call in a graph
+        (:mod:`seqnet.graph`); on arrays, run `forward`.
+
+        Parameters
+        ----------
+        x : SymbolicTensor or array_like, or a list of them
+            The input (a list for a multi-input layer).
+        initial_state : SymbolicTensor or array_like, or a list, optional
+            The state to start from, batch-first as graphs see states: ``[h, c]``
+            for an LSTM, each ``(B, H)`` (``(B, num_layers*D, H)`` for a layer of
+            several layers or directions).
+        **options
+            ``training=`` (arrays only: a graph gets it when its model runs) and the
+            layer's own call options (``lengths=``, ``return_attention_scores=``...).
+
+        Returns
+        -------
+        SymbolicTensor or ndarray, or a list of them
+            The output, or ``[out, *extras]`` (states batch-first).
+
+        Raises
+        ------
+        TypeError, ValueError
+            Inputs of the wrong kind or shape, named with the layer.
+        """
+        if graph.is_symbolic(x) or graph.is_symbolic(initial_state):
+            from ._symbolic import call_symbolic
+            return call_symbolic(self, x, initial_state, options)
+        training = options.pop("training", False)
+        if initial_state is not None and self.state_names:
+            parts = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+            initial_state = [graph.state_from_graph(p, self.state_rows) for p in parts]
+        result = self.forward(x, initial_state, training=training, **options)
+        if isinstance(result, list) and self.return_state:
+            n = len(self.state_names)
+            result = result[:-n] + [graph.state_to_graph(np.asarray(s)) for s in result[-n:]]
+        return result
 
     def _initial_params(self, input_size):
         """``{name: array}``: freshly initialised parameters for ``input_size``
@@ -473,6 +580,19 @@ class Layer:
         # the parameters the backward will read: it checks they were not changed.
         self._params_sum = self._params_checksum() if training else None
         return [out, *final] if self._outputs > 1 else out
+
+    #: what one training pass leaves on the layer for its backward: a graph that
+    #: calls a layer twice swaps them (`_take_pass`, `_give_pass`).
+    _PASS = ("_cache", "_state_given", "_outputs", "_params_sum")
+
+    def _take_pass(self):
+        """What the last forward left for its backward (a graph keeps it per call)."""
+        return tuple(getattr(self, a) for a in self._PASS)
+
+    def _give_pass(self, record):
+        """Put back what `_take_pass` took, for that call's backward."""
+        for a, v in zip(self._PASS, record, strict=True):
+            setattr(self, a, v)
 
     def _extra_names(self):
         """Names of the outputs after the first (the state's, for a recurrent

@@ -436,6 +436,7 @@ class Embedding(Layer):
     """
 
     per_step = True
+    input_kinds = ("i",)
 
     def __init__(self, input_dim, output_dim, *, dtype=DEFAULT_DTYPE, seed=None):
         super().__init__(dtype=dtype, seed=seed)

@@ -178,10 +178,42 @@ class RecurrentLayer(Layer):
             output's; the final state's arrays, with ``return_state``, are
             ``(num_layers*D, H)`` each).
         """
-        T = tuple(input_shape)[0]
+        shape = tuple(input_shape)
+        if len(shape) not in (1, 2):
+            raise ValueError(f"{type(self).__name__} takes (time, features) floats or (time,) "
+                             f"indices per sample, got an input of shape {shape}")
+        if len(shape) == 2 and self.input_size is not None and shape[1] is not None \
+                and shape[1] != self.input_size:
+            raise ValueError(f"{type(self).__name__} has input_size {self.input_size}, got "
+                             f"an input of shape {shape} ({shape[1]} features)")
+        T = shape[0]
         return (T, self.output_size) if self.return_sequences else (self.output_size,)
 
     takes_lengths = True
+    input_kinds = ("f", "i")
+
+    @property
+    def state_rows(self):
+        """int: ``num_layers * D``, the rows of each state array."""
+        return self.num_layers * self.num_directions
+
+    def extra_shapes(self, input_shape, options):
+        """The final state's shapes as a graph sees them (batch-first), one per state
+        tensor, with ``return_state``; ``[]`` without.
+
+        Parameters
+        ----------
+        input_shape : tuple
+            The input's sample shape.
+        options : dict
+            The call's options.
+
+        Returns
+        -------
+        list of tuple
+            ``(H,)`` each, or ``(num_layers*D, H)`` for several layers or directions.
+        """
+        return [self.state_graph_shape()] * len(self.state_names) if self.return_state else []
 
     def output_lengths(self, x, lengths):
         """The output's valid steps: ``lengths`` with ``return_sequences``, None

@@ -19,7 +19,7 @@ FLOORS = {
     "seqnet._dispatch": 2,
     # numba kernels, and what the layers and the training stack are made of
     "seqnet.kernels": 3, "seqnet.activations": 3, "seqnet.optim": 3, "seqnet.text": 3,
-    "seqnet.datasets": 3, "seqnet.callbacks": 3,
+    "seqnet.datasets": 3, "seqnet.callbacks": 3, "seqnet.graph": 3,
     # layers, losses, model files
     "seqnet.layers": 4, "seqnet.losses": 4, "seqnet.saving": 4,
     # models and the cell registry
