@@ -18,8 +18,12 @@ It relies on the layer contract (:mod:`seqnet.layers.base`) and nothing else:
   reads the arrays in ``params`` (it must see changes made to them in place);
 - ``layer.state_names`` names its state tensors (``()`` for none), and
   ``layer.call(x, None, training=False)`` gives its state's shapes;
-- optionally ``layer.rng``, a `numpy.random.Generator` for dropout: its state
-  is restored before every forward, so that each sees the same dropout mask.
+- optionally ``layer.rng``, a `numpy.random.Generator` for dropout (a model:
+  ``layer.rngs``, its layers' generators): their states are restored before every
+  forward, so that each sees the same dropout masks.
+
+A `seqnet.Model` follows the same contract, so a whole model is checked the same
+way (every parameter of every layer, every float input).
 
 The loss is ``L = sum_i sum(R_i * out_i)`` over the outputs, with fixed random
 ``R_i``, so that every output element (and every final state a layer returns) is
@@ -175,14 +179,17 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     xs = [_input64(xi) for xi in (x if several else [x])]
     x = xs if several else xs[0]
     rng = np.random.default_rng(seed)
-    layer_rng = getattr(layer, "rng", None)
-    rng_state = copy.deepcopy(layer_rng.bit_generator.state) if layer_rng is not None else None
+    # every generator the forward draws from (a model's: each of its layers'), reset
+    # before each forward so that every forward draws the same dropout masks.
+    generators = list(getattr(layer, "rngs", None) or
+                      ([layer.rng] if getattr(layer, "rng", None) is not None else []))
+    rng_states = [copy.deepcopy(g.bit_generator.state) for g in generators]
     stateful = bool(getattr(layer, "state_names", ()))
     options = {} if lengths is None else {"lengths": lengths}
 
     def forward(x_, state_):
-        if layer_rng is not None:
-            layer_rng.bit_generator.state = copy.deepcopy(rng_state)
+        for g, state in zip(generators, rng_states, strict=True):
+            g.bit_generator.state = copy.deepcopy(state)
         if stateful:
             return _as_list(layer.forward(x_, state_, training=True, **options))
         return _as_list(layer.forward(x_, training=True, **options))
