@@ -17,11 +17,16 @@ from .base import Layer
 
 
 class Dense(Layer):
-    r"""Fully connected layer, on ``(B, F)`` or per time step on ``(B, T, F)``.
+    r"""Fully connected layer over the last axis: on ``(B, F)``, per time step on
+    ``(B, T, F)``, and on any rank ``(B, ..., F)``.
 
     $$
     y = \mathrm{act}(x W^\top + b)
     $$
+
+    All leading axes are one batch of rows: the forward is one matrix product
+    ``x.reshape(-1, F) @ W.T``, and so are the backward's ``dW = dz^T x`` and
+    ``dx = dz W`` (Keras's ``Dense`` on a sequence, one product for all steps).
 
     Parameters
     ----------
@@ -108,15 +113,35 @@ class Dense(Layer):
 
         Parameters
         ----------
-        input_shape : tuple of int
-            ``(F,)`` or ``(T, F)``.
+        input_shape : tuple of int or None
+            ``(F,)``, ``(T, F)`` or ``(..., F)``; leading entries may be None
+            (unknown), the features may not.
 
         Returns
         -------
         tuple of int
             ``input_shape`` with its last entry replaced by ``units``.
+
+        Raises
+        ------
+        ValueError
+            ``input_shape`` is empty (no feature axis), its features are unknown
+            or below 1, or they differ from ``input_size`` when that is known (the
+            message names the layer and both shapes).
         """
-        return (*tuple(input_shape)[:-1], self.units)
+        shape = tuple(input_shape)
+        if not shape:
+            raise ValueError(f"Dense(units={self.units}) needs an input with a feature "
+                             f"axis, (..., features), got input shape {shape}")
+        features = shape[-1]
+        if features is None or features < 1:
+            raise ValueError(f"Dense(units={self.units}): the input's features must be known "
+                             f"and >= 1, got input shape {shape}")
+        if self.input_size is not None and features != self.input_size:
+            raise ValueError(f"Dense(units={self.units}) expects input shape (..., "
+                             f"{self.input_size}) (input_size={self.input_size}), got input "
+                             f"shape {shape}")
+        return (*shape[:-1], self.units)
 
     def _param_shapes(self, input_size):
         shapes = {"weight": (self.units, input_size)}
@@ -129,9 +154,9 @@ class Dense(Layer):
 
         Parameters
         ----------
-        x : array_like, shape (B, F) or (B, T, F)
-            Real floating-point input, cast to the layer's dtype. The first call
-            builds the weights when ``input_size`` was not given.
+        x : array_like, shape (B, F), (B, T, F) or (B, ..., F)
+            Real floating-point input, cast to the layer's dtype; at least 2-D.
+            The first call builds the weights when ``input_size`` was not given.
         initial_state : None
             The layer has no state.
         training : bool
@@ -141,8 +166,8 @@ class Dense(Layer):
 
         Returns
         -------
-        out : ndarray, shape (B, units) or (B, T, units)
-            Of the layer's dtype.
+        out : ndarray, shape (B, ..., units)
+            ``x``'s shape with ``units`` features, of the layer's dtype.
         final_state : tuple
             ``()``.
 
@@ -151,20 +176,24 @@ class Dense(Layer):
         TypeError
             ``x`` is not real floating point.
         ValueError
-            ``x`` is not 2-D or 3-D, or has the wrong number of features.
+            ``x`` is not at least 2-D, or has the wrong number of features (the
+            message names the layer and both shapes).
         """
         x = _checks.float_array(x, "x", self.dtype)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"x must be (batch, features) or (batch, time, features), "
-                             f"got shape {x.shape}")
+        if x.ndim < 2:
+            raise ValueError(f"Dense: x must be (batch, features), (batch, time, features) "
+                             f"or (batch, ..., features), at least 2-D, got shape {x.shape}")
         if x.shape[-1] == 0:
-            raise ValueError(f"x must have at least one feature, got shape {x.shape}")
+            raise ValueError(f"Dense: x must have at least one feature, got shape {x.shape}")
         if self.input_size is None:
             self._build(x.shape[-1])   # once, under the layer's lock
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"x has {x.shape[-1]} features but Dense's input_size is "
-                             f"{self.input_size}")
-        z = x @ self.params["weight"].T
+            raise ValueError(f"Dense: x has shape {x.shape}, {x.shape[-1]} features, but "
+                             f"Dense's input_size is {self.input_size}: expected shape "
+                             f"(batch, ..., {self.input_size})")
+        # every leading axis is one batch of rows: one product for all of them.
+        z = (x.reshape(-1, self.input_size) @ self.params["weight"].T).reshape(
+            *x.shape[:-1], self.units)
         if self.use_bias:
             z += self.params["bias"]
         a = z if logits else self._act(z)
@@ -176,7 +205,7 @@ class Dense(Layer):
 
         Parameters
         ----------
-        dout : array_like, shape (B, units) or (B, T, units)
+        dout : array_like, shape (B, ..., units)
             Gradient of the loss with respect to the output, its shape (the
             logits' gradient after a ``forward(..., logits=True)``).
         dstate : None
@@ -184,7 +213,7 @@ class Dense(Layer):
 
         Returns
         -------
-        dx : ndarray, shape (B, F) or (B, T, F)
+        dx : ndarray, shape (B, ..., F)
             Of the layer's dtype.
         dinitial_state : tuple
             ``()``.
@@ -205,7 +234,7 @@ class Dense(Layer):
         self.grads["weight"] = dz2.T @ x.reshape(-1, x.shape[-1])
         if self.use_bias:
             self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ self.params["weight"], ()
+        return (dz2 @ self.params["weight"]).reshape(x.shape), ()
 
 
 class Dropout(Layer):
