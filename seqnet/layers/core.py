@@ -14,6 +14,7 @@ import numpy as np
 from .. import _checks, activations
 from .._config import DEFAULT_DTYPE
 from .base import Layer
+from .padding import lengths_from_padding
 
 
 class Dense(Layer):
@@ -445,6 +446,14 @@ class Embedding(Layer):
         Vocabulary size; indices must be in ``[0, input_dim)``.
     output_dim : int
         Vector size.
+    mask_zero : bool, default False
+        Index 0 is padding, as in Keras: each row's valid steps end before its
+        trailing run of 0s, which `output_lengths` gives (the layer's mask, as
+        lengths). A 0 before a valid step (left padding, a hole) or a row of 0s
+        only is refused there. The output and the gradient are the plain lookup's,
+        as Keras's (``weight[0]`` at a padded step): the layers that take the
+        lengths ignore those steps and send them no gradient. With it, reserve
+        index 0: ``input_dim`` is the vocabulary size plus one.
     dtype : {np.float32, np.float64}, default np.float32
         Dtype of the weights, outputs and gradients.
     seed : int, optional
@@ -458,18 +467,28 @@ class Embedding(Layer):
     Raises
     ------
     TypeError
-        ``input_dim`` or ``output_dim`` not an integer, or a bad ``dtype`` or
-        ``seed``.
+        ``input_dim`` or ``output_dim`` not an integer, ``mask_zero`` not a bool,
+        or a bad ``dtype`` or ``seed``.
     ValueError
         ``input_dim`` or ``output_dim`` below 1.
+
+    Examples
+    --------
+    >>> import numpy as np, seqnet
+    >>> emb = seqnet.Embedding(5, 2, mask_zero=True, seed=0)
+    >>> tokens = np.array([[3, 1, 4, 0], [2, 0, 0, 0]])
+    >>> emb.output_lengths(tokens, None).tolist()
+    [3, 1]
     """
 
     per_step = True
 
-    def __init__(self, input_dim, output_dim, *, dtype=DEFAULT_DTYPE, seed=None):
+    def __init__(self, input_dim, output_dim, *, mask_zero=False, dtype=DEFAULT_DTYPE,
+                 seed=None):
         super().__init__(dtype=dtype, seed=seed)
         self.input_dim = _checks.positive_int(input_dim, "input_dim")
         self.output_dim = _checks.positive_int(output_dim, "output_dim")
+        self.mask_zero = _checks.flag(mask_zero, "mask_zero")
         self._planned_input = self.input_dim   # the table's rows: known at once
 
     def _param_shapes(self, input_size):
@@ -487,10 +506,48 @@ class Embedding(Layer):
         Returns
         -------
         dict
-            ``input_dim``, ``output_dim``, ``dtype`` (its name) and ``seed``.
+            ``input_dim``, ``output_dim``, ``mask_zero``, ``dtype`` (its name) and
+            ``seed`` (a config without ``mask_zero``, from an older seqnet, loads
+            with its default, False).
         """
         return {"input_dim": self.input_dim, "output_dim": self.output_dim,
-                **super().get_config()}
+                "mask_zero": self.mask_zero, **super().get_config()}
+
+    def output_lengths(self, x, lengths):
+        """The valid steps of each row: with ``mask_zero``, those before the row's
+        trailing run of index 0 (Keras's ``compute_mask``, as lengths).
+
+        Parameters
+        ----------
+        x : array_like of int, shape (B, T)
+            The indices.
+        lengths : ndarray of int, shape (B,), or None
+            The input's lengths: the output's when ``mask_zero`` is False.
+
+        Returns
+        -------
+        ndarray of int, shape (B,), or None
+            With ``mask_zero``, each row's steps up to its last non-zero index
+            (int64); ``lengths`` otherwise.
+
+        Raises
+        ------
+        ValueError
+            With ``mask_zero``: ``x`` is not 2-D, or a row has an index 0 before a
+            non-zero one (left padding or a hole) or holds 0s only (the message
+            names the row and the step).
+        TypeError
+            With ``mask_zero``: ``x`` is not an integer array.
+        """
+        if not self.mask_zero:
+            return lengths
+        arr = np.asarray(_checks.to_numpy(x))
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"x must be an integer array of indices, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(f"Embedding(mask_zero=True) takes its lengths from (batch, time) "
+                             f"indices, got shape {arr.shape}")
+        return lengths_from_padding(arr == 0, "Embedding(mask_zero=True)")
 
     def output_shape(self, input_shape):
         """Shape of the output for an input of ``input_shape`` (no batch axis).
