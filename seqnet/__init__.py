@@ -2,7 +2,9 @@
 
 Layers (:mod:`seqnet.layers`, one contract for all): :class:`SimpleRNN`,
 :class:`LSTM`, :class:`GRU` (numba kernels, :mod:`seqnet.kernels`) and
-:class:`Dense`, :class:`Dropout`, :class:`Embedding`, :class:`Activation`;
+:class:`Dense`, :class:`Dropout`, :class:`Embedding`, :class:`Activation`,
+:class:`RepeatVector`, :class:`TimeDistributed`, :class:`GlobalAveragePooling1D`,
+:class:`GlobalMaxPooling1D`, :class:`Masking` and :class:`LayerNormalization`;
 :class:`Sequential` trains them Keras-style (:mod:`seqnet.losses`,
 :mod:`seqnet.optim`, :mod:`seqnet.callbacks`) and :mod:`seqnet.saving` keeps them
 in files. :mod:`seqnet.text` and :mod:`seqnet.datasets` prepare character data,
@@ -23,9 +25,15 @@ from .layers import (
     Dense,
     Dropout,
     Embedding,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
     Layer,
+    LayerNormalization,
+    Masking,
     RecurrentLayer,
+    RepeatVector,
     SimpleRNN,
+    TimeDistributed,
 )
 from .model import History, Sequential
 from .saving import load_model
@@ -34,7 +42,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GRU", "GRU_GATES", "LSTM", "LSTM_GATES", "Activation", "Dense", "Dropout", "Embedding",
-    "History", "Layer", "RecurrentLayer", "Sequential", "SimpleRNN", "callbacks", "charlm",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "History", "Layer", "LayerNormalization",
+    "Masking", "RecurrentLayer", "RepeatVector", "Sequential", "SimpleRNN", "TimeDistributed",
+    "callbacks", "charlm",
     "check_gradients", "datasets", "generate", "get_num_threads", "layers", "load_model",
     "losses", "optim", "saving", "set_num_threads", "text", "variants", "__version__",
 ]
