@@ -2,7 +2,9 @@
 
 Layers (:mod:`seqnet.layers`, one contract for all): :class:`SimpleRNN`,
 :class:`LSTM`, :class:`GRU` (numba kernels, :mod:`seqnet.kernels`) and
-:class:`Dense`, :class:`Dropout`, :class:`Embedding`, :class:`Activation`;
+:class:`Dense`, :class:`Dropout`, :class:`Embedding`, :class:`Activation`,
+:class:`RepeatVector`, :class:`TimeDistributed`, :class:`GlobalAveragePooling1D`,
+:class:`GlobalMaxPooling1D`, :class:`Masking` and :class:`LayerNormalization`;
 :class:`Sequential` trains them Keras-style (:mod:`seqnet.losses`,
 :mod:`seqnet.optim`, :mod:`seqnet.callbacks`) and :mod:`seqnet.saving` keeps them
 in files. :mod:`seqnet.text` and :mod:`seqnet.datasets` prepare character data,
@@ -36,9 +38,15 @@ from .layers import (
     Dense,
     Dropout,
     Embedding,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
     Layer,
+    LayerNormalization,
+    Masking,
     RecurrentLayer,
+    RepeatVector,
     SimpleRNN,
+    TimeDistributed,
 )
 from .model import History, Model, Sequential
 from .saving import load_model
@@ -47,8 +55,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "GRU", "GRU_GATES", "LSTM", "LSTM_GATES", "Activation", "Dense", "Dropout", "Embedding",
-    "History", "Input", "Layer", "Model", "RecurrentLayer", "Sequential", "SimpleRNN",
-    "SymbolicTensor", "callbacks", "charlm", "check_gradients", "datasets", "generate",
-    "get_num_threads", "graph", "layers", "load_model", "losses", "optim", "saving",
-    "set_num_threads", "text", "variants", "__version__",
+    "GlobalAveragePooling1D", "GlobalMaxPooling1D", "History", "Input", "Layer",
+    "LayerNormalization", "Masking", "Model", "RecurrentLayer", "RepeatVector", "Sequential",
+    "SimpleRNN", "SymbolicTensor", "TimeDistributed", "callbacks", "charlm", "check_gradients",
+    "datasets", "generate", "get_num_threads", "graph", "layers", "load_model", "losses",
+    "optim", "saving", "set_num_threads", "text", "variants", "__version__",
 ]

@@ -1,5 +1,8 @@
 """Layers: one contract (:mod:`seqnet.layers.base`), recurrent layers
-(:mod:`seqnet.layers.recurrent`) and the others (:mod:`seqnet.layers.core`).
+(:mod:`seqnet.layers.recurrent`), the core others (:mod:`seqnet.layers.core`),
+sequence reshaping, pooling and masking (:mod:`seqnet.layers.sequence`, with
+:mod:`seqnet.layers.padding` turning masks into lengths) and layer normalisation
+(:mod:`seqnet.layers.normalization`).
 
 :func:`serialize` and :func:`deserialize` turn any layer into ``{"class", "config"}``
 and back, through its own ``get_config`` and ``from_config``: saving a model needs
@@ -10,10 +13,21 @@ from __future__ import annotations
 
 from .base import Layer
 from .core import Activation, Dense, Dropout, Embedding
+from .normalization import LayerNormalization
+from .padding import lengths_from_padding
 from .recurrent import GRU, LSTM, RecurrentLayer, SimpleRNN
+from .sequence import (
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    Masking,
+    RepeatVector,
+    TimeDistributed,
+)
 
-__all__ = ["GRU", "LSTM", "Activation", "Dense", "Dropout", "Embedding", "LAYERS", "Layer",
-           "RecurrentLayer", "SimpleRNN", "deserialize", "register", "serialize"]
+__all__ = ["GRU", "LSTM", "Activation", "Dense", "Dropout", "Embedding",
+           "GlobalAveragePooling1D", "GlobalMaxPooling1D", "LAYERS", "Layer",
+           "LayerNormalization", "Masking", "RecurrentLayer", "RepeatVector", "SimpleRNN",
+           "TimeDistributed", "deserialize", "lengths_from_padding", "register", "serialize"]
 
 #: every layer class a saved model may name, by class name (see :func:`register`).
 LAYERS = {}
@@ -51,7 +65,9 @@ def register(cls):
     return cls
 
 
-for _cls in (LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Activation):
+for _cls in (LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Activation, RepeatVector,
+             TimeDistributed, GlobalAveragePooling1D, GlobalMaxPooling1D, Masking,
+             LayerNormalization):
     register(_cls)
 
 

@@ -14,14 +14,20 @@ import numpy as np
 from .. import _checks, activations
 from .._config import DEFAULT_DTYPE
 from .base import Layer
+from .padding import lengths_from_padding
 
 
 class Dense(Layer):
-    r"""Fully connected layer, on ``(B, F)`` or per time step on ``(B, T, F)``.
+    r"""Fully connected layer over the last axis: on ``(B, F)``, per time step on
+    ``(B, T, F)``, and on any rank ``(B, ..., F)``.
 
     $$
     y = \mathrm{act}(x W^\top + b)
     $$
+
+    All leading axes are one batch of rows: the forward is one matrix product
+    ``x.reshape(-1, F) @ W.T``, and so are the backward's ``dW = dz^T x`` and
+    ``dx = dz W`` (Keras's ``Dense`` on a sequence, one product for all steps).
 
     Parameters
     ----------
@@ -108,15 +114,35 @@ class Dense(Layer):
 
         Parameters
         ----------
-        input_shape : tuple of int
-            ``(F,)`` or ``(T, F)``.
+        input_shape : tuple of int or None
+            ``(F,)``, ``(T, F)`` or ``(..., F)``; leading entries may be None
+            (unknown), the features may not.
 
         Returns
         -------
         tuple of int
             ``input_shape`` with its last entry replaced by ``units``.
+
+        Raises
+        ------
+        ValueError
+            ``input_shape`` is empty (no feature axis), its features are unknown
+            or below 1, or they differ from ``input_size`` when that is known (the
+            message names the layer and both shapes).
         """
-        return (*tuple(input_shape)[:-1], self.units)
+        shape = tuple(input_shape)
+        if not shape:
+            raise ValueError(f"Dense(units={self.units}) needs an input with a feature "
+                             f"axis, (..., features), got input shape {shape}")
+        features = shape[-1]
+        if features is None or features < 1:
+            raise ValueError(f"Dense(units={self.units}): the input's features must be known "
+                             f"and >= 1, got input shape {shape}")
+        if self.input_size is not None and features != self.input_size:
+            raise ValueError(f"Dense(units={self.units}) expects input shape (..., "
+                             f"{self.input_size}) (input_size={self.input_size}), got input "
+                             f"shape {shape}")
+        return (*shape[:-1], self.units)
 
     def _param_shapes(self, input_size):
         shapes = {"weight": (self.units, input_size)}
@@ -129,9 +155,9 @@ class Dense(Layer):
 
         Parameters
         ----------
-        x : array_like, shape (B, F) or (B, T, F)
-            Real floating-point input, cast to the layer's dtype. The first call
-            builds the weights when ``input_size`` was not given.
+        x : array_like, shape (B, F), (B, T, F) or (B, ..., F)
+            Real floating-point input, cast to the layer's dtype; at least 2-D.
+            The first call builds the weights when ``input_size`` was not given.
         initial_state : None
             The layer has no state.
         training : bool
@@ -141,8 +167,8 @@ class Dense(Layer):
 
         Returns
         -------
-        out : ndarray, shape (B, units) or (B, T, units)
-            Of the layer's dtype.
+        out : ndarray, shape (B, ..., units)
+            ``x``'s shape with ``units`` features, of the layer's dtype.
         final_state : tuple
             ``()``.
 
@@ -151,20 +177,24 @@ class Dense(Layer):
         TypeError
             ``x`` is not real floating point.
         ValueError
-            ``x`` is not 2-D or 3-D, or has the wrong number of features.
+            ``x`` is not at least 2-D, or has the wrong number of features (the
+            message names the layer and both shapes).
         """
         x = _checks.float_array(x, "x", self.dtype)
-        if x.ndim not in (2, 3):
-            raise ValueError(f"x must be (batch, features) or (batch, time, features), "
-                             f"got shape {x.shape}")
+        if x.ndim < 2:
+            raise ValueError(f"Dense: x must be (batch, features), (batch, time, features) "
+                             f"or (batch, ..., features), at least 2-D, got shape {x.shape}")
         if x.shape[-1] == 0:
-            raise ValueError(f"x must have at least one feature, got shape {x.shape}")
+            raise ValueError(f"Dense: x must have at least one feature, got shape {x.shape}")
         if self.input_size is None:
             self._build(x.shape[-1])   # once, under the layer's lock
         if x.shape[-1] != self.input_size:
-            raise ValueError(f"x has {x.shape[-1]} features but Dense's input_size is "
-                             f"{self.input_size}")
-        z = x @ self.params["weight"].T
+            raise ValueError(f"Dense: x has shape {x.shape}, {x.shape[-1]} features, but "
+                             f"Dense's input_size is {self.input_size}: expected shape "
+                             f"(batch, ..., {self.input_size})")
+        # every leading axis is one batch of rows: one product for all of them.
+        z = (x.reshape(-1, self.input_size) @ self.params["weight"].T).reshape(
+            *x.shape[:-1], self.units)
         if self.use_bias:
             z += self.params["bias"]
         a = z if logits else self._act(z)
@@ -176,7 +206,7 @@ class Dense(Layer):
 
         Parameters
         ----------
-        dout : array_like, shape (B, units) or (B, T, units)
+        dout : array_like, shape (B, ..., units)
             Gradient of the loss with respect to the output, its shape (the
             logits' gradient after a ``forward(..., logits=True)``).
         dstate : None
@@ -184,7 +214,7 @@ class Dense(Layer):
 
         Returns
         -------
-        dx : ndarray, shape (B, F) or (B, T, F)
+        dx : ndarray, shape (B, ..., F)
             Of the layer's dtype.
         dinitial_state : tuple
             ``()``.
@@ -205,7 +235,7 @@ class Dense(Layer):
         self.grads["weight"] = dz2.T @ x.reshape(-1, x.shape[-1])
         if self.use_bias:
             self.grads["bias"] = dz2.sum(axis=0)
-        return dz @ self.params["weight"], ()
+        return (dz2 @ self.params["weight"]).reshape(x.shape), ()
 
 
 class Dropout(Layer):
@@ -416,6 +446,14 @@ class Embedding(Layer):
         Vocabulary size; indices must be in ``[0, input_dim)``.
     output_dim : int
         Vector size.
+    mask_zero : bool, default False
+        Index 0 is padding, as in Keras: each row's valid steps end before its
+        trailing run of 0s, which `output_lengths` gives (the layer's mask, as
+        lengths). A 0 before a valid step (left padding, a hole) or a row of 0s
+        only is refused there. The output and the gradient are the plain lookup's,
+        as Keras's (``weight[0]`` at a padded step): the layers that take the
+        lengths ignore those steps and send them no gradient. With it, reserve
+        index 0: ``input_dim`` is the vocabulary size plus one.
     dtype : {np.float32, np.float64}, default np.float32
         Dtype of the weights, outputs and gradients.
     seed : int, optional
@@ -429,19 +467,29 @@ class Embedding(Layer):
     Raises
     ------
     TypeError
-        ``input_dim`` or ``output_dim`` not an integer, or a bad ``dtype`` or
-        ``seed``.
+        ``input_dim`` or ``output_dim`` not an integer, ``mask_zero`` not a bool,
+        or a bad ``dtype`` or ``seed``.
     ValueError
         ``input_dim`` or ``output_dim`` below 1.
+
+    Examples
+    --------
+    >>> import numpy as np, seqnet
+    >>> emb = seqnet.Embedding(5, 2, mask_zero=True, seed=0)
+    >>> tokens = np.array([[3, 1, 4, 0], [2, 0, 0, 0]])
+    >>> emb.output_lengths(tokens, None).tolist()
+    [3, 1]
     """
 
     per_step = True
     input_kinds = ("i",)
 
-    def __init__(self, input_dim, output_dim, *, dtype=DEFAULT_DTYPE, seed=None):
+    def __init__(self, input_dim, output_dim, *, mask_zero=False, dtype=DEFAULT_DTYPE,
+                 seed=None):
         super().__init__(dtype=dtype, seed=seed)
         self.input_dim = _checks.positive_int(input_dim, "input_dim")
         self.output_dim = _checks.positive_int(output_dim, "output_dim")
+        self.mask_zero = _checks.flag(mask_zero, "mask_zero")
         self._planned_input = self.input_dim   # the table's rows: known at once
 
     def _param_shapes(self, input_size):
@@ -459,10 +507,48 @@ class Embedding(Layer):
         Returns
         -------
         dict
-            ``input_dim``, ``output_dim``, ``dtype`` (its name) and ``seed``.
+            ``input_dim``, ``output_dim``, ``mask_zero``, ``dtype`` (its name) and
+            ``seed`` (a config without ``mask_zero``, from an older seqnet, loads
+            with its default, False).
         """
         return {"input_dim": self.input_dim, "output_dim": self.output_dim,
-                **super().get_config()}
+                "mask_zero": self.mask_zero, **super().get_config()}
+
+    def output_lengths(self, x, lengths):
+        """The valid steps of each row: with ``mask_zero``, those before the row's
+        trailing run of index 0 (Keras's ``compute_mask``, as lengths).
+
+        Parameters
+        ----------
+        x : array_like of int, shape (B, T)
+            The indices.
+        lengths : ndarray of int, shape (B,), or None
+            The input's lengths: the output's when ``mask_zero`` is False.
+
+        Returns
+        -------
+        ndarray of int, shape (B,), or None
+            With ``mask_zero``, each row's steps up to its last non-zero index
+            (int64); ``lengths`` otherwise.
+
+        Raises
+        ------
+        ValueError
+            With ``mask_zero``: ``x`` is not 2-D, or a row has an index 0 before a
+            non-zero one (left padding or a hole) or holds 0s only (the message
+            names the row and the step).
+        TypeError
+            With ``mask_zero``: ``x`` is not an integer array.
+        """
+        if not self.mask_zero:
+            return lengths
+        arr = np.asarray(_checks.to_numpy(x))
+        if arr.dtype.kind not in "iu":
+            raise TypeError(f"x must be an integer array of indices, got dtype {arr.dtype}")
+        if arr.ndim != 2:
+            raise ValueError(f"Embedding(mask_zero=True) takes its lengths from (batch, time) "
+                             f"indices, got shape {arr.shape}")
+        return lengths_from_padding(arr == 0, "Embedding(mask_zero=True)")
 
     def output_shape(self, input_shape):
         """Shape of the output for an input of ``input_shape`` (no batch axis).

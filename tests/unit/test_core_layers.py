@@ -402,7 +402,7 @@ def test_unknown_activation_lists_the_known_ones():
 
 @pytest.mark.parametrize("x, exc, match", [
     (np.ones(3), ValueError, "features"),                      # 1-D
-    (np.ones((2, 3, 4, 5)), ValueError, "features"),           # 4-D
+    (np.ones((2, 3, 4, 5)), ValueError, r"shape \(2, 3, 4, 5\), 5 features"),  # 4-D, F=5
     (np.ones((2, 3), np.int64), TypeError, "floating"),
     (np.ones((2, 5)), ValueError, "input_size is 3"),
 ])
