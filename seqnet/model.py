@@ -1488,11 +1488,19 @@ class Sequential(Model):
             The input's dtype: an integer dtype for index input; float32 when
             omitted.
         """
-        dtype = np.dtype(np.float32 if dtype is None else dtype)
-        shape = (1, *tuple(input_shape))
-        x = np.zeros(shape, dtype)
-        self._forward(x, False)
-        self.input_shape, self.input_dtype = tuple(input_shape), dtype.name
+        in_dtype = np.dtype(np.float32 if dtype is None else dtype)
+        shape, index = tuple(input_shape), in_dtype.kind != "f"
+        for layer in self._stack:
+            if layer.has_weights and not layer.built:
+                if index:
+                    raise ValueError(f"{layer!r} takes integer (index) input: build it with "
+                                     "input_size=<vocabulary size>")
+                layer.plan(shape)
+            shape = tuple(layer.output_shape(shape))
+            index = index and not layer.has_weights   # a layer with weights makes floats
+        for layer in self._stack:
+            layer.params   # made now, from the plan  # noqa: B018
+        self.input_shape, self.input_dtype = tuple(input_shape), in_dtype.name
 
     def summary(self, print_fn=print):
         """Print each layer's type, output shape and parameter count, and the total.

@@ -18,5 +18,8 @@ RTOL32, ATOL32 = 1e-5, 1e-5
 
 
 def to_numpy(value):
-    """A Keras output (a torch tensor on this backend) as a NumPy array."""
-    return np.asarray(keras.ops.convert_to_numpy(value))
+    """A Keras output (a torch tensor on this backend) as a NumPy array (without
+    ``keras.ops.convert_to_numpy``, whose ``np.array(tensor)`` warns under numpy 2.4)."""
+    if hasattr(value, "detach"):
+        return value.detach().cpu().numpy()
+    return np.asarray(value)
