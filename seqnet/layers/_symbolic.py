@@ -81,6 +81,8 @@ def call_symbolic(layer, x, initial_state, options):
     shape = shapes if layer.multi_input else shapes[0]
     described = ", ".join(f"{t.name} of shape {_shape_text(t.shape)}" for t in inputs)
     try:
+        layer.check_input(shape, [t.dtype for t in inputs] if layer.multi_input
+                          else inputs[0].dtype)
         if layer.has_weights and not layer.built:
             if not layer.multi_input and inputs[0].dtype.kind != "f":
                 raise ValueError("integer (index) input needs the layer's input_size: "

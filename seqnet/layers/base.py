@@ -276,6 +276,24 @@ class Layer:
                 self._set_input_size(size)
                 self._planned_input = size
 
+    def check_input(self, input_shape, dtype):
+        """Refuse an input that `output_shape` alone cannot judge (a graph calls it
+        first): here nothing; a layer that takes floats and indices checks the rank
+        each kind needs.
+
+        Parameters
+        ----------
+        input_shape : tuple, or list of tuple
+            One sample's shape (a list for a multi-input layer).
+        dtype : numpy.dtype, or list of numpy.dtype
+            The input's dtype (a list for a multi-input layer).
+
+        Raises
+        ------
+        ValueError
+            An input of the wrong rank for its kind.
+        """
+
     def extra_shapes(self, input_shape, options):
         """One sample's shape of each output after the first, as a graph sees it
         (batch-first: a state is ``(H,)`` or ``(state_rows, H)``).

@@ -197,6 +197,27 @@ class RecurrentLayer(Layer):
         """int: ``num_layers * D``, the rows of each state array."""
         return self.num_layers * self.num_directions
 
+    def check_input(self, input_shape, dtype):
+        """Floats must be ``(time, features)`` per sample, indices ``(time,)``.
+
+        Parameters
+        ----------
+        input_shape : tuple
+            One sample's shape.
+        dtype : numpy.dtype
+            The input's dtype.
+
+        Raises
+        ------
+        ValueError
+            The wrong rank for the input's kind.
+        """
+        rank = 2 if np.dtype(dtype).kind == "f" else 1
+        if len(tuple(input_shape)) != rank:
+            what = "(time, features) floats" if rank == 2 else "(time,) indices"
+            raise ValueError(f"{type(self).__name__} takes {what} per sample, got an input "
+                             f"of shape {tuple(input_shape)}")
+
     def extra_shapes(self, input_shape, options):
         """The final state's shapes as a graph sees them (batch-first), one per state
         tensor, with ``return_state``; ``[]`` without.
