@@ -254,7 +254,7 @@ def position_weights(value, name, pred_shape, dtype):
         raise ValueError(f"{name} must be finite")
     if np.any(w < 0):
         raise ValueError(f"{name} must be non-negative, got min({name}) = {w.min()}")
-    w = w.reshape(w.shape[:len(positions)] + (1,) * (len(positions) - w.ndim))
+    w = w.reshape(w.shape + (1,) * (len(positions) - w.ndim))
     return np.ascontiguousarray(np.broadcast_to(w, positions))
 
 

@@ -150,14 +150,13 @@ class Loss:
             raise ValueError("mask must have at least one positive weight: every position "
                              "is masked out, so the mean is undefined")
         sample_w = _checks.position_weights(sample_weight, "sample_weight", y_pred.shape, dt)
-        # numerator weights u (mask times sample weight) and the denominator
-        if mask_w is None and sample_w is None:
-            weights, denominator = None, dt.type(np.prod(positions))
+        # the numerator's weights (mask times sample weight) and the denominator (N or
+        # the mask's total: never the sample weights), Keras's "sum_over_batch_size"
+        if mask_w is None:
+            weights, denominator = sample_w, dt.type(np.prod(positions))
         else:
-            weights = mask_w if sample_w is None else (
-                sample_w if mask_w is None else mask_w * sample_w)
-            denominator = (dt.type(np.prod(positions)) if mask_w is None
-                           else np.sum(mask_w, dtype=dt))
+            weights = mask_w if sample_w is None else mask_w * sample_w
+            denominator = np.sum(mask_w, dtype=dt)
         valid = None if weights is None else weights > 0
         y_true = self._target(y_true, y_pred, valid)
         with _quiet_if(valid is not None):

@@ -26,6 +26,9 @@ by the weights' total. Unlike the losses (which divide by the number of position
 the mask's total, see :mod:`seqnet.losses`), sample weights *are* divided out here:
 sample weights of 0.5 everywhere leave an accuracy unchanged, in seqnet as in Keras.
 Before any weight has been counted, ``result()`` is 0.0 (Keras's divide-no-nan).
+Which weights a metric gets is its caller's choice: Keras's ``compile(metrics=...)``
+update their metrics without the sample weights (mask only), its
+``compile(weighted_metrics=...)`` with them.
 
 Totals are kept in float64, so accumulating batches gives the result of one big
 batch (up to rounding). One difference from Keras: Keras first averages each
@@ -70,8 +73,10 @@ def _quiet_if(weighted):
 
 
 def _label(name):
-    if not isinstance(name, str) or not name:
-        raise TypeError(f"name must be a non-empty string, got {name!r}")
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a string, got {name!r}")
+    if not name:
+        raise ValueError("name must be a non-empty string, got ''")
     return name
 
 
@@ -89,7 +94,9 @@ class Metric:
     Raises
     ------
     TypeError
-        ``name`` is not a non-empty string.
+        ``name`` is not a string.
+    ValueError
+        ``name`` is empty.
 
     Notes
     -----
@@ -226,7 +233,7 @@ class BinaryAccuracy(Metric):
     TypeError
         An argument of the wrong type.
     ValueError
-        ``threshold`` out of range.
+        ``threshold`` out of range, or ``name`` empty.
 
     Notes
     -----
@@ -282,7 +289,9 @@ class CategoricalAccuracy(Metric):
     Raises
     ------
     TypeError
-        ``name`` is not a non-empty string.
+        ``name`` is not a string.
+    ValueError
+        ``name`` is empty.
 
     Notes
     -----
@@ -322,7 +331,9 @@ class SparseCategoricalAccuracy(Metric):
     Raises
     ------
     TypeError
-        ``name`` is not a non-empty string.
+        ``name`` is not a string.
+    ValueError
+        ``name`` is empty.
 
     Notes
     -----
@@ -378,7 +389,7 @@ class TopKCategoricalAccuracy(_TopK):
     TypeError
         ``k`` is not an integer or ``name`` not a string.
     ValueError
-        ``k`` is below 1.
+        ``k`` is below 1, or ``name`` is empty.
 
     Notes
     -----
@@ -423,7 +434,7 @@ class SparseTopKCategoricalAccuracy(_TopK):
     TypeError
         ``k`` is not an integer or ``name`` not a string.
     ValueError
-        ``k`` is below 1.
+        ``k`` is below 1, or ``name`` is empty.
 
     Notes
     -----
@@ -464,6 +475,8 @@ class BitsPerToken(Metric):
     ------
     TypeError
         An argument of the wrong type.
+    ValueError
+        ``name`` is empty.
 
     Notes
     -----

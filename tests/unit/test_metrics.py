@@ -368,7 +368,8 @@ LABELS = np.zeros((2, 3), int)
     (lambda: BitsPerToken(from_logits="no"), TypeError, r"from_logits must be a bool"),
     (lambda: TopKCategoricalAccuracy(k=0), ValueError, r"k must be a positive integer"),
     (lambda: SparseTopKCategoricalAccuracy(k=2.0), TypeError, r"k must be a positive integer"),
-    (lambda: SparseCategoricalAccuracy(name=""), TypeError, r"name must be a non-empty string"),
+    (lambda: SparseCategoricalAccuracy(name=""), ValueError, r"name must be a non-empty string"),
+    (lambda: BitsPerToken(name=3), TypeError, r"name must be a string, got 3"),
 ])
 def test_metric_bad_arguments_raise_naming_them(call, exc, pattern):
     with pytest.raises(exc, match=pattern):
