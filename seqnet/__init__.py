@@ -6,12 +6,12 @@ Layers (:mod:`seqnet.layers`, one contract for all): :class:`SimpleRNN`,
 :class:`RepeatVector`, :class:`TimeDistributed`, :class:`GlobalAveragePooling1D`,
 :class:`GlobalMaxPooling1D`, :class:`Masking` and :class:`LayerNormalization`;
 :class:`Sequential` trains them Keras-style (:mod:`seqnet.losses`,
-:mod:`seqnet.optim`, :mod:`seqnet.callbacks`) and :mod:`seqnet.saving` keeps them
-in files. :mod:`seqnet.text` and :mod:`seqnet.datasets` prepare character data,
-:mod:`seqnet.charlm` builds the reference character model and
-:mod:`seqnet.generate` samples text from it; :func:`check_gradients`
-(:mod:`seqnet.gradcheck`) proves gradients by finite differences, over the cell
-variants of :mod:`seqnet.variants`.
+:mod:`seqnet.metrics`, :mod:`seqnet.optim`, :mod:`seqnet.callbacks`) and
+:mod:`seqnet.saving` keeps them in files. :mod:`seqnet.text` and
+:mod:`seqnet.datasets` prepare character data, :mod:`seqnet.charlm` builds the
+reference character model and :mod:`seqnet.generate` samples text from it;
+:func:`check_gradients` (:mod:`seqnet.gradcheck`) proves gradients by finite
+differences, over the cell variants of :mod:`seqnet.variants`.
 """
 
 from . import (
@@ -22,6 +22,7 @@ from . import (
     graph,
     layers,
     losses,
+    metrics,
     optim,
     saving,
     text,
@@ -59,5 +60,5 @@ __all__ = [
     "LayerNormalization", "Masking", "Model", "RecurrentLayer", "RepeatVector", "Sequential",
     "SimpleRNN", "SymbolicTensor", "TimeDistributed", "callbacks", "charlm", "check_gradients",
     "datasets", "generate", "get_num_threads", "graph", "layers", "load_model", "losses",
-    "optim", "saving", "set_num_threads", "text", "variants", "__version__",
+    "metrics", "optim", "saving", "set_num_threads", "text", "variants", "__version__",
 ]

@@ -211,3 +211,109 @@ def positive_int_arg(value):
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
     return n
+
+
+# ----------------------------------------------- predictions, targets and weights
+# shared by the losses and the metrics: ``y_pred`` is (positions..., classes)
+
+def predictions(value, name="y_pred"):
+    """``value`` as float32/float64 predictions, at least 2-D (``(B, C)`` or
+    ``(B, T, C)``: the last axis holds classes or features) and non-empty."""
+    arr = float_input(value, name)
+    if arr.ndim < 2:
+        raise ValueError(f"{name} must be at least 2-D, (batch, classes) or "
+                         f"(batch, time, classes), got shape {arr.shape}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} must not be empty, got shape {arr.shape}")
+    return arr
+
+
+def position_weights(value, name, pred_shape, dtype):
+    """A ``mask`` or ``sample_weight`` as finite non-negative weights of ``dtype`` and
+    shape ``pred_shape[:-1]`` (one per position), or None for None.
+
+    Accepted shapes: ``(B,)`` (broadcast over the later axes), ``(B, T)`` (one weight
+    per position), and Keras's forms with trailing axes of length 1 (``(B, 1)``).
+    """
+    if value is None:
+        return None
+    positions = tuple(pred_shape[:-1])
+    arr = np.asarray(to_numpy(value))
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric or bool array, got dtype {arr.dtype}")
+    allowed = [positions[:k] for k in range(1, len(positions) + 1)]
+    keras_forms = [positions[:k] + (1,) * (len(positions) - k)
+                   for k in range(1, len(positions))]
+    if arr.shape not in allowed + keras_forms:
+        raise ValueError(f"{name} must have shape {' or '.join(map(str, allowed))} "
+                         f"(y_pred has shape {tuple(pred_shape)})"
+                         + (f" or Keras's {keras_forms[0]}" if keras_forms else "")
+                         + f", got {arr.shape}")
+    w = arr.astype(dtype)
+    if not np.all(np.isfinite(w)):
+        raise ValueError(f"{name} must be finite")
+    if np.any(w < 0):
+        raise ValueError(f"{name} must be non-negative, got min({name}) = {w.min()}")
+    w = w.reshape(w.shape + (1,) * (len(positions) - w.ndim))
+    return np.ascontiguousarray(np.broadcast_to(w, positions))
+
+
+def class_indices(value, pred_shape, valid, name="y_true"):
+    """Integer class targets as ``intp`` of shape ``pred_shape[:-1]`` (Keras's trailing
+    axis of 1 accepted), each in ``[0, C)`` where ``valid`` (bool, positions; None:
+    everywhere) holds; positions not valid get class 0."""
+    arr = np.asarray(to_numpy(value))
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of class indices, got dtype "
+                        f"{arr.dtype}"
+                        + (" (cast with .astype(np.int64) first)"
+                           if arr.dtype.kind == "f" else ""))
+    positions = tuple(pred_shape[:-1])
+    if arr.shape == positions + (1,):
+        arr = arr.reshape(positions)
+    shape_is(arr, positions, name, " (y_pred.shape[:-1]: one class index per position)")
+    C = pred_shape[-1]
+    checked = arr if valid is None else arr[valid]
+    if checked.size and (checked.min() < 0 or checked.max() >= C):
+        bad = checked[(checked < 0) | (checked >= C)]
+        raise ValueError(f"{name} must hold class indices in [0, {C}) (y_pred has {C} "
+                         f"classes), got {bad[0]}"
+                         + (" at an unmasked position" if valid is not None else ""))
+    idx = arr.astype(np.intp)
+    if valid is not None:
+        idx = np.where(valid, idx, 0)
+    return np.ascontiguousarray(idx)
+
+
+def dense_targets(value, pred_shape, dtype, name="y_true", what="real numeric"):
+    """Real numeric targets of the shape of ``y_pred`` (one-hot rows, probabilities,
+    values), cast to ``dtype``."""
+    arr = np.asarray(to_numpy(value))
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a {what} array, got dtype {arr.dtype}")
+    shape_is(arr, pred_shape, name, " (the shape of y_pred)")
+    return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def binary_targets(value, pred_shape, dtype, valid, name="y_true"):
+    """Binary targets in [0, 1] (float, integer or bool) of ``pred_shape`` (or
+    ``pred_shape[:-1]`` when the last axis is 1), cast to ``dtype``; checked where
+    ``valid`` (bool, positions; None: everywhere) holds."""
+    arr = np.asarray(to_numpy(value))
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric or bool array of targets in "
+                        f"[0, 1], got dtype {arr.dtype}")
+    pred_shape = tuple(pred_shape)
+    if pred_shape[-1] == 1 and arr.shape == pred_shape[:-1]:
+        arr = arr.reshape(pred_shape)
+    shape_is(arr, pred_shape, name,
+             " (the shape of y_pred" + (f", or {pred_shape[:-1]}" if pred_shape[-1] == 1
+                                        else "") + ")")
+    y = np.ascontiguousarray(arr, dtype=dtype)
+    checked = y if valid is None else y[valid]
+    with np.errstate(invalid="ignore"):
+        bad = ~((checked >= 0) & (checked <= 1))
+    if np.any(bad):
+        raise ValueError(f"{name} must hold targets in [0, 1], got {checked[bad][0]}"
+                         + (" at an unmasked position" if valid is not None else ""))
+    return y

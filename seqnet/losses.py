@@ -1,26 +1,42 @@
-r"""Losses for training: cross-entropy (dense and sparse targets) and mean squared error.
+r"""Losses for training: cross-entropies (categorical, sparse, binary) and mean squared
+error.
 
-Every loss has the same two calls. ``forward(y_pred, y_true, mask=None)`` returns
-the mean loss as a Python float and keeps what ``backward()`` needs;
-``backward()`` returns the gradient of that mean with respect to ``y_pred``, with
-the shape and dtype of ``y_pred``.
+Every loss has the same two calls. ``forward(y_pred, y_true, mask=None,
+sample_weight=None)`` returns the mean loss as a Python float and keeps what
+``backward()`` needs; ``backward()`` returns the gradient of that mean with respect to
+``y_pred``, with the shape and dtype of ``y_pred``.
 
 Shapes and the mean
 -------------------
 ``y_pred`` is ``(B, C)`` or, for sequence outputs, ``(B, T, C)`` (any leading
 shape works: the last axis holds the classes or features, the leading axes index
-*positions*). Each position ``n`` has a loss $\ell_n$; the loss returned is
+*positions*). Each position ``n`` has a loss $\ell_n$ (the binary cross-entropy
+and the mean squared error average over the last axis first, as Keras does).
+With $N$ the number of positions (``B*T`` for sequences), $w_n$ the ``mask`` and
+$s_n$ the ``sample_weight``, both broadcast to the positions, the loss returned is
 
 $$
-L = \frac{1}{N} \sum_n \ell_n \quad\text{or, with a mask,}\quad
-L = \frac{\sum_n w_n \ell_n}{\sum_n w_n},
+L = \frac{1}{N} \sum_n s_n \ell_n
+\quad\text{or, with a mask,}\quad
+L = \frac{\sum_n w_n s_n \ell_n}{\sum_n w_n},
 $$
 
-with $N$ the number of positions (``B*T`` for sequences) and $w_n$
-the mask, of shape ``(B,)`` (one weight per sequence, broadcast over time) or
-``(B, T)``. Positions of zero weight are ignored: whatever their predictions or
-targets hold (padding, NaN, an out-of-range label), they add nothing to the loss
-and get a zero gradient.
+with $s_n = 1$ when no ``sample_weight`` is given. In words: the numerator weighs
+each position by the mask times the sample weight; the denominator is the number of
+positions, or the mask's total weight (for a 0/1 mask, the number of valid
+positions), and never involves the sample weights. This is Keras 3's reduction
+``"sum_over_batch_size"`` exactly: Keras turns a (boolean) mask $m$ into the weights
+$m_n N / \sum_k m_k$, multiplies them into the sample weights and divides the
+weighted sum by $N$, which is $\sum_n m_n s_n \ell_n / \sum_n m_n$. So sample weights
+of 0.5 everywhere halve the loss, as in Keras; they do not cancel out.
+
+``mask`` and ``sample_weight`` have shape ``(B,)`` (one weight per sequence,
+broadcast over time), ``(B, T)`` (one per position) or Keras's ``(B, 1)``. A
+sequence's lengths become a mask with `mask_from_lengths`. Positions where the mask
+or the sample weight is zero are ignored: whatever their predictions or targets hold
+(padding, NaN, an out-of-range label), they add nothing to the loss and get a zero
+gradient. The mask must have a positive weight somewhere (else the mean is
+undefined); sample weights may all be zero (the loss is then 0, as in Keras).
 
 The argument order is PyTorch's (prediction first), not Keras's
 ``loss(y_true, y_pred)``.
@@ -28,16 +44,18 @@ The argument order is PyTorch's (prediction first), not Keras's
 dtypes
 ------
 ``y_pred`` must be float32 or float64; the loss and the gradient are computed in
-that dtype (targets and masks are cast to it), so float64 is never downgraded.
+that dtype (targets, masks and sample weights are cast to it), so float64 is never
+downgraded.
 
-Softmax outputs
----------------
-With ``from_logits=True`` the cross-entropies take logits and fuse the softmax:
-the log-softmax is computed with the maximum subtracted, so any finite logits
-(``1e4``, ``-1e4``) give a finite loss and gradient. A model whose last layer is
-a softmax trains on its logits through this fused path; ``from_logits=False``
-(probabilities, clipped as Keras does) is for users who call a loss on
-probabilities directly.
+Softmax and sigmoid outputs
+---------------------------
+With ``from_logits=True`` the cross-entropies take logits and fuse the softmax
+(or, for `BinaryCrossentropy`, the sigmoid): the log-softmax is computed with the
+maximum subtracted and the log-sigmoid as ``log1p(exp(-|z|))``, so any finite
+logits (``1e4``, ``-1e4``) give a finite loss and gradient. A model whose last
+layer is a softmax trains on its logits through this fused path;
+``from_logits=False`` (probabilities, clipped as Keras does) is for users who call
+a loss on probabilities directly.
 """
 
 from __future__ import annotations
@@ -50,8 +68,9 @@ from . import _checks
 from ._registry import Registry
 from .activations import log_softmax, softmax, stable_parts
 
-__all__ = ["CategoricalCrossentropy", "Loss", "MeanSquaredError",
-           "SparseCategoricalCrossentropy", "from_config", "get", "log_softmax", "softmax"]
+__all__ = ["BinaryCrossentropy", "CategoricalCrossentropy", "Loss", "MeanSquaredError",
+           "SparseCategoricalCrossentropy", "from_config", "get", "log_softmax",
+           "mask_from_lengths", "softmax"]
 
 #: Keras's ``backend.epsilon()``: probabilities are clipped to ``[EPSILON, 1 - EPSILON]``.
 EPSILON = 1e-7
@@ -73,8 +92,8 @@ class Loss:
         self._cache = None
 
     # -------------------------------------------------------------------- the API
-    def forward(self, y_pred, y_true, mask=None):
-        r"""Mean loss over all positions (weighted mean under ``mask``).
+    def forward(self, y_pred, y_true, mask=None, sample_weight=None):
+        r"""Mean loss over all positions (weighted by ``mask`` and ``sample_weight``).
 
         Parameters
         ----------
@@ -83,9 +102,15 @@ class Loss:
             Its dtype is the dtype of the computation.
         y_true : array_like
             Targets; their form depends on the loss (see the class).
-        mask : array_like, shape (B,) or (B, T), optional
+        mask : array_like, shape (B,), (B, T) or (B, 1), optional
             Non-negative finite weights per sequence or per position, at least one
-            positive; bool works as a 0/1 mask. ``(B,)`` is broadcast over time.
+            positive; bool works as a 0/1 mask (`mask_from_lengths` makes one from
+            sequence lengths). ``(B,)`` is broadcast over time. The mean divides by
+            its total weight.
+        sample_weight : array_like, shape (B,), (B, T) or (B, 1), optional
+            Non-negative finite weights per sequence or per position (Keras's
+            ``sample_weight``); they scale each position's loss and are not divided
+            out. All zero is allowed (the loss is 0).
 
         Returns
         -------
@@ -95,35 +120,43 @@ class Loss:
         Raises
         ------
         TypeError
-            ``y_pred`` is not float32 or float64, or ``y_true`` or ``mask`` is not
-            of a numeric dtype the loss takes.
+            ``y_pred`` is not float32 or float64, or ``y_true``, ``mask`` or
+            ``sample_weight`` is not of a numeric dtype the loss takes.
         ValueError
-            ``y_pred`` below 2-D or empty; ``y_true`` or ``mask`` of the wrong
-            shape; a mask that is negative, not finite or all zero; a class index
-            out of range at an unmasked position.
+            ``y_pred`` below 2-D or empty; ``y_true``, ``mask`` or
+            ``sample_weight`` of the wrong shape; a mask or sample weight that is
+            negative or not finite; a mask that is all zero; a target out of range
+            (a class index, a binary target outside [0, 1]) at a counted position.
 
         Notes
         -----
-        With $\ell_n$ the loss at position $n$ (see the class),
-        $N$ the number of positions and $w_n$ the mask broadcast to
-        the positions:
+        With $\ell_n$ the loss at position $n$ (see the class), $N$ the number of
+        positions, $w_n$ the mask and $s_n$ the sample weight (1 when not given),
+        broadcast to the positions:
 
         $$
-        L = \frac{1}{N} \sum_n \ell_n, \qquad
-        L_w = \frac{\sum_{n: w_n > 0} w_n \ell_n}{\sum_n w_n}.
+        L = \frac{1}{N} \sum_n s_n \ell_n, \qquad
+        L_w = \frac{\sum_{n: w_n s_n > 0} w_n s_n \ell_n}{\sum_n w_n},
         $$
 
-        ``y_pred`` is kept (not copied) for `backward`.
+        Keras 3's ``"sum_over_batch_size"`` reduction for a 0/1 mask (see the
+        module). ``y_pred`` is kept (not copied) for `backward`.
         """
-        y_pred = _checks.float_input(y_pred, "y_pred")
-        if y_pred.ndim < 2:
-            raise ValueError(f"y_pred must be at least 2-D, (batch, classes) or "
-                             f"(batch, time, classes), got shape {y_pred.shape}")
-        if 0 in y_pred.shape:
-            raise ValueError(f"y_pred must not be empty, got shape {y_pred.shape}")
+        y_pred = _checks.predictions(y_pred)
         dt = y_pred.dtype
         positions = y_pred.shape[:-1]
-        weights = _mask_weights(mask, y_pred.shape, dt)
+        mask_w = _checks.position_weights(mask, "mask", y_pred.shape, dt)
+        if mask_w is not None and not np.any(mask_w > 0):
+            raise ValueError("mask must have at least one positive weight: every position "
+                             "is masked out, so the mean is undefined")
+        sample_w = _checks.position_weights(sample_weight, "sample_weight", y_pred.shape, dt)
+        # the numerator's weights (mask times sample weight) and the denominator (N or
+        # the mask's total: never the sample weights), Keras's "sum_over_batch_size"
+        if mask_w is None:
+            weights, denominator = sample_w, dt.type(np.prod(positions))
+        else:
+            weights = mask_w if sample_w is None else mask_w * sample_w
+            denominator = np.sum(mask_w, dtype=dt)
         valid = None if weights is None else weights > 0
         y_true = self._target(y_true, y_pred, valid)
         with _quiet_if(valid is not None):
@@ -131,13 +164,10 @@ class Loss:
             if weights is None:
                 total = np.mean(losses, dtype=dt)
                 scale = None
-                count = dt.type(np.prod(positions))
             else:
-                total_w = np.sum(weights, dtype=dt)
-                total = np.sum(np.where(valid, weights * losses, 0), dtype=dt) / total_w
-                scale = weights / total_w
-                count = None
-        self._cache = (y_pred, y_true, parts, valid, scale, count)
+                total = np.sum(np.where(valid, weights * losses, 0), dtype=dt) / denominator
+                scale = weights / denominator
+        self._cache = (y_pred, y_true, parts, valid, scale, denominator)
         return float(total)
 
     def backward(self):
@@ -146,7 +176,8 @@ class Loss:
         Returns
         -------
         dy_pred : ndarray
-            Same shape and dtype as ``y_pred``; zero at positions of zero weight.
+            Same shape and dtype as ``y_pred``; zero at positions of zero weight
+            (mask or sample weight).
 
         Raises
         ------
@@ -197,28 +228,48 @@ def _quiet_if(masked):
     return np.errstate(all="ignore") if masked else contextlib.nullcontext()
 
 
-def _mask_weights(mask, pred_shape, dt):
-    """The mask as weights of dtype ``dt`` and shape ``pred_shape[:-1]``, or None."""
-    if mask is None:
-        return None
-    positions = pred_shape[:-1]
-    arr = np.asarray(_checks.to_numpy(mask))
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"mask must be a real numeric or bool array, got dtype {arr.dtype}")
-    allowed = [positions[:k] for k in range(1, len(positions) + 1)]
-    if arr.shape not in allowed:
-        raise ValueError(f"mask must have shape {' or '.join(map(str, allowed))} "
-                         f"(y_pred has shape {pred_shape}), got {arr.shape}")
-    w = arr.astype(dt)
-    if not np.all(np.isfinite(w)):
-        raise ValueError("mask must be finite")
-    if np.any(w < 0):
-        raise ValueError(f"mask must be non-negative, got min(mask) = {w.min()}")
-    if not np.any(w > 0):
-        raise ValueError("mask must have at least one positive weight: every position "
-                         "is masked out, so the mean is undefined")
-    w = w.reshape(w.shape + (1,) * (len(positions) - w.ndim))
-    return np.ascontiguousarray(np.broadcast_to(w, positions))
+def mask_from_lengths(lengths, steps):
+    """The mask of the valid steps of sequences padded at the end.
+
+    Parameters
+    ----------
+    lengths : array_like of int, shape (B,)
+        Each row's number of valid steps, in ``[0, steps]``; steps at or after
+        ``lengths[b]`` are padding (seqnet's ``lengths``, Keras's trailing mask).
+    steps : int
+        ``T``, the padded length of the sequences.
+
+    Returns
+    -------
+    ndarray of bool, shape (B, steps)
+        ``mask[b, t]`` is True exactly when ``t < lengths[b]``: give it to a loss
+        or a metric as ``mask=``.
+
+    Raises
+    ------
+    TypeError
+        ``lengths`` is not an integer array, or ``steps`` not an integer.
+    ValueError
+        ``lengths`` not 1-D, or a length outside ``[0, steps]``; ``steps`` negative.
+
+    Examples
+    --------
+    >>> from seqnet.losses import mask_from_lengths
+    >>> mask_from_lengths([3, 1], 4)
+    array([[ True,  True,  True, False],
+           [ True, False, False, False]])
+    """
+    steps = _checks.integer(steps, "steps", low=0)
+    arr = np.asarray(_checks.to_numpy(lengths))
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths must be an integer array, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"lengths must be 1-D (one length per batch row), got shape "
+                         f"{arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() > steps):
+        bad = arr[(arr < 0) | (arr > steps)][0]
+        raise ValueError(f"lengths must be in [0, {steps}] (steps = {steps}), got {bad}")
+    return np.arange(steps) < arr[:, None]
 
 
 def _clip_bounds(dt):
@@ -227,13 +278,13 @@ def _clip_bounds(dt):
 
 # ------------------------------------------------------------------ cross-entropies
 class _Crossentropy(Loss):
-    """Base of the two cross-entropies: the ``from_logits`` switch and the config.
+    """Base of the cross-entropies: the ``from_logits`` switch and the config.
 
     Parameters
     ----------
     from_logits : bool, default False
-        ``y_pred`` holds logits (fused, stable log-softmax) rather than
-        probabilities.
+        ``y_pred`` holds logits (fused, stable log-softmax or log-sigmoid) rather
+        than probabilities.
 
     Raises
     ------
@@ -317,12 +368,8 @@ class CategoricalCrossentropy(_Crossentropy):
     name = "categorical_crossentropy"
 
     def _target(self, y_true, y_pred, valid):
-        arr = np.asarray(_checks.to_numpy(y_true))
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"y_true must be a real numeric array (one-hot or probabilities), "
-                            f"got dtype {arr.dtype}")
-        _checks.shape_is(arr, y_pred.shape, "y_true", " (the shape of y_pred)")
-        return np.ascontiguousarray(arr, dtype=y_pred.dtype)
+        return _checks.dense_targets(y_true, y_pred.shape, y_pred.dtype,
+                                     what="real numeric (one-hot or probabilities)")
 
     def _position_loss(self, y_pred, y_true):
         if self.from_logits:
@@ -393,28 +440,7 @@ class SparseCategoricalCrossentropy(_Crossentropy):
     name = "sparse_categorical_crossentropy"
 
     def _target(self, y_true, y_pred, valid):
-        arr = np.asarray(_checks.to_numpy(y_true))
-        if arr.dtype.kind not in "iu":
-            raise TypeError(f"y_true must be an integer array of class indices, got dtype "
-                            f"{arr.dtype}"
-                            + (" (cast with .astype(np.int64) first)"
-                               if arr.dtype.kind == "f" else ""))
-        positions = y_pred.shape[:-1]
-        if arr.shape == positions + (1,):
-            arr = arr.reshape(positions)
-        _checks.shape_is(arr, positions, "y_true", " (y_pred.shape[:-1]: one class index "
-                         "per position)")
-        C = y_pred.shape[-1]
-        checked = arr if valid is None else arr[valid]
-        if checked.size and (checked.min() < 0 or checked.max() >= C):
-            bad = checked[(checked < 0) | (checked >= C)]
-            raise ValueError(f"y_true must hold class indices in [0, {C}) (y_pred has {C} "
-                             f"classes), got {bad[0]}"
-                             + (" at an unmasked position" if valid is not None else ""))
-        idx = arr.astype(np.intp)
-        if valid is not None:
-            idx = np.where(valid, idx, 0)
-        return np.ascontiguousarray(idx)
+        return _checks.class_indices(y_true, y_pred.shape, valid)
 
     def _position_loss(self, y_pred, y_true):
         k = y_true[..., None]
@@ -442,6 +468,95 @@ class SparseCategoricalCrossentropy(_Crossentropy):
         g = np.broadcast_to(-a_k * q_k, y_pred.shape).copy()
         np.put_along_axis(g, k, np.take_along_axis(g, k, axis=-1) + a_k, axis=-1)
         return g / S
+
+
+class BinaryCrossentropy(_Crossentropy):
+    r"""Binary cross-entropy: one independent yes/no target per output unit.
+
+    Parameters
+    ----------
+    from_logits : bool, default False
+        ``y_pred`` holds logits: the sigmoid is fused into the loss, stable for any
+        finite logits. ``False``: ``y_pred`` holds probabilities, clipped to
+        $[\epsilon, 1 - \epsilon]$ as Keras does. A model whose last layer is a
+        sigmoid trains on its logits through the fused path.
+
+    Raises
+    ------
+    TypeError
+        ``from_logits`` is not a bool.
+
+    Notes
+    -----
+    ``y_pred`` is ``(B, K)`` (``K = 1`` for one binary output, ``K > 1`` for
+    multi-label) or ``(B, T, K)``. ``y_true`` has the shape of ``y_pred`` (Keras
+    takes both of the same shape), or ``y_pred.shape[:-1]`` when ``K = 1``; it holds
+    targets in $[0, 1]$ (float, integer or bool; soft targets allowed) wherever
+    the position counts. As in Keras, each position's loss is the mean over the
+    ``K`` outputs. With logits $z$ and $\sigma$ the sigmoid:
+
+    $$
+    \ell = \frac{1}{K} \sum_k \left[ \max(z_k, 0) - z_k y_k
+      + \log\left(1 + e^{-|z_k|}\right) \right], \qquad
+    \frac{\partial \ell}{\partial z_k} = \frac{\sigma(z_k) - y_k}{K},
+    $$
+
+    which is $-\frac1K \sum_k [y_k \log\sigma(z_k) + (1 - y_k)\log(1 - \sigma(z_k))]$
+    written so that no exponential overflows and no logarithm sees 0: for any finite
+    $z$ the loss and the gradient are finite. With probabilities $p$ (clipped,
+    $\tilde p = \operatorname{clip}(p, \epsilon, 1 - \epsilon)$,
+    $\epsilon = 10^{-7}$):
+
+    $$
+    \ell = -\frac{1}{K} \sum_k \left[ y_k \log \tilde p_k
+      + (1 - y_k) \log(1 - \tilde p_k) \right], \qquad
+    \frac{\partial \ell}{\partial p_k} = \frac{[\epsilon \le p_k \le 1 - \epsilon]}{K}
+      \left( \frac{1 - y_k}{1 - \tilde p_k} - \frac{y_k}{\tilde p_k} \right).
+    $$
+
+    Keras's ``binary_crossentropy`` on ``(B, T)`` targets against ``(B, T, 1)``
+    predictions squeezes the predictions and averages over time first; unweighted,
+    that is the same mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from seqnet.losses import BinaryCrossentropy
+    >>> loss = BinaryCrossentropy(from_logits=True)
+    >>> z = np.array([[1e4], [-1e4], [0.0]])           # (batch, 1) logits
+    >>> round(loss.forward(z, np.array([0, 0, 1])), 4)  # (1e4 + 0 + log 2) / 3
+    3333.5644
+    >>> loss.backward().ravel()                         # (sigmoid(z) - y) / 3
+    array([ 0.33333333,  0.        , -0.16666667])
+    """
+
+    name = "binary_crossentropy"
+
+    def _target(self, y_true, y_pred, valid):
+        return _checks.binary_targets(y_true, y_pred.shape, y_pred.dtype, valid)
+
+    def _position_loss(self, y_pred, y_true):
+        if self.from_logits:
+            z = y_pred
+            e = np.exp(-np.abs(z))
+            terms = np.maximum(z, 0) - z * y_true + np.log1p(e)
+            return np.mean(terms, axis=-1), e
+        lo, hi = _clip_bounds(y_pred.dtype)
+        pc = np.clip(y_pred, lo, hi)
+        terms = -(y_true * np.log(pc) + (1 - y_true) * np.log(1 - pc))
+        return np.mean(terms, axis=-1), pc
+
+    def _position_grad(self, y_pred, y_true, parts):
+        K = y_pred.dtype.type(y_pred.shape[-1])
+        if self.from_logits:
+            e = parts
+            sig = np.where(y_pred >= 0, 1 / (1 + e), e / (1 + e))
+            return (sig - y_true) / K
+        pc = parts
+        lo, hi = _clip_bounds(y_pred.dtype)
+        inside = (y_pred >= lo) & (y_pred <= hi)
+        g = np.where(inside, (1 - y_true) / (1 - pc) - y_true / pc, 0)
+        return g.astype(y_pred.dtype, copy=False) / K
 
 
 class MeanSquaredError(Loss):
@@ -474,11 +589,7 @@ class MeanSquaredError(Loss):
     name = "mean_squared_error"
 
     def _target(self, y_true, y_pred, valid):
-        arr = np.asarray(_checks.to_numpy(y_true))
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"y_true must be a real numeric array, got dtype {arr.dtype}")
-        _checks.shape_is(arr, y_pred.shape, "y_true", " (the shape of y_pred)")
-        return np.ascontiguousarray(arr, dtype=y_pred.dtype)
+        return _checks.dense_targets(y_true, y_pred.shape, y_pred.dtype)
 
     def _position_loss(self, y_pred, y_true):
         d = y_pred - y_true
@@ -492,10 +603,11 @@ class MeanSquaredError(Loss):
 # ---------------------------------------------------------------------- registry
 _REGISTRY = Registry(
     "loss", Loss,
-    {cls.name: cls for cls in (CategoricalCrossentropy, SparseCategoricalCrossentropy,
-                               MeanSquaredError)},
-    # other names `get` accepts: Keras's alias and the class names.
-    aliases={"mse": "mean_squared_error",
+    {cls.name: cls for cls in (BinaryCrossentropy, CategoricalCrossentropy,
+                               SparseCategoricalCrossentropy, MeanSquaredError)},
+    # other names `get` accepts: Keras's aliases and the class names.
+    aliases={"mse": "mean_squared_error", "bce": "binary_crossentropy",
+             "BinaryCrossentropy": "binary_crossentropy",
              "CategoricalCrossentropy": "categorical_crossentropy",
              "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
              "MeanSquaredError": "mean_squared_error"})
@@ -509,7 +621,8 @@ def get(identifier):
     identifier : Loss, str or dict
         A `Loss` (returned as it is); a name, Keras's:
         ``"categorical_crossentropy"``, ``"sparse_categorical_crossentropy"``,
-        ``"mean_squared_error"`` or ``"mse"`` (or the class name), giving the loss
+        ``"binary_crossentropy"`` or ``"bce"``, ``"mean_squared_error"`` or
+        ``"mse"`` (or the class name), giving the loss
         with its default arguments; or a config dict, as for `from_config`.
 
     Returns

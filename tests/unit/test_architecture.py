@@ -21,7 +21,7 @@ FLOORS = {
     "seqnet.kernels": 3, "seqnet.activations": 3, "seqnet.optim": 3, "seqnet.text": 3,
     "seqnet.datasets": 3, "seqnet.callbacks": 3, "seqnet.graph": 3,
     # layers, losses, model files
-    "seqnet.layers": 4, "seqnet.losses": 4, "seqnet.saving": 4,
+    "seqnet.layers": 4, "seqnet.losses": 4, "seqnet.metrics": 4, "seqnet.saving": 4,
     # models and the cell registry
     "seqnet.model": 5, "seqnet.variants": 5,
     # what uses models

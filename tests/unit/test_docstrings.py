@@ -23,13 +23,15 @@ import seqnet
 PUBLIC_MODULES = (
     "seqnet.layers", "seqnet.layers.base", "seqnet.layers.recurrent", "seqnet.layers.core",
     "seqnet.layers.sequence", "seqnet.layers.normalization", "seqnet.layers.padding",
-    "seqnet.model", "seqnet.saving", "seqnet.losses", "seqnet.optim", "seqnet.activations",
+    "seqnet.model", "seqnet.saving", "seqnet.losses", "seqnet.metrics", "seqnet.optim",
+    "seqnet.activations",
     "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.charlm", "seqnet.variants",
     "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.datasets", "seqnet.bench",
     "seqnet.cli", "seqnet.experiments.long_range", "seqnet.experiments.forecast",
 )
 #: modules whose examples another test module already runs (test_<name>.py).
-DOCTESTED_ELSEWHERE = ("seqnet.datasets", "seqnet.losses", "seqnet.optim", "seqnet.text")
+DOCTESTED_ELSEWHERE = ("seqnet.datasets", "seqnet.losses", "seqnet.metrics", "seqnet.optim",
+                       "seqnet.text")
 #: names allowed to leave a parameter out of their Parameters section, with the reason.
 #: Empty: add an entry only when documenting the parameter is truly impossible.
 UNDOCUMENTED_PARAMETERS: dict[str, set[str]] = {}

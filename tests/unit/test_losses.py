@@ -1,7 +1,9 @@
 """Losses: values against direct NumPy formulas, gradients against float64 central
-differences, stability on huge logits, masks, dtypes, configs and bad arguments.
+differences, stability on huge logits, masks, sample weights, dtypes, configs and bad
+arguments.
 
-PyTorch parity lives in tests/parity/test_torch_losses.py.
+PyTorch parity lives in tests/parity/test_torch_losses.py, Keras parity (the binary
+cross-entropy, sequences, masks and sample weights) in tests/parity/test_keras_losses.py.
 """
 
 import doctest
@@ -12,12 +14,14 @@ import pytest
 
 import seqnet.losses
 from seqnet.losses import (
+    BinaryCrossentropy,
     CategoricalCrossentropy,
     MeanSquaredError,
     SparseCategoricalCrossentropy,
     from_config,
     get,
     log_softmax,
+    mask_from_lengths,
     softmax,
 )
 
@@ -41,22 +45,38 @@ def naive_probabilities(p):
     return np.clip(p / p.sum(-1, keepdims=True), EPS, 1 - EPS)
 
 
+def naive_sigmoid(z):
+    """1 / (1 + exp(-z)), the textbook way (moderate logits only)."""
+    return 1 / (1 + np.exp(-z))
+
+
 def naive_position_losses(kind, from_logits, y_pred, y_true):
     """The loss at every position (shape y_pred.shape[:-1])."""
     if kind == "mse":
         return np.mean((y_pred - y_true) ** 2, axis=-1)
+    if kind == "bce":
+        p = naive_sigmoid(y_pred) if from_logits else np.clip(y_pred, EPS, 1 - EPS)
+        return -np.mean(y_true * np.log(p) + (1 - y_true) * np.log(1 - p), axis=-1)
     if kind == "sparse":
         y_true = np.eye(y_pred.shape[-1])[y_true]
     logp = naive_log_softmax(y_pred) if from_logits else np.log(naive_probabilities(y_pred))
     return -np.sum(y_true * logp, axis=-1)
 
 
-def naive_mean(losses, mask):
+def broadcast_weights(w, shape):
+    """(B,), (B, T) or (B, 1) weights as one weight per position."""
+    w = np.asarray(w, dtype=np.float64)
+    return np.broadcast_to(w.reshape(w.shape + (1,) * (len(shape) - w.ndim)), shape)
+
+
+def naive_mean(losses, mask, sample_weight=None):
+    """Keras's "sum_over_batch_size": sum(mask * sample_weight * loss) divided by the
+    number of positions, or by the mask's total weight."""
+    s = 1.0 if sample_weight is None else broadcast_weights(sample_weight, losses.shape)
     if mask is None:
-        return losses.mean()
-    w = np.broadcast_to(mask.reshape(mask.shape + (1,) * (losses.ndim - mask.ndim)),
-                        losses.shape)
-    return np.sum(w * losses) / np.sum(w)
+        return np.sum(s * losses) / losses.size
+    w = broadcast_weights(mask, losses.shape)
+    return np.sum(w * s * losses) / np.sum(w)
 
 
 def central_diff(f, x, h=1e-6):
@@ -80,6 +100,8 @@ CASES = [
     ("cce-probs", "cce", False),
     ("sparse-logits", "sparse", True),
     ("sparse-probs", "sparse", False),
+    ("bce-logits", "bce", True),
+    ("bce-probs", "bce", False),
     ("mse", "mse", None),
 ]
 CASE_IDS = [c[0] for c in CASES]
@@ -90,6 +112,8 @@ def make_loss(kind, from_logits):
         return CategoricalCrossentropy(from_logits=from_logits)
     if kind == "sparse":
         return SparseCategoricalCrossentropy(from_logits=from_logits)
+    if kind == "bce":
+        return BinaryCrossentropy(from_logits=from_logits)
     return MeanSquaredError()
 
 
@@ -99,6 +123,12 @@ def make_data(kind, from_logits, shape, seed=0, soft_targets=False):
     C = shape[-1]
     if kind == "mse":
         return rng.standard_normal(shape), rng.standard_normal(shape)
+    if kind == "bce":
+        # probabilities away from the clip bounds; 0/1 targets, or soft ones
+        y_pred = rng.standard_normal(shape) * 2 if from_logits else rng.uniform(0.05, 0.95,
+                                                                                  shape)
+        y_true = rng.uniform(0, 1, shape) if soft_targets else rng.integers(0, 2, shape)
+        return y_pred, y_true.astype(np.float64)
     # probabilities: positive, unnormalised rows (normalisation is part of the loss)
     y_pred = rng.standard_normal(shape) * 2 if from_logits else rng.uniform(0.2, 1.0, shape)
     labels = rng.integers(0, C, shape[:-1])
@@ -308,6 +338,7 @@ def test_loss_mask_forms_agree():
     b = loss.forward(y_pred, y_true, np.repeat(per_seq[:, None], 4, axis=1))
     np.testing.assert_allclose(a, b, rtol=1e-15)
     np.testing.assert_allclose(ga, loss.backward(), rtol=1e-15)
+    np.testing.assert_allclose(loss.forward(y_pred, y_true, per_seq[:, None]), a, rtol=1e-15)
     bool_mask = np.array([[True, False, True, True]] * 3)
     assert loss.forward(y_pred, y_true, bool_mask) == loss.forward(
         y_pred, y_true, bool_mask.astype(np.float64))
@@ -428,6 +459,17 @@ LABELS = np.zeros((2, 3), int)
     (MeanSquaredError(), (Z, Z, np.array([1.0, -1.0])), ValueError, r"mask must be non-negative"),
     (MeanSquaredError(), (Z, Z, np.array([1.0, np.nan])), ValueError, r"mask must be finite"),
     (MeanSquaredError(), (Z, Z, np.array(["a", "b"])), TypeError, r"mask must be a real"),
+    (BinaryCrossentropy(), (Z, Z[..., 0]), ValueError,
+     r"y_true must have shape \(2, 3, 4\) \(the shape of y_pred\)"),
+    (BinaryCrossentropy(), (Z[..., :1], Z[..., 0][:, :2]), ValueError,
+     r"y_true must have shape \(2, 3, 1\) \(the shape of y_pred, or \(2, 3\)\)"),
+    (BinaryCrossentropy(), (Z, Z + 2), ValueError, r"y_true must hold targets in \[0, 1\], got 2"),
+    (BinaryCrossentropy(True), (Z, Z - 0.5), ValueError, r"targets in \[0, 1\], got -0.5"),
+    (BinaryCrossentropy(True), (Z, np.full(Z.shape, np.nan)), ValueError,
+     r"targets in \[0, 1\], got nan"),
+    (BinaryCrossentropy(), (Z, np.full(Z.shape, "a")), TypeError,
+     r"y_true must be a real numeric or bool array of targets in \[0, 1\]"),
+    (BinaryCrossentropy(), (np.zeros(3), np.zeros(3)), ValueError, r"y_pred must be at least 2-D"),
 ])
 def test_loss_bad_forward_arguments(loss, args, exc, pattern):
     with pytest.raises(exc, match=pattern):
@@ -442,3 +484,216 @@ def test_loss_backward_before_forward_raises():
 def test_loss_docstring_examples_run():
     result = doctest.testmod(seqnet.losses, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0
+
+
+# ------------------------------------------------------------ the binary cross-entropy
+@pytest.mark.parametrize("from_logits", [True, False], ids=["logits", "probs"])
+@pytest.mark.parametrize("shape", [(6, 1), (5, 3), (3, 4, 2)], ids=["B1", "BK", "BTK"])
+def test_bce_soft_targets_value_and_gradient(from_logits, shape):
+    """Soft targets in [0, 1], one output, multi-label and sequences."""
+    y_pred, y_true = make_data("bce", from_logits, shape, seed=12, soft_targets=True)
+    loss = BinaryCrossentropy(from_logits)
+    value = loss.forward(y_pred, y_true)
+    np.testing.assert_allclose(
+        value, naive_position_losses("bce", from_logits, y_pred, y_true).mean(), rtol=1e-13)
+    numeric = central_diff(lambda x: BinaryCrossentropy(from_logits).forward(x, y_true), y_pred)
+    np.testing.assert_allclose(loss.backward(), numeric, rtol=1e-6, atol=1e-9)
+
+
+def test_bce_logits_gradient_is_exactly_sigmoid_minus_y_over_n_k():
+    y_pred, y_true = make_data("bce", True, (3, 4, 2), seed=13)
+    loss = BinaryCrossentropy(from_logits=True)
+    loss.forward(y_pred, y_true)
+    expected = (naive_sigmoid(y_pred) - y_true) / (3 * 4 * 2)
+    np.testing.assert_allclose(loss.backward(), expected, rtol=1e-14, atol=1e-17)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bce_huge_logits_are_stable(dtype):
+    """Logits of +-1e4 (and 80, past float32's exp overflow): finite and exact, no
+    warnings (warnings are errors here)."""
+    z = np.array([[1e4], [-1e4], [1e4], [-1e4], [0.0], [-80.0], [80.0]], dtype)
+    y = np.array([0, 1, 1, 0, 1, 1, 0])
+    loss = BinaryCrossentropy(from_logits=True)
+    value = loss.forward(z, y)
+    expected = (1e4 + 1e4 + 0 + 0 + np.log(2.0) + 80 + 80) / 7
+    np.testing.assert_allclose(value, expected, rtol=1e-6 if dtype == np.float32 else 1e-15)
+    grad = loss.backward()
+    assert grad.dtype == dtype and np.all(np.isfinite(grad))
+    sig = np.array([1, 0, 1, 0, 0.5, np.exp(-80.0), 1], np.float64)
+    np.testing.assert_allclose(grad[:, 0], (sig - y) / 7, rtol=1e-6, atol=1e-30)
+
+
+def test_bce_probabilities_clipped_as_keras():
+    """p is clipped to [1e-7, 1 - 1e-7]: a certain wrong answer costs -log(1e-7), and
+    the clip passes no gradient outside its bounds."""
+    loss = BinaryCrossentropy()
+    assert loss.forward(np.array([[0.0], [1.0]]), np.array([1, 0])) == pytest.approx(
+        -np.log(1e-7), rel=1e-9)
+    np.testing.assert_array_equal(loss.backward(), 0.0)
+    assert loss.forward(np.array([[1.0]]), np.array([1])) == pytest.approx(
+        -np.log(1 - 1e-7), rel=1e-9)
+
+
+def test_bce_target_forms_agree():
+    """(B,) targets for (B, 1) predictions; bool, int and float targets."""
+    y_pred, y_true = make_data("bce", True, (5, 1), seed=14)
+    loss = BinaryCrossentropy(True)
+    a = loss.forward(y_pred, y_true)
+    assert loss.forward(y_pred, y_true[:, 0]) == a
+    assert loss.forward(y_pred, y_true.astype(bool)) == a
+    assert loss.forward(y_pred, y_true.astype(np.int32)) == a
+    y_pred3, y_true3 = make_data("bce", True, (2, 3, 1), seed=15)
+    assert loss.forward(y_pred3, y_true3[..., 0]) == loss.forward(y_pred3, y_true3)
+
+
+def test_bce_multilabel_is_the_mean_over_labels():
+    """Keras averages over the last axis first: K labels == K single-output rows."""
+    y_pred, y_true = make_data("bce", True, (4, 3), seed=16)
+    loss = BinaryCrossentropy(True)
+    np.testing.assert_allclose(loss.forward(y_pred, y_true),
+                               loss.forward(y_pred.reshape(12, 1), y_true.reshape(12)),
+                               rtol=1e-14)
+
+
+# ---------------------------------------------------------------- sample weights
+SAMPLE_WEIGHTS = [None, "B", "BT", "B1", "zeros-somewhere"]
+
+
+def make_sample_weight(kind, shape, seed=2):
+    rng = np.random.default_rng(seed)
+    if kind is None:
+        return None
+    if kind == "B":
+        return rng.uniform(0.2, 3.0, shape[:1])
+    if kind == "B1":
+        return rng.uniform(0.2, 3.0, shape[:1] + (1,) * (len(shape) - 2))
+    w = rng.uniform(0.2, 3.0, shape[:-1])
+    if kind == "zeros-somewhere":
+        w.flat[::3] = 0.0
+    return w
+
+
+@pytest.mark.parametrize("name,kind,from_logits", CASES, ids=CASE_IDS)
+@pytest.mark.parametrize("shape", SHAPES, ids=["2d", "3d"])
+@pytest.mark.parametrize("mask_kind", MASKS, ids=["nomask", "mask-B", "mask-BT"])
+@pytest.mark.parametrize("sw_kind", SAMPLE_WEIGHTS[1:])
+def test_loss_sample_weight_value_and_gradient(name, kind, from_logits, shape, mask_kind,
+                                               sw_kind):
+    """sum(mask * sample_weight * loss) / (N or sum(mask)); dy_pred against float64
+    central differences."""
+    y_pred, y_true = make_data(kind, from_logits, shape, seed=21)
+    mask = make_mask(mask_kind, shape)
+    sw = make_sample_weight(sw_kind, shape)
+    loss = make_loss(kind, from_logits)
+    value = loss.forward(y_pred, y_true, mask, sample_weight=sw)
+    expected = naive_mean(naive_position_losses(kind, from_logits, y_pred, y_true), mask, sw)
+    np.testing.assert_allclose(value, expected, rtol=1e-13)
+    grad = loss.backward()
+
+    def f(x):
+        return make_loss(kind, from_logits).forward(x, y_true, mask, sample_weight=sw)
+
+    np.testing.assert_allclose(grad, central_diff(f, y_pred), rtol=1e-6, atol=1e-9)
+
+
+def test_loss_sample_weight_scales_and_is_not_divided_out():
+    """Keras's "sum_over_batch_size": weights of 0.5 halve the loss (with or without a
+    mask); the denominator counts positions (or the mask), not sample weights."""
+    y_pred, y_true = make_data("cce", True, (3, 4, 5), seed=22)
+    mask = np.array([[1, 1, 0, 0], [1, 1, 1, 1], [1, 0, 0, 0]], bool)
+    loss = CategoricalCrossentropy(True)
+    for m in (None, mask):
+        plain = loss.forward(y_pred, y_true, m)
+        g = loss.backward()
+        np.testing.assert_allclose(loss.forward(y_pred, y_true, m, sample_weight=np.full(3, 0.5)),
+                                   plain / 2, rtol=1e-14)
+        np.testing.assert_allclose(loss.backward(), g / 2, rtol=1e-14)
+    # a weight of 2 on a row counts it twice in the numerator, once in the denominator
+    sw = np.array([2.0, 1.0, 1.0])
+    pos = naive_position_losses("cce", True, y_pred, y_true)
+    expected = (2 * pos[0, :2].sum() + pos[1].sum() + pos[2, 0]) / 7
+    np.testing.assert_allclose(loss.forward(y_pred, y_true, mask, sample_weight=sw), expected,
+                               rtol=1e-14)
+
+
+@pytest.mark.parametrize("name,kind,from_logits", CASES, ids=CASE_IDS)
+def test_loss_zero_sample_weight_positions_are_ignored(name, kind, from_logits):
+    """Garbage where the sample weight is 0 changes nothing and gets no gradient; all
+    zero weights give a loss of 0 (Keras's divide-no-nan), not an error."""
+    shape = (3, 4, 5)
+    y_pred, y_true = make_data(kind, from_logits, shape, seed=23)
+    sw = np.ones(shape[:-1])
+    sw[1, 1:] = 0
+    off = sw == 0
+    garbage_pred, garbage_true = y_pred.copy(), y_true.copy()
+    garbage_pred[off] = np.nan
+    garbage_true[off] = -7 if kind == "sparse" else np.nan
+    clean, dirty = make_loss(kind, from_logits), make_loss(kind, from_logits)
+    assert clean.forward(y_pred, y_true, sample_weight=sw) == dirty.forward(
+        garbage_pred, garbage_true, sample_weight=sw)
+    g = dirty.backward()
+    np.testing.assert_array_equal(g, clean.backward())
+    np.testing.assert_array_equal(g[off], 0.0)
+    zero = make_loss(kind, from_logits)
+    assert zero.forward(y_pred, y_true, sample_weight=np.zeros(3)) == 0.0
+    np.testing.assert_array_equal(zero.backward(), 0.0)
+
+
+def test_loss_sample_weight_forms_agree_and_keep_float32():
+    y_pred, y_true = make_data("sparse", True, (3, 4, 5), seed=24)
+    loss = SparseCategoricalCrossentropy(True)
+    sw = np.array([0.5, 2.0, 1.0])
+    a = loss.forward(y_pred, y_true, sample_weight=sw)
+    assert loss.forward(y_pred, y_true, sample_weight=sw[:, None]) == a
+    assert loss.forward(y_pred, y_true, sample_weight=np.repeat(sw[:, None], 4, 1)) == a
+    assert loss.forward(y_pred, y_true, sample_weight=np.array([1, 0, 1], bool)) == \
+        loss.forward(y_pred, y_true, sample_weight=np.array([1.0, 0.0, 1.0]))
+    y32 = y_pred.astype(np.float32)
+    v32 = loss.forward(y32, y_true, sample_weight=sw.astype(np.float64))
+    assert loss.backward().dtype == np.float32
+    np.testing.assert_allclose(v32, a, rtol=1e-6)
+
+
+@pytest.mark.parametrize("args,exc,pattern", [
+    ((Z, Z, None, np.ones(3)), ValueError,
+     r"sample_weight must have shape \(2,\) or \(2, 3\) \(y_pred has shape \(2, 3, 4\)\) "
+     r"or Keras's \(2, 1\), got \(3,\)"),
+    ((Z, Z, None, np.ones((2, 3, 4))), ValueError, r"sample_weight must have shape"),
+    ((Z, Z, None, np.array([1.0, -1.0])), ValueError, r"sample_weight must be non-negative"),
+    ((Z, Z, None, np.array([1.0, np.inf])), ValueError, r"sample_weight must be finite"),
+    ((Z, Z, None, np.array(["a", "b"])), TypeError, r"sample_weight must be a real numeric"),
+])
+def test_loss_bad_sample_weight(args, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        MeanSquaredError().forward(*args[:3], sample_weight=args[3])
+
+
+# ------------------------------------------------------------- mask_from_lengths
+def test_mask_from_lengths_marks_the_valid_steps():
+    m = mask_from_lengths(np.array([3, 0, 5, 1]), 5)
+    assert m.dtype == bool and m.shape == (4, 5)
+    np.testing.assert_array_equal(m.sum(1), [3, 0, 5, 1])
+    np.testing.assert_array_equal(m[0], [1, 1, 1, 0, 0])
+    assert mask_from_lengths(np.array([], np.int64), 3).shape == (0, 3)
+    # as a loss mask: the same as dropping the padding
+    y_pred, labels = make_data("sparse", True, (2, 4, 3), seed=25)
+    loss = SparseCategoricalCrossentropy(True)
+    value = loss.forward(y_pred, labels, mask_from_lengths([4, 2], 4))
+    kept = np.concatenate([y_pred[0], y_pred[1, :2]])
+    np.testing.assert_allclose(value, loss.forward(kept, np.concatenate([labels[0],
+                                                                         labels[1, :2]])),
+                               rtol=1e-14)
+
+
+@pytest.mark.parametrize("args,exc,pattern", [
+    (([1.5, 2.0], 3), TypeError, r"lengths must be an integer array"),
+    (([[1, 2]], 3), ValueError, r"lengths must be 1-D"),
+    (([1, 4], 3), ValueError, r"lengths must be in \[0, 3\] \(steps = 3\), got 4"),
+    (([-1, 2], 3), ValueError, r"lengths must be in \[0, 3\].*got -1"),
+    (([1], 2.0), TypeError, r"steps must be an integer"),
+    (([1], -1), ValueError, r"steps must be an integer >= 0"),
+])
+def test_mask_from_lengths_bad_arguments(args, exc, pattern):
+    with pytest.raises(exc, match=pattern):
+        mask_from_lengths(*args)
