@@ -18,14 +18,18 @@ import time
 
 import numpy as np
 
-from . import _checks, _progress, _threads, graph, losses, optim, saving
+from . import _checks, _progress, _threads, activations, graph, losses, optim, saving
 from . import layers as layers_module
+from . import metrics as metrics_module
 from .callbacks import Callback
 from .layers.base import Layer
 
 __all__ = ["History", "Model", "Sequential"]
 
 _CE = (losses.CategoricalCrossentropy, losses.SparseCategoricalCrossentropy)
+#: a final activation that training fuses with the loss that follows it, computed
+#: from the logits: the activation's name and the losses it fuses with.
+_FUSED = {"softmax": _CE, "sigmoid": (losses.BinaryCrossentropy,)}
 
 
 class History:
@@ -183,6 +187,7 @@ class Model(Layer):
         self.loss_weights = None
         self.optimizer = None
         self.metrics = ()
+        self._metric_objects = []
         self.metadata = {}
         self.epochs_trained = 0
         self.stop_training = False
@@ -608,8 +613,13 @@ class Model(Layer):
         optimizer : str, Optimizer or dict, default "rmsprop"
             ``"sgd"``, ``"rmsprop"``, ``"adam"``, ``"adagrad"`` (Keras's defaults)
             or anything [`seqnet.optim.get`][seqnet.optim.get] takes.
-        metrics : str or sequence of str, default ()
-            ``"accuracy"`` (argmax agreement) is the one known.
+        metrics : str, Metric or dict, or a sequence of them, default ()
+            Metrics reported by `fit` and `evaluate` (anything
+            [`seqnet.metrics.get`][seqnet.metrics.get] takes; ``"accuracy"`` is
+            resolved against the loss as Keras does), for every output with a
+            loss; or a list with one such sequence per output. With several
+            outputs they are named ``output_<k>_<name>``. Masks (lengths) apply to
+            them; sample weights do not (Keras's ``compile(metrics=)`` too).
         loss_weights : sequence of float, optional
             One weight per output: the loss trained is ``sum_k w_k L_k``. All 1 when
             omitted.
@@ -646,11 +656,42 @@ class Model(Layer):
         self.loss_weights = None if loss_weights is None else weights
         self._weights = weights
         self.optimizer = optim.get(optimizer)
-        metrics = (metrics,) if isinstance(metrics, str) else tuple(metrics or ())
-        for m in metrics:
-            if m != "accuracy":
-                raise ValueError(f"metrics: only 'accuracy' is known, got {m!r}")
-        self.metrics = metrics
+        self._metric_objects = self._make_metrics(metrics, per_output)
+        self.metrics = self._metrics_spec(metrics)
+
+    @staticmethod
+    def _metrics_spec(metrics):
+        """The compile argument as JSON-serialisable data (a metric object as its
+        config)."""
+        def one(m):
+            return m.get_config() if isinstance(m, metrics_module.Metric) else m
+        if isinstance(metrics, (str, dict, metrics_module.Metric)):
+            return (one(metrics),)
+        return tuple([one(m) for m in group] if isinstance(group, (list, tuple)) else one(group)
+                     for group in (metrics or ()))
+
+    def _make_metrics(self, metrics, per_output):
+        """One list of metric objects per output, each resolved against its loss."""
+        n = len(per_output)
+        if isinstance(metrics, (str, dict, metrics_module.Metric)):
+            metrics = (metrics,)
+        metrics = tuple(metrics or ())
+        nested = bool(metrics) and all(isinstance(g, (list, tuple)) for g in metrics)
+        if nested and len(metrics) != n:
+            raise ValueError(f"metrics: a list of lists needs one list per output ({n}), "
+                             f"got {len(metrics)}")
+        groups = [list(g) for g in metrics] if nested else [
+            list(metrics) if loss is not None else [] for loss in per_output]
+        out = []
+        for k, (group, loss) in enumerate(zip(groups, per_output, strict=True)):
+            made = []
+            for m in group:
+                metric = metrics_module.get(m, loss=loss)
+                if isinstance(m, metrics_module.Metric):
+                    metric = metrics_module.from_config(m.get_config())   # its own copy
+                made.append((f"output_{k}_{metric.name}" if n > 1 else metric.name, metric))
+            out.append(made)
+        return out
 
     def _need_compiled(self):
         if self.loss is None or self.optimizer is None:
@@ -667,8 +708,9 @@ class Model(Layer):
         return count
 
     def _fused_outputs(self):
-        """Outputs whose final softmax is fused with their cross-entropy: the
-        output of a layer that can skip it (``logits=True``), read by nothing else."""
+        """Nodes whose final softmax (sigmoid) is fused with their output's
+        (binary) cross-entropy: a layer that can skip it (``logits=True``), whose
+        output nothing else reads."""
         if not self._losses or not self._nodes:
             return frozenset()
         consumers = self._consumers()
@@ -678,8 +720,9 @@ class Model(Layer):
             if node is None or loss is None or len(node.outputs) != 1:
                 continue
             index = next(i for i, n in enumerate(self._nodes) if n is node)
-            if (node.layer.logits_option and getattr(node.layer, "activation", None) == "softmax"
-                    and isinstance(loss, _CE) and not loss.from_logits
+            activation = getattr(node.layer, "activation", None)
+            if (node.layer.logits_option and activation in _FUSED
+                    and isinstance(loss, _FUSED[activation]) and not loss.from_logits
                     and consumers[t.uid] == 1):
                 fused.add(index)
         return frozenset(fused)
@@ -730,8 +773,9 @@ class Model(Layer):
             out.append(x)
         return out
 
-    def _data(self, x, y, lengths, name_x="x", name_y="y"):
-        """Inputs, targets and lengths as lists, of one number of samples."""
+    def _data(self, x, y, lengths, name_x="x", name_y="y", sample_weight=None):
+        """Inputs, targets, lengths and sample weights as lists (or None), all of one
+        number of samples."""
         xs = self._check_inputs(self._as_inputs(x, name_x), name_x)
         for a in xs:
             if a.ndim < 1:
@@ -753,6 +797,10 @@ class Model(Layer):
         ls = self._as_lengths(lengths)
         named += [("lengths" + (f"[{k}]" if len(ls) > 1 else ""), a)
                   for k, a in enumerate(ls) if a is not None]
+        sws = self._as_sample_weights(sample_weight, n)
+        if sws is not None:
+            named += [("sample_weight" + (f"[{k}]" if len(sws) > 1 else ""), a)
+                      for k, a in enumerate(sws) if a is not None]
         for label, a in named:
             if a.ndim < 1 or a.shape[0] != n:
                 raise ValueError(f"{named[0][0]} and {label} must have the same number of "
@@ -760,13 +808,28 @@ class Model(Layer):
                                  f"{a.shape[0] if a.ndim else 'a scalar'}")
         if n == 0:
             raise ValueError(f"{name_x} has no samples")
-        return xs, ys, ls, n
+        return xs, ys, ls, sws, n
 
     @staticmethod
     def _take(arrays, idx):
         return None if arrays is None else [None if a is None else a[idx] for a in arrays]
 
-    def train_on_batch(self, x, y, lengths=None):
+    def _as_sample_weights(self, sample_weight, n):
+        """One entry (an array or None) per output."""
+        if sample_weight is None:
+            return None
+        outs = len(self.outputs)
+        if isinstance(sample_weight, (list, tuple)):
+            if len(sample_weight) != outs:
+                raise ValueError(f"sample_weight must be one array, or a list of {outs} "
+                                 f"(one per output, None for none), got a list of "
+                                 f"{len(sample_weight)}")
+            weights = list(sample_weight)
+        else:
+            weights = [sample_weight] * outs
+        return [None if w is None else np.asarray(_checks.to_numpy(w)) for w in weights]
+
+    def train_on_batch(self, x, y, lengths=None, sample_weight=None):
         """One optimiser step on one batch.
 
         Parameters
@@ -779,6 +842,10 @@ class Model(Layer):
             for ``sparse_categorical_crossentropy`` on a ``(B, C)`` output, ...).
         lengths : array_like of int, or list, optional
             The valid steps of each row of each input.
+        sample_weight : array_like, or list, optional
+            Weights of the samples ``(B,)`` or of their steps ``(B, T)`` (one array
+            for every output, or a list with one per output), with Keras's
+            reduction (see :mod:`seqnet.losses`).
 
         Returns
         -------
@@ -792,10 +859,10 @@ class Model(Layer):
             and the losses).
         """
         self._need_compiled()
-        xs, ys, ls, _ = self._data(x, y, lengths)
-        return self._train_step(xs, ys, ls)
+        xs, ys, ls, sws, _ = self._data(x, y, lengths, sample_weight=sample_weight)
+        return self._train_step(xs, ys, ls, sws)
 
-    def _train_step(self, xs, ys, ls):
+    def _train_step(self, xs, ys, ls, sws=None):
         fused = self._fused_outputs()
         fns = self._training_losses(fused)
         # numba's threads own the cores: an OpenBLAS pool spinning between kernel
@@ -808,48 +875,66 @@ class Model(Layer):
                     douts.append(None)
                     continue
                 w = self._weights[k]
-                total += w * fn.forward(out, ys[k], mask=self._mask(out, out_lengths[k]))
+                total += w * fn.forward(out, ys[k], mask=self._mask(out, out_lengths[k]),
+                                        sample_weight=None if sws is None else sws[k])
                 d = fn.backward()
                 douts.append(d if w == 1.0 else d * d.dtype.type(w))
             self._execute_backward(run, douts)
             self.optimizer.step(self.params, self.grads)
         return total
 
-    def _batched_loss(self, xs, ys, ls, batch_size):
-        """Mean losses (and accuracy) over all samples, in inference mode."""
+    def _probabilities(self, out, node_index, fused):
+        """What the metrics see: an output's probabilities (the activation put back
+        where training left it out)."""
+        if node_index not in fused:
+            return out
+        act, _ = activations.get(self._nodes[node_index].layer.activation)
+        return act(out)
+
+    def _batched_loss(self, xs, ys, ls, batch_size, sws=None, with_loss=True):
+        """Mean losses and the metrics over all samples, in inference mode."""
         fused = self._fused_outputs()
         fns = self._training_losses(fused)
+        nodes = [next((i for i, n in enumerate(self._nodes) if n is t.node), None)
+                 for t in self.outputs]
         n = xs[0].shape[0]
         totals = [0.0] * len(fns)
-        correct = 0.0
+        for group in self._metric_objects:
+            for _, metric in group:
+                metric.reset()
         for start in range(0, n, batch_size):
             idx = slice(start, start + batch_size)
             xb, yb, lb = self._take(xs, idx), self._take(ys, idx), self._take(ls, idx)
+            wb = self._take(sws, idx)
             m = xb[0].shape[0]
             with _threads.blas_single_threaded():
                 outs, out_lengths, _ = self._execute(xb, lb, False, fused)
             for k, (fn, out) in enumerate(zip(fns, outs, strict=True)):
-                if fn is not None:
-                    totals[k] += fn.forward(out, yb[k],
-                                            mask=self._mask(out, out_lengths[k])) * m
-            if "accuracy" in self.metrics:
-                pred = outs[0].argmax(axis=-1)
-                truth = yb[0] if yb[0].ndim == pred.ndim else yb[0].argmax(axis=-1)
-                correct += float(np.mean(pred == truth)) * m
-        per_output = [t / n for t in totals]
-        result = {"loss": sum(w * v for w, v, fn in zip(self._weights, per_output, fns,
-                                                        strict=True) if fn is not None)}
-        if len(fns) > 1:
-            for k, (v, fn) in enumerate(zip(per_output, fns, strict=True)):
-                if fn is not None:
-                    result[f"output_{k}_loss"] = v
-        if "accuracy" in self.metrics:
-            result["accuracy"] = correct / n
+                mask = self._mask(out, out_lengths[k])
+                if fn is not None and with_loss:
+                    totals[k] += fn.forward(out, yb[k], mask=mask,
+                                            sample_weight=None if wb is None else wb[k]) * m
+                if self._metric_objects[k]:
+                    probs = self._probabilities(out, nodes[k], fused)
+                    for _, metric in self._metric_objects[k]:
+                        metric.update(probs, yb[k], mask=mask)
+        result = {}
+        if with_loss:
+            per_output = [t / n for t in totals]
+            result["loss"] = sum(w * v for w, v, fn in zip(self._weights, per_output, fns,
+                                                           strict=True) if fn is not None)
+            if len(fns) > 1:
+                for k, (v, fn) in enumerate(zip(per_output, fns, strict=True)):
+                    if fn is not None:
+                        result[f"output_{k}_loss"] = v
+        for group in self._metric_objects:
+            for name, metric in group:
+                result[name] = metric.result()
         return result
 
     # ---------------------------------------------------------------------- fit
     def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
-            shuffle=True, callbacks=None, verbose="auto", lengths=None):
+            shuffle=True, callbacks=None, verbose="auto", lengths=None, sample_weight=None):
         """Train for ``epochs`` more epochs.
 
         Parameters
@@ -877,6 +962,10 @@ class Model(Layer):
         lengths : array_like of int, or list, optional
             The valid steps of each row of each input (``(N,)``; a list, one entry
             or None per input, for several inputs).
+        sample_weight : array_like, or list, optional
+            Weights of the samples ``(N,)`` or of their steps ``(N, T)`` in the loss
+            (one array for every output, or a list with one per output), with
+            Keras's reduction (see :mod:`seqnet.losses`).
 
         Returns
         -------
@@ -901,7 +990,7 @@ class Model(Layer):
         self._need_compiled()
         if y is None:
             raise TypeError("fit needs targets y (one per sample of x), got None")
-        xs, ys, ls, n = self._data(x, y, lengths)
+        xs, ys, ls, sws, n = self._data(x, y, lengths, sample_weight=sample_weight)
         batch_size = _checks.positive_int(batch_size, "batch_size")
         epochs = _checks.positive_int(epochs, "epochs")
         if isinstance(verbose, bool) or verbose not in ("auto", 0, 1, 2):
@@ -910,19 +999,24 @@ class Model(Layer):
                                         high_open=True)
         val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data must be a tuple (x_val, y_val)")
-            val = self._data(*validation_data, None, "validation_data[0]",
-                             "validation_data[1]")[:3]
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise TypeError("validation_data must be a tuple (x_val, y_val) or (x_val, "
+                                "y_val, sample_weight_val)")
+            vx, vy, vw = (*validation_data, None)[:3]
+            v = self._data(vx, vy, None, "validation_data[0]", "validation_data[1]",
+                           sample_weight=vw)
+            val = (v[0], v[1], v[2], v[3])
         elif validation_split > 0.0:
             n_val = int(n * validation_split)
             if n_val == 0 or n_val == n:
                 raise ValueError(f"validation_split={validation_split} leaves "
                                  f"{n_val} of {n} samples for validation")
             cut = slice(n - n_val, None)
-            val = (self._take(xs, cut), self._take(ys, cut), self._take(ls, cut))
+            val = (self._take(xs, cut), self._take(ys, cut), self._take(ls, cut),
+                   self._take(sws, cut))
             keep = slice(0, n - n_val)
-            xs, ys, ls = self._take(xs, keep), self._take(ys, keep), self._take(ls, keep)
+            xs, ys, ls, sws = (self._take(xs, keep), self._take(ys, keep),
+                               self._take(ls, keep), self._take(sws, keep))
             n -= n_val
         callbacks = list(callbacks or [])
         for cb in callbacks:
@@ -948,7 +1042,7 @@ class Model(Layer):
             for b in range(steps):
                 idx = order[b * batch_size:(b + 1) * batch_size]
                 value = self._train_step(self._take(xs, idx), self._take(ys, idx),
-                                         self._take(ls, idx))
+                                         self._take(ls, idx), self._take(sws, idx))
                 if not np.isfinite(value):
                     raise FloatingPointError(f"the training loss became {value} at epoch "
                                              f"{epoch + 1}, batch {b + 1}; lower the "
@@ -958,11 +1052,13 @@ class Model(Layer):
                 for cb in callbacks:
                     cb.on_batch_end(b, {"loss": value})
             logs = {"loss": total / n}
-            if "accuracy" in self.metrics:
-                logs["accuracy"] = self._batched_loss(xs, ys, ls, batch_size)["accuracy"]
+            if any(self._metric_objects):
+                # the metrics of the epoch's weights, over the training data (no dropout)
+                logs.update(self._batched_loss(xs, ys, ls, batch_size, with_loss=False))
             if val is not None:
+                vx, vy, vl, vw = val
                 logs.update({f"val_{k}": v for k, v in
-                             self._batched_loss(*val, batch_size).items()})
+                             self._batched_loss(vx, vy, vl, batch_size, vw).items()})
             seconds = time.perf_counter() - start
             self.epochs_trained += 1
             history.append(epoch, {**logs, "seconds": seconds})
@@ -988,11 +1084,10 @@ class Model(Layer):
                 if ce:
                     text += f" nats ({_bits(logs[k]):.4f} bits)"
                 parts.append(text)
-        parts += [f"{k} {v:.4f}" for k, v in logs.items()
-                  if k.endswith("accuracy") or (k.endswith("_loss") and k != "val_loss")]
+        parts += [f"{k} {v:.4f}" for k, v in logs.items() if k not in ("loss", "val_loss")]
         return " - ".join(parts)
 
-    def evaluate(self, x, y, batch_size=32, lengths=None):
+    def evaluate(self, x, y, batch_size=32, lengths=None, sample_weight=None):
         """Mean loss over ``(x, y)`` in inference mode (no dropout).
 
         Parameters
@@ -1003,13 +1098,14 @@ class Model(Layer):
             Samples per forward pass.
         lengths : array_like of int, or list, optional
             The valid steps of each row of each input, as for `fit`.
+        sample_weight : array_like, or list, optional
+            Weights in the loss, as for `fit`.
 
         Returns
         -------
         dict of str to float
             ``{"loss": ...}`` (``sum_k w_k L_k``), ``"output_<k>_loss"`` for each
-            output of a model with several, and ``"accuracy"`` when compiled with
-            it.
+            output of a model with several, and each compiled metric.
 
         Raises
         ------
@@ -1018,8 +1114,9 @@ class Model(Layer):
             or a bad ``batch_size``.
         """
         self._need_compiled()
-        xs, ys, ls, _ = self._data(x, y, lengths)
-        return self._batched_loss(xs, ys, ls, _checks.positive_int(batch_size, "batch_size"))
+        xs, ys, ls, sws, _ = self._data(x, y, lengths, sample_weight=sample_weight)
+        return self._batched_loss(xs, ys, ls, _checks.positive_int(batch_size, "batch_size"),
+                                  sws)
 
     def predict(self, x, batch_size=32, lengths=None):
         """The model's outputs for ``x``, in inference mode, batch by batch.
@@ -1045,7 +1142,7 @@ class Model(Layer):
             ``x`` has no samples, inputs and lengths do not match, or a bad
             ``batch_size``.
         """
-        xs, _, ls, n = self._data(x, None, lengths)
+        xs, _, ls, _, n = self._data(x, None, lengths)
         batch_size = _checks.positive_int(batch_size, "batch_size")
         parts = []
         with _threads.blas_single_threaded():
@@ -1218,6 +1315,7 @@ class Model(Layer):
         self._weights = (list(self.loss_weights) if self.loss_weights is not None
                          else [1.0] * max(1, len(self.outputs)))
         self.metrics = tuple(config.get("metrics", ()))
+        self._metric_objects = self._make_metrics(self.metrics, self._losses)
         self.metadata = dict(config.get("metadata") or {})
         self.epochs_trained = int(config.get("epochs_trained", 0))
 
