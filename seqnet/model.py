@@ -860,28 +860,42 @@ class Model(Layer):
         """
         self._need_compiled()
         xs, ys, ls, sws, _ = self._data(x, y, lengths, sample_weight=sample_weight)
-        return self._train_step(xs, ys, ls, sws)
+        return self._train_step(xs, ys, ls, sws)[0]
+
+    @staticmethod
+    def _positions(out, mask):
+        """How many positions a batch's mean loss is over (its weight when batches are
+        combined into one mean): the valid ones under a mask."""
+        if mask is not None:
+            return float(np.count_nonzero(mask))
+        return float(np.prod(np.shape(out)[:-1]))
 
     def _train_step(self, xs, ys, ls, sws=None):
+        """One optimiser step: the batch's loss and, per output, its mean loss and the
+        number of positions it is over (None for an output without a loss)."""
         fused = self._fused_outputs()
         fns = self._training_losses(fused)
         # numba's threads own the cores: an OpenBLAS pool spinning between kernel
         # calls would oversubscribe them (measured: 85 against 28 ms a step).
         with _threads.blas_single_threaded():
             outs, out_lengths, run = self._execute(xs, ls, True, fused)
-            total, douts = 0.0, []
+            total, douts, parts = 0.0, [], []
             for k, (fn, out) in enumerate(zip(fns, outs, strict=True)):
                 if fn is None:
                     douts.append(None)
+                    parts.append(None)
                     continue
                 w = self._weights[k]
-                total += w * fn.forward(out, ys[k], mask=self._mask(out, out_lengths[k]),
-                                        sample_weight=None if sws is None else sws[k])
+                mask = self._mask(out, out_lengths[k])
+                value = fn.forward(out, ys[k], mask=mask,
+                                   sample_weight=None if sws is None else sws[k])
+                total += w * value
+                parts.append((value, self._positions(out, mask)))
                 d = fn.backward()
                 douts.append(d if w == 1.0 else d * d.dtype.type(w))
             self._execute_backward(run, douts)
             self.optimizer.step(self.params, self.grads)
-        return total
+        return total, parts
 
     def _probabilities(self, out, node_index, fused):
         """What the metrics see: an output's probabilities (the activation put back
@@ -892,13 +906,15 @@ class Model(Layer):
         return act(out)
 
     def _batched_loss(self, xs, ys, ls, batch_size, sws=None, with_loss=True):
-        """Mean losses and the metrics over all samples, in inference mode."""
+        """Mean losses and the metrics over all samples, in inference mode: each
+        output's loss is its mean over all valid positions of all batches (each
+        batch's mean weighted by its number of valid positions)."""
         fused = self._fused_outputs()
         fns = self._training_losses(fused)
         nodes = [next((i for i, n in enumerate(self._nodes) if n is t.node), None)
                  for t in self.outputs]
         n = xs[0].shape[0]
-        totals = [0.0] * len(fns)
+        totals, counts = [0.0] * len(fns), [0.0] * len(fns)
         for group in self._metric_objects:
             for _, metric in group:
                 metric.reset()
@@ -906,21 +922,22 @@ class Model(Layer):
             idx = slice(start, start + batch_size)
             xb, yb, lb = self._take(xs, idx), self._take(ys, idx), self._take(ls, idx)
             wb = self._take(sws, idx)
-            m = xb[0].shape[0]
             with _threads.blas_single_threaded():
                 outs, out_lengths, _ = self._execute(xb, lb, False, fused)
             for k, (fn, out) in enumerate(zip(fns, outs, strict=True)):
                 mask = self._mask(out, out_lengths[k])
                 if fn is not None and with_loss:
+                    count = self._positions(out, mask)
                     totals[k] += fn.forward(out, yb[k], mask=mask,
-                                            sample_weight=None if wb is None else wb[k]) * m
+                                            sample_weight=None if wb is None else wb[k]) * count
+                    counts[k] += count
                 if self._metric_objects[k]:
                     probs = self._probabilities(out, nodes[k], fused)
                     for _, metric in self._metric_objects[k]:
                         metric.update(probs, yb[k], mask=mask)
         result = {}
         if with_loss:
-            per_output = [t / n for t in totals]
+            per_output = [t / c if c else 0.0 for t, c in zip(totals, counts, strict=True)]
             result["loss"] = sum(w * v for w, v, fn in zip(self._weights, per_output, fns,
                                                            strict=True) if fn is not None)
             if len(fns) > 1:
@@ -1038,20 +1055,24 @@ class Model(Layer):
                 cb.on_epoch_begin(epoch, {})
             order = self.rng.permutation(n) if shuffle else np.arange(n)
             bar = _progress.ProgressBar(steps, enabled=draw)
-            start, total = time.perf_counter(), 0.0
+            start = time.perf_counter()
+            sums, counts = [0.0] * len(self.outputs), [0.0] * len(self.outputs)
             for b in range(steps):
                 idx = order[b * batch_size:(b + 1) * batch_size]
-                value = self._train_step(self._take(xs, idx), self._take(ys, idx),
-                                         self._take(ls, idx), self._take(sws, idx))
+                value, parts = self._train_step(self._take(xs, idx), self._take(ys, idx),
+                                                self._take(ls, idx), self._take(sws, idx))
                 if not np.isfinite(value):
                     raise FloatingPointError(f"the training loss became {value} at epoch "
                                              f"{epoch + 1}, batch {b + 1}; lower the "
                                              "learning rate or clip the gradients")
-                total += value * idx.size
-                bar.update(b + 1, loss=total / min((b + 1) * batch_size, n))
+                for k, part in enumerate(parts):
+                    if part is not None:
+                        sums[k] += part[0] * part[1]
+                        counts[k] += part[1]
+                bar.update(b + 1, loss=self._mean_loss(sums, counts))
                 for cb in callbacks:
                     cb.on_batch_end(b, {"loss": value})
-            logs = {"loss": total / n}
+            logs = {"loss": self._mean_loss(sums, counts)}
             if any(self._metric_objects):
                 # the metrics of the epoch's weights, over the training data (no dropout)
                 logs.update(self._batched_loss(xs, ys, ls, batch_size, with_loss=False))
@@ -1071,6 +1092,11 @@ class Model(Layer):
         for cb in callbacks:
             cb.on_train_end({})
         return history
+
+    def _mean_loss(self, sums, counts):
+        """``sum_k w_k L_k`` of the losses so far, each the mean over its positions."""
+        return sum(w * (s / c) for w, s, c in zip(self._weights, sums, counts, strict=True)
+                   if c)
 
     def _note_input(self, xs):
         """Record the input's shape (a Sequential learns it from its data)."""

@@ -324,3 +324,96 @@ def test_backward_needs_a_training_forward():
         model.backward(np.zeros((1, 2, 2), "f4"))
     with pytest.raises(TypeError, match="no state of its own"):
         model.forward(np.zeros((1, 2, 3), "f4"), [np.zeros((1, 2))])
+
+
+# ------------------------------------------------------------------- losses, metrics
+def _two_headed(seed=0):
+    a = Input(shape=(None, 3))
+    h = seqnet.LSTM(5, return_sequences=False, seed=seed + 1)(a)
+    cls = seqnet.Dense(4, activation="softmax", seed=seed + 2)(h)
+    flag = seqnet.Dense(1, activation="sigmoid", seed=seed + 3)(h)
+    return Model(a, [cls, flag], seed=seed)
+
+
+def test_one_loss_per_output_weighted_and_named():
+    """evaluate's loss is sum_k w_k L_k with each L_k the loss of its output (and
+    its sample weights), each reported as output_<k>_loss; metrics per output."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((10, 4, 3)).astype("f4")
+    y = [rng.integers(0, 4, 10), rng.integers(0, 2, (10, 1)).astype("f4")]
+    sw = rng.uniform(0.1, 2.0, 10)
+    model = _two_headed()
+    model.compile(loss=["sparse_categorical_crossentropy", "binary_crossentropy"],
+                  loss_weights=[0.7, 2.0], metrics=[["accuracy"], ["binary_accuracy"]])
+    result = model.evaluate(x, y, batch_size=4, sample_weight=[sw, None])
+    probs, flag = model.predict(x)
+    l0 = seqnet.losses.SparseCategoricalCrossentropy().forward(probs, y[0], sample_weight=sw)
+    l1 = seqnet.losses.BinaryCrossentropy().forward(flag, y[1])
+    assert result["output_0_loss"] == pytest.approx(l0, rel=1e-5)
+    assert result["output_1_loss"] == pytest.approx(l1, rel=1e-5)
+    assert result["loss"] == pytest.approx(0.7 * l0 + 2.0 * l1, rel=1e-5)
+    assert result["output_0_accuracy"] == pytest.approx(np.mean(probs.argmax(-1) == y[0]))
+    assert result["output_1_binary_accuracy"] == pytest.approx(
+        np.mean((flag > 0.5) == (y[1] > 0.5)))
+    history = model.fit(x, y, epochs=1, batch_size=5, validation_split=0.2, verbose=0)
+    assert {"output_0_accuracy", "val_output_1_binary_accuracy",
+            "val_output_0_loss"} <= set(history.history)
+    with pytest.raises(ValueError, match="loss_weights must be a list of 2"):
+        model.compile(loss="mse", loss_weights=[1.0])
+    with pytest.raises(ValueError, match="a list of 2"):
+        model.compile(loss=["mse"])
+    with pytest.raises(ValueError, match=r"sample_weight\[1\]"):
+        model.evaluate(x, y, sample_weight=[sw, np.ones(3)])
+
+
+@pytest.mark.parametrize("activation, loss, targets", [
+    ("sigmoid", "binary_crossentropy", lambda rng: rng.integers(0, 2, (4, 1)).astype("f8")),
+    ("softmax", "sparse_categorical_crossentropy", lambda rng: rng.integers(0, 3, 4)),
+])
+def test_a_final_activation_is_fused_with_its_loss_and_the_gradient_is_exact(activation, loss,
+                                                                             targets):
+    """Training runs the loss on the logits (sigmoid + binary cross-entropy,
+    softmax + cross-entropy): its gradient equals central differences of the
+    compiled loss on the model's probabilities."""
+    rng = np.random.default_rng(10)
+    a = Input(shape=(None, 3), dtype=F64)
+    h = seqnet.GRU(4, return_sequences=False, seed=1, dtype=F64)(a)
+    units = 1 if activation == "sigmoid" else 3
+    model = Model(a, seqnet.Dense(units, activation=activation, seed=2, dtype=F64)(h))
+    model.compile(loss=loss, optimizer="sgd")
+    assert model._fused()
+    x, y = rng.standard_normal((4, 5, 3)), targets(rng)
+    fn = model._loss_for_training()
+    assert fn.from_logits
+    fn.forward(model._forward(x, True, logits=True), y)
+    model._backward(fn.backward())
+    analytic = {k: v.copy() for k, v in model.grads.items()}
+    for name, p in model.params.items():
+        numeric = np.zeros_like(p)
+        for idx in np.ndindex(p.shape):
+            orig = p[idx]
+            p[idx] = orig + 1e-6
+            up = model.evaluate(x, y)["loss"]
+            p[idx] = orig - 1e-6
+            down = model.evaluate(x, y)["loss"]
+            p[idx] = orig
+            numeric[idx] = (up - down) / 2e-6
+        assert seqnet.gradcheck.relative_error(analytic[name], numeric) < 1e-6, name
+
+
+def test_metrics_leave_padded_steps_out():
+    """A per-step accuracy under lengths counts only valid steps."""
+    rng = np.random.default_rng(11)
+    a = Input(shape=(None, 3))
+    model = Model(a, seqnet.Dense(3, activation="softmax", seed=2)(seqnet.GRU(4, seed=1)(a)))
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy", "bits_per_token"])
+    x = rng.standard_normal((5, 6, 3)).astype("f4")
+    lengths = np.array([6, 1, 3, 4, 2])
+    y = rng.integers(0, 3, (5, 6))
+    result = model.evaluate(x, y, lengths=lengths, batch_size=2)
+    probs = model.predict(x, lengths=lengths)
+    valid = np.arange(6)[None] < lengths[:, None]
+    assert result["accuracy"] == pytest.approx(np.mean((probs.argmax(-1) == y)[valid]))
+    picked = np.take_along_axis(probs, y[..., None], -1)[..., 0][valid]
+    assert result["bits_per_token"] == pytest.approx(-np.log2(picked).mean(), rel=1e-5)
+    assert result["bits_per_token"] == pytest.approx(result["loss"] / np.log(2), rel=1e-5)
