@@ -2,7 +2,9 @@
 
 Layers (:mod:`seqnet.layers`, one contract for all): :class:`SimpleRNN`,
 :class:`LSTM`, :class:`GRU` (numba kernels, :mod:`seqnet.kernels`) and
-:class:`Dense`, :class:`Dropout`, :class:`Embedding`, :class:`Activation`;
+:class:`Dense`, :class:`Dropout`, :class:`Embedding`, :class:`Activation`, the
+merges :class:`Concatenate` and :class:`Add`, :class:`Attention` and
+:class:`AdditiveAttention`, and the :class:`Bidirectional` wrapper;
 :class:`Sequential` trains them Keras-style (:mod:`seqnet.losses`,
 :mod:`seqnet.optim`, :mod:`seqnet.callbacks`) and :mod:`seqnet.saving` keeps them
 in files. :mod:`seqnet.text` and :mod:`seqnet.datasets` prepare character data,
@@ -20,6 +22,11 @@ from .layers import (
     GRU,
     LSTM,
     Activation,
+    Add,
+    AdditiveAttention,
+    Attention,
+    Bidirectional,
+    Concatenate,
     Dense,
     Dropout,
     Embedding,
@@ -33,7 +40,8 @@ from .saving import load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "GRU", "GRU_GATES", "LSTM", "LSTM_GATES", "Activation", "Dense", "Dropout", "Embedding",
+    "GRU", "GRU_GATES", "LSTM", "LSTM_GATES", "Activation", "Add", "AdditiveAttention",
+    "Attention", "Bidirectional", "Concatenate", "Dense", "Dropout", "Embedding",
     "History", "Layer", "RecurrentLayer", "Sequential", "SimpleRNN", "callbacks", "charlm",
     "check_gradients", "datasets", "generate", "get_num_threads", "layers", "load_model",
     "losses", "optim", "saving", "set_num_threads", "text", "variants", "__version__",

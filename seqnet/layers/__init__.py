@@ -1,5 +1,7 @@
 """Layers: one contract (:mod:`seqnet.layers.base`), recurrent layers
-(:mod:`seqnet.layers.recurrent`) and the others (:mod:`seqnet.layers.core`).
+(:mod:`seqnet.layers.recurrent`), the others (:mod:`seqnet.layers.core`), layers of
+several inputs (:mod:`seqnet.layers.merge`, :mod:`seqnet.layers.attention`) and
+wrappers (:mod:`seqnet.layers.wrappers`).
 
 :func:`serialize` and :func:`deserialize` turn any layer into ``{"class", "config"}``
 and back, through its own ``get_config`` and ``from_config``: saving a model needs
@@ -8,11 +10,15 @@ nothing else.
 
 from __future__ import annotations
 
+from .attention import AdditiveAttention, Attention
 from .base import Layer
 from .core import Activation, Dense, Dropout, Embedding
+from .merge import Add, Concatenate
 from .recurrent import GRU, LSTM, RecurrentLayer, SimpleRNN
+from .wrappers import Bidirectional
 
-__all__ = ["GRU", "LSTM", "Activation", "Dense", "Dropout", "Embedding", "LAYERS", "Layer",
+__all__ = ["GRU", "LSTM", "Activation", "Add", "AdditiveAttention", "Attention",
+           "Bidirectional", "Concatenate", "Dense", "Dropout", "Embedding", "LAYERS", "Layer",
            "RecurrentLayer", "SimpleRNN", "deserialize", "register", "serialize"]
 
 #: every layer class a saved model may name, by class name (see :func:`register`).
@@ -51,7 +57,8 @@ def register(cls):
     return cls
 
 
-for _cls in (LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Activation):
+for _cls in (LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Activation, Concatenate, Add,
+             Attention, AdditiveAttention, Bidirectional):
     register(_cls)
 
 

@@ -22,6 +22,7 @@ import seqnet
 #: the public modules (the underscore modules and ``kernels`` are internal).
 PUBLIC_MODULES = (
     "seqnet.layers", "seqnet.layers.base", "seqnet.layers.recurrent", "seqnet.layers.core",
+    "seqnet.layers.merge", "seqnet.layers.attention", "seqnet.layers.wrappers",
     "seqnet.model", "seqnet.saving", "seqnet.losses", "seqnet.optim", "seqnet.activations",
     "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.charlm", "seqnet.variants",
     "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.datasets", "seqnet.bench",
