@@ -1,11 +1,13 @@
 """Layers that merge several inputs into one: Concatenate and Add (Keras's names).
 
 Both take a list of at least two arrays, batch first, and have no weights: they
-compute in their inputs' dtype, which the inputs must share. Masks follow Keras's,
-as ``lengths`` (one entry per input, each None or ``(B,)``): Keras ANDs the inputs'
-masks, so the output's lengths are the elementwise minimum of those given. Past its
-lengths a row's output is zero and its gradient is never read, so padding that holds
-NaN or infinities reaches no valid output and no gradient.
+compute in their inputs' dtype, which the inputs must share. Masks follow Keras 3's,
+as ``lengths`` (one entry per input, each None or ``(B,)``): Keras 3 ORs the inputs'
+masks (``any``; an input without a mask is valid everywhere), so the output's
+lengths are the elementwise maximum of the inputs', or None when one input has
+none. A step where one input is valid and another padded is valid: the padded
+input counts there as zeros. So padding never reaches an output or a gradient,
+even when it holds NaN or infinities (Keras would add whatever the padding holds).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from .._config import DEFAULT_DTYPE
 from ._inputs import (
     float_inputs,
     lengths_list,
-    min_lengths,
     padding_mask,
     same_size,
     shapes_list,
@@ -26,17 +27,27 @@ from ._inputs import (
 from .base import Layer
 
 
+def _or_lengths(lengths):
+    """Keras 3's OR of trailing-padding masks as lengths: the elementwise maximum,
+    or None when an entry is None (that input is valid everywhere)."""
+    if any(ln is None for ln in lengths):
+        return None
+    return np.maximum.reduce(lengths)
+
+
 class _Merge(Layer):
     """The machinery that Concatenate and Add share: a list of inputs, no weights,
-    lengths combined as Keras combines masks, padded steps zeroed."""
+    lengths combined as Keras 3 combines masks, each input's padding read as
+    zeros."""
 
     multi_input = True
     has_weights = False
     takes_lengths = True
 
     def _lengths_out(self, xs, lengths):
-        """The output's lengths from the checked inputs and their lengths."""
-        return min_lengths(lengths)
+        """The output's lengths from the checked inputs and their lengths: the
+        elementwise maximum (Keras 3 ORs the masks), None if an input has none."""
+        return _or_lengths(lengths)
 
     def output_lengths(self, x, lengths):
         """The valid steps of each row of the output (Keras's ``compute_mask``).
@@ -51,24 +62,30 @@ class _Merge(Layer):
         Returns
         -------
         ndarray of int, shape (B,), or None
-            The elementwise minimum of the lengths given (Keras ANDs the masks);
-            None when none is given.
+            The elementwise maximum of the inputs' lengths (Keras 3 ORs the
+            masks); None when an input has none (it is valid everywhere). Along
+            the time axis, Concatenate joins the masks instead.
         """
         xs = float_inputs(x, type(self).__name__, low=2)
         return self._lengths_out(xs, lengths_list(lengths, xs, type(self).__name__))
 
     def _prepare(self, x, lengths):
+        """The checked inputs, their padding replaced by zeros, and each one's
+        padding mask (None: unpadded)."""
         name = type(self).__name__
         xs = float_inputs(x, name, low=2)
         self._check_shapes([a.shape[1:] for a in xs], batch=[a.shape[0] for a in xs])
-        lens = self._lengths_out(xs, lengths_list(lengths, xs, name))
-        return xs, lens
+        lens = lengths_list(lengths, xs, name)
+        self._lengths_out(xs, lens)   # refuses a mask it cannot express
+        pads = [None if ln is None else padding_mask(ln, a.shape[1], a.ndim)
+                for ln, a in zip(lens, xs, strict=True)]
+        return [zero_where(p, a) for p, a in zip(pads, xs, strict=True)], pads
 
     def _check_dout(self, dout):
-        shape, dtype, pad = self._need_cache()[:3]
+        shape, dtype = self._need_cache()[:2]
         dout = _checks.float_array(dout, "dout", dtype)
         _checks.shape_is(dout, shape, "dout", " (the shape of the output)")
-        return zero_where(pad, dout)
+        return dout
 
 
 class Concatenate(_Merge):
@@ -95,9 +112,10 @@ class Concatenate(_Merge):
     Notes
     -----
     Lengths (masks): along the features the output's lengths are the elementwise
-    minimum of the inputs' (Keras ANDs the masks). Along the time axis the masks are
-    joined end to end, which stays trailing padding only when every input but the
-    last is unpadded; otherwise the call refuses (a hole in the mask).
+    maximum of the inputs' (Keras 3 ORs the masks; None when an input has none), an
+    input's padding reading as zeros. Along the time axis the masks are joined end
+    to end, which stays trailing padding only when every input but the last is
+    unpadded; otherwise the call refuses (a hole in the mask).
 
     Examples
     --------
@@ -196,7 +214,7 @@ class Concatenate(_Merge):
     def _lengths_out(self, xs, lengths):
         a = self.axis % xs[0].ndim
         if a != 1 or xs[0].ndim < 3:
-            return min_lengths(lengths)
+            return _or_lengths(lengths)
         # along the time axis: the masks joined end to end
         if all(ln is None for ln in lengths):
             return None
@@ -229,7 +247,7 @@ class Concatenate(_Merge):
         Returns
         -------
         out : ndarray
-            The joined array; zero past each row's output length.
+            The joined array, each input's padding as zeros.
         final_state : tuple
             ``()``.
 
@@ -242,12 +260,10 @@ class Concatenate(_Merge):
             Fewer than two inputs, shapes that do not fit, bad lengths, or padding
             that would leave a hole when joining along time.
         """
-        xs, lens = self._prepare(x, lengths)
+        xs, pads = self._prepare(x, lengths)
         a = self.axis % xs[0].ndim
         out = np.concatenate(xs, axis=a)
-        pad = None if out.ndim < 3 else padding_mask(lens, out.shape[1], out.ndim)
-        out = zero_where(pad, out)
-        self._cache = ((out.shape, out.dtype, pad, a, [s.shape[a] for s in xs])
+        self._cache = ((out.shape, out.dtype, pads, a, [s.shape[a] for s in xs])
                        if training else None)
         return out, ()
 
@@ -257,14 +273,14 @@ class Concatenate(_Merge):
         Parameters
         ----------
         dout : array_like
-            Gradient of the output, its shape; read only at valid steps.
+            Gradient of the output, its shape.
         dstate : None
             The layer has no state.
 
         Returns
         -------
         dx : list of ndarray
-            One gradient per input, its shape and dtype.
+            One gradient per input, its shape and dtype; zero at its padding.
         dinitial_state : tuple
             ``()``.
 
@@ -276,10 +292,10 @@ class Concatenate(_Merge):
             ``dout`` is not real floating point.
         """
         dout = self._check_dout(dout)
-        _, _, _, a, sizes = self._cache
+        _, _, pads, a, sizes = self._cache
         # copies: the caller may add into them, and may hold dout
-        return [np.array(d, order="C") for d in
-                np.split(dout, np.cumsum(sizes)[:-1], axis=a)], ()
+        return [zero_where(p, np.array(d, order="C")) for p, d in
+                zip(pads, np.split(dout, np.cumsum(sizes)[:-1], axis=a), strict=True)], ()
 
 
 class Add(_Merge):
@@ -295,8 +311,8 @@ class Add(_Merge):
 
     Notes
     -----
-    The output's lengths are the elementwise minimum of the inputs' (Keras ANDs the
-    masks); past them the output is zero.
+    The output's lengths are the elementwise maximum of the inputs' (Keras 3 ORs the
+    masks; None when an input has none); an input's padding reads as zeros.
 
     Examples
     --------
@@ -359,7 +375,7 @@ class Add(_Merge):
         Returns
         -------
         out : ndarray
-            The sum; zero past each row's output length.
+            The sum, each input's padding as zeros.
         final_state : tuple
             ``()``.
 
@@ -371,13 +387,11 @@ class Add(_Merge):
         ValueError
             Fewer than two inputs, shapes that differ, or bad lengths.
         """
-        xs, lens = self._prepare(x, lengths)
+        xs, pads = self._prepare(x, lengths)
         out = xs[0] + xs[1]
         for a in xs[2:]:
             out += a
-        pad = None if out.ndim < 3 else padding_mask(lens, out.shape[1], out.ndim)
-        out = zero_where(pad, out)
-        self._cache = (out.shape, out.dtype, pad, len(xs)) if training else None
+        self._cache = (out.shape, out.dtype, pads) if training else None
         return out, ()
 
     def call_backward(self, dout, dstate):
@@ -386,14 +400,15 @@ class Add(_Merge):
         Parameters
         ----------
         dout : array_like
-            Gradient of the output, its shape; read only at valid steps.
+            Gradient of the output, its shape.
         dstate : None
             The layer has no state.
 
         Returns
         -------
         dx : list of ndarray
-            One gradient per input (separate arrays), the output's shape and dtype.
+            One gradient per input (separate arrays), the output's shape and dtype;
+            zero at its padding.
         dinitial_state : tuple
             ``()``.
 
@@ -405,5 +420,4 @@ class Add(_Merge):
             ``dout`` is not real floating point.
         """
         dout = self._check_dout(dout)
-        n = self._cache[3]
-        return [dout.copy() for _ in range(n)], ()
+        return [dout.copy() if p is None else zero_where(p, dout) for p in self._cache[2]], ()

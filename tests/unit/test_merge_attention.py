@@ -110,21 +110,23 @@ def test_concatenate_bad_calls(rng):
         layer.backward(np.zeros((B, T, 3)))
 
 
-def test_concatenate_lengths_are_the_minimum_and_padding_reaches_nothing(rng):
+def test_concatenate_lengths_are_the_maximum_and_padding_reads_as_zeros(rng):
+    """Keras 3 ORs the masks: a step is valid where any input is; a padded input
+    counts there as zeros, so its NaN reaches no output and no gradient."""
     la, lb = LENGTHS, np.array([5, 3, 1])
     a, b = padded(rng, (B, T, 3), la), padded(rng, (B, T, 2), lb, fill=np.inf)
     layer = seqnet.Concatenate()
     out = layer.forward([a, b], training=True, lengths=[la, lb])
-    expect = np.minimum(la, lb)
-    np.testing.assert_array_equal(layer.output_lengths([a, b], [la, lb]), expect)
-    np.testing.assert_array_equal(layer.output_lengths([a, b], [None, lb]), lb)
+    np.testing.assert_array_equal(layer.output_lengths([a, b], [la, lb]), np.maximum(la, lb))
+    assert layer.output_lengths([a, b], [None, lb]) is None    # a is valid everywhere
     assert layer.output_lengths([a, b], None) is None
-    valid = np.arange(T) < expect[:, None]
-    assert np.isfinite(out).all() and np.all(out[~valid] == 0)
-    np.testing.assert_array_equal(out[valid], np.concatenate([a, b], -1)[valid])
+    va, vb = np.arange(T) < la[:, None], np.arange(T) < lb[:, None]
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out[..., :3], np.where(va[..., None], a, 0))
+    np.testing.assert_array_equal(out[..., 3:], np.where(vb[..., None], b, 0))
     da, db = layer.backward(np.ones_like(out))
-    assert np.all(da[~valid] == 0) and np.all(db[~valid] == 0)
-    assert np.all(da[valid] == 1) and np.all(db[valid] == 1)
+    np.testing.assert_array_equal(da, np.broadcast_to(va[..., None], da.shape))
+    np.testing.assert_array_equal(db, np.broadcast_to(vb[..., None], db.shape))
 
 
 def test_concatenate_along_time_joins_the_masks(rng):
@@ -169,17 +171,19 @@ def test_add_shapes_and_errors(rng):
 
 
 def test_add_padding_holding_nan_reaches_no_output_or_gradient(rng):
-    la, lb = LENGTHS, np.array([6, 6, 3])
+    la, lb = LENGTHS, np.array([6, 1, 3])
     a, b = padded(rng, (B, T, F), la), padded(rng, (B, T, F), lb)
     layer = seqnet.Add()
     out = layer.forward([a, b], training=True, lengths=[la, lb])
-    valid = np.arange(T) < np.minimum(la, lb)[:, None]
-    assert np.isfinite(out).all() and np.all(out[~valid] == 0)
-    np.testing.assert_array_equal(out[valid], (a + b)[valid])
+    np.testing.assert_array_equal(layer.output_lengths([a, b], [la, lb]), [6, 2, 4])
+    assert layer.output_lengths([a, b], [la, None]) is None
+    va, vb = (np.arange(T) < la[:, None])[..., None], (np.arange(T) < lb[:, None])[..., None]
+    assert np.isfinite(out).all()
+    np.testing.assert_array_equal(out, np.where(va, a, 0) + np.where(vb, b, 0))
     dout = rng.standard_normal(out.shape)
-    dout[~valid] = np.nan          # a downstream layer's don't-care gradient
-    for g in layer.backward(dout):
-        assert np.isfinite(g).all() and np.all(g[~valid] == 0)
+    da, db = layer.backward(dout)
+    np.testing.assert_array_equal(da, np.where(va, dout, 0))
+    np.testing.assert_array_equal(db, np.where(vb, dout, 0))
 
 
 # ------------------------------------------------------------------------ attention
