@@ -4,7 +4,9 @@ Layers (:mod:`seqnet.layers`, one contract for all): :class:`SimpleRNN`,
 :class:`LSTM`, :class:`GRU` (numba kernels, :mod:`seqnet.kernels`) and
 :class:`Dense`, :class:`Dropout`, :class:`Embedding`, :class:`Activation`,
 :class:`RepeatVector`, :class:`TimeDistributed`, :class:`GlobalAveragePooling1D`,
-:class:`GlobalMaxPooling1D`, :class:`Masking` and :class:`LayerNormalization`;
+:class:`GlobalMaxPooling1D`, :class:`Masking` and :class:`LayerNormalization`, the
+merges :class:`Concatenate` and :class:`Add`, :class:`Attention` and
+:class:`AdditiveAttention`, and the :class:`Bidirectional` wrapper;
 :class:`Sequential` trains them Keras-style (:mod:`seqnet.losses`,
 :mod:`seqnet.metrics`, :mod:`seqnet.optim`, :mod:`seqnet.callbacks`) and
 :mod:`seqnet.saving` keeps them in files. :mod:`seqnet.text` and
@@ -36,6 +38,11 @@ from .layers import (
     GRU,
     LSTM,
     Activation,
+    Add,
+    AdditiveAttention,
+    Attention,
+    Bidirectional,
+    Concatenate,
     Dense,
     Dropout,
     Embedding,
@@ -55,7 +62,8 @@ from .saving import load_model
 __version__ = "0.1.0"
 
 __all__ = [
-    "GRU", "GRU_GATES", "LSTM", "LSTM_GATES", "Activation", "Dense", "Dropout", "Embedding",
+    "GRU", "GRU_GATES", "LSTM", "LSTM_GATES", "Activation", "Add", "AdditiveAttention",
+    "Attention", "Bidirectional", "Concatenate", "Dense", "Dropout", "Embedding",
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "History", "Input", "Layer",
     "LayerNormalization", "Masking", "Model", "RecurrentLayer", "RepeatVector", "Sequential",
     "SimpleRNN", "SymbolicTensor", "TimeDistributed", "callbacks", "charlm", "check_gradients",

@@ -1,8 +1,10 @@
 """Layers: one contract (:mod:`seqnet.layers.base`), recurrent layers
 (:mod:`seqnet.layers.recurrent`), the core others (:mod:`seqnet.layers.core`),
 sequence reshaping, pooling and masking (:mod:`seqnet.layers.sequence`, with
-:mod:`seqnet.layers.padding` turning masks into lengths) and layer normalisation
-(:mod:`seqnet.layers.normalization`).
+:mod:`seqnet.layers.padding` turning masks into lengths), layer normalisation
+(:mod:`seqnet.layers.normalization`), layers of several inputs
+(:mod:`seqnet.layers.merge`, :mod:`seqnet.layers.attention`) and wrappers
+(:mod:`seqnet.layers.wrappers`).
 
 :func:`serialize` and :func:`deserialize` turn any layer into ``{"class", "config"}``
 and back, through its own ``get_config`` and ``from_config``: saving a model needs
@@ -11,8 +13,10 @@ nothing else.
 
 from __future__ import annotations
 
+from .attention import AdditiveAttention, Attention
 from .base import Layer
 from .core import Activation, Dense, Dropout, Embedding
+from .merge import Add, Concatenate
 from .normalization import LayerNormalization
 from .padding import lengths_from_padding
 from .recurrent import GRU, LSTM, RecurrentLayer, SimpleRNN
@@ -23,8 +27,10 @@ from .sequence import (
     RepeatVector,
     TimeDistributed,
 )
+from .wrappers import Bidirectional
 
-__all__ = ["GRU", "LSTM", "Activation", "Dense", "Dropout", "Embedding",
+__all__ = ["GRU", "LSTM", "Activation", "Add", "AdditiveAttention", "Attention",
+           "Bidirectional", "Concatenate", "Dense", "Dropout", "Embedding",
            "GlobalAveragePooling1D", "GlobalMaxPooling1D", "LAYERS", "Layer",
            "LayerNormalization", "Masking", "RecurrentLayer", "RepeatVector", "SimpleRNN",
            "TimeDistributed", "deserialize", "lengths_from_padding", "register", "serialize"]
@@ -67,7 +73,7 @@ def register(cls):
 
 for _cls in (LSTM, GRU, SimpleRNN, Dense, Dropout, Embedding, Activation, RepeatVector,
              TimeDistributed, GlobalAveragePooling1D, GlobalMaxPooling1D, Masking,
-             LayerNormalization):
+             LayerNormalization, Concatenate, Add, Attention, AdditiveAttention, Bidirectional):
     register(_cls)
 
 

@@ -23,6 +23,7 @@ import seqnet
 PUBLIC_MODULES = (
     "seqnet.layers", "seqnet.layers.base", "seqnet.layers.recurrent", "seqnet.layers.core",
     "seqnet.layers.sequence", "seqnet.layers.normalization", "seqnet.layers.padding",
+    "seqnet.layers.merge", "seqnet.layers.attention", "seqnet.layers.wrappers",
     "seqnet.model", "seqnet.saving", "seqnet.losses", "seqnet.metrics", "seqnet.optim",
     "seqnet.activations",
     "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.charlm", "seqnet.variants",
