@@ -148,6 +148,44 @@ class _BaseAttention(Layer):
         q, v = self._check_shapes(shapes)
         return (q[0], v[1])
 
+    def extra_shapes(self, input_shape, options):
+        """The scores' shape ``(Tq, Tv)`` with ``return_attention_scores=True``.
+
+        Parameters
+        ----------
+        input_shape : list of tuple
+            As for `output_shape`.
+        options : dict
+            The call's options.
+
+        Returns
+        -------
+        list of tuple
+        """
+        if not options.get("return_attention_scores", False):
+            return []
+        shapes = shapes_list(input_shape, type(self).__name__, 2, 3)
+        q, v = self._check_shapes(shapes)
+        return [(q[0], v[0])]
+
+    def plan(self, input_shape):
+        """Plan the parameters for inputs of the shapes given, without making them
+        (see `seqnet.layers.Layer.plan`).
+
+        Parameters
+        ----------
+        input_shape : list of tuple
+            ``[(Tq, d), (Tv, dv)(, (Tv, d))]``.
+        """
+        shapes = shapes_list(input_shape, type(self).__name__, 2, 3)
+        self._check_shapes(shapes)
+        if not self.built:
+            size = _checks.positive_int(shapes[0][-1], "query features")
+            with self._lock:
+                if not self.built:
+                    self._set_input_size(size)
+                    self._planned_input = size
+
     def build(self, input_shape):
         """Create the parameters for inputs of the shapes given (no batch axis).
 

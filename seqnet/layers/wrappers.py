@@ -170,6 +170,48 @@ class Bidirectional(Layer):
         self._planned_input = None
         self._params = self.fused._params   # published last
 
+    input_kinds = ("f", "i")
+
+    def check_input(self, input_shape, dtype):
+        """As the wrapped layer's: floats ``(time, features)``, indices ``(time,)``.
+
+        Parameters
+        ----------
+        input_shape : tuple
+        dtype : numpy.dtype
+        """
+        self.fused.check_input(input_shape, dtype)
+
+    def plan(self, input_shape):
+        """Plan the fused layer's parameters for ``input_shape`` without making them.
+
+        Parameters
+        ----------
+        input_shape : tuple
+            ``(T, I)``.
+        """
+        if not self.built:
+            self.fused.plan(input_shape)
+            self._planned_input = self.fused._planned_input
+
+    def extra_shapes(self, input_shape, options):
+        """The outputs after the first, batch-first as a graph sees them: the
+        backward direction's output with ``merge_mode=None``, then each final state
+        ``(H,)`` with ``return_state``.
+
+        Parameters
+        ----------
+        input_shape : tuple
+        options : dict
+
+        Returns
+        -------
+        list of tuple
+        """
+        first = [self.output_shape(input_shape)] if self.merge_mode is None else []
+        states = [(self.hidden_size,)] * len(self.state_names) if self.return_state else []
+        return first + states
+
     def output_lengths(self, x, lengths):
         """The output's valid steps: ``lengths`` with ``return_sequences``, None
         (no time axis) without.

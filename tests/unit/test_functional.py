@@ -417,3 +417,28 @@ def test_metrics_leave_padded_steps_out():
     picked = np.take_along_axis(probs, y[..., None], -1)[..., 0][valid]
     assert result["bits_per_token"] == pytest.approx(-np.log2(picked).mean(), rel=1e-5)
     assert result["bits_per_token"] == pytest.approx(result["loss"] / np.log(2), rel=1e-5)
+
+
+def test_attention_bidirectional_and_merges_in_one_graph():
+    """AdditiveAttention (its scores an output), a Bidirectional LSTM whose merge
+    is left to a Concatenate and whose backward states start a decoder: the whole
+    graph against central differences, without and with lengths (padding NaN)."""
+    rng = np.random.default_rng(12)
+    q, v = Input(shape=(None, 4), dtype=F64), Input(shape=(None, 4), dtype=F64)
+    context, scores = seqnet.AdditiveAttention(dtype=F64, seed=1)(
+        [q, v], return_attention_scores=True)
+    assert scores.shape == (None, None, None)
+    fwd, bwd, fh, fc, bh, bc = seqnet.Bidirectional(
+        seqnet.LSTM(5, return_state=True, dtype=F64, seed=2), merge_mode=None)(q)
+    assert fwd.shape == bwd.shape == (None, None, 5) and bh.shape == (None, 5)
+    joined = seqnet.Concatenate()([context, fwd, bwd])
+    out = seqnet.LSTM(5, dtype=F64, seed=3)(joined, initial_state=[bh, bc])
+    model = Model([q, v], [out, scores])
+    xq, xv = rng.standard_normal((3, 4, 4)), rng.standard_normal((3, 5, 4))
+    report = check_gradients(model, [xq, xv])
+    assert report.passed(1e-6), (report.worst, report.max_error)
+    lengths = [np.array([4, 2, 3]), np.array([5, 1, 3])]
+    xq[1, 2:] = np.nan
+    xv[1, 1:] = np.nan
+    report = check_gradients(model, [xq, xv], lengths=lengths)
+    assert report.passed(1e-6), (report.worst, report.max_error)
