@@ -20,6 +20,7 @@ from . import (
     callbacks,
     charlm,
     datasets,
+    decode,
     generate,
     graph,
     layers,
@@ -67,6 +68,6 @@ __all__ = [
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "History", "Input", "Layer",
     "LayerNormalization", "Masking", "Model", "RecurrentLayer", "RepeatVector", "Sequential",
     "SimpleRNN", "SymbolicTensor", "TimeDistributed", "callbacks", "charlm", "check_gradients",
-    "datasets", "generate", "get_num_threads", "graph", "layers", "load_model", "losses",
+    "datasets", "decode", "generate", "get_num_threads", "graph", "layers", "load_model", "losses",
     "metrics", "optim", "saving", "set_num_threads", "text", "variants", "__version__",
 ]

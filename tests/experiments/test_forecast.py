@@ -35,7 +35,9 @@ def test_loader_without_statsmodels_says_how_to_install(monkeypatch):
 
 
 def test_plot_without_matplotlib_says_how_to_install(monkeypatch):
+    # both: another test module may have imported matplotlib.figure already (Keras does)
     monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     with pytest.raises(ImportError, match=r"seqnet\[experiments\]"):
         fc.plot_results({}, "unused.png")
 

@@ -25,7 +25,7 @@ FLOORS = {
     # models and the cell registry
     "seqnet.model": 5, "seqnet.variants": 5,
     # what uses models
-    "seqnet.charlm": 6, "seqnet.generate": 6, "seqnet.gradcheck": 6,
+    "seqnet.charlm": 6, "seqnet.generate": 6, "seqnet.decode": 6, "seqnet.gradcheck": 6,
     # the package's front door: it re-exports the public names of the floors below
     "seqnet": 7,
     # applications: the command line, the benchmarks, the worked experiments

@@ -26,7 +26,8 @@ PUBLIC_MODULES = (
     "seqnet.layers.merge", "seqnet.layers.attention", "seqnet.layers.wrappers",
     "seqnet.model", "seqnet.saving", "seqnet.losses", "seqnet.metrics", "seqnet.optim",
     "seqnet.activations",
-    "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.charlm", "seqnet.variants",
+    "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.decode", "seqnet.charlm",
+    "seqnet.variants",
     "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.datasets", "seqnet.bench",
     "seqnet.cli", "seqnet.experiments.long_range", "seqnet.experiments.forecast",
 )
