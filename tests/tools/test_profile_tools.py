@@ -202,3 +202,15 @@ def test_panel_products_checks_and_races_the_tile():
         assert blas > 0 and tile > 0
         # the ratio is of times: tile / OpenBLAS, the inverse of the rates' ratio
         assert close(number(r["ratio"]), blas / tile, 0.01 + 0.1 * blas / tile)
+
+
+def test_functional_overhead_races_the_two_forms_of_one_model():
+    out = run("functional_overhead.py", "2", "--rounds", "2", "--chars", "2000",
+              "--batch-size", "2", "--maxlen", "5", "--hidden", "4")
+    assert out.startswith("2 steps x 2 rounds, B=2 T=5 H=4")
+    (rows,) = tables(out)
+    ms = {r["model"]: number(r["ms per step (median)"]) for r in rows}
+    assert set(ms) == {"sequential", "functional"} and min(ms.values()) > 0
+    ratio = float(out.split("ratio functional / sequential: ")[1].split()[0])
+    assert close(ratio, ms["functional"] / ms["sequential"], 0.01 + 0.01 * ratio)
+    assert "same weights after the same steps: True" in out
