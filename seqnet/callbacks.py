@@ -1,4 +1,4 @@
-"""Callbacks for [`Sequential.fit`][seqnet.Sequential.fit]: early stopping and checkpointing."""
+"""Callbacks for [`Model.fit`][seqnet.Model.fit]: early stopping and checkpointing."""
 
 from __future__ import annotations
 
