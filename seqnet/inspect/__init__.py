@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _threads
+from .. import _threads, losses
 from ..kernels import _trace
 from ..layers import GRU, LSTM, RecurrentLayer
 
@@ -161,14 +161,15 @@ def _layer_state_gradients(layer, captured):
     return out
 
 
-def state_gradients(model, x, y, *, lengths=None, sample_weight=None):
+def state_gradients(model, x, y, *, lengths=None, sample_weight=None, loss=None):
     r"""$\partial L/\partial h_t$ (and $\partial L/\partial c_t$) of every recurrent
     layer, direction and step, from one forward and one backward pass.
 
     The pass is a training step's without the update: the model's compiled loss
-    (with its masks and ``sample_weight``), dropout on as in training (drawn from
-    each layer's ``rng``). The parameters and their gradients (``grads``) are left
-    as they were. The definitions are the module's: $h_t$, $c_t$ the state after
+    (or ``loss``, on every output), with its masks and ``sample_weight``, dropout
+    on as in training (drawn from each layer's ``rng``). The parameters and their
+    gradients (``grads``) are left as they were. The definitions are the
+    module's: $h_t$, $c_t$ the state after
     step $t$; $\partial L/\partial h_t$ through the output at $t$ and every later
     step; the LSTM's $\partial L/\partial c_t$ with $h_t$ held fixed.
 
@@ -185,6 +186,9 @@ def state_gradients(model, x, y, *, lengths=None, sample_weight=None):
         The valid steps of each row of each input.
     sample_weight : array_like, or list, optional
         As `seqnet.Model.train_on_batch` takes it.
+    loss : str or Loss, optional
+        The loss to differentiate, anything `seqnet.losses.get` takes, on every
+        output; default the model's compiled loss (and loss weights).
 
     Returns
     -------
@@ -200,8 +204,9 @@ def state_gradients(model, x, y, *, lengths=None, sample_weight=None):
     TypeError
         ``model`` is not a seqnet model.
     ValueError
-        The model is not compiled, has no recurrent layer or calls one more than
-        once, a layer has an option that changes the recurrence in training
+        The model is not compiled (and no ``loss`` is given), has no recurrent
+        layer or calls one more than once, a layer has an option that changes the
+        recurrence in training
         (``recurrent_dropout``, ``weight_dropout``, ``zoneout``, ...), or the
         model refuses the inputs or targets.
 
@@ -219,12 +224,16 @@ def state_gradients(model, x, y, *, lengths=None, sample_weight=None):
     for layer in layers.values():
         layer._check_traceable("state_gradients",
                                layer._untraced_options + _UNSUPPORTED)
-    model._need_compiled()
+    if loss is None:
+        model._need_compiled()
+        fused = model._fused_outputs()
+        fns, weights = model._training_losses(fused), model._weights
+    else:
+        fused, fns = frozenset(), [losses.get(loss)] * len(model.outputs)
+        weights = [1.0] * len(fns)
     xs, ys, ls, sws, _ = model._data(x, y, lengths, sample_weight=sample_weight)
     saved = [(layer, {k: np.array(v) for k, v in layer.grads.items()})
              for layer in model.layers]
-    fused = model._fused_outputs()
-    fns = model._training_losses(fused)
     try:
         for layer in layers.values():
             layer._state_grads = {}
@@ -238,7 +247,7 @@ def state_gradients(model, x, y, *, lengths=None, sample_weight=None):
                 fn.forward(out, ys[k], mask=model._mask(out, out_lengths[k]),
                            sample_weight=None if sws is None else sws[k])
                 dout = fn.backward()
-                w = model._weights[k]
+                w = weights[k]
                 douts.append(dout if w == 1.0 else dout * dout.dtype.type(w))
             model._execute_backward(run, douts)
         captured = {index: layer._state_grads for index, layer in layers.items()}
