@@ -55,18 +55,23 @@ def lstm_state_grads(i_g, f_g, g_g, o_g, c, c_prev, W_hh, lengths, reverse, dout
             if t >= lengths[r]:
                 w[:] = 0.0
                 continue
+            # 1-D views of the row's step, indexed from 0: LLVM vectorises the loop.
+            i_r, f_r, g_r, o_r = i_g[r, t], f_g[r, t], g_g[r, t], o_g[r, t]
+            c_r, cp_r, do_r, dh_r, dc_r = c[r, t], c_prev[r, t], dout[r, t], dh[r, t], dc[r, t]
+            dh0_r, dc0_r = dh0[r], dc0[r]
+            w_i, w_f, w_g, w_o = w[:H], w[H:2 * H], w[2 * H:3 * H], w[3 * H:]
             for j in range(H):
-                i, f, g, o = i_g[r, t, j], f_g[r, t, j], g_g[r, t, j], o_g[r, t, j]
-                dht = dout[r, t, j] + dh0[r, j]
-                dh[r, t, j] = dht
-                dc[r, t, j] = dc0[r, j]
-                tc = np.tanh(c[r, t, j])
-                dct = dc0[r, j] + dht * o * (one - tc * tc)
-                w[j] = dct * g * i * (one - i)
-                w[H + j] = dct * c_prev[r, t, j] * f * (one - f)
-                w[2 * H + j] = dct * i * (one - g * g)
-                w[3 * H + j] = dht * tc * o * (one - o)
-                dc0[r, j] = dct * f
+                i, f, g, o = i_r[j], f_r[j], g_r[j], o_r[j]
+                dht = do_r[j] + dh0_r[j]
+                dh_r[j] = dht
+                dc_r[j] = dc0_r[j]
+                tc = np.tanh(c_r[j])
+                dct = dc0_r[j] + dht * o * (one - tc * tc)
+                w_i[j] = dct * g * i * (one - i)
+                w_f[j] = dct * cp_r[j] * f * (one - f)
+                w_g[j] = dct * i * (one - g * g)
+                w_o[j] = dht * tc * o * (one - o)
+                dc0_r[j] = dct * f
         gemm(work, W_hh, prod, 0, False, False)
         for r in range(B):
             if t < lengths[r]:
