@@ -70,7 +70,9 @@ def trace(model, x, *, lengths=None):
     Parameters
     ----------
     model : Model or Sequential
-        Its SimpleRNN, LSTM and GRU layers (each called once) are traced.
+        Its SimpleRNN, LSTM and GRU layers (each called once) are traced (not
+        one inside a wrapper such as `seqnet.Bidirectional`: build it with
+        ``bidirectional=True`` instead).
     x : array_like, or list of array_like
         The model's input(s), as `seqnet.Model.forward` takes them.
     lengths : array_like of int, or list, optional

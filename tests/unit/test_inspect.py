@@ -266,3 +266,44 @@ def test_state_gradients_errors_and_dtype():
         inspect.state_gradients(model, np.ones((2, 4, 3)), np.ones((2, 4, 1)))
     with pytest.raises(ValueError, match="trace=True: LSTM with zoneout"):
         layer.forward(np.ones((2, 4, 3)), trace=True)
+
+
+@pytest.mark.parametrize("cell,options", CELLS[:3], ids=IDS[:3])
+def test_state_gradients_of_index_input_are_the_one_hot_ones(cell, options):
+    layer = getattr(seqnet, cell)(3, input_size=6, num_layers=2, dtype=np.float64, seed=0,
+                                  **options)
+    model = seqnet.Sequential([layer, seqnet.Dense(2, dtype=np.float64, seed=0)])
+    model.compile(loss="mse")
+    idx = np.array([[0, 5, 2, 2], [1, 3, 4, 0], [2, 2, 2, 1]])
+    y = np.random.default_rng(0).standard_normal((3, 4, 2))
+    a = inspect.state_gradients(model, idx, y, lengths=[4, 2, 3])[0]
+    b = inspect.state_gradients(model, np.eye(6)[idx], y, lengths=[4, 2, 3])[0]
+    assert set(a) == set(b)
+    for k in a:
+        np.testing.assert_allclose(a[k], b[k], atol=1e-12)
+    assert np.abs(a["h"]).max() > 1e-3
+
+
+@pytest.mark.parametrize("cell,options", CELLS[:3], ids=IDS[:3])
+def test_initial_state_gradients_are_the_models_own(cell, options):
+    """From a given (non-zero) initial state, "h0" and "c0" are the gradients that
+    the model's own backward returns for its state inputs (the kernels' BPTT), and
+    the trace starts from that state."""
+    H = 3
+    inp = seqnet.Input((5, 2))
+    states = [seqnet.Input((H,)) for _ in range(2 if cell == "LSTM" else 1)]
+    layer = getattr(seqnet, cell)(H, dtype=np.float64, seed=0, **options)
+    out = seqnet.Dense(1, dtype=np.float64, seed=0)(layer(inp, initial_state=states))
+    model = seqnet.Model([inp, *states], out)
+    model.compile(loss="mse")
+    rng = np.random.default_rng(4)
+    xs = [rng.standard_normal((2, 5, 2))] + [rng.standard_normal((2, H)) for _ in states]
+    y = rng.standard_normal((2, 5, 1))
+    lengths = [[5, 3]] + [None] * len(states)
+    g = inspect.state_gradients(model, xs, y, lengths=lengths)[model.layers.index(layer)]
+    pred = model.forward(xs, training=True, lengths=lengths)
+    model.loss.forward(pred, y, mask=np.arange(5) < np.array([[5], [3]]))
+    _, *dstates = model.backward(model.loss.backward())
+    for name, d in zip(layer.state_names, dstates, strict=True):
+        np.testing.assert_allclose(g[name + "0"][0], d, atol=1e-14)
+    assert np.abs(dstates[0]).max() > 1e-3
