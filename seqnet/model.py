@@ -1595,8 +1595,10 @@ class Sequential(Model):
             A layer that is not causal (a bidirectional layer: its reverse
             direction needs the whole sequence), ``states`` of the wrong length,
             or ``trace=True``.
+        TypeError
+            ``trace`` is not a bool.
         """
-        if trace is not False:
+        if _checks.flag(trace, "trace"):
             raise ValueError("trace=True: step() is the fast one-step inference path and "
                              "keeps no trace; run forward(x, trace=True) on the whole "
                              "sequence instead (seqnet.inspect.trace for a model)")
