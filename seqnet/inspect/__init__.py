@@ -148,8 +148,10 @@ def _layer_state_gradients(layer, captured):
         elif gru:
             h_prev = _entering(tr["h"][row], state[0][row], lengths, reverse)
             if layer.reset_after:
-                b_hn = layer.params["bias_hh" + sfx][2 * H:]
-                hn = np.ascontiguousarray(h_prev @ W_hh[2 * H:].T + b_hn, dt)
+                hn = h_prev @ W_hh[2 * H:].T
+                if "bias_hh" + sfx in layer.params:   # none with bias=False
+                    hn += layer.params["bias_hh" + sfx][2 * H:]
+                hn = np.ascontiguousarray(hn, dt)
             else:
                 hn = h_prev
             _trace.gru_state_grads(tr["r"][row], tr["z"][row], tr["n"][row], h_prev, hn, W_hh,

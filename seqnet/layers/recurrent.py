@@ -520,7 +520,7 @@ class RecurrentLayer(Layer):
     #: each kernel call's ``(dout, dfinal_state)`` in it, by state row.
     _state_grads = None
     #: layer options whose kernels `trace` and `seqnet.inspect` do not cover yet.
-    _untraced_options = ("layer_norm", "proj_size", "zoneout")
+    _untraced_options = ("layer_norm", "proj_size", "zoneout", "cell_zoneout")
 
     @property
     def trace_names(self):
