@@ -307,3 +307,26 @@ def test_initial_state_gradients_are_the_models_own(cell, options):
     for name, d in zip(layer.state_names, dstates, strict=True):
         np.testing.assert_allclose(g[name + "0"][0], d, atol=1e-14)
     assert np.abs(dstates[0]).max() > 1e-3
+
+
+@pytest.mark.parametrize("cell,options", CELLS, ids=IDS)
+def test_a_traced_training_pass_has_the_same_gradients(cell, options):
+    """trace=True changes nothing of a training pass: the same output and, from the
+    same backward, bit-identical parameter, input and initial-state gradients (the
+    trace is a copy, taken before the backward writes over the cache)."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((3, 5, 4))
+    state = [rng.standard_normal((4, 3, 3)) for _ in range(2 if cell == "LSTM" else 1)]
+    dout = rng.standard_normal((3, 5, 6))
+    results = []
+    for trace in (False, True):
+        layer = make_layer(cell, options, dropout=0.3)
+        out = layer.forward(x, state, lengths=[5, 2, 4], training=True, trace=trace)
+        grads = layer.backward(dout)
+        results.append((out, grads, {k: v.copy() for k, v in layer.grads.items()}))
+    (o1, g1, p1), (o2, g2, p2) = results
+    np.testing.assert_array_equal(o1, o2)
+    for a, b in zip(g1, g2, strict=True):
+        np.testing.assert_array_equal(a, b)
+    for k in p1:
+        np.testing.assert_array_equal(p1[k], p2[k])
