@@ -13,7 +13,8 @@ merges :class:`Concatenate` and :class:`Add`, :class:`Attention` and
 :mod:`seqnet.datasets` prepare character data, :mod:`seqnet.charlm` builds the
 reference character model and :mod:`seqnet.generate` samples text from it;
 :func:`check_gradients` (:mod:`seqnet.gradcheck`) proves gradients by finite
-differences, over the cell variants of :mod:`seqnet.variants`.
+differences, over the cell variants of :mod:`seqnet.variants`; :mod:`seqnet.inspect`
+traces gates and states and measures the gradient through time.
 """
 
 from . import (
@@ -23,6 +24,7 @@ from . import (
     decode,
     generate,
     graph,
+    inspect,
     layers,
     losses,
     metrics,
@@ -68,6 +70,7 @@ __all__ = [
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "History", "Input", "Layer",
     "LayerNormalization", "Masking", "Model", "RecurrentLayer", "RepeatVector", "Sequential",
     "SimpleRNN", "SymbolicTensor", "TimeDistributed", "callbacks", "charlm", "check_gradients",
-    "datasets", "decode", "generate", "get_num_threads", "graph", "layers", "load_model", "losses",
-    "metrics", "optim", "saving", "set_num_threads", "text", "variants", "__version__",
+    "datasets", "decode", "generate", "get_num_threads", "graph", "inspect", "layers",
+    "load_model", "losses", "metrics", "optim", "saving", "set_num_threads", "text", "variants",
+    "__version__",
 ]

@@ -438,8 +438,9 @@ class Model(Layer):
             return [None if v is None else np.asarray(v) for v in lengths]
         return [np.asarray(lengths)]
 
-    def _execute(self, xs, lengths, training, logits=()):
-        """Run the nodes in order: the outputs (a list) and their lengths."""
+    def _execute(self, xs, lengths, training, logits=(), trace=False):
+        """Run the nodes in order: the outputs (a list) and their lengths (``trace``:
+        every traceable layer keeps its trace)."""
         values, lens = {}, {}
         for t, x, n in zip(self.inputs, xs, lengths, strict=True):
             values[t.uid] = x
@@ -455,6 +456,8 @@ class Model(Layer):
                 options["lengths"] = larg
             if i in logits:
                 options["logits"] = True
+            if trace and layer.traceable:
+                options["trace"] = True
             state = None
             if node.states:
                 state = [None if s is None else
@@ -512,7 +515,8 @@ class Model(Layer):
         return [grads.get(t.uid) for t in self.inputs]
 
     # ------------------------------------------------------------ the layer contract
-    def forward(self, x, initial_state=None, *, training=False, lengths=None, logits=()):
+    def forward(self, x, initial_state=None, *, training=False, lengths=None, logits=(),
+                trace=False):
         """Run the graph on arrays: the output, or a list of outputs.
 
         Parameters
@@ -529,6 +533,9 @@ class Model(Layer):
         logits : collection of int, default ()
             Outputs (by index) whose final softmax or sigmoid is left out (a loss
             that fuses it runs on the logits).
+        trace : bool, default False
+            Every recurrent layer keeps each step's gates and states in its
+            ``trace`` (`seqnet.inspect.trace` collects them).
 
         Returns
         -------
@@ -548,7 +555,7 @@ class Model(Layer):
         training = bool(training)
         xs = self._as_inputs(x)
         outs, out_lengths, run = self._execute(xs, self._as_lengths(lengths), training,
-                                               frozenset(logits))
+                                               frozenset(logits), _checks.flag(trace, "trace"))
         self._cache = run
         self._last_lengths = out_lengths[0]
         self._state_given = False
@@ -1521,7 +1528,8 @@ class Sequential(Model):
         self.input_shape = tuple(xs[0].shape[1:])
         self.input_dtype = xs[0].dtype.name
 
-    def forward(self, x, initial_state=None, *, training=False, lengths=None, logits=()):
+    def forward(self, x, initial_state=None, *, training=False, lengths=None, logits=(),
+                trace=False):
         """Run the stack on ``x`` (see `Model.forward`).
 
         Parameters
@@ -1536,6 +1544,9 @@ class Sequential(Model):
             The valid steps of each row.
         logits : collection of int, default ()
             Leave the last layer's final softmax out (``{len(layers) - 1}``).
+        trace : bool, default False
+            Every recurrent layer keeps each step's gates and states in its
+            ``trace``.
 
         Returns
         -------
@@ -1549,9 +1560,9 @@ class Sequential(Model):
         if not self._stack:
             raise ValueError("the model has no layers")
         return super().forward(x, initial_state, training=training, lengths=lengths,
-                               logits=logits)
+                               logits=logits, trace=trace)
 
-    def step(self, x, states=None):
+    def step(self, x, states=None, *, trace=False):
         """Run one time step in inference mode, carrying the recurrent states.
 
         For streaming generation: each call feeds one step ``x`` through the
@@ -1565,6 +1576,9 @@ class Sequential(Model):
         states : list, optional
             One entry per layer, as the previous call returned them; ``None``
             (the default, or an entry) starts from zeros.
+        trace : bool, default False
+            Refused when true: the one-step path keeps no per-step trace (run
+            `forward` with ``trace=True`` on the whole sequence).
 
         Returns
         -------
@@ -1579,8 +1593,15 @@ class Sequential(Model):
         ------
         ValueError
             A layer that is not causal (a bidirectional layer: its reverse
-            direction needs the whole sequence), or ``states`` of the wrong length.
+            direction needs the whole sequence), ``states`` of the wrong length,
+            or ``trace=True``.
+        TypeError
+            ``trace`` is not a bool.
         """
+        if _checks.flag(trace, "trace"):
+            raise ValueError("trace=True: step() is the fast one-step inference path and "
+                             "keeps no trace; run forward(x, trace=True) on the whole "
+                             "sequence instead (seqnet.inspect.trace for a model)")
         if states is None:
             states = [None] * len(self.layers)
         if len(states) != len(self.layers):

@@ -18,7 +18,8 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FILES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 #: the module each ``python -m`` target runs.
-ENTRY = {"seqnet": "seqnet.cli", "seqnet.gradcheck": "seqnet.gradcheck.__main__"}
+ENTRY = {"seqnet": "seqnet.cli", "seqnet.gradcheck": "seqnet.gradcheck.__main__",
+         "seqnet.inspect": "seqnet.inspect.__main__"}
 
 
 def _commands():
@@ -60,4 +61,4 @@ def test_documented_command_uses_known_options(module, args):
 def test_the_commands_were_found():
     modules = {p.values[0] for p in _commands()}
     assert {"seqnet", "seqnet.bench", "seqnet.gradcheck", "seqnet.experiments.long_range",
-            "seqnet.experiments.forecast"} <= modules
+            "seqnet.experiments.forecast", "seqnet.inspect"} <= modules

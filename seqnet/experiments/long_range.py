@@ -42,6 +42,7 @@ import numpy as np
 
 from .. import _checks
 from .._io import atomic_write
+from ..inspect import state_gradients
 from ..layers import GRU, LSTM, Dense, SimpleRNN
 from ..model import Sequential
 from ..optim import Adam
@@ -132,12 +133,12 @@ def hidden_state_gradients(model, x, y):
 
     ``L_b = (\hat y_b - y_b)^2`` is one sequence's squared error and
     $h_t$ the hidden state after ``t`` steps ($h_0$ the initial
-    state). For each ``t`` the sequence is run in two pieces: steps ``[0, t)``
-    give the state at ``t``, and the backward pass of steps ``[t, T)`` started
-    from that state returns the gradient with respect to it: the total
-    derivative through every later step, exactly what BPTT carries back. For the
-    LSTM it is the gradient with respect to $h_t$ with the cell state
-    $c_t$ held fixed (the cell's gradient is returned too).
+    state): the total derivative through every later step, what BPTT carries
+    back. All ``T + 1`` come from one forward and one backward pass,
+    `seqnet.inspect.state_gradients` (the model's loss is the mean of ``L_b``
+    over the batch, so each row's gradient is scaled by ``B``). For the LSTM it
+    is the gradient with respect to $h_t$ with the cell state $c_t$ held fixed,
+    and the cell's gradient, with $h_t$ held fixed, is returned too.
 
     Parameters
     ----------
@@ -166,29 +167,17 @@ def hidden_state_gradients(model, x, y):
             or layers[0].bidirectional or layers[0].return_sequences):
         raise ValueError("model must be one unidirectional, one-layer recurrent layer with "
                          "return_sequences=False followed by Dense (as build_model makes)")
-    rnn, dense = layers
+    rnn = layers[0]
     x = _checks.float_array(x, "x", rnn.dtype)
     y = _checks.float_array(y, "y", rnn.dtype)
-    B, T = x.shape[:2]
-    lstm = isinstance(rnn, LSTM)
-    dh = np.zeros(T + 1)
-    dc = np.zeros(T + 1) if lstm else None
-    zeros = np.zeros((1, B, rnn.hidden_size), rnn.dtype)
-    state = (zeros,) * len(rnn.state_names)
-    for t in range(T + 1):
-        if t > 0:  # the state after t steps: one more step from the last one
-            _, state = rnn.call(x[:, t - 1:t], state, training=False)
-        if t == T:  # the output is h_T itself; the loss does not read c_T
-            d_out = 2.0 * (dense.forward(state[0][0]) - y)
-            dh[t] = np.linalg.norm(d_out @ dense.params["weight"], axis=1).mean()
-            continue
-        out = rnn.forward(x[:, t:], state, training=True)
-        pred = dense.forward(out, training=True)
-        _, *dstate = rnn.backward(dense.backward(2.0 * (pred - y)))
-        dh[t] = np.linalg.norm(dstate[0][0], axis=1).mean()
-        if lstm:
-            dc[t] = np.linalg.norm(dstate[1][0], axis=1).mean()
-    return dh, dc
+    g = state_gradients(model, x, y, loss="mse")[0]
+    B = x.shape[0]
+
+    def norms(name):   # [state before step 0, after steps 0 .. T-1] of the one row
+        every = np.concatenate([g[name + "0"][0][:, None], g[name][0]], axis=1)
+        return np.linalg.norm(B * every.astype(np.float64), axis=2).mean(axis=0)
+
+    return norms("h"), (norms("c") if isinstance(rnn, LSTM) else None)
 
 
 def run(lengths=(10, 25, 50, 100, 200), seeds=(0, 1, 2), cells=tuple(CELLS), hidden=32,

@@ -117,6 +117,9 @@ class Layer:
     #: whether the output at a step depends on that step and earlier ones only, so
     #: that the layer can run one step at a time (`seqnet.Sequential.step`).
     causal = True
+    #: whether `forward` takes ``trace=True`` (per-step gates and states, kept in
+    #: the layer's ``trace``): the recurrent layers.
+    traceable = False
 
     def __init__(self, *, dtype=DEFAULT_DTYPE, seed=None):
         self.dtype = _checks.float_dtype(dtype)
@@ -560,7 +563,8 @@ class Layer:
         **options
             The layer's own call options: ``lengths=`` (valid steps per row, ``1 <=
             lengths[b] <= T``; past its length a row's output is 0 and its state is
-            carried) for a recurrent layer, ``logits=True`` for Dense.
+            carried) and ``trace=True`` (keep every step's gates and states in
+            ``layer.trace``) for a recurrent layer, ``logits=True`` for Dense.
 
         Returns
         -------
@@ -576,8 +580,13 @@ class Layer:
             ``initial_state`` given to a layer without state, or an input of the
             wrong type (see the layer's `call`).
         ValueError
-            An input of the wrong shape or values (see the layer's `call`).
+            An input of the wrong shape or values (see the layer's `call`), or
+            ``trace=True`` for a layer that is not `traceable`.
         """
+        if not self.traceable and options.pop("trace", False):
+            raise ValueError(f"trace=True: {type(self).__name__} has no per-step gates or "
+                             "states to trace (SimpleRNN, LSTM and GRU layers take it; for a "
+                             "bidirectional one, bidirectional=True)")
         if initial_state is not None:
             if not self.state_names:
                 raise TypeError(f"{type(self).__name__} has no state: initial_state must be "

@@ -74,6 +74,9 @@ class RecurrentLayer(Layer):
         input size is known. ``backward`` overwrites ``grads``.
     rng : numpy.random.Generator
         Draws the dropout masks.
+    trace : dict of str to ndarray, or None
+        Every step's gates and states after ``forward(..., trace=True)``, each
+        ``[num_layers*D, B, T, H]`` (see `trace_names`); None otherwise.
 
     Raises
     ------
@@ -89,6 +92,7 @@ class RecurrentLayer(Layer):
     GATES: tuple = ()
     #: the kernel module: its ``forward`` and ``backward`` run one direction.
     kernel = None
+    traceable = True
     state_names: tuple = ("h",)
     input_weight = "weight_ih_l0"
 
@@ -315,7 +319,7 @@ class RecurrentLayer(Layer):
         """The cell's own keyword arguments of its kernel entries."""
         return {}
 
-    def call(self, x, initial_state, *, training, lengths=None):
+    def call(self, x, initial_state, *, training, lengths=None, trace=False):
         """The forward pass over a batch of sequences (called by `forward`).
 
         Parameters
@@ -333,6 +337,9 @@ class RecurrentLayer(Layer):
         lengths : array_like of int, shape (B,), optional
             Valid steps per row, ``1 <= lengths[b] <= T``; no sorting needed. Past
             its length a row's output is zero and its state is carried unchanged.
+        trace : bool, default False
+            Keep every step's gates and states in `trace` (see there); otherwise
+            `trace` is set to None.
 
         Returns
         -------
@@ -352,8 +359,11 @@ class RecurrentLayer(Layer):
             ``x`` of the wrong rank or feature count, empty, or indices outside
             ``[0, input_size)`` (or index input before ``input_size`` is known);
             ``lengths`` or ``initial_state`` of the wrong shape, or a length
-            outside ``[1, T]``.
+            outside ``[1, T]``; ``trace=True`` with an option it does not cover.
         """
+        self.trace = None
+        if _checks.flag(trace, "trace"):
+            self._check_traceable("trace=True")
         index = _checks.index_input(x)
         if index is not None:
             if self.input_size is None:
@@ -389,6 +399,8 @@ class RecurrentLayer(Layer):
         finals = [np.empty_like(s) for s in state]
         caches, masks = [], []
         options = self._kernel_options()
+        traces = {n: np.zeros((self.state_rows, B, T, self.hidden_size), self.dtype)
+                  for n in self.trace_names} if trace else None
         for k in range(self.num_layers):
             outs = []
             for d in range(D):
@@ -396,7 +408,9 @@ class RecurrentLayer(Layer):
                 weights = [self.params[n + sfx] for n in _WEIGHTS]
                 st = tuple(s[k * D + d] for s in state)
                 o, fin, cache = self.kernel.forward(inp, *weights, st, lengths, bool(d),
-                                                    training, **options)
+                                                    training or trace, **options)
+                if trace:
+                    self._keep_trace(traces, k * D + d, o, fin, cache, lengths, bool(d))
                 outs.append(o)
                 caches.append(cache)
                 for m, f in enumerate(fin):
@@ -418,6 +432,8 @@ class RecurrentLayer(Layer):
         else:
             last = finals[0][(self.num_layers - 1) * D:]
             result = np.ascontiguousarray(np.concatenate(list(last), axis=1))
+        if trace:
+            self.trace, self._trace_state = traces, (state, lengths)
         if training:
             # the kernels keep a reference to x (often the caller's own array), not a
             # copy: backward checks that it was not modified in between.
@@ -479,6 +495,8 @@ class RecurrentLayer(Layer):
                 do = d_inp if D == 1 else np.ascontiguousarray(d_inp[:, :, d * H:(d + 1) * H])
                 ds = tuple(a[k * D + d] for a in dfinal)
                 dx, grads, ds0 = self.kernel.backward(c["caches"][k * D + d], do, ds)
+                if self._state_grads is not None:   # seqnet.inspect.state_gradients
+                    self._state_grads[k * D + d] = (np.array(do), [np.array(a) for a in ds])
                 for n, g in zip(_WEIGHTS, grads, strict=True):
                     self.grads[n + sfx] = g
                 for m, a in enumerate(ds0):
@@ -488,6 +506,54 @@ class RecurrentLayer(Layer):
                 dx_sum = dx_sum * c["masks"][k - 1]
             d_inp = dx_sum
         return d_inp, tuple(dinit)
+
+    # ------------------------------------------------------------- introspection
+    #: every step's gates and states of the last ``forward(..., trace=True)``:
+    #: ``{name: ndarray [num_layers*D, B, T, H]}`` (names: `trace_names`), rows
+    #: layer-major then direction as the state's; c and h are the state *after*
+    #: step t. Past a row's length every array is 0, as the output is. None after
+    #: a forward without ``trace=True``.
+    trace = None
+    #: the initial state and lengths of the traced forward (for `seqnet.inspect`).
+    _trace_state = None
+    #: set to a dict by `seqnet.inspect.state_gradients`: `call_backward` then keeps
+    #: each kernel call's ``(dout, dfinal_state)`` in it, by state row.
+    _state_grads = None
+    #: layer options whose kernels `trace` and `seqnet.inspect` do not cover yet.
+    _untraced_options = ("layer_norm", "proj_size", "zoneout", "cell_zoneout")
+
+    @property
+    def trace_names(self):
+        """tuple of str: the arrays of `trace`: the gates (`GATES`) then the states,
+        ``("i", "f", "g", "o", "h", "c")`` for the LSTM, ``("r", "z", "n", "h")``
+        for the GRU, ``("h",)`` for the SimpleRNN."""
+        return tuple(dict.fromkeys(self.GATES + self.state_names))
+
+    def _check_traceable(self, what, options=None):
+        """Raise a ValueError naming ``what`` when one of ``options`` (default
+        `_untraced_options`) is set on the layer."""
+        for name in options or self._untraced_options:
+            if getattr(self, name, None):
+                raise ValueError(f"{what}: {type(self).__name__} with {name}="
+                                 f"{getattr(self, name)!r} is not supported by the trace "
+                                 "(it covers the plain cells)")
+
+    def _keep_trace(self, traces, row, out, final, cache, lengths, reverse):
+        """Copy one kernel call's gates and states into row ``row`` of ``traces`` (a
+        backward writes over the cache): ``h`` is the output; the gates are the
+        cache's post-activation values (0 past a row's length); ``c`` after step t
+        is the state entering the next step, or the final state."""
+        H = self.hidden_size
+        traces["h"][row] = out
+        gates = cache.get("gates")
+        for m, name in enumerate(self.GATES if gates is not None else ()):
+            traces[name][row] = gates[:, :, m * H:(m + 1) * H]
+        if "c" in traces:
+            c, c_prev = traces["c"][row], cache["c_prev"]
+            src, dst, last = ((slice(None, -1), slice(1, None), 0) if reverse
+                              else (slice(1, None), slice(None, -1), -1))
+            c[:, dst], c[:, last] = c_prev[:, src], final[1]
+            c[np.arange(c.shape[1]) >= lengths[:, None]] = 0.0
 
     def get_config(self):
         """The constructor's keyword arguments, JSON-serialisable.

@@ -84,6 +84,54 @@ def test_hidden_state_gradients_match_finite_differences_of_the_reference(cell):
         np.testing.assert_allclose(dc, fd_c.mean(1), rtol=1e-6, atol=1e-10)
 
 
+def _two_piece_gradients(model, x, y):
+    """The measurement's former method, O(T^2): for each t, run steps [0, t) for the
+    state at t, then the backward of steps [t, T) from it returns its gradient."""
+    rnn, dense = model.layers
+    B, T = x.shape[:2]
+    dh, dc = np.zeros(T + 1), np.zeros(T + 1)
+    state = (np.zeros((1, B, rnn.hidden_size), rnn.dtype),) * len(rnn.state_names)
+    for t in range(T + 1):
+        if t > 0:
+            _, state = rnn.call(x[:, t - 1:t], state, training=False)
+        if t == T:
+            d_out = 2.0 * (dense.forward(state[0][0]) - y)
+            dh[t] = np.linalg.norm(d_out @ dense.params["weight"], axis=1).mean()
+            continue
+        out = rnn.forward(x[:, t:], state, training=True)
+        pred = dense.forward(out, training=True)
+        _, *dstate = rnn.backward(dense.backward(2.0 * (pred - y)))
+        dh[t] = np.linalg.norm(dstate[0][0], axis=1).mean()
+        if len(dstate) > 1:
+            dc[t] = np.linalg.norm(dstate[1][0], axis=1).mean()
+    return dh, (dc if len(rnn.state_names) > 1 else None)
+
+
+@pytest.mark.parametrize("cell", list(lr.CELLS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_state_gradients_agree_with_the_two_piece_method(cell, dtype):
+    """The measurement now comes from one backward (seqnet.inspect.state_gradients);
+    the O(T^2) two-piece method it replaced gives the same curves, at
+    initialisation and after a few training steps."""
+    B, T = 8, 12
+    rng = np.random.default_rng(5)
+    model = lr.build_model(cell, 6, seed=1)
+    if dtype == np.float64:
+        model = Sequential([lr.CELLS[cell](6, input_size=2, return_sequences=False,
+                                           dtype=dtype, seed=1), Dense(1, dtype=dtype, seed=1)])
+        model.compile(loss="mse", optimizer="adam")
+    x, y = lr.adding_problem(B, T, rng, dtype=dtype)
+    for _ in range(2):
+        new, old = lr.hidden_state_gradients(model, x, y), _two_piece_gradients(model, x, y)
+        tol = 1e-10 if dtype == np.float64 else 2e-5
+        np.testing.assert_allclose(new[0], old[0], rtol=tol)
+        assert (new[1] is None) == (cell != "LSTM")
+        if cell == "LSTM":
+            np.testing.assert_allclose(new[1][:-1], old[1][:-1], rtol=tol)
+            assert new[1][-1] == old[1][-1] == 0.0
+        model.fit(x, y, batch_size=4, epochs=3, verbose=0)
+
+
 def test_hidden_state_gradients_rejects_other_models():
     model = Sequential([Dense(3, input_size=2), Dense(1)])
     with pytest.raises(ValueError, match="model must be"):
