@@ -28,7 +28,8 @@ PUBLIC_MODULES = (
     "seqnet.activations",
     "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.decode", "seqnet.charlm",
     "seqnet.variants",
-    "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.datasets", "seqnet.bench",
+    "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.testing", "seqnet.datasets",
+    "seqnet.bench",
     "seqnet.cli", "seqnet.experiments.long_range", "seqnet.experiments.forecast",
 )
 #: modules whose examples another test module already runs (test_<name>.py).
