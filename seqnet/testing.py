@@ -67,9 +67,8 @@ def _worst_entries(analytic, numeric, count):
     if a.ndim == 0:
         a, n = a.reshape(1), n.reshape(1)
     with np.errstate(invalid="ignore", over="ignore"):
-        diff = np.abs(a - n)
-    diff = np.where(np.isfinite(diff), diff, np.inf).ravel()
-    order = np.argsort(-diff, kind="stable")[:count]
+        diff = np.abs(a - n).ravel()
+    order = np.argsort(-np.where(np.isfinite(diff), diff, np.inf), kind="stable")[:count]
     lines = []
     for flat in order:
         index = np.unravel_index(flat, a.shape)
@@ -94,8 +93,8 @@ def _failure_message(layer, report, tolerance, entries):
                  + ", ".join(f"{k} {errors[k]:.2e}" for k in failing))
     passing = [k for k in ranked if errors[k] <= tolerance]
     if passing:
-        lines.append(f"{len(passing)} within it (worst {passing[0]} "
-                     f"{errors[passing[0]]:.2e})")
+        lines.append(f"{len(passing)} {'tensor' if len(passing) == 1 else 'tensors'} "
+                     f"within it (worst {passing[0]} {errors[passing[0]]:.2e})")
     return "\n".join(lines)
 
 
