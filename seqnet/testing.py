@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import dataclasses
 import numbers
-import typing
 
 import numpy as np
 
@@ -170,9 +169,10 @@ def assert_gradients_close(layer, x, *, lengths=None, initial_state=None,
 
 
 # --------------------------------------------------------------------- configurations
-class Shape(typing.NamedTuple):
-    """Sizes of one drawn problem, as `shapes` draws them: a named tuple
-    ``(batch, steps, input_size, hidden_size)``.
+@dataclasses.dataclass(frozen=True)
+class Shape:
+    """Sizes of one drawn problem, as `shapes` draws them; it unpacks as
+    ``B, T, I, H = shape``.
 
     Parameters
     ----------
@@ -185,6 +185,10 @@ class Shape(typing.NamedTuple):
     steps: int
     input_size: int
     hidden_size: int
+
+    def __iter__(self):
+        """The sizes in order, ``(batch, steps, input_size, hidden_size)``."""
+        return iter((self.batch, self.steps, self.input_size, self.hidden_size))
 
     @property
     def input_shape(self):
