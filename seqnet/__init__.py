@@ -13,7 +13,9 @@ merges :class:`Concatenate` and :class:`Add`, :class:`Attention` and
 :mod:`seqnet.datasets` prepare character data, :mod:`seqnet.charlm` builds the
 reference character model and :mod:`seqnet.generate` samples text from it;
 :func:`check_gradients` (:mod:`seqnet.gradcheck`) proves gradients by finite
-differences, over the cell variants of :mod:`seqnet.variants`.
+differences, over the cell variants of :mod:`seqnet.variants`. :mod:`seqnet.testing`
+(imported on its own: ``import seqnet`` does not load it) holds test tools for
+layers of your own: ``assert_gradients_close`` and Hypothesis strategies.
 """
 
 from . import (

@@ -155,6 +155,7 @@ def assert_gradients_close(layer, x, *, lengths=None, initial_state=None,
     >>> sorted(assert_gradients_close(dense, x).errors)
     ['bias', 'weight', 'x']
     """
+    __tracebackhide__ = True    # pytest shows the failing test's line, not this one
     if not isinstance(layer, Layer):
         raise TypeError("layer must be a seqnet.Layer (a layer or a model following the "
                         f"layer contract), got {type(layer).__name__}")
@@ -213,7 +214,7 @@ class LayerConfig:
         The whole output sequence, or each row's last valid step.
     return_state : bool, default False
         Whether ``forward`` returns the final state too.
-    options : dict, optional
+    options : dict, default {}
         Further constructor keywords (``dropout``, ...).
     """
 
