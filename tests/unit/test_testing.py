@@ -161,9 +161,30 @@ def test_the_tolerance_is_the_pass_mark():
     assert assert_gradients_close(Slightly(3), X, tolerance=1e-3).errors["b"] > 1e-6
 
 
+def test_atol_passes_a_tensor_whose_whole_gradient_is_below_the_noise():
+    """x of order 1e-9 makes w's gradient (da x) of order 1e-9, where central
+    differences' rounding noise (about 1e-11 here) is a relative error of about
+    1e-2: a right backward fails on the relative error alone, and passes with an
+    atol above the noise, while a wrong backward still fails."""
+    tiny = 1e-9 * X
+    with pytest.raises(AssertionError, match=r"failed: 'w' has max relative error \d\.\d\de-0[1-4]"
+                                             r" \(tolerance 1e-06\)"):
+        assert_gradients_close(Scale(3), tiny)
+    report = assert_gradients_close(Scale(3), tiny, atol=1e-8)
+    assert report.errors["w"] > 1e-6 and report.errors["b"] < 1e-6
+    expected = seqnet.check_gradients(WrongScale(3), X)
+    with pytest.raises(AssertionError) as info:
+        assert_gradients_close(WrongScale(3), X, atol=1e-8)
+    diff = np.abs(expected.analytic["w"] - expected.numeric["w"]).max()
+    assert str(info.value).splitlines()[0] == (
+        f"gradient check of WrongScale failed: 'w' has max relative error "
+        f"{expected.errors['w']:.2e}, max absolute difference {diff:.2e} "
+        f"(tolerance 1e-06, atol 1e-08)")
+
+
 def test_a_nan_gradient_fails_and_is_named():
     with pytest.raises(AssertionError) as info:
-        assert_gradients_close(NaNScale(3), X)
+        assert_gradients_close(NaNScale(3), X, atol=1.0)     # no atol passes a NaN
     message = str(info.value)
     assert "'b' has a NaN or infinite gradient" in message
     assert "  (0,): analytic nan, numeric " in message and "difference nan" in message
@@ -208,6 +229,8 @@ def test_a_wrong_backward_in_a_seqnet_layer_subclass_is_caught():
     ({"tolerance": math.inf}, ValueError, r"tolerance must be finite"),
     ({"tolerance": "1e-6"}, TypeError, r"tolerance must be a real number"),
     ({"tolerance": True}, TypeError, r"tolerance must be a real number"),
+    ({"atol": -1e-9}, ValueError, r"atol must be >= 0"),
+    ({"atol": math.nan}, ValueError, r"atol must be finite"),
     ({"eps": 0.0}, ValueError, r"eps must be > 0"),
     ({"entries": 0}, ValueError, r"entries must be a positive integer"),
     ({"seed": -1}, ValueError, r"seed must be a non-negative integer"),
@@ -397,11 +420,26 @@ def test_dtypes_take_choices_and_refuse_others():
 
 
 @settings(max_examples=30)
-@given(testing.dtypes(), st.sampled_from([0.1, 1.0, 3.0]), st.data())
-def test_float_arrays_are_finite_bounded_and_of_their_dtype(dtype, bound, data):
-    a = data.draw(testing.float_arrays((2, 3, 4), dtype=dtype, bound=bound))
+@given(testing.dtypes(), st.sampled_from([0.1, 1.0, 3.0]), st.sampled_from([0.0, 1e-3]),
+       st.data())
+def test_float_arrays_are_finite_bounded_and_of_their_dtype(dtype, bound, tiny, data):
+    a = data.draw(testing.float_arrays((2, 3, 4), dtype=dtype, bound=bound,
+                                       min_magnitude=tiny))
     assert a.dtype == dtype and a.shape == (2, 3, 4)
     assert np.isfinite(a).all() and np.abs(a).max() <= bound
+    assert np.all((a == 0) | (np.abs(a) >= tiny))
+
+
+def test_min_magnitude_flushes_tiny_values_to_zero():
+    from hypothesis import find
+    tiny = find(testing.float_arrays(3), lambda a: 0 < np.abs(a).max() < 1e-3)
+    assert 0 < np.abs(tiny).max() < 1e-3            # without it, tiny values come
+    flushed = find(testing.float_arrays(3, min_magnitude=1e-3),
+                   lambda a: np.abs(a).max() > 0)
+    assert np.abs(flushed[flushed != 0]).min() >= 1e-3
+    state = find(testing.initial_states(LayerConfig("lstm"), 2, 2, min_magnitude=0.5),
+                 lambda s: any(p.any() for p in s))
+    assert all(np.all((p == 0) | (np.abs(p) >= 0.5)) for p in state)
 
 
 @pytest.mark.parametrize("args,kw,exc,pattern", [
@@ -410,6 +448,8 @@ def test_float_arrays_are_finite_bounded_and_of_their_dtype(dtype, bound, data):
     (((2,),), {"dtype": np.int64}, TypeError, r"dtype must be np.float32 or np.float64"),
     (((2,),), {"bound": 0.0}, ValueError, r"bound must be > 0"),
     (((2,),), {"bound": math.nan}, ValueError, r"bound must be finite"),
+    (((2,),), {"min_magnitude": 2.0}, ValueError, r"min_magnitude must be in \[0, 2\)"),
+    (((2,),), {"min_magnitude": -1e-3}, ValueError, r"min_magnitude must be in \[0, 2\)"),
 ])
 def test_float_arrays_refuse_bad_arguments(args, kw, exc, pattern):
     with pytest.raises(exc, match=pattern):
