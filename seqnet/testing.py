@@ -4,7 +4,8 @@ gradient assertion for pytest.
 `assert_gradients_close` runs :func:`seqnet.check_gradients` (float64 central
 differences on every parameter, the input and the initial state) and raises an
 `AssertionError` naming the worst tensor, its error, the tolerance and its worst
-entries; it needs nothing beyond seqnet.
+entries (``atol`` passes tensors whose whole gradient is below the differences'
+noise, as drawn problems can make it); it needs nothing beyond seqnet.
 
 The strategies draw the problems seqnet's own property tests (``tests/property``)
 run on:
@@ -24,6 +25,10 @@ Hypothesis is a test dependency of seqnet, not a runtime one (``pip install
 imports Hypothesis only when a strategy is built: without Hypothesis,
 `assert_gradients_close` and `LayerConfig` work, and calling a strategy function
 raises an `ImportError` that names Hypothesis.
+
+A ``@given`` test of a seqnet layer needs ``settings(deadline=None)``: the first
+example pays for compiling the numba kernels (seqnet's ``tests/conftest.py``
+profiles set it).
 
 Examples
 --------
@@ -54,8 +59,7 @@ __all__ = ["assert_gradients_close", "Shape", "LayerConfig", "shapes", "lengths"
 
 # --------------------------------------------------------------------------- assertion
 def _format_index(index):
-    return "(" + ", ".join(str(int(i)) for i in index) + ")" if len(index) != 1 \
-        else f"({int(index[0])},)"
+    return str(tuple(int(i) for i in index))
 
 
 def _worst_entries(analytic, numeric, count):
@@ -516,7 +520,7 @@ def lengths(batch, steps, *, min_length=1, full=False):
 
 def _option_strategy(st, value, variant):
     """The strategy of one option for ``variant``, or None to leave it out."""
-    if callable(value) and not isinstance(value, st.SearchStrategy):
+    if callable(value) and not isinstance(value, (st.SearchStrategy, type)):
         value = value(variant)
         if value is None:
             return None

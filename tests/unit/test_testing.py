@@ -325,12 +325,14 @@ def test_layer_configs_draw_from_the_choices(config):
 @given(testing.layer_configs(options={
     "dropout": st.sampled_from([0.0, 0.25]),
     "seedless": 7,
+    "a_class": np.float32,                  # a class is a value, not a function of the cell
     "lstm_only": lambda v: st.integers(1, 3) if v.layer is seqnet.LSTM else None,
 }))
 def test_layer_config_options_are_strategies_values_or_per_cell(config):
     assert config.cell in variants.NAMES
     assert config.options["dropout"] in (0.0, 0.25)
     assert config.options["seedless"] == 7
+    assert config.options["a_class"] is np.float32
     if config.cell == "lstm":
         assert config.options["lstm_only"] in (1, 2, 3)
     else:
