@@ -14,7 +14,9 @@ merges :class:`Concatenate` and :class:`Add`, :class:`Attention` and
 reference character model and :mod:`seqnet.generate` samples text from it;
 :func:`check_gradients` (:mod:`seqnet.gradcheck`) proves gradients by finite
 differences, over the cell variants of :mod:`seqnet.variants`; :mod:`seqnet.inspect`
-traces gates and states and measures the gradient through time.
+traces gates and states and measures the gradient through time. :mod:`seqnet.testing`
+(imported on its own: ``import seqnet`` does not load it) holds test tools for
+layers of your own: ``assert_gradients_close`` and Hypothesis strategies.
 """
 
 from . import (

@@ -1,10 +1,12 @@
 """Hypothesis properties of every cell: what must hold whatever the numbers are.
 
 Each test states its property in its docstring and runs over all five cells
-(rnn-tanh, rnn-relu, lstm, gru, gru-v1). Shapes are small (B 1..4, T 1..6,
-I 1..4, H 1..5); inputs lie in [-2, 2] and initial states in [-1, 1]; layers come
-from :func:`tests.conftest.make_layer` (non-zero random biases) in float64 unless
-the property is about float32.
+(rnn-tanh, rnn-relu, lstm, gru, gru-v1). The problems are drawn with
+:mod:`seqnet.testing`'s strategies, the ones users get for their own layers:
+shapes are small (B 1..4, T 1..6, I 1..4, H 1..5, its defaults); inputs lie in
+[-2, 2] and initial states in [-1, 1]; layers come from
+:meth:`seqnet.testing.LayerConfig.make` with non-zero random biases, in float64
+unless the property is about float32.
 
 Properties that rerun a computation on a different batch (one row, a chunk, a
 reversed copy) compare at ``rtol=1e-12``: the kernels' matrix products may
@@ -12,15 +14,15 @@ block differently for a different number of rows, which moves the last bits.
 Serial against parallel is asserted bit for bit.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
-from hypothesis.extra.numpy import arrays
 
-from seqnet import _dispatch
+from seqnet import _dispatch, testing
 from tests.conftest import CELL_NAMES, make_layer
 
 # When an example fails, hypothesis's pytest plugin imports libcst to write a patch,
@@ -35,35 +37,46 @@ RTOL, ATOL = 1e-12, 1e-13
 #: float32 against float64, both with the same float32-representable inputs.
 RTOL32, ATOL32 = 1e-4, 1e-5
 
-VALUES = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
-STATES = st.floats(-1.0, 1.0, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+#: bounds of the inputs and upstream gradients, and of the initial states.
+VALUES, STATES = 2.0, 1.0
 
 
 @dataclass
 class Case:
     """One drawn problem: shapes, layer configuration, data, lengths and seed."""
 
-    cell: str
-    B: int
-    T: int
-    I: int
-    H: int
-    num_layers: int
-    bidirectional: bool
+    config: testing.LayerConfig
+    shape: testing.Shape
     x: np.ndarray
     state: tuple
     lengths: np.ndarray | None
     seed: int
 
     @property
+    def cell(self):
+        return self.config.cell
+
+    @property
+    def B(self):
+        return self.shape.batch
+
+    @property
+    def T(self):
+        return self.shape.steps
+
+    @property
+    def H(self):
+        return self.shape.hidden_size
+
+    @property
     def D(self):
-        return 2 if self.bidirectional else 1
+        return self.config.num_directions
 
     def layer(self, **kw):
-        """The case's layer (float64 unless ``dtype`` is given)."""
-        kw = {"num_layers": self.num_layers, "bidirectional": self.bidirectional,
-              "dtype": np.float64} | kw
-        return make_layer(self.cell, self.H, seed=self.seed, input_size=self.I, **kw)
+        """The case's layer, float64 with non-zero random biases (``dtype`` and other
+        constructor keywords override)."""
+        return self.config.make(self.H, input_size=self.shape.input_size, seed=self.seed,
+                                bias_scale=0.5, **kw)
 
     def row_length(self, b):
         return self.T if self.lengths is None else int(self.lengths[b])
@@ -72,23 +85,19 @@ class Case:
 @st.composite
 def cases(draw, cell, *, layers=(1, 2), bidirectional=(False, True), lengths="maybe",
           min_steps=1):
-    """A :class:`Case` for ``cell``; ``lengths`` is "maybe", "always" or "never"."""
-    B = draw(st.integers(1, 4))
-    T = draw(st.integers(min_steps, 6))
-    I = draw(st.integers(1, 4))
-    H = draw(st.integers(1, 5))
-    num_layers = draw(st.sampled_from(layers))
-    bidi = draw(st.sampled_from(bidirectional))
-    D = 2 if bidi else 1
-    x = draw(arrays(np.float64, (B, T, I), elements=VALUES))
-    n_state = 2 if cell == "lstm" else 1
-    state = tuple(draw(arrays(np.float64, (num_layers * D, B, H), elements=STATES))
-                  for _ in range(n_state))
+    """A :class:`Case` for ``cell``, drawn with seqnet.testing's strategies;
+    ``lengths`` is "maybe", "always" or "never"."""
+    shape = draw(testing.shapes(steps=(min_steps, 6)))
+    config = draw(testing.layer_configs(cells=[cell], num_layers=layers,
+                                        bidirectional=bidirectional,
+                                        return_sequences=True, return_state=True))
+    x = draw(testing.float_arrays(shape.input_shape, bound=VALUES))
+    state = draw(testing.initial_states(config, shape.batch, shape.hidden_size,
+                                        bound=STATES))
     use_lengths = lengths == "always" or (lengths == "maybe" and draw(st.booleans()))
-    lens = (draw(arrays(np.int64, (B,), elements=st.integers(1, T)))
-            if use_lengths else None)
+    lens = draw(testing.lengths(shape.batch, shape.steps)) if use_lengths else None
     seed = draw(st.integers(0, 2**16))
-    return Case(cell, B, T, I, H, num_layers, bidi, x, state, lens, seed)
+    return Case(config, shape, x, state, lens, seed)
 
 
 def rows(parts, b):
@@ -103,10 +112,10 @@ def close(actual, desired, what, rtol=RTOL, atol=ATOL):
 
 def draw_upstream(data, case, return_sequences=True):
     """Random gradients for ``out`` and for each final-state tensor."""
-    shape = ((case.B, case.T, case.D * case.H) if return_sequences
-             else (case.B, case.D * case.H))
-    dout = data.draw(arrays(np.float64, shape, elements=VALUES), label="dout")
-    dstate = tuple(data.draw(arrays(np.float64, p.shape, elements=VALUES), label="dstate")
+    config = dataclasses.replace(case.config, return_sequences=return_sequences)
+    shape = config.output_shape(case.B, case.T, case.H)
+    dout = data.draw(testing.float_arrays(shape, bound=VALUES), label="dout")
+    dstate = tuple(data.draw(testing.float_arrays(p.shape, bound=VALUES), label="dstate")
                    for p in case.state)
     return dout, dstate
 
@@ -187,7 +196,7 @@ def test_reverse_direction_is_forward_on_reversed_sequence(cell, data):
     layer with the same weights run on each row reversed within its own length:
     its outputs are that run's outputs reversed in time (zero past the length) and
     its final state is that run's final state."""
-    case = data.draw(cases(cell, layers=(1,), bidirectional=(True,)), label="case")
+    case = data.draw(cases(cell, layers=1, bidirectional=True), label="case")
     H = case.H
     bi = case.layer()
     uni = case.layer(bidirectional=False)
@@ -221,7 +230,7 @@ def test_two_chunks_equal_whole_sequence(cell, data):
     split = data.draw(st.integers(1, case.T - 1), label="split")
     lengths = None
     if data.draw(st.booleans(), label="use_lengths"):
-        lengths = data.draw(arrays(np.int64, (case.B,), elements=st.integers(split + 1, case.T)),
+        lengths = data.draw(testing.lengths(case.B, case.T, min_length=split + 1),
                             label="lengths")
     layer = case.layer()
     out, *fin = layer.forward(case.x, list(case.state), lengths=lengths)

@@ -27,8 +27,9 @@ FLOORS = {
     # what uses models
     "seqnet.charlm": 6, "seqnet.generate": 6, "seqnet.decode": 6, "seqnet.gradcheck": 6,
     "seqnet.inspect": 6,
-    # the package's front door: it re-exports the public names of the floors below
-    "seqnet": 7,
+    # the package's front door: it re-exports the public names of the floors below;
+    # beside it, the test tools for users' layers, which `import seqnet` never loads
+    "seqnet": 7, "seqnet.testing": 7,
     # applications: the command line, the benchmarks, the worked experiments
     "seqnet.cli": 8, "seqnet.bench": 8, "seqnet.experiments": 8, "seqnet.inspect.__main__": 8,
     # python -m seqnet

@@ -29,7 +29,7 @@ PUBLIC_MODULES = (
     "seqnet.callbacks", "seqnet.text", "seqnet.generate", "seqnet.decode", "seqnet.charlm",
     "seqnet.variants",
     "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.inspect", "seqnet.inspect.__main__",
-    "seqnet.datasets",
+    "seqnet.testing", "seqnet.datasets",
     "seqnet.bench",
     "seqnet.cli", "seqnet.experiments.long_range", "seqnet.experiments.forecast",
 )
