@@ -117,6 +117,9 @@ class Layer:
     #: whether the output at a step depends on that step and earlier ones only, so
     #: that the layer can run one step at a time (`seqnet.Sequential.step`).
     causal = True
+    #: whether the layer carries its final state from one `forward` to the next
+    #: (``stateful=True`` on a recurrent layer; see `reset_states`).
+    stateful = False
 
     def __init__(self, *, dtype=DEFAULT_DTYPE, seed=None):
         self.dtype = _checks.float_dtype(dtype)
@@ -737,6 +740,13 @@ class Layer:
             The gradients of the initial state (``()`` for a layer without state).
         """
         raise NotImplementedError
+
+    def reset_states(self):
+        """Forget the state a stateful layer carries between calls (its next
+        `forward` starts from zeros); a no-op for a layer that carries none.
+
+        Models call it on each of their layers (`seqnet.Model.reset_states`).
+        """
 
     def _need_cache(self):
         if self._cache is None:
