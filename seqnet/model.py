@@ -280,8 +280,8 @@ class Model(Layer):
 
     def _check_stateful(self, n, batch_size, what):
         """A stateful model carries each row's state into the next batch: every
-        batch must have ``batch_size`` rows."""
-        if self.stateful and n % batch_size:
+        batch must have ``batch_size`` rows (or there is only one)."""
+        if self.stateful and n > batch_size and n % batch_size:
             raise ValueError(f"a stateful model needs batch_size to divide the number of "
                              f"samples (row r of each batch continues row r of the one "
                              f"before): batch_size={batch_size} does not divide {n}, the "
@@ -1041,7 +1041,8 @@ class Model(Layer):
         starts from zero states (`reset_states`), each batch continues the states
         its predecessor left, and the gradient stops at the batch boundary. Its
         ``batch_size`` must divide the number of samples (and of validation
-        samples), and ``shuffle`` must be False. The validation and the metrics
+        samples) when they make more than one batch, and ``shuffle`` must be
+        False. The validation and the metrics
         run as `evaluate` does (from zero states, reset after), so after a fit
         that validates the states are zero; without, they are the last batch's.
         """
@@ -1188,7 +1189,7 @@ class Model(Layer):
         ValueError
             The model is not compiled, inputs, targets and lengths do not match,
             or a bad ``batch_size`` (for a stateful model, one that does not divide
-            the number of samples).
+            the number of samples, when they make more than one batch).
 
         Notes
         -----
@@ -1226,7 +1227,7 @@ class Model(Layer):
         ValueError
             ``x`` has no samples, inputs and lengths do not match, or a bad
             ``batch_size`` (for a stateful model, one that does not divide the
-            number of samples).
+            number of samples, when they make more than one batch).
 
         Notes
         -----
