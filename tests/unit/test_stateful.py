@@ -405,3 +405,30 @@ def test_the_truncated_gradient_passes_central_differences(cls):
         worst = max(worst, relative_error(analytic[name], num))
     print(f"{cls.__name__}: worst relative error {worst:.2e}")
     assert worst < 1e-6
+
+
+def _decoder_step(stateful):
+    V, H = 6, 5
+    tokens = seqnet.Input(shape=(None,), dtype="int64")
+    h_in, c_in = seqnet.Input(shape=(H,), dtype=F64), seqnet.Input(shape=(H,), dtype=F64)
+    emb = seqnet.Embedding(V, 4, seed=1, dtype=F64)
+    lstm = seqnet.LSTM(H, return_state=True, stateful=stateful, seed=2, dtype=F64)
+    out, h, c = lstm(emb(tokens), initial_state=[h_in, c_in])
+    head = seqnet.Dense(V, activation="softmax", seed=3, dtype=F64)
+    return seqnet.Model([tokens, h_in, c_in], [head(out), h, c])
+
+
+def test_beam_search_through_a_stateful_decoder_is_unchanged():
+    """A decoder step passes its states explicitly (the beams change the batch size
+    from step to step): a stateful LSTM there decodes exactly as a plain one."""
+    from seqnet import decode
+    rng = np.random.default_rng(11)
+    states = [rng.uniform(-1, 1, (2, 5)), rng.uniform(-1, 1, (2, 5))]
+    results = []
+    for stateful in (False, True):
+        step = _decoder_step(stateful)
+        step.forward([np.ones((3, 1), np.int64), *[np.zeros((3, 5))] * 2])   # a state left
+        results.append(decode.beam_search(step, states, start=1, end=2, max_length=6,
+                                          width=3))
+    for name in ("tokens", "lengths", "scores"):
+        np.testing.assert_array_equal(getattr(results[0], name), getattr(results[1], name))
