@@ -4,7 +4,11 @@
 Dense(vocab, softmax)``, windows of 40 characters every 3, RMSprop) on the bundled
 Shakespeare corpus or any text, prints the progress, the per-epoch losses in nats
 and bits per character and samples at a few temperatures, and saves the model
-after every epoch (atomically; ``--resume`` continues from it).
+after every epoch (atomically; ``--resume`` continues from it). ``--mode stream``
+trains the same model on streams instead: ``--batch-size`` contiguous streams of
+the text, windows of ``--bptt`` characters each continuing the last, a stateful
+LSTM carrying its state across, and a prediction at every character
+(`seqnet.text.stream_arrays`, truncated backpropagation through time).
 """
 
 from __future__ import annotations
@@ -20,10 +24,14 @@ import numpy as np
 from . import _io, datasets, generate, optim, text
 from ._checks import positive_int_arg
 from .callbacks import Callback
-from .charlm import build_charlm, check_charlm
+from .charlm import build_charlm, build_stream_charlm, check_charlm, windows_model
 from .saving import load_model
 
 LOG2 = math.log(2.0)
+#: ``--bptt``'s default: characters per window of stream training.
+DEFAULT_BPTT = 40
+#: ``--batch-size``'s default: windows per batch, or streams in stream mode.
+DEFAULT_BATCH = {"windows": 128, "stream": 64}
 
 
 def _corpus(args):
@@ -134,14 +142,19 @@ def cmd_train(args):
     Raises
     ------
     ValueError
-        A training text too short for one window, a corpus that cannot be read as
-        text, or an ``--out`` that is not a regular file (checked before training).
+        A training text too short for one window (for ``--batch-size`` streams of
+        ``--bptt + 1`` characters in stream mode), ``--bptt`` without ``--mode
+        stream``, a corpus that cannot be read as text, or an ``--out`` that is
+        not a regular file (checked before training).
     OSError
         No file at ``--corpus``, or ``--out`` in a directory that does not exist or
         is not writable (checked before training), or a save that fails (a full
         disk).
     """
     _io.target(args.out)   # a place a model can be saved to, before an epoch is spent
+    if args.bptt is not None and args.mode != "stream":
+        raise ValueError(f"--bptt {args.bptt} is the window of --mode stream; "
+                         f"--mode {args.mode} reads windows of --maxlen characters")
     raw = _corpus(args)
     if args.max_chars is not None:
         raw = raw[:args.max_chars]
@@ -150,6 +163,7 @@ def cmd_train(args):
         model = load_model(args.out)
         meta = model.metadata
         args.lowercase, args.maxlen, args.step = meta["lowercase"], meta["maxlen"], meta["step"]
+        args.mode, args.bptt = meta.get("mode", "windows"), meta.get("bptt")
         corpus, vocab = _prepare(args, raw, text.vocabulary_of(model))
         print(f"resuming {args.out} after epoch {model.epochs_trained}")
     else:
@@ -159,13 +173,31 @@ def cmd_train(args):
     if len(train_text) <= args.maxlen:
         raise ValueError(f"the training text has {len(train_text)} characters, "
                          f"too few for windows of maxlen={args.maxlen}")
-    X, y = text.char_windows(vocab.encode(train_text), args.maxlen, args.step)
-    val = None
-    if n_val > args.maxlen:
-        val = text.char_windows(vocab.encode(val_text), args.maxlen, args.step)
+    stream = args.mode == "stream"
+    batch_size = args.batch_size or DEFAULT_BATCH[args.mode]
+    if stream:
+        args.bptt = args.bptt or DEFAULT_BPTT
+        need = batch_size * (args.bptt + 1)
+        if len(train_text) < need:
+            raise ValueError(f"the training text has {len(train_text)} characters, too few "
+                             f"for --batch-size {batch_size} streams of --bptt + 1 = "
+                             f"{args.bptt + 1} characters ({need}): lower --batch-size or "
+                             "--bptt, or use a longer corpus")
+        X, y = text.stream_arrays(vocab.encode(train_text), batch_size, args.bptt)
+        val = None
+        if n_val >= need:
+            val = text.stream_arrays(vocab.encode(val_text), batch_size, args.bptt)
+        layout = (f"{len(X) // batch_size:,} windows of {args.bptt} in {batch_size} "
+                  "streams (stream mode)")
+    else:
+        X, y = text.char_windows(vocab.encode(train_text), args.maxlen, args.step)
+        val = None
+        if n_val > args.maxlen:
+            val = text.char_windows(vocab.encode(val_text), args.maxlen, args.step)
+        layout = f"{len(X):,} windows of {args.maxlen} every {args.step}"
     if not resume:
-        model = build_charlm(len(vocab), hidden=args.hidden, dropout=args.dropout,
-                             seed=args.seed)
+        build = build_stream_charlm if stream else build_charlm
+        model = build(len(vocab), hidden=args.hidden, dropout=args.dropout, seed=args.seed)
         opt = optim.get(args.optimizer)
         opt.learning_rate = args.lr
         model.compile("sparse_categorical_crossentropy", opt)
@@ -174,27 +206,36 @@ def cmd_train(args):
                           "lowercase": args.lowercase,
                           "corpus": "shakespeare (bundled)" if args.corpus is None
                           else os.path.basename(args.corpus)}
+        if stream:
+            model.metadata.update(mode="stream", bptt=args.bptt)
     print(f"corpus: {len(corpus):,} characters ({len(train_text):,} train, "
-          f"{len(val_text):,} held out), vocabulary {len(vocab)}, "
-          f"{len(X):,} windows of {args.maxlen} every {args.step}")
+          f"{len(val_text):,} held out), vocabulary {len(vocab)}, {layout}")
     rng = np.random.default_rng(args.seed)
     start = int(rng.integers(0, len(train_text) - args.maxlen))
     seed_text = train_text[start:start + args.maxlen]
     callbacks = [_Save(args.out),
                  _Samples(seed_text, args.sample_length, args.temperatures, args.seed)]
-    history = model.fit(X, y, batch_size=args.batch_size, epochs=args.epochs,
-                        validation_data=val, shuffle=True, callbacks=callbacks,
+    history = model.fit(X, y, batch_size=batch_size, epochs=args.epochs,
+                        validation_data=val, shuffle=not stream, callbacks=callbacks,
                         verbose="auto" if args.progress == "auto" else int(args.progress))
     print(f"saved {args.out}")
     final = history.history.get("val_loss", history.history["loss"])[-1]
     print(f"final {'held-out' if val is not None else 'training'} loss: {final:.4f} "
-          f"nats/char ({final / LOG2:.4f} bits/char)")
+          f"nats/char ({final / LOG2:.4f} bits/char)"
+          + (" over every character, the state carried (charlm evaluate gives the "
+             "windowed measure)" if stream else ""))
     return 0
 
 
 def _load_charlm(path):
     """A saved character model, or ValueError saying why the file is not one."""
     return check_charlm(load_model(path), path)
+
+
+def _is_stream(model):
+    """Whether a character model was trained on streams (an output per step)."""
+    return model.metadata.get("mode") == "stream" or getattr(
+        model.layers[0], "return_sequences", False)
 
 
 def cmd_generate(args):
@@ -242,6 +283,10 @@ def cmd_generate(args):
 def cmd_evaluate(args):
     """``seqnet charlm evaluate``: the model's own preprocessing, then the mean loss.
 
+    The loss is the windowed one for both kinds of model: the character after
+    each window of ``maxlen``, from a zero state (a stream-trained model's weights
+    run as the windowed model, `seqnet.charlm.windows_model`).
+
     Parameters
     ----------
     args : argparse.Namespace
@@ -261,6 +306,9 @@ def cmd_evaluate(args):
         No file at ``--model`` or ``--corpus``.
     """
     model = _load_charlm(args.model)
+    if _is_stream(model):
+        # a stream-trained model's weights, measured as the windowed model is
+        model = windows_model(model)
     corpus = _corpus(args)
     if model.metadata.get("lowercase"):
         corpus = corpus.lower()
@@ -322,7 +370,17 @@ def make_parser():
     train.add_argument("--dropout", type=_fraction, default=0.2)
     train.add_argument("--maxlen", type=positive_int_arg, default=40)
     train.add_argument("--step", type=positive_int_arg, default=3)
-    train.add_argument("--batch-size", type=positive_int_arg, default=128)
+    train.add_argument("--batch-size", type=positive_int_arg,
+                       help="windows per batch (default 128), or streams in --mode stream "
+                            "(default 64)")
+    train.add_argument("--mode", choices=["windows", "stream"], default="windows",
+                       help="windows: windows of --maxlen every --step, shuffled, the "
+                            "next character of each (default); stream: --batch-size "
+                            "contiguous streams read in windows of --bptt by a stateful "
+                            "LSTM, every character a target (truncated BPTT)")
+    train.add_argument("--bptt", type=positive_int_arg,
+                       help=f"characters per window in --mode stream, the truncation "
+                            f"length of backpropagation (default {DEFAULT_BPTT})")
     train.add_argument("--optimizer", default="rmsprop",
                        choices=["rmsprop", "adam", "sgd", "adagrad"])
     train.add_argument("--lr", type=_positive_float, default=0.01, help="learning rate")

@@ -82,7 +82,9 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
     model : Sequential
         A character model carrying its vocabulary in ``metadata["vocabulary"]``
         (`seqnet.text.vocabulary_of`); its input is a window of indices (or
-        one-hot vectors) and its output the next character's probabilities.
+        one-hot vectors) and its output the next character's probabilities (or,
+        for a model with an output per step, as stream-trained ones have, those
+        of every step: the last step's are used).
     seed_text : str
         Encoded with the model's vocabulary (and its lowercasing); with
         ``method="window"`` it must have at least ``maxlen`` characters.
@@ -140,6 +142,8 @@ def generate_text(model, seed_text, length=400, *, temperature=1.0, top_k=None, 
         for _ in range(length):
             probs = model.predict(_encode_input(model, np.array([window]), depth),
                                   batch_size=1)[0]
+            if probs.ndim == 2:   # a model with an output per step: the last one's
+                probs = probs[-1]
             nxt = sample_index(probs, temperature, top_k, rng)
             out.append(nxt)
             window = window[1:] + [nxt]

@@ -262,6 +262,32 @@ class Model(Layer):
         return f"{i}.{type(self.layers[i]).__name__}"
 
     @property
+    def stateful(self):
+        """bool: whether a layer of the model (or of a model nested in it) is
+        stateful (``stateful=True``): it carries its state from one batch to the
+        next."""
+        return any(layer.stateful for layer in self.layers)
+
+    def reset_states(self):
+        """Forget the carried state of every stateful layer (nested models' too):
+        their next forward starts from zeros.
+
+        `fit` calls it at the start of every epoch; `evaluate` and `predict`
+        before and after their pass.
+        """
+        for layer in self.layers:
+            layer.reset_states()
+
+    def _check_stateful(self, n, batch_size, what):
+        """A stateful model carries each row's state into the next batch: every
+        batch must have ``batch_size`` rows (or there is only one)."""
+        if self.stateful and n > batch_size and n % batch_size:
+            raise ValueError(f"a stateful model needs batch_size to divide the number of "
+                             f"samples (row r of each batch continues row r of the one "
+                             f"before): batch_size={batch_size} does not divide {n}, the "
+                             f"number of samples of {what}")
+
+    @property
     def params(self):
         """dict of str to ndarray: every layer's parameters, ``"<index>.<Layer>/<name>"``."""
         return {f"{self._prefix(i)}/{k}": v for i, layer in enumerate(self.layers)
@@ -925,6 +951,7 @@ class Model(Layer):
         for group in self._metric_objects:
             for _, metric in group:
                 metric.reset()
+        self.reset_states()   # the samples are streams from their start (stateful layers)
         for start in range(0, n, batch_size):
             idx = slice(start, start + batch_size)
             xb, yb, lb = self._take(xs, idx), self._take(ys, idx), self._take(ls, idx)
@@ -942,6 +969,7 @@ class Model(Layer):
                     probs = self._probabilities(out, nodes[k], fused)
                     for _, metric in self._metric_objects[k]:
                         metric.update(probs, yb[k], mask=mask)
+        self.reset_states()
         result = {}
         if with_loss:
             per_output = [t / c if c else 0.0 for t, c in zip(totals, counts, strict=True)]
@@ -976,7 +1004,10 @@ class Model(Layer):
         validation_data : tuple (x_val, y_val), optional
             Takes precedence over ``validation_split``.
         shuffle : bool, default True
-            Shuffle the samples each epoch with the model's seeded generator.
+            Shuffle the samples each epoch with the model's seeded generator. A
+            stateful model (`stateful`) needs ``shuffle=False``: row ``r`` of
+            batch ``k + 1`` continues row ``r`` of batch ``k`` (see
+            `seqnet.text.stream_arrays`).
         callbacks : list of Callback, optional
             [`seqnet.callbacks`][seqnet.callbacks] objects; ``fit`` sets their
             ``model``.
@@ -1010,6 +1041,17 @@ class Model(Layer):
             type.
         FloatingPointError
             The training loss became NaN or infinite.
+
+        Notes
+        -----
+        A stateful model (truncated backpropagation through time): every epoch
+        starts from zero states (`reset_states`), each batch continues the states
+        its predecessor left, and the gradient stops at the batch boundary. Its
+        ``batch_size`` must divide the number of samples (and of validation
+        samples) when they make more than one batch, and ``shuffle`` must be
+        False. The validation and the metrics
+        run as `evaluate` does (from zero states, reset after), so after a fit
+        that validates the states are zero; without, they are the last batch's.
         """
         self._need_compiled()
         if y is None:
@@ -1047,6 +1089,14 @@ class Model(Layer):
             if not isinstance(cb, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {type(cb).__name__}")
             cb.model = self
+        if self.stateful:
+            if shuffle:
+                raise ValueError("shuffle=True with a stateful model: shuffling the samples "
+                                 "breaks the streams whose state the stateful layers carry "
+                                 "from one batch to the next; pass shuffle=False")
+            self._check_stateful(n, batch_size, "x")
+            if val is not None:
+                self._check_stateful(val[0][0].shape[0], batch_size, "the validation data")
         self._note_input(xs)
         draw = _progress.should_draw(verbose)
         lines = verbose != 0
@@ -1058,6 +1108,7 @@ class Model(Layer):
         last_epoch = self.epochs_trained + epochs
         for _ in range(epochs):
             epoch = self.epochs_trained
+            self.reset_states()   # a stateful model's streams start again each epoch
             for cb in callbacks:
                 cb.on_epoch_begin(epoch, {})
             order = self.rng.permutation(n) if shuffle else np.arange(n)
@@ -1144,12 +1195,21 @@ class Model(Layer):
         ------
         ValueError
             The model is not compiled, inputs, targets and lengths do not match,
-            or a bad ``batch_size``.
+            or a bad ``batch_size`` (for a stateful model, one that does not divide
+            the number of samples, when they make more than one batch).
+
+        Notes
+        -----
+        A stateful model runs the batches in order from zero states, each batch
+        continuing its predecessor's states (the layout of
+        `seqnet.text.stream_arrays`), and its states are reset again afterwards:
+        the result does not depend on what ran before.
         """
         self._need_compiled()
-        xs, ys, ls, sws, _ = self._data(x, y, lengths, sample_weight=sample_weight)
-        return self._batched_loss(xs, ys, ls, _checks.positive_int(batch_size, "batch_size"),
-                                  sws)
+        xs, ys, ls, sws, n = self._data(x, y, lengths, sample_weight=sample_weight)
+        batch_size = _checks.positive_int(batch_size, "batch_size")
+        self._check_stateful(n, batch_size, "x")
+        return self._batched_loss(xs, ys, ls, batch_size, sws)
 
     def predict(self, x, batch_size=32, lengths=None):
         """The model's outputs for ``x``, in inference mode, batch by batch.
@@ -1173,16 +1233,26 @@ class Model(Layer):
         ------
         ValueError
             ``x`` has no samples, inputs and lengths do not match, or a bad
-            ``batch_size``.
+            ``batch_size`` (for a stateful model, one that does not divide the
+            number of samples, when they make more than one batch).
+
+        Notes
+        -----
+        A stateful model runs as in `evaluate`: from zero states, each batch
+        continuing its predecessor's, reset afterwards. To carry states from one
+        call to the next, call `forward` (or the layers) directly.
         """
         xs, _, ls, _, n = self._data(x, None, lengths)
         batch_size = _checks.positive_int(batch_size, "batch_size")
+        self._check_stateful(n, batch_size, "x")
         parts = []
+        self.reset_states()
         with _threads.blas_single_threaded():
             for s in range(0, n, batch_size):
                 idx = slice(s, s + batch_size)
                 parts.append(self._execute(self._take(xs, idx), self._take(ls, idx),
                                            False)[0])
+        self.reset_states()
         outs = [np.concatenate([p[k] for p in parts], axis=0) for k in range(len(parts[0]))]
         return outs if self._multi_out or len(outs) > 1 else outs[0]
 

@@ -11,6 +11,10 @@ This module does the same on integer indices, without the one-hot tensor:
 - `char_windows` makes many-to-one windows ``(X, y)``;
   `sequence_windows` makes sequence-to-sequence windows ``(X, Y)`` whose
   target is every next character.
+- `stream_batches` and `stream_arrays` cut a text into ``batch_size``
+  contiguous streams for stateful training with truncated backpropagation through
+  time (the layout of Zaremba et al. and AWD-LSTM): each character is an input
+  once, and batch ``k + 1`` continues batch ``k`` row for row.
 - `one_hot` expands indices when a one-hot array is really wanted, and
   `train_validation_split` holds out the end of a text.
 - A vocabulary travels with a model as JSON in its metadata,
@@ -38,7 +42,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from . import _checks
 
 __all__ = ["CharVocabulary", "UnseenCharactersError", "char_windows", "one_hot",
-           "sequence_windows", "train_validation_split", "vocabulary_of"]
+           "sequence_windows", "stream_arrays", "stream_batches", "train_validation_split",
+           "vocabulary_of"]
 
 #: how many distinct unseen characters an encode error lists.
 _SHOW_UNSEEN = 10
@@ -645,6 +650,155 @@ def sequence_windows(indices, maxlen, step=None):
     _check_window_fits(arr.size, maxlen)
     windows = sliding_window_view(arr, maxlen + 1)[::step]
     return np.ascontiguousarray(windows[:, :-1]), np.ascontiguousarray(windows[:, 1:])
+
+
+def _streams(ids, batch_size, steps):
+    """``ids`` as ``(batch_size, L)`` contiguous streams (checked), the remainder
+    ``len(ids) % batch_size`` dropped."""
+    arr = _integer_array(ids, "ids", ndim=1,
+                         hint=" (encode the text first: CharVocabulary.encode(text))")
+    batch_size = _checks.positive_int(batch_size, "batch_size")
+    steps = _checks.positive_int(steps, "steps")
+    n = arr.size
+    if n < batch_size * (steps + 1):
+        raise ValueError(
+            f"ids has {n} tokens, too few for batch_size={batch_size} streams of at least "
+            f"steps + 1 = {steps + 1} tokens each (a window of steps={steps} inputs and its "
+            f"shifted targets): it needs batch_size * (steps + 1) = "
+            f"{batch_size * (steps + 1)}")
+    length = n // batch_size
+    return arr[:batch_size * length].reshape(batch_size, length), batch_size, steps
+
+
+def stream_batches(ids, batch_size, steps):
+    """Cut a token stream into ``batch_size`` contiguous streams and walk them in
+    windows of ``steps`` tokens: the batches of stateful training with truncated
+    backpropagation through time.
+
+    The layout of Zaremba et al. (2014) and AWD-LSTM's ``batchify``: with ``L =
+    len(ids) // batch_size``, stream ``r`` is ``ids[r*L : (r+1)*L]`` (the last
+    ``len(ids) % batch_size`` tokens are dropped), and the ``k``-th window is
+    ``x = streams[:, k*steps : k*steps + steps]`` with the targets one token on,
+    ``y = streams[:, k*steps + 1 : k*steps + steps + 1]``. Row ``r`` of window
+    ``k + 1`` continues row ``r`` of window ``k``, so a stateful layer
+    (``stateful=True``) carries each stream's state from one window to the next.
+
+    Parameters
+    ----------
+    ids : array_like of int, shape (N,)
+        The token stream (`CharVocabulary.encode` of a text).
+    batch_size : int
+        Number of streams, ``>= 1``.
+    steps : int
+        Tokens per window (the truncation length of backpropagation), ``>= 1``.
+
+    Returns
+    -------
+    iterator of (ndarray, ndarray)
+        ``(x, y)`` pairs of ``(batch_size, steps)`` arrays of ``ids``'s dtype,
+        ``ceil((L - 1) / steps)`` of them; the last window is shorter, ``(L - 1)
+        % steps`` tokens, when ``steps`` does not divide ``L - 1`` (every token
+        but each stream's first is a target exactly once).
+
+    Raises
+    ------
+    TypeError
+        ``ids`` is not an integer array, or ``batch_size`` or ``steps`` not an
+        integer.
+    ValueError
+        ``ids`` is not 1-D, ``batch_size`` or ``steps`` is below 1, or ``ids`` has
+        fewer than ``batch_size * (steps + 1)`` tokens.
+
+    See Also
+    --------
+    stream_arrays : the same windows as two arrays for `seqnet.Model.fit`.
+
+    Examples
+    --------
+    >>> pairs = list(stream_batches(range(12), batch_size=2, steps=2))
+    >>> pairs[0][0], pairs[0][1]
+    (array([[0, 1],
+           [6, 7]]), array([[1, 2],
+           [7, 8]]))
+    >>> pairs[1][0], pairs[2][0]     # row r continues row r; the last window is shorter
+    (array([[2, 3],
+           [8, 9]]), array([[ 4],
+           [10]]))
+    """
+    streams, _, steps = _streams(ids, batch_size, steps)
+
+    def windows():
+        length = streams.shape[1]
+        for s in range(0, length - 1, steps):
+            e = min(s + steps, length - 1)
+            yield streams[:, s:e].copy(), streams[:, s + 1:e + 1].copy()
+
+    return windows()
+
+
+def stream_arrays(ids, batch_size, steps):
+    """The windows of `stream_batches` as two arrays that
+    ``fit(X, Y, batch_size=batch_size, shuffle=False)`` walks in order.
+
+    Parameters
+    ----------
+    ids : array_like of int, shape (N,)
+        The token stream (`CharVocabulary.encode` of a text).
+    batch_size : int
+        Number of streams, ``>= 1``: the ``batch_size`` to give `seqnet.Model.fit`
+        (and `seqnet.Model.evaluate`).
+    steps : int
+        Tokens per window, ``>= 1``.
+
+    Returns
+    -------
+    X : ndarray of int32, shape (n * batch_size, steps)
+        Window ``k`` of stream ``r`` is row ``k * batch_size + r``: batch ``k`` of
+        ``fit`` is window ``k`` of every stream, so row ``r`` of batch ``k + 1``
+        continues row ``r`` of batch ``k``.
+    Y : ndarray of int32, shape (n * batch_size, steps)
+        The targets, ``X`` one token on.
+
+    Raises
+    ------
+    TypeError
+        ``ids`` is not an integer array, or ``batch_size`` or ``steps`` not an
+        integer.
+    ValueError
+        ``ids`` is not 1-D, has a negative value or one beyond int32, ``batch_size``
+        or ``steps`` is below 1, or ``ids`` has fewer than ``batch_size * (steps +
+        1)`` tokens.
+
+    Notes
+    -----
+    Only whole windows: ``n = (L - 1) // steps`` with ``L = len(ids) //
+    batch_size``, so up to ``steps - 1`` tokens at the end of each stream are
+    not used (`stream_batches` yields them as a shorter last window; an array
+    needs one length).
+
+    Examples
+    --------
+    >>> X, Y = stream_arrays(range(14), batch_size=2, steps=3)
+    >>> X
+    array([[ 0,  1,  2],
+           [ 7,  8,  9],
+           [ 3,  4,  5],
+           [10, 11, 12]], dtype=int32)
+    >>> Y[:2]
+    array([[ 1,  2,  3],
+           [ 8,  9, 10]], dtype=int32)
+    """
+    streams, batch_size, steps = _streams(ids, batch_size, steps)
+    lo, hi = int(streams.min()), int(streams.max())
+    if lo < 0 or hi > _INT32.max:
+        raise ValueError(f"ids must be token indices in [0, {_INT32.max}] (int32), got "
+                         f"values in [{lo}, {hi}]")
+    streams = streams.astype(np.int32)
+    n = (streams.shape[1] - 1) // steps
+    x = streams[:, :n * steps].reshape(batch_size, n, steps)
+    y = streams[:, 1:n * steps + 1].reshape(batch_size, n, steps)
+    return (np.ascontiguousarray(x.transpose(1, 0, 2).reshape(n * batch_size, steps)),
+            np.ascontiguousarray(y.transpose(1, 0, 2).reshape(n * batch_size, steps)))
 
 
 def one_hot(indices, depth, dtype=np.float32):

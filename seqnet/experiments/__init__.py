@@ -9,4 +9,7 @@ figures, statsmodels for the forecasting data set):
 - `seqnet.experiments.forecast`: forecasting the yearly sunspot numbers
   shipped with statsmodels, against seasonal-naive, persistence and linear
   autoregressive baselines.
+- `seqnet.experiments.streaming`: the reference character model trained on
+  windows and on streams (stateful, truncated BPTT), held-out loss against
+  wall time.
 """

@@ -120,6 +120,9 @@ class Layer:
     #: whether `forward` takes ``trace=True`` (per-step gates and states, kept in
     #: the layer's ``trace``): the recurrent layers.
     traceable = False
+    #: whether the layer carries its final state from one `forward` to the next
+    #: (``stateful=True`` on a recurrent layer; see `reset_states`).
+    stateful = False
 
     def __init__(self, *, dtype=DEFAULT_DTYPE, seed=None):
         self.dtype = _checks.float_dtype(dtype)
@@ -746,6 +749,13 @@ class Layer:
             The gradients of the initial state (``()`` for a layer without state).
         """
         raise NotImplementedError
+
+    def reset_states(self):
+        """Forget the state a stateful layer carries between calls (its next
+        `forward` starts from zeros); a no-op for a layer that carries none.
+
+        Models call it on each of their layers (`seqnet.Model.reset_states`).
+        """
 
     def _need_cache(self):
         if self._cache is None:

@@ -63,6 +63,20 @@ class RecurrentLayer(Layer):
         Dtype of parameters, activations and gradients.
     seed : int, optional
         Seeds the initialisation and the dropout masks.
+    stateful : bool, default False
+        Keras's stateful layer: a `forward` given no ``initial_state`` starts
+        from the final state of the layer's previous `forward`, row for row
+        (zeros at first and after `reset_states`), and every `forward`,
+        training or not, keeps its final state (a copy) for the next. That
+        carried state is a constant: the gradient stops at it (truncated
+        backpropagation through time), never flowing into the previous batch.
+        The batch size must stay the same from one call to the next (a
+        ValueError names both sizes; `reset_states` first to change it). With
+        ``lengths`` the carried state of a row is its state at its last valid
+        step. Not with ``bidirectional=True``: the reverse direction reads each
+        sequence from its end, so it cannot continue a stream. The carried
+        state is not saved with a model, and `seqnet.Sequential.step` (which
+        passes its states explicitly) neither reads nor changes it.
 
     Attributes
     ----------
@@ -77,6 +91,9 @@ class RecurrentLayer(Layer):
     trace : dict of str to ndarray, or None
         Every step's gates and states after ``forward(..., trace=True)``, each
         ``[num_layers*D, B, T, H]`` (see `trace_names`); None otherwise.
+    states : tuple of ndarray or None
+        The state a stateful layer carries into its next `forward` (copies,
+        ``(num_layers*D, B, H)`` each); None for zeros.
 
     Raises
     ------
@@ -85,7 +102,8 @@ class RecurrentLayer(Layer):
         not a bool, ``dtype`` not float32 or float64, ...).
     ValueError
         ``hidden_size``, ``input_size`` or ``num_layers`` below 1, ``dropout``
-        outside ``[0, 1)`` or a negative ``seed``.
+        outside ``[0, 1)``, a negative ``seed``, or ``stateful`` with
+        ``bidirectional``.
     """
 
     #: gate names in weight order (the kernel module's); ``G = len(GATES)``.
@@ -98,7 +116,7 @@ class RecurrentLayer(Layer):
 
     def __init__(self, hidden_size, *, input_size=None, num_layers=1, bidirectional=False,
                  dropout=0.0, return_sequences=True, return_state=False, dtype=DEFAULT_DTYPE,
-                 seed=None):
+                 seed=None, stateful=False):
         super().__init__(dtype=dtype, seed=seed)
         self.hidden_size = _checks.positive_int(hidden_size, "hidden_size")
         self.input_size = (None if input_size is None
@@ -109,6 +127,13 @@ class RecurrentLayer(Layer):
         self.return_sequences = _checks.flag(return_sequences, "return_sequences")
         self.return_state = _checks.flag(return_state, "return_state")
         self._planned_input = self.input_size
+        self.stateful = _checks.flag(stateful, "stateful")
+        if self.stateful and self.bidirectional:
+            raise ValueError("stateful=True and bidirectional=True cannot be combined: the "
+                             "reverse direction reads each sequence from its end, so it "
+                             "cannot carry a state from one batch into the next")
+        self._carried = None   # the state a stateful layer carries (None: zeros)
+        self._last_final = None
 
     # ------------------------------------------------------------------ structure
     @property
@@ -439,6 +464,7 @@ class RecurrentLayer(Layer):
             # copy: backward checks that it was not modified in between.
             self._cache = dict(caches=caches, masks=masks, B=B, T=T, out_shape=result.shape,
                                x=x_kept, x_sum=checksum(x_kept), out_sum=out_sum)
+        self._last_final = finals   # a stateful forward keeps a copy (see `forward`)
         return result, tuple(finals)
 
     def call_backward(self, dout, dstate):
@@ -554,6 +580,66 @@ class RecurrentLayer(Layer):
                               else (slice(1, None), slice(None, -1), -1))
             c[:, dst], c[:, last] = c_prev[:, src], final[1]
             c[np.arange(c.shape[1]) >= lengths[:, None]] = 0.0
+    # ------------------------------------------------------------- stateful layers
+    def forward(self, x, initial_state=None, *, training=False, **options):
+        """Run the layer (see `seqnet.Layer.forward`); a stateful layer given no
+        ``initial_state`` starts from the state it carries and keeps its final
+        state.
+
+        Parameters
+        ----------
+        x : array_like
+            ``(B, T, I)`` floats or ``(B, T)`` indices (see `call`).
+        initial_state : array_like or sequence of array_like, optional
+            ``h`` or ``[h, c]``, each ``(num_layers*D, B, H)``; a stateful layer
+            takes it instead of the state it carries (and its gradient flows).
+        training : bool, default False
+            Keep what `backward` needs, and apply dropout.
+        **options
+            ``lengths=``, as for `call`.
+
+        Returns
+        -------
+        ndarray, or list of ndarray
+            ``out``, or ``[out, *final_state]`` with ``return_state``.
+
+        Raises
+        ------
+        ValueError
+            A stateful layer carrying a state for another batch size than ``x``'s
+            (both named), or an input `call` refuses.
+        TypeError
+            An input of the wrong type (see `call`).
+        """
+        if not self.stateful:
+            return super().forward(x, initial_state, training=training, **options)
+        carried = initial_state is None and self._carried is not None
+        if carried:
+            B, carried_B = np.shape(x)[0] if np.ndim(x) else None, self._carried[0].shape[1]
+            if B != carried_B:
+                raise ValueError(
+                    f"stateful {type(self).__name__} carries a state for batch size "
+                    f"{carried_B} but got a batch of {B}: a stateful layer needs the same "
+                    "batch size from one call to the next (call reset_states() to start "
+                    "again with another)")
+            initial_state = self._carried
+        result = super().forward(x, initial_state, training=training, **options)
+        if carried:
+            self._state_given = False   # a constant: its gradient is dropped (TBPTT)
+        self._carried = tuple(np.array(f, copy=True) for f in self._last_final)
+        return result
+
+    def reset_states(self):
+        """Forget the carried state: the next `forward` of a stateful layer starts
+        from zeros, with any batch size."""
+        self._carried = None
+
+    @property
+    def states(self):
+        """tuple of ndarray or None: the state a stateful layer carries into its
+        next `forward`, ``(h,)`` or ``(h, c)``, each ``(num_layers*D, B, H)``
+        (None: zeros)."""
+        return self._carried
 
     def get_config(self):
         """The constructor's keyword arguments, JSON-serialisable.
@@ -563,20 +649,22 @@ class RecurrentLayer(Layer):
         dict
             ``hidden_size``, ``input_size``, ``num_layers``, ``bidirectional``,
             ``dropout``, ``return_sequences``, ``return_state``, ``dtype`` (its
-            name), ``seed`` and the cell's own (``reset_after``, ``nonlinearity``).
+            name), ``seed``, the cell's own (``reset_after``, ``nonlinearity``)
+            and ``stateful``.
         """
         return {"hidden_size": self.hidden_size, "input_size": self.input_size,
                 "num_layers": self.num_layers, "bidirectional": self.bidirectional,
                 "dropout": self.dropout, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, **self._kernel_options(),
-                **super().get_config()}
+                **super().get_config(), "stateful": self.stateful}
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self._kernel_options().items())
         return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "
                 f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
                 f"dropout={self.dropout}, return_sequences={self.return_sequences}, "
-                f"return_state={self.return_state}, dtype={self.dtype.name}{extra})")
+                f"return_state={self.return_state}, dtype={self.dtype.name}{extra}"
+                + (", stateful=True)" if self.stateful else ")"))
 
 
 class LSTM(RecurrentLayer):
@@ -607,6 +695,8 @@ class LSTM(RecurrentLayer):
         Dtype of parameters, activations and gradients.
     seed : int, optional
         Seeds the initialisation and the dropout masks.
+    stateful : bool, default False
+        Carry the final state into the next `forward` (see `RecurrentLayer`).
 
     Attributes
     ----------
@@ -681,8 +771,8 @@ class GRU(RecurrentLayer):
         Apply the reset gate after the recurrent product (see the Notes).
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``return_state``, ``dtype`` and ``seed``, as for
-        `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and
+        ``stateful``, as for `RecurrentLayer`.
 
     Attributes
     ----------
@@ -772,8 +862,8 @@ class SimpleRNN(RecurrentLayer):
         The activation $\phi$.
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``return_state``, ``dtype`` and ``seed``, as for
-        `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and
+        ``stateful``, as for `RecurrentLayer`.
 
     Attributes
     ----------
