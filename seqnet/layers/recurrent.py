@@ -68,7 +68,8 @@ class RecurrentLayer(Layer):
         Variational dropout on each layer's input ``x_t`` (Gal & Ghahramani 2016,
         Keras's ``dropout``): in training, one mask per row and input feature,
         shared by every step and gate, scaled by ``1 / (1 - p)``; each layer and
-        direction draws its own.
+        direction draws its own. On index input, one mask per row and vocabulary
+        entry, as on the one-hot input.
     recurrent_dropout : float, default 0.0
         Variational dropout on ``h_{t-1}`` in the recurrent products of every gate
         (Keras's ``recurrent_dropout``): one mask per row and unit, shared by every
@@ -174,6 +175,17 @@ class RecurrentLayer(Layer):
                 seeds = tuple(int(v) for v in self.rng.integers(0, 2 ** 63, 2))
             reg = Regularise(m_rec, rates, seeds)
         return {"input": m_in, "weight": m_w, "regularise": reg}
+
+    def _drop_indices(self, x, W_ih, mask):
+        """Input dropout on index input, exactly as on its one-hot encoding: the
+        gathered column ``W_ih[:, x[b, t]]`` scaled by ``mask[b, x[b, t]]``, 0 or
+        ``1 / (1 - p)``. The kernel gathers from ``[W_ih / (1 - p), 0]``, and a
+        dropped token reads the zero column ``I``; `call_backward` takes
+        ``dW_ih`` back through the scaling (the zero column's gradient is dropped)."""
+        q = self.dtype.type(1.0 - self.input_dropout)
+        kept = mask[np.arange(x.shape[0])[:, None], x] != 0
+        W = np.concatenate([W_ih / q, np.zeros((W_ih.shape[0], 1), self.dtype)], axis=1)
+        return np.where(kept, x, W_ih.shape[1]), W
 
     def _masks(self):
         """The masks of the last training forward (before its backward), one dict
@@ -480,19 +492,21 @@ class RecurrentLayer(Layer):
         finals = [np.empty_like(s) for s in state]
         caches, masks, regs = [], [], []
         options = self._kernel_options()
-        if training and self.input_dropout > 0.0 and x.ndim == 2:
-            raise ValueError("input_dropout does not take integer (index) input x: "
-                             "one-hot encode x, or embed it (seqnet.Embedding) and drop "
-                             "out there")
         for k in range(self.num_layers):
             outs = []
             for d in range(D):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 weights = [self.params[n + sfx] for n in _WEIGHTS]
                 st = tuple(s[k * D + d] for s in state)
-                r = self._regularisers(B, inp.shape[-1], training)
+                r = self._regularisers(B, self.input_size if inp.ndim == 2 else inp.shape[-1],
+                                       training)
                 regs.append(r)
-                inp_d = inp if r["input"] is None else inp * r["input"][:, None, :]
+                if r["input"] is None:
+                    inp_d = inp
+                elif inp.ndim == 2:
+                    inp_d, weights[0] = self._drop_indices(inp, weights[0], r["input"])
+                else:
+                    inp_d = inp * r["input"][:, None, :]
                 if r["weight"] is not None:
                     weights[1] = weights[1] * r["weight"]
                 reg_options = {} if r["regularise"] is None else {"regularise": r["regularise"]}
@@ -582,7 +596,10 @@ class RecurrentLayer(Layer):
                 ds = tuple(a[k * D + d] for a in dfinal)
                 dx, grads, ds0 = self.kernel.backward(c["caches"][k * D + d], do, ds)
                 r = c["regularisers"][k * D + d]
-                if r["input"] is not None:
+                if r["input"] is not None and dx is None:   # index input: see _drop_indices
+                    q = self.dtype.type(1.0 - self.input_dropout)
+                    grads = (grads[0][:, :-1] / q, *grads[1:])
+                elif r["input"] is not None:
                     dx = dx * r["input"][:, None, :]
                 if r["weight"] is not None:
                     grads = (grads[0], grads[1] * r["weight"], *grads[2:])

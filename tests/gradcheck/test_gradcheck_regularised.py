@@ -101,6 +101,27 @@ def test_row_blocks_and_packed_weights(cell):
         check(f"{cell}-all-bi-parallel", "all together", layer, True)
 
 
+@pytest.mark.parametrize("cell", variants.NAMES)
+def test_index_input_with_every_option(cell):
+    """Integer input: input dropout scales each gathered column of W_ih by its
+    token's mask (the one-hot input's maths); every weight and the initial state
+    are checked (indices have no gradient)."""
+    V = 6
+    layer = variants.get(cell).make(H, input_size=V, bidirectional=True, return_state=True,
+                                    dtype=F64, seed=0, **all_options(cell))
+    rng = np.random.default_rng(1)
+    for p in layer.params.values():
+        p[...] = rng.uniform(-0.8, 0.8, p.shape)
+    x = rng.integers(0, V, (B, T))
+    state = [0.5 * rng.standard_normal((2, B, H)) for _ in layer.state_names]
+    report = check_gradients(layer, x, state if len(state) > 1 else state[0],
+                             lengths=LENGTHS)
+    name = f"{cell}-all-bi-lengths-index"
+    WORST[name], LABELS[name] = (report.max_error, report.worst), "index input"
+    assert "weight_ih_l0" in report.errors
+    assert report.passed(DEFAULT_TOLERANCE), report.errors
+
+
 def test_a_model_with_a_wrapped_layer_holds_its_masks_fixed():
     """Bidirectional keeps its running layer inside: the checker restores that
     layer's rng (and every other) before each forward."""

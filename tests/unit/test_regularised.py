@@ -389,19 +389,36 @@ def test_cell_zoneout_on_a_cell_without_a_cell_state_raises(cls):
         cls(4, cell_zoneout=0.2)
 
 
-def test_input_dropout_refuses_index_input_in_training():
-    layer = seqnet.LSTM(4, input_size=7, input_dropout=0.2, seed=0)
-    x = np.array([[1, 2, 3], [4, 5, 6]])
-    with pytest.raises(ValueError, match="input_dropout.*index"):
-        layer.forward(x, training=True)
-    assert layer.forward(x, training=False).shape == (2, 3, 4)   # no dropout there
-    # the other regularisers take index input, as the one-hot input
-    kw = dict(recurrent_dropout=0.3, zoneout=0.3, cell_zoneout=0.2, weight_dropout=0.3)
-    a, b = seqnet.LSTM(4, input_size=7, seed=0, **kw), seqnet.LSTM(4, input_size=7, seed=0,
-                                                                     **kw)
-    np.testing.assert_allclose(a.forward(x, training=True),
-                               b.forward(np.eye(7, dtype=np.float32)[x], training=True),
-                               rtol=1e-6, atol=1e-6)
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_index_input_computes_what_its_one_hot_encoding_computes(cell):
+    """Every regulariser on integer (index) input: the same outputs, final states,
+    weight gradients (and initial-state gradients) as the one-hot encoded input
+    under the same masks (the same seed draws the same masks: the input mask is
+    one per row and vocabulary entry)."""
+    kw = dict(input_dropout=0.4, recurrent_dropout=0.3, zoneout=0.3, weight_dropout=0.3)
+    if cell == "lstm":
+        kw["cell_zoneout"] = 0.2
+    V = 7
+    x = np.random.default_rng(4).integers(0, V, (B, T))
+    cls, extra = CELLS[cell]
+    a, b = (cls(H, input_size=V, num_layers=2, bidirectional=True, return_state=True,
+                dtype=F64, seed=3, **extra, **kw) for _ in range(2))
+    rng = np.random.default_rng(6)
+    state = [rng.standard_normal((4, B, H)) for _ in a.state_names]
+    out_a = a.forward(x, state, lengths=LENGTHS, training=True)
+    out_b = b.forward(np.eye(V)[x], state, lengths=LENGTHS, training=True)
+    for u, v in zip(out_a, out_b, strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+    douts = [np.random.default_rng(5).standard_normal(o.shape) for o in out_a]
+    ga, gb = a.backward(douts), b.backward(douts)
+    assert ga[0] is None
+    for u, v in zip(ga[1:], gb[1:], strict=True):
+        np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-12)
+    for name in a.grads:
+        np.testing.assert_allclose(a.grads[name], b.grads[name], rtol=1e-11, atol=1e-12,
+                                   err_msg=name)
+    assert not np.allclose(out_a[0], cls(H, input_size=V, num_layers=2, bidirectional=True,
+                                         dtype=F64, seed=3, **extra).forward(x))
 
 
 # -------------------------------------------------------------------- configs
