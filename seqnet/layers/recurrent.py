@@ -634,6 +634,8 @@ class RecurrentLayer(Layer):
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self._kernel_options().items())
+        extra += "".join(f", {k}={getattr(self, k)!r}" for k in self._REGULARISERS
+                         if getattr(self, k))
         return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "
                 f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
                 f"dropout={self.dropout}, return_sequences={self.return_sequences}, "

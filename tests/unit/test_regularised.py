@@ -219,6 +219,28 @@ def test_rates_of_zero_are_the_plain_layer_bit_for_bit(cell):
     assert a.rng.bit_generator.state == b.rng.bit_generator.state
 
 
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_rates_of_zero_never_enter_the_regularised_kernels(cell, monkeypatch):
+    """The plain path is the default's own: with every rate 0 (training or not) no
+    regularised kernel runs; with recurrent dropout at inference neither."""
+    from seqnet.kernels import gru, lstm, rnn
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a regularised kernel ran")
+
+    for module, name in ((lstm, "lstm"), (gru, "gru"), (rnn, "rnn")):
+        for direction in ("forward", "backward"):
+            monkeypatch.setattr(module, f"{name}_reg_{direction}", (refuse, refuse))
+    x = data()
+    for kw in ({}, dict(input_dropout=0.0, recurrent_dropout=0.0, zoneout=0.0)):
+        layer = make(cell, bidirectional=True, **kw)
+        outs = layer.forward(x, training=True)
+        layer.backward([np.ones_like(o) for o in outs])
+    make(cell, recurrent_dropout=0.5).forward(x, training=False)
+    with pytest.raises(AssertionError, match="regularised kernel"):
+        make(cell, zoneout=0.5).forward(x, training=False)
+
+
 # ------------------------------------------------------------------- the masks
 def relu_identity(**kw):
     """A ReLU SimpleRNN with H = I whose weights are set per test."""
