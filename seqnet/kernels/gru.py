@@ -599,8 +599,11 @@ def gru_reg_gates_forward(t, r0, T, lengths, gates, rec, b_ih, b_hh, hT, hn, out
     bi_r, bi_z, bi_n = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
     bh_r, bh_z, bh_n = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
     d_h = keep[0]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], 0, 3 * H)
         if t >= lengths[r]:
             a[:] = 0.0
             hn[r, t] = 0.0
@@ -636,8 +639,11 @@ def gru_reg_n_gates_forward(t, r0, T, lengths, gates, rec_n, b_ih, b_hh, hT, out
     one = hT.dtype.type(1.0)
     bi_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
     d_h = keep[0]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], H, 3 * H)
         if t >= lengths[r]:
             a[:] = 0.0
             out[r, t] = 0.0
@@ -663,8 +669,14 @@ def gru_reg_gates_backward(t, r0, T, lengths, gates, h_prev, hn, dout, dh, zoneo
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     d_h = keep[0]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], 0, 3 * H)
+            prefetch(h_prev[r + 1, t], 0, H)
+            prefetch(hn[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
         if t >= lengths[r]:
             a[:] = 0.0
             hn[r, t] = 0.0
@@ -699,8 +711,13 @@ def gru_reg_zn_gates_backward(t, r0, T, lengths, gates, h_prev, mask, dout, dh, 
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     d_h = keep[0]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], H, 3 * H)
+            prefetch(h_prev[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
         if t >= lengths[r]:
             a[H:] = 0.0
             rh[r] = 0.0

@@ -404,8 +404,11 @@ def lstm_reg_gates_forward(t, r0, T, lengths, gates, rec, b, cT, hT, out, zoneou
     one = cT.dtype.type(1.0)
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     d_h, d_c = keep[0], keep[1]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], 0, 4 * H)
         if t >= lengths[r]:
             a[:] = 0.0
             out[r, t] = 0.0
@@ -444,8 +447,13 @@ def lstm_reg_gates_backward(t, r0, T, lengths, gates, c_prev, dout, dh, dc, zone
     H = dh.shape[1]
     one = gates.dtype.type(1.0)
     d_h, d_c = keep[0], keep[1]
-    for r in range(gates.shape[0]):
+    B = gates.shape[0]
+    for r in range(B):
         a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], 0, 4 * H)
+            prefetch(c_prev[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
         if t >= lengths[r]:
             a[:] = 0.0
             continue

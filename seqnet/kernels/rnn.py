@@ -418,7 +418,10 @@ def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, tra
     one = hT.dtype.type(1.0)
     zero = hT.dtype.type(0.0)
     d_h = keep[0]
-    for r in range(out.shape[0]):
+    B = out.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            prefetch(out[r + 1, t], 0, H)
         o_r = out[r, t]
         if t >= lengths[r]:
             o_r[:] = 0.0
@@ -446,7 +449,11 @@ def rnn_reg_gates_backward(t, r0, T, lengths, relu, out, dout, dh, zoneout, keep
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
     d_h = keep[0]
-    for r in range(out.shape[0]):
+    B = out.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            prefetch(out[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
         d = out[r, t]
         if t >= lengths[r]:
             d[:] = 0.0
