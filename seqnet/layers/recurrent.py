@@ -8,6 +8,8 @@ own ``backward`` needs. The calling convention is the layer contract of
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import _checks
@@ -152,11 +154,12 @@ class RecurrentLayer(Layer):
                              f"{type(self).__name__} has none (use zoneout for h), got "
                              f"cell_zoneout={self.cell_zoneout}")
 
-    def _regularisers(self, B, features, training):
+    def _regularisers(self, B, features, weight_shape, training):
         """The masks of one layer direction's call, drawn from `rng` in a fixed order
         (input, recurrent, weight, zoneout seeds): ``{"input": (B, features) or
-        None, "weight": (G*H, H) or None, "regularise": Regularise or None}``."""
-        H, G = self.hidden_size, len(self.GATES)
+        None, "weight": weight_shape (W_hh's) or None, "regularise": Regularise or
+        None}``."""
+        H = self.hidden_size
 
         def mask(p, shape):
             if not training or p == 0.0:
@@ -166,7 +169,7 @@ class RecurrentLayer(Layer):
 
         m_in = mask(self.input_dropout, (B, features))
         m_rec = mask(self.recurrent_dropout, (B, H))
-        m_w = mask(self.weight_dropout, (G * H, H))
+        m_w = mask(self.weight_dropout, weight_shape)
         reg = None
         rates = (self.zoneout, self.cell_zoneout)
         if m_rec is not None or rates != (0.0, 0.0):
@@ -175,6 +178,17 @@ class RecurrentLayer(Layer):
                 seeds = tuple(int(v) for v in self.rng.integers(0, 2 ** 63, 2))
             reg = Regularise(m_rec, rates, seeds)
         return {"input": m_in, "weight": m_w, "regularise": reg}
+
+    def _check_regularised_kernel(self):
+        """Recurrent dropout and zoneout need a kernel module with a regularised
+        time loop (its ``forward`` takes ``regularise=``): a clear error, not a
+        TypeError from inside, for a cell whose kernel has none."""
+        on = [n for n in ("recurrent_dropout", "zoneout", "cell_zoneout") if getattr(self, n)]
+        if on and "regularise" not in inspect.signature(self.kernel.forward).parameters:
+            raise ValueError(f"{' and '.join(on)} run in the regularised time loops of the "
+                             f"plain cells; this {type(self).__name__}'s kernel "
+                             f"({self.kernel.__name__}) has none: the combination of "
+                             f"{', '.join(on)} with its other options is not supported")
 
     def _drop_indices(self, x, W_ih, mask):
         """Input dropout on index input, exactly as on its one-hot encoding: the
@@ -492,6 +506,7 @@ class RecurrentLayer(Layer):
         finals = [np.empty_like(s) for s in state]
         caches, masks, regs = [], [], []
         options = self._kernel_options()
+        self._check_regularised_kernel()
         for k in range(self.num_layers):
             outs = []
             for d in range(D):
@@ -499,7 +514,7 @@ class RecurrentLayer(Layer):
                 weights = [self.params[n + sfx] for n in _WEIGHTS]
                 st = tuple(s[k * D + d] for s in state)
                 r = self._regularisers(B, self.input_size if inp.ndim == 2 else inp.shape[-1],
-                                       training)
+                                       weights[1].shape, training)
                 regs.append(r)
                 if r["input"] is None:
                     inp_d = inp

@@ -465,3 +465,28 @@ def test_the_options_round_trip_through_get_config_and_model_files(cell, tmp_pat
     np.testing.assert_allclose(loaded.predict(x), expected, rtol=1e-12)
     wrapped = seqnet.Bidirectional(cls(H, input_size=I, **extra, **kw))
     assert all(getattr(wrapped.fused, k) == v for k, v in kw.items())
+
+
+def test_a_kernel_without_a_regularised_loop_gets_a_clear_error():
+    """A cell whose kernel module has no regularised time loop (another helper's
+    cell options, say) refuses recurrent dropout and zoneout by name instead of
+    failing inside; input and weight dropout, made by the layer, need nothing."""
+    import types
+
+    from seqnet.kernels import lstm
+
+    plain = types.ModuleType("plain_kernel")
+
+    def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True):
+        return lstm.forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse, training)
+
+    plain.forward, plain.backward = forward, lstm.backward
+    x = data()
+    for option in ("recurrent_dropout", "zoneout", "cell_zoneout"):
+        layer = make("lstm", **{option: 0.3})
+        layer.kernel = plain
+        with pytest.raises(ValueError, match=option):
+            layer.forward(x, training=True)
+    layer = make("lstm", input_dropout=0.3, weight_dropout=0.3)
+    layer.kernel = plain
+    assert layer.forward(x, training=True)[0].shape == (B, T, H)
