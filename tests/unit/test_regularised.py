@@ -490,3 +490,20 @@ def test_a_kernel_without_a_regularised_loop_gets_a_clear_error():
     layer = make("lstm", input_dropout=0.3, weight_dropout=0.3)
     layer.kernel = plain
     assert layer.forward(x, training=True)[0].shape == (B, T, H)
+
+
+def test_check_gradients_restores_the_generators_of_nested_layers():
+    """The checker's generators: the model's, every layer's, and the layers a
+    wrapper holds (Bidirectional runs `fused`, whose rng draws the masks), each
+    once."""
+    from seqnet.gradcheck import _generators
+
+    inp = seqnet.Input((T, I), dtype=F64)
+    wrapped = seqnet.Bidirectional(seqnet.LSTM(H, recurrent_dropout=0.3, dtype=F64))
+    dense = seqnet.Dense(2, dtype=F64)
+    model = seqnet.Model(inp, dense(wrapped(inp)))
+    found = _generators(model)
+    assert len({id(g) for g in found}) == len(found)
+    for rng in (model.rng, wrapped.rng, wrapped.fused.rng, wrapped.layer.rng, dense.rng):
+        assert any(g is rng for g in found)
+    assert not any(g is wrapped.fused.rng for g in model.rngs)   # what it used before
