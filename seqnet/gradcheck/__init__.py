@@ -18,9 +18,12 @@ It relies on the layer contract (:mod:`seqnet.layers.base`) and nothing else:
   reads the arrays in ``params`` (it must see changes made to them in place);
 - ``layer.state_names`` names its state tensors (``()`` for none), and
   ``layer.call(x, None, training=False)`` gives its state's shapes;
-- optionally ``layer.rng``, a `numpy.random.Generator` for dropout (a model:
-  ``layer.rngs``, its layers' generators): their states are restored before every
-  forward, so that each sees the same dropout masks.
+- optionally ``layer.rng``, a `numpy.random.Generator` for dropout and the
+  recurrent layers' regularisers (recurrent dropout, zoneout, DropConnect). Every
+  generator the forward can draw from is restored to its state before every forward,
+  so that each forward sees the same masks: ``layer.rng`` and, recursively, those
+  of every layer it holds (a model's ``layers``, a wrapper's inner layers, any
+  attribute that is a layer), found by `_generators`.
 
 A `seqnet.Model` follows the same contract, so a whole model is checked the same
 way (every parameter of every layer, every float input).
@@ -136,6 +139,30 @@ def _input64(x):
     return np.array(arr) if arr.dtype.kind in "iu" else np.array(arr, dtype=np.float64)
 
 
+def _generators(obj, seen=None):
+    """Every `numpy.random.Generator` ``rng`` of ``obj`` and of the layers it holds,
+    recursively (attributes that are layers, or lists, tuples and dicts of them),
+    each once, in a fixed order."""
+    from ..layers.base import Layer
+
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return []
+    seen.add(id(obj))
+    out = []
+    rng = getattr(obj, "rng", None)
+    if isinstance(rng, np.random.Generator) and id(rng) not in seen:
+        seen.add(id(rng))
+        out.append(rng)
+    for value in list(vars(obj).values()) if hasattr(obj, "__dict__") else []:
+        items = value.values() if isinstance(value, dict) else (
+            value if isinstance(value, (list, tuple)) else [value])
+        for item in items:
+            if isinstance(item, Layer) or hasattr(item, "layers") or hasattr(item, "layer"):
+                out.extend(_generators(item, seen))
+    return out
+
+
 def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, seed=0):
     """Check a layer's analytic gradients against float64 central differences.
 
@@ -179,10 +206,9 @@ def check_gradients(layer, x, initial_state=None, *, lengths=None, eps=1e-6, see
     xs = [_input64(xi) for xi in (x if several else [x])]
     x = xs if several else xs[0]
     rng = np.random.default_rng(seed)
-    # every generator the forward draws from (a model's: each of its layers'), reset
-    # before each forward so that every forward draws the same dropout masks.
-    generators = list(getattr(layer, "rngs", None) or
-                      ([layer.rng] if getattr(layer, "rng", None) is not None else []))
+    # every generator the forward draws from (nested layers' too), reset before each
+    # forward so that every forward draws the same dropout and zoneout masks.
+    generators = _generators(layer)
     rng_states = [copy.deepcopy(g.bit_generator.state) for g in generators]
     stateful = bool(getattr(layer, "state_names", ()))
     options = {} if lengths is None else {"lengths": lengths}

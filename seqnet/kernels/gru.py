@@ -83,12 +83,16 @@ from ._math import sigmoid, tanh
 from ._panel import tn_work_size
 from ._steps import (
     add_valid_rows,
+    add_valid_rows_masked,
     backward_step,
     chunk,
     copy_rows,
     forward_step,
     keep_state,
+    mask_history,
+    mask_rows,
     recurrent_product,
+    zoneout_row,
 )
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
@@ -101,7 +105,7 @@ GRU_SEGMENT_ROWS = 128
 
 # --8<-- [start:gru_forward]
 def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True, *,
-            reset_after=True):
+            reset_after=True, regularise=None):
     """One direction of a GRU layer over a batch of sequences.
 
     Parameters
@@ -119,6 +123,9 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
         Keep the cache that :func:`backward` spends.
     reset_after : bool, default True
         The cuDNN/PyTorch form (else the original, reset before the product).
+    regularise : Regularise, optional
+        Recurrent dropout and zoneout (:mod:`seqnet.kernels._regular`): the
+        regularised time loop, ``gru_reg_forward``. None: the plain one.
 
     Returns
     -------
@@ -149,15 +156,26 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
                     packed_transpose(W_hh[2 * H:], how.pack))
         widths = 0, 2 * H, H
     rec, rec_rz, rec_n = (np.empty((n, rows, w), dt) for w in widths)
-    with _dispatch.guard():
-        gru_seq_forward[how.parallel](
-            x_k, state[0], lengths, (W_ih, W_hh, *W_packed, b_ih, b_hh),
-            (reverse, training, index_input, reset_after, n, how.seq_chunks),
-            (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh))
+    if regularise is not None:
+        hm, keep = np.empty((n, rows, H), dt), np.empty((n, 1, H), dt)
+        with _dispatch.guard():
+            gru_reg_forward[how.parallel](
+                x_k, state[0], lengths, (W_ih, W_hh, *W_packed, b_ih, b_hh),
+                regularise.kernel_args(B, H, dt, training),
+                (reverse, training, index_input, reset_after, n, how.seq_chunks),
+                (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh, hm, keep))
+    else:
+        with _dispatch.guard():
+            gru_seq_forward[how.parallel](
+                x_k, state[0], lengths, (W_ih, W_hh, *W_packed, b_ih, b_hh),
+                (reverse, training, index_input, reset_after, n, how.seq_chunks),
+                (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh))
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
                      reset_after=reset_after, h_prev=h_prev, gates=gates, hn=hn)
+        if regularise is not None:
+            cache["regularise"] = regularise
     return out, (hT,), cache
 # --8<-- [end:gru_forward]
 
@@ -212,13 +230,25 @@ def backward(cache, dout, dstate):
     dW_n_parts = np.empty((before * (n - 1), H, H), dt)
     tn_work = np.empty((n, before * tn_work_size(dt)), dt)
     index_input = x.ndim == 2
-    with _dispatch.guard():
-        gru_seq_backward[how.parallel](
-            cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
-            (cache["h_prev"], hn), (dout, dstate[0]),
-            (cache["reverse"], index_input, reset_after, n, how.seq_chunks, seg),
-            (dx, dW_ih, dW_hh[:2 * H], dW_hh[2 * H:], db_ih, db_hh, dh0),
-            (dG, dht, work, rh, dan, dW_n_parts, tn_work))
+    reg = cache.get("regularise")
+    if reg is not None:
+        args = reg.kernel_args(B, H, dt, True)
+        with _dispatch.guard():
+            gru_reg_backward[how.parallel](
+                cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
+                (cache["h_prev"], hn), (dout, dstate[0]), args,
+                (cache["reverse"], index_input, reset_after, n, how.seq_chunks, seg,
+                 reg.mask is not None),
+                (dx, dW_ih, dW_hh[:2 * H], dW_hh[2 * H:], db_ih, db_hh, dh0),
+                (dG, dht, work, rh, dan, dW_n_parts, tn_work, np.empty((n, 1, H), dt)))
+    else:
+        with _dispatch.guard():
+            gru_seq_backward[how.parallel](
+                cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
+                (cache["h_prev"], hn), (dout, dstate[0]),
+                (cache["reverse"], index_input, reset_after, n, how.seq_chunks, seg),
+                (dx, dW_ih, dW_hh[:2 * H], dW_hh[2 * H:], db_ih, db_hh, dh0),
+                (dG, dht, work, rh, dan, dW_n_parts, tn_work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -544,3 +574,299 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
 
 gru_seq_forward = jit_pair(_gru_seq_forward)
 gru_seq_backward = jit_pair(_gru_seq_backward)
+
+
+# ----------------------------------------------------------- the regularised path
+# Recurrent dropout and zoneout (docs/derivations/regularisation.md). Every
+# recurrent product takes hm = h_{t-1} * mask (reset_before: r * hm for the n
+# block), the update's z * h_{t-1} the unmasked state, and zoneout mixes the step's
+# new state with the old one:
+#
+#     h~ = (1 - z) * n + z * h_{t-1},   h_t = d * h_{t-1} + (1 - d) * h~
+#
+# h_prev keeps the unmasked h_{t-1} (the backward's z gradient needs it); the
+# backward masks it in place after its time loop, for dW_hh.
+
+# --8<-- [start:gru_reg_gates]
+@njit(**JIT_OPTIONS)
+def gru_reg_gates_forward(t, r0, T, lengths, gates, rec, b_ih, b_hh, hT, hn, out, zoneout,
+                          training, keep):
+    """:func:`gru_gates_forward` with zoneout (``rec``: the product of ``h * mask``;
+    ``zoneout = (seeds, thresholds, rates)``, the first of each; ``keep [1, H]``)."""
+    seeds, thresholds, rates = zoneout
+    H = hT.shape[1]
+    one = hT.dtype.type(1.0)
+    bi_r, bi_z, bi_n = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
+    bh_r, bh_z, bh_n = b_hh[:H], b_hh[H:2 * H], b_hh[2 * H:]
+    d_h = keep[0]
+    B = gates.shape[0]
+    for r in range(B):
+        a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], 0, 3 * H)
+        if t >= lengths[r]:
+            a[:] = 0.0
+            hn[r, t] = 0.0
+            out[r, t] = 0.0
+            continue
+        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], training, d_h)
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        rc = rec[r]
+        rc_r, rc_z, rc_n = rc[:H], rc[H:2 * H], rc[2 * H:]
+        h_r, hn_r, o_r = hT[r], hn[r, t], out[r, t]
+        for j in range(H):
+            rg = sigmoid(a_r[j] + bi_r[j] + rc_r[j] + bh_r[j])
+            zg = sigmoid(a_z[j] + bi_z[j] + rc_z[j] + bh_z[j])
+            hnj = rc_n[j] + bh_n[j]
+            ng = tanh(a_n[j] + bi_n[j] + rg * hnj)
+            hp = h_r[j]
+            h = d_h[j] * hp + (one - d_h[j]) * ((one - zg) * ng + zg * hp)
+            a_r[j] = rg
+            a_z[j] = zg
+            a_n[j] = ng
+            hn_r[j] = hnj
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def gru_reg_n_gates_forward(t, r0, T, lengths, gates, rec_n, b_ih, b_hh, hT, out, zoneout,
+                            training, keep):
+    """:func:`gru_n_gates_forward` with zoneout (``rec_n``: ``(r * h * mask)
+    W_hn^T``)."""
+    seeds, thresholds, rates = zoneout
+    H = hT.shape[1]
+    one = hT.dtype.type(1.0)
+    bi_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
+    d_h = keep[0]
+    B = gates.shape[0]
+    for r in range(B):
+        a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], H, 3 * H)
+        if t >= lengths[r]:
+            a[:] = 0.0
+            out[r, t] = 0.0
+            continue
+        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], training, d_h)
+        a_z, a_n = a[H:2 * H], a[2 * H:]
+        rc, h_r, o_r = rec_n[r], hT[r], out[r, t]
+        for j in range(H):
+            zg = a_z[j]
+            ng = tanh(a_n[j] + bi_n[j] + rc[j] + bh_n[j])
+            hp = h_r[j]
+            h = d_h[j] * hp + (one - d_h[j]) * ((one - zg) * ng + zg * hp)
+            a_n[j] = ng
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def gru_reg_gates_backward(t, r0, T, lengths, gates, h_prev, hn, dout, dh, zoneout, keep):
+    """:func:`gru_gates_backward` with zoneout: ``dh`` becomes ``d * dL/dh_t + (1 - d)
+    * dL/dh_t * z``, the direct part of dL/dh_{t-1}."""
+    seeds, thresholds, rates = zoneout
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    d_h = keep[0]
+    B = gates.shape[0]
+    for r in range(B):
+        a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], 0, 3 * H)
+            prefetch(h_prev[r + 1, t], 0, H)
+            prefetch(hn[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
+        if t >= lengths[r]:
+            a[:] = 0.0
+            hn[r, t] = 0.0
+            continue
+        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], True, d_h)
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        hp_r, hn_r = h_prev[r, t], hn[r, t]
+        do_r, dh_r = dout[r, t], dh[r]
+        for j in range(H):
+            rg = a_r[j]
+            zg = a_z[j]
+            ng = a_n[j]
+            hp = hp_r[j]
+            dh_j = dh_r[j] + do_r[j]
+            dh_new = (one - d_h[j]) * dh_j
+            dan = dh_new * (one - zg) * (one - ng * ng)
+            dar = dan * hn_r[j] * rg * (one - rg)
+            daz = dh_new * (hp - ng) * zg * (one - zg)
+            a_r[j] = dar
+            a_z[j] = daz
+            a_n[j] = dan
+            hn_r[j] = dan * rg
+            dh_r[j] = d_h[j] * dh_j + dh_new * zg
+
+
+@njit(**JIT_OPTIONS)
+def gru_reg_zn_gates_backward(t, r0, T, lengths, gates, h_prev, mask, dout, dh, dht, rh,
+                              zoneout, keep):
+    """:func:`gru_zn_gates_backward` with zoneout and recurrent dropout: ``rh = r *
+    h_prev * mask`` and ``dht`` the direct part of dL/dh_{t-1}."""
+    seeds, thresholds, rates = zoneout
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    d_h = keep[0]
+    B = gates.shape[0]
+    for r in range(B):
+        a = gates[r, t]
+        if r + 1 < B:
+            prefetch(gates[r + 1, t], H, 3 * H)
+            prefetch(h_prev[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
+        if t >= lengths[r]:
+            a[H:] = 0.0
+            rh[r] = 0.0
+            continue
+        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], True, d_h)
+        a_r, a_z, a_n = a[:H], a[H:2 * H], a[2 * H:]
+        hp_r, m_r, dh_r, do_r = h_prev[r, t], mask[r], dh[r], dout[r, t]
+        dht_r, rh_r = dht[r], rh[r]
+        for j in range(H):
+            zg = a_z[j]
+            ng = a_n[j]
+            hp = hp_r[j]
+            rh_r[j] = a_r[j] * (hp * m_r[j])
+            dh_j = dh_r[j] + do_r[j]
+            dh_new = (one - d_h[j]) * dh_j
+            dht_r[j] = d_h[j] * dh_j + dh_new * zg
+            a_z[j] = dh_new * (hp - ng) * zg * (one - zg)
+            a_n[j] = dh_new * (one - zg) * (one - ng * ng)
+
+
+@njit(**JIT_OPTIONS)
+def gru_reg_r_gates_backward(t, lengths, gates, h_prev, mask, dht, drh, dh):
+    """:func:`gru_r_gates_backward` under recurrent dropout: the n block's operand
+    was ``r * h_prev * mask``."""
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    for r in range(gates.shape[0]):
+        a_r = gates[r, t, :H]
+        if t >= lengths[r]:
+            a_r[:] = 0.0
+            continue
+        hp_r, m_r, dht_r, drh_r, dh_r = h_prev[r, t], mask[r], dht[r], drh[r], dh[r]
+        for j in range(H):
+            rg = a_r[j]
+            d = drh_r[j]
+            a_r[j] = d * (hp_r[j] * m_r[j]) * rg * (one - rg)
+            dh_r[j] = dht_r[j] + d * rg * m_r[j]
+# --8<-- [end:gru_reg_gates]
+
+
+# --8<-- [start:gru_reg_seq]
+def _gru_reg_forward(x, h0, lengths, weights, reg, options, buffers):
+    """:func:`_gru_seq_forward` with recurrent dropout (``reg[0]``, the mask ``[B,
+    H]``) and zoneout (``reg[1:]``)."""
+    W_ih, W_hh, W_hh_T_packed, W_hrz_T_packed, W_hn_T_packed, b_ih, b_hh = weights
+    mask, zoneout = reg[0], reg[1:]
+    reverse, training, index_input, reset_after, blocks, seq_chunks = options
+    out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh, hm, keep = buffers
+    B, T = gates.shape[0], gates.shape[1]
+    H = hT.shape[1]
+    if not index_input:
+        for ch in prange(seq_chunks):
+            projection_chunk(ch, seq_chunks, x, W_ih, gates)
+    hT[:] = h0
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        m = r1 - r0
+        h, lens, g, o = hT[r0:r1], lengths[r0:r1], gates[r0:r1], out[r0:r1]
+        hm_k = hm[k, :m]
+        for s in range(T):
+            t = forward_step(s, T, reverse)
+            if training:
+                keep_state(h, h_prev[r0:r1], t)
+            mask_rows(h, mask[r0:r1], hm_k)
+            if reset_after:
+                recurrent_product(hm_k, W_hh_T_packed, 0, W_hh, True, rec[k, :m], 0)
+                gru_reg_gates_forward(t, r0, T, lens, g, rec[k, :m], b_ih, b_hh, h, hn[r0:r1],
+                                      o, zoneout, training, keep[k])
+            else:
+                recurrent_product(hm_k, W_hrz_T_packed, 0, W_hh[:2 * H], True, rec_rz[k, :m], 0)
+                # r, z, and rh = r * (h * mask): the plain pass, given the masked state.
+                gru_rz_gates_forward(t, lens, g, rec_rz[k, :m], b_ih, b_hh, hm_k, rh[k, :m])
+                recurrent_product(rh[k, :m], W_hn_T_packed, 0, W_hh[2 * H:], True,
+                                  rec_n[k, :m], 0)
+                gru_reg_n_gates_forward(t, r0, T, lens, g, rec_n[k, :m], b_ih, b_hh, h, o,
+                                        zoneout, training, keep[k])
+
+
+def _gru_reg_backward(x, lengths, weights, kept, douts, reg, options, grads, buffers):
+    """:func:`_gru_seq_backward` for :func:`_gru_reg_forward`: the products' parts of
+    dL/dh_{t-1} are masked; after its time loop each block masks its rows of
+    ``h_prev`` in place (when there is a mask), for the weight gradients."""
+    W_ih, W_hh, W_hh_packed = weights
+    h_prev, hn = kept
+    dout, dhT = douts
+    mask, zoneout = reg[0], reg[1:]
+    reverse, index_input, reset_after, blocks, seq_chunks, seg, masked = options
+    dx, dW_ih, dW_hrz, dW_hn, db_ih, db_hh, dh0 = grads
+    dG, dht, work, rh, dan, dW_n_parts, tn_work, keep = buffers
+    B, T = dout.shape[0], dout.shape[1]
+    H = dh0.shape[1]
+    dh0[:] = dhT
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        m = r1 - r0
+        dh, lens, dG_k, hp = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], h_prev[r0:r1]
+        mask_k = mask[r0:r1]
+        dW_n = dW_hn if (reset_after or k == 0) else dW_n_parts[k - 1]
+        if not reset_after:
+            dW_n[:, :] = 0.0
+        filled = 0
+        t_next = -1
+        for s in range(T + 1):
+            t = backward_step(s, T, reverse)
+            if t_next >= 0:
+                recurrent_product(dG_k[:, t_next, :2 * H], W_hh_packed, 0, W_hh[:2 * H], False,
+                                  work[k, :m], 0)
+                if reset_after:
+                    recurrent_product(hn[r0:r1, t_next], W_hh_packed, 2 * H, W_hh[2 * H:],
+                                      False, work[k, :m], 1)
+                add_valid_rows_masked(t_next, lens, work[k, :m], mask_k, dh)
+            if t >= 0:
+                if reset_after:
+                    gru_reg_gates_backward(t, r0, T, lens, dG_k, hp, hn[r0:r1], dout[r0:r1], dh,
+                                           zoneout, keep[k])
+                else:
+                    rh_t = rh[k, filled * m:(filled + 1) * m]
+                    gru_reg_zn_gates_backward(t, r0, T, lens, dG_k, hp, mask_k, dout[r0:r1], dh,
+                                              dht[r0:r1], rh_t, zoneout, keep[k])
+                    copy_rows(dG_k[:, t, 2 * H:], dan[k, filled * m:(filled + 1) * m])
+                    filled += 1
+                    if filled == seg:
+                        add_weight_grad(dan[k, :filled * m], rh[k, :filled * m], dW_n,
+                                        tn_work[k])
+                        filled = 0
+                    recurrent_product(dG_k[:, t, 2 * H:], W_hh_packed, 2 * H, W_hh[2 * H:],
+                                      False, work[k, :m], 0)
+                    gru_reg_r_gates_backward(t, lens, dG_k, hp, mask_k, dht[r0:r1], work[k, :m],
+                                             dh)
+            t_next = t
+        if filled > 0:
+            add_weight_grad(dan[k, :filled * m], rh[k, :filled * m], dW_n, tn_work[k])
+        if masked:
+            mask_history(hp, mask_k)
+    N = B * T
+    for ch in prange(seq_chunks):
+        sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih,
+                             dW_hrz)
+        if reset_after:
+            weight_grad_chunk(ch, seq_chunks, hn.reshape(N, H), h_prev.reshape(N, H), dW_hn)
+    column_sums(dG.reshape(N, 3 * H), db_ih)
+    if reset_after:
+        db_hh[:2 * H] = db_ih[:2 * H]
+        column_sums(hn.reshape(N, H), db_hh[2 * H:])
+    else:
+        add_parts(dW_hn, dW_n_parts)
+        db_hh[:] = db_ih
+# --8<-- [end:gru_reg_seq]
+
+
+gru_reg_forward = jit_pair(_gru_reg_forward)
+gru_reg_backward = jit_pair(_gru_reg_backward)

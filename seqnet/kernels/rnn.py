@@ -53,6 +53,7 @@ from .. import _dispatch
 from .._config import JIT_OPTIONS, jit_pair
 from ._blas import prefetch
 from ._buffers import (
+    history,
     index_weight_grad,
     input_buffers,
     input_grad_buffers,
@@ -68,10 +69,21 @@ from ._grads import (
     first_steps,
     input_grads_chunk,
     projection_chunk,
+    weight_grad_chunk,
 )
 from ._math import tanh
 from ._panel import tn_work_size
-from ._steps import backward_step, carry_back, chunk, forward_step, recurrent_product
+from ._steps import (
+    add_valid_rows_masked,
+    backward_step,
+    carry_back,
+    chunk,
+    forward_step,
+    keep_state,
+    mask_rows,
+    recurrent_product,
+    zoneout_row,
+)
 
 #: the one gate block of ``W_ih``, ``W_hh`` and the biases.
 RNN_GATES = ("h",)
@@ -79,7 +91,7 @@ RNN_GATES = ("h",)
 
 # --8<-- [start:rnn_forward]
 def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True, *,
-            nonlinearity="tanh"):
+            nonlinearity="tanh", regularise=None):
     """One direction of a SimpleRNN layer over a batch of sequences.
 
     The input projection is made in place in the output buffer, so a forward
@@ -99,6 +111,10 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     training : bool, default True
         Keep the cache that :func:`backward` spends.
     nonlinearity : {"tanh", "relu"}, default "tanh"
+    regularise : Regularise, optional
+        Recurrent dropout and zoneout (:mod:`seqnet.kernels._regular`): the
+        regularised time loop, ``rnn_reg_forward``, which keeps a state history.
+        None: the plain one.
 
     Returns
     -------
@@ -116,6 +132,9 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     how = _dispatch.plan(B, T, H, W_ih.shape[1], H)
     hT = np.empty((B, H), dt)
     rec = np.empty((how.blocks, -(-B // how.blocks), H), dt)
+    if regularise is not None:
+        return _reg_forward(x, x_k, out, index_input, (W_ih, W_hh, b_ih + b_hh), state,
+                            lengths, reverse, training, relu, regularise, how, hT, rec)
     with _dispatch.guard():
         rnn_seq_forward[how.parallel](
             x_k, state[0], lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
@@ -154,6 +173,8 @@ def backward(cache, dout, dstate):
     dstate0 : tuple of ndarray
         ``(dh0,)``.
     """
+    if "regularise" in cache:
+        return _reg_backward(cache, dout, dstate)
     x, W_ih, W_hh = cache["x"], cache["W_ih"], cache["W_hh"]
     B, T = x.shape[:2]
     H = W_hh.shape[1]
@@ -324,3 +345,194 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
 
 rnn_seq_forward = jit_pair(_rnn_seq_forward)
 rnn_seq_backward = jit_pair(_rnn_seq_backward)
+
+
+# ----------------------------------------------------------- the regularised path
+# Recurrent dropout and zoneout (docs/derivations/regularisation.md):
+#
+#     h~ = act(W_ih x_t + W_hh (h_{t-1} * mask) + b),   h_t = d * h_{t-1} + (1 - d) * h~
+#
+# This path keeps the operands h_{t-1} * mask as a history and makes dW_hh after
+# the time loop, as the LSTM does. The backward reads act'(h~) from the output h_t:
+# in training d is 0 or 1, and where it is 1 the factor (1 - d) is 0, so that h_t
+# stands in for h~ wherever its derivative counts.
+
+# --8<-- [start:rnn_reg_forward]
+def _reg_forward(x, x_k, out, index_input, weights, state, lengths, reverse, training, relu,
+                 reg, how, hT, rec):
+    W_ih, W_hh, b = weights
+    B, T, H = out.shape
+    dt = W_hh.dtype
+    h_prev = history(training, B, T, H, dt)
+    hm = np.empty_like(rec)
+    keep = np.empty((how.blocks, 1, H), dt)
+    with _dispatch.guard():
+        rnn_reg_forward[how.parallel](
+            x_k, state[0], lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b),
+            reg.kernel_args(B, H, dt, training),
+            (reverse, relu, training, index_input, how.blocks, how.seq_chunks),
+            (out, hT, h_prev, rec, hm, keep))
+    cache = None
+    if training:
+        cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
+                     relu=relu, h_prev=h_prev, out=out, regularise=reg)
+    return out, (hT,), cache
+
+
+def _reg_backward(cache, dout, dstate):
+    x, W_ih, W_hh, reg = cache["x"], cache["W_ih"], cache["W_hh"], cache["regularise"]
+    B, T = x.shape[:2]
+    H = W_hh.shape[1]
+    dt = W_hh.dtype
+    how = _dispatch.plan(B, T, H, W_ih.shape[1], H)
+    dG = spend(cache, "out")
+    if sys.getrefcount(dG) > 2:   # as in backward: an output still held is copied
+        dG = dG.copy()
+    dx, dW_ih = input_grad_buffers(x, W_ih)
+    dW_hh, db = np.empty_like(W_hh), np.empty(H, dt)
+    dh0 = np.empty((B, H), dt)
+    n = how.blocks
+    work = np.empty((n, -(-B // n), H), dt)
+    keep = np.empty((n, 1, H), dt)
+    index_input = x.ndim == 2
+    with _dispatch.guard():
+        rnn_reg_backward[how.parallel](
+            cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
+            cache["h_prev"], (dout, dstate[0]), reg.kernel_args(B, H, dt, True),
+            (cache["reverse"], cache["relu"], index_input, n, how.seq_chunks),
+            (dx, dW_ih, dW_hh, db, dh0), (dG, work, keep))
+    if index_input:
+        index_weight_grad(x, dG, dW_ih)
+        dx = None
+    return dx, (dW_ih, dW_hh, db, db.copy()), (dh0,)
+# --8<-- [end:rnn_reg_forward]
+
+
+# --8<-- [start:rnn_reg_gates]
+@njit(**JIT_OPTIONS)
+def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, training, keep):
+    """:func:`rnn_gates_forward` with zoneout (``rec``: the product of ``h * mask``;
+    ``zoneout = (seeds, thresholds, rates)``, the first of each; ``keep [1, H]``)."""
+    seeds, thresholds, rates = zoneout
+    H = hT.shape[1]
+    one = hT.dtype.type(1.0)
+    zero = hT.dtype.type(0.0)
+    d_h = keep[0]
+    B = out.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            prefetch(out[r + 1, t], 0, H)
+        o_r = out[r, t]
+        if t >= lengths[r]:
+            o_r[:] = 0.0
+            continue
+        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], training, d_h)
+        rc, h_r = rec[r], hT[r]
+        for j in range(H):
+            z = o_r[j] + rc[j] + b[j]
+            if relu:
+                h_new = z if (z > zero or z != z) else zero
+            else:
+                h_new = tanh(z)
+            h = d_h[j] * h_r[j] + (one - d_h[j]) * h_new
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def rnn_reg_gates_backward(t, r0, T, lengths, relu, out, dout, dh, zoneout, keep):
+    """:func:`rnn_gates_backward` with zoneout (training masks, made again): ``out[:,
+    t]`` (h_t) is replaced by dL/da and ``dh`` by ``d * dL/dh_t``, the direct part of
+    dL/dh_{t-1}."""
+    seeds, thresholds, rates = zoneout
+    H = dh.shape[1]
+    one = dh.dtype.type(1.0)
+    zero = dh.dtype.type(0.0)
+    d_h = keep[0]
+    B = out.shape[0]
+    for r in range(B):
+        if r + 1 < B:
+            prefetch(out[r + 1, t], 0, H)
+            prefetch(dout[r + 1, t], 0, H)
+        d = out[r, t]
+        if t >= lengths[r]:
+            d[:] = 0.0
+            continue
+        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], True, d_h)
+        do_r, dh_r = dout[r, t], dh[r]
+        for j in range(H):
+            h = d[j]
+            dh_j = dh_r[j] + do_r[j]
+            dh_new = (one - d_h[j]) * dh_j
+            if relu:
+                d[j] = dh_new if h > zero else zero
+            else:
+                d[j] = dh_new * (one - h * h)
+            dh_r[j] = d_h[j] * dh_j
+# --8<-- [end:rnn_reg_gates]
+
+
+# --8<-- [start:rnn_reg_seq]
+def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
+    """:func:`_rnn_seq_forward` with recurrent dropout (``reg[0]``, the mask ``[B,
+    H]``) and zoneout (``reg[1:]``), keeping the products' operands in ``h_prev``."""
+    W_ih, W_hh, W_hh_T_packed, b = weights
+    mask, zoneout = reg[0], reg[1:]
+    reverse, relu, training, index_input, blocks, seq_chunks = options
+    out, hT, h_prev, rec, hm, keep = buffers
+    B, T = out.shape[0], out.shape[1]
+    if not index_input:
+        for ch in prange(seq_chunks):
+            projection_chunk(ch, seq_chunks, x, W_ih, out)
+    hT[:] = h0
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        h, lens, o, rec_k = hT[r0:r1], lengths[r0:r1], out[r0:r1], rec[k, :r1 - r0]
+        hm_k = hm[k, :r1 - r0]
+        for s in range(T):
+            t = forward_step(s, T, reverse)
+            mask_rows(h, mask[r0:r1], hm_k)
+            if training:
+                keep_state(hm_k, h_prev[r0:r1], t)
+            recurrent_product(hm_k, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
+            rnn_reg_gates_forward(t, r0, T, lens, relu, rec_k, b, h, o, zoneout, training,
+                                  keep[k])
+
+
+def _rnn_reg_backward(x, lengths, weights, h_prev, douts, reg, options, grads, buffers):
+    """:func:`_rnn_seq_backward` for :func:`_rnn_reg_forward`: the product's part of
+    dL/dh_{t-1} is masked, and ``dW_hh = sum dG^T h_prev`` comes after the loop."""
+    W_ih, W_hh, W_hh_packed = weights
+    dout, dhT = douts
+    mask, zoneout = reg[0], reg[1:]
+    reverse, relu, index_input, blocks, seq_chunks = options
+    dx, dW_ih, dW_hh, db, dh0 = grads
+    dG, work, keep = buffers
+    B, T = dout.shape[0], dout.shape[1]
+    H = dh0.shape[1]
+    dh0[:] = dhT
+    for k in prange(blocks):
+        r0, r1 = chunk(k, blocks, B)
+        dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
+        t_next = -1
+        for s in range(T + 1):
+            t = backward_step(s, T, reverse)
+            if t_next >= 0:
+                recurrent_product(dG_k[:, t_next], W_hh_packed, 0, W_hh, False, work_k, 0)
+                add_valid_rows_masked(t_next, lens, work_k, mask[r0:r1], dh)
+            if t >= 0:
+                rnn_reg_gates_backward(t, r0, T, lens, relu, dG_k, dout[r0:r1], dh, zoneout,
+                                       keep[k])
+            t_next = t
+    N = B * T
+    gf = dG.reshape(N, H)
+    for ch in prange(seq_chunks):
+        if not index_input:
+            input_grads_chunk(ch, seq_chunks, gf, x, W_ih, dx, dW_ih)
+        weight_grad_chunk(ch, seq_chunks, gf, h_prev.reshape(N, H), dW_hh)
+    column_sums(gf, db)
+# --8<-- [end:rnn_reg_seq]
+
+
+rnn_reg_forward = jit_pair(_rnn_reg_forward)
+rnn_reg_backward = jit_pair(_rnn_reg_backward)

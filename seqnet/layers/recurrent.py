@@ -8,6 +8,8 @@ own ``backward`` needs. The calling convention is the layer contract of
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 
 from .. import _checks
@@ -16,6 +18,7 @@ from .._config import DEFAULT_DTYPE
 from ..kernels import gru as _gru
 from ..kernels import lstm as _lstm
 from ..kernels import rnn as _rnn
+from ..kernels._regular import Regularise
 from .base import Layer
 
 _WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
@@ -77,6 +80,35 @@ class RecurrentLayer(Layer):
         sequence from its end, so it cannot continue a stream. The carried
         state is not saved with a model, and `seqnet.Sequential.step` (which
         passes its states explicitly) neither reads nor changes it.
+    input_dropout : float, default 0.0
+        Variational dropout on each layer's input ``x_t`` (Gal & Ghahramani 2016,
+        Keras's ``dropout``): in training, one mask per row and input feature,
+        shared by every step and gate, scaled by ``1 / (1 - p)``; each layer and
+        direction draws its own. On index input, one mask per row and vocabulary
+        entry, as on the one-hot input.
+    recurrent_dropout : float, default 0.0
+        Variational dropout on ``h_{t-1}`` in the recurrent products of every gate
+        (Keras's ``recurrent_dropout``): one mask per row and unit, shared by every
+        step; the state carried is not masked.
+    zoneout : float, default 0.0
+        Zoneout of ``h`` (Krueger et al. 2017): in training each unit keeps its
+        previous value with probability ``zoneout``, a fresh mask at every step,
+        ``h_t = d h_{t-1} + (1 - d) \tilde h_t``; at inference the expectation,
+        ``d = zoneout``.
+    cell_zoneout : float, default 0.0
+        Zoneout of the LSTM's cell ``c``, with masks of its own (the LSTM only).
+    weight_dropout : float, default 0.0
+        DropConnect on ``W_hh`` (AWD-LSTM): one mask of ``weight_hh`` per forward
+        call, layer and direction, scaled by ``1 / (1 - p)``.
+
+    Notes
+    -----
+    The regularisers apply with ``training=True`` only (zoneout: its expectation at
+    inference) and draw every mask from `rng` (the zoneout masks from a 64-bit seed
+    drawn from it, by a counter-based hash inside the kernel): resetting ``rng`` to
+    the same state gives the same masks. Recurrent dropout and zoneout run the
+    kernels' regularised time loops; their equations and gradients are on the
+    [regularisation page](derivations/regularisation.md).
 
     Attributes
     ----------
@@ -101,8 +133,9 @@ class RecurrentLayer(Layer):
         An argument of the wrong type (``hidden_size`` not an int, ``bidirectional``
         not a bool, ``dtype`` not float32 or float64, ...).
     ValueError
-        ``hidden_size``, ``input_size`` or ``num_layers`` below 1, ``dropout``
-        outside ``[0, 1)``, a negative ``seed``, or ``stateful`` with
+        ``hidden_size``, ``input_size`` or ``num_layers`` below 1, ``dropout`` (or
+        a regulariser's rate) outside ``[0, 1)``, ``cell_zoneout`` on a cell
+        without a cell state, a negative ``seed``, or ``stateful`` with
         ``bidirectional``.
     """
 
@@ -116,8 +149,11 @@ class RecurrentLayer(Layer):
 
     def __init__(self, hidden_size, *, input_size=None, num_layers=1, bidirectional=False,
                  dropout=0.0, return_sequences=True, return_state=False, dtype=DEFAULT_DTYPE,
-                 seed=None, stateful=False):
+                 seed=None, stateful=False, input_dropout=0.0, recurrent_dropout=0.0,
+                 zoneout=0.0, cell_zoneout=0.0, weight_dropout=0.0):
         super().__init__(dtype=dtype, seed=seed)
+        self._init_regularisers(input_dropout, recurrent_dropout, zoneout, cell_zoneout,
+                                weight_dropout)
         self.hidden_size = _checks.positive_int(hidden_size, "hidden_size")
         self.input_size = (None if input_size is None
                            else _checks.positive_int(input_size, "input_size"))
@@ -134,6 +170,87 @@ class RecurrentLayer(Layer):
                              "cannot carry a state from one batch into the next")
         self._carried = None   # the state a stateful layer carries (None: zeros)
         self._last_final = None
+
+    # ------------------------------------------------------------ regularisers
+    _REGULARISERS = ("input_dropout", "recurrent_dropout", "zoneout", "cell_zoneout",
+                     "weight_dropout")
+
+    def _init_regularisers(self, *rates):
+        for name, rate in zip(self._REGULARISERS, rates, strict=True):
+            setattr(self, name, _checks.real(rate, name, 0.0, 1.0, high_open=True))
+        if self.cell_zoneout > 0.0 and "c" not in self.state_names:
+            raise ValueError(f"cell_zoneout applies to the LSTM's cell state c; "
+                             f"{type(self).__name__} has none (use zoneout for h), got "
+                             f"cell_zoneout={self.cell_zoneout}")
+
+    def _regularisers(self, B, features, weight_shape, training):
+        """The masks of one layer direction's call, drawn from `rng` in a fixed order
+        (input, recurrent, weight, zoneout seeds): ``{"input": (B, features) or
+        None, "weight": weight_shape (W_hh's) or None, "regularise": Regularise or
+        None}``."""
+        H = self.hidden_size
+
+        def mask(p, shape):
+            if not training or p == 0.0:
+                return None
+            q = 1.0 - p
+            return (self.rng.random(shape) < q).astype(self.dtype) / self.dtype.type(q)
+
+        m_in = mask(self.input_dropout, (B, features))
+        m_rec = mask(self.recurrent_dropout, (B, H))
+        m_w = mask(self.weight_dropout, weight_shape)
+        reg = None
+        rates = (self.zoneout, self.cell_zoneout)
+        if m_rec is not None or rates != (0.0, 0.0):
+            seeds = (0, 0)
+            if training and rates != (0.0, 0.0):
+                seeds = tuple(int(v) for v in self.rng.integers(0, 2 ** 63, 2))
+            reg = Regularise(m_rec, rates, seeds)
+        return {"input": m_in, "weight": m_w, "regularise": reg}
+
+    def _check_regularised_kernel(self):
+        """Recurrent dropout and zoneout need a kernel module with a regularised
+        time loop (its ``forward`` takes ``regularise=``): a clear error, not a
+        TypeError from inside, for a cell whose kernel has none."""
+        on = [n for n in ("recurrent_dropout", "zoneout", "cell_zoneout") if getattr(self, n)]
+        if on and "regularise" not in inspect.signature(self.kernel.forward).parameters:
+            raise ValueError(f"{' and '.join(on)} run in the regularised time loops of the "
+                             f"plain cells; this {type(self).__name__}'s kernel "
+                             f"({self.kernel.__name__}) has none: the combination of "
+                             f"{', '.join(on)} with its other options is not supported")
+
+    def _drop_indices(self, x, W_ih, mask):
+        """Input dropout on index input, exactly as on its one-hot encoding: the
+        gathered column ``W_ih[:, x[b, t]]`` scaled by ``mask[b, x[b, t]]``, 0 or
+        ``1 / (1 - p)``. The kernel gathers from ``[W_ih / (1 - p), 0]``, and a
+        dropped token reads the zero column ``I``; `call_backward` takes
+        ``dW_ih`` back through the scaling (the zero column's gradient is dropped)."""
+        q = self.dtype.type(1.0 - self.input_dropout)
+        kept = mask[np.arange(x.shape[0])[:, None], x] != 0
+        W = np.concatenate([W_ih / q, np.zeros((W_ih.shape[0], 1), self.dtype)], axis=1)
+        return np.where(kept, x, W_ih.shape[1]), W
+
+    def _masks(self):
+        """The masks of the last training forward (before its backward), one dict
+        per layer and direction (layer-major): ``input`` ``(B, in)``, ``recurrent``
+        ``(B, H)``, ``weight`` ``(G*H, H)`` (None when off), ``zoneout_h`` and
+        ``zoneout_c`` ``(B, T, H)`` (1 where the previous value is kept; None when
+        off). For tests and inspection."""
+        from ..kernels._steps import zoneout_masks
+        c = self._cache
+        out = []
+        for r in c["regularisers"]:
+            reg = r["regularise"]
+            m = {"input": r["input"], "weight": r["weight"], "recurrent": None,
+                 "zoneout_h": None, "zoneout_c": None}
+            if reg is not None:
+                m["recurrent"] = reg.mask
+                for name, rate, seed in zip(("zoneout_h", "zoneout_c"), reg.rates, reg.seeds,
+                                            strict=True):
+                    if rate > 0.0:
+                        m[name] = zoneout_masks(seed, c["B"], c["T"], self.hidden_size, rate)
+            out.append(m)
+        return out
 
     # ------------------------------------------------------------------ structure
     @property
@@ -422,18 +539,32 @@ class RecurrentLayer(Layer):
         D = self.num_directions
         inp = x_kept = np.ascontiguousarray(x)   # the kernels take batch-first buffers
         finals = [np.empty_like(s) for s in state]
-        caches, masks = [], []
+        caches, masks, regs = [], [], []
         options = self._kernel_options()
         traces = {n: np.zeros((self.state_rows, B, T, self.hidden_size), self.dtype)
                   for n in self.trace_names} if trace else None
+        self._check_regularised_kernel()
         for k in range(self.num_layers):
             outs = []
             for d in range(D):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 weights = [self.params[n + sfx] for n in _WEIGHTS]
                 st = tuple(s[k * D + d] for s in state)
-                o, fin, cache = self.kernel.forward(inp, *weights, st, lengths, bool(d),
-                                                    training or trace, **options)
+                r = self._regularisers(B, self.input_size if inp.ndim == 2 else inp.shape[-1],
+                                       weights[1].shape, training)
+                regs.append(r)
+                if r["input"] is None:
+                    inp_d = inp
+                elif inp.ndim == 2:
+                    inp_d, weights[0] = self._drop_indices(inp, weights[0], r["input"])
+                else:
+                    inp_d = inp * r["input"][:, None, :]
+                if r["weight"] is not None:
+                    weights[1] = weights[1] * r["weight"]
+                reg_options = {} if r["regularise"] is None else {"regularise": r["regularise"]}
+                o, fin, cache = self.kernel.forward(inp_d, *weights, st, lengths, bool(d),
+                                                    training or trace, **options,
+                                                    **reg_options)
                 if trace:
                     self._keep_trace(traces, k * D + d, o, fin, cache, lengths, bool(d))
                 outs.append(o)
@@ -463,7 +594,8 @@ class RecurrentLayer(Layer):
             # the kernels keep a reference to x (often the caller's own array), not a
             # copy: backward checks that it was not modified in between.
             self._cache = dict(caches=caches, masks=masks, B=B, T=T, out_shape=result.shape,
-                               x=x_kept, x_sum=checksum(x_kept), out_sum=out_sum)
+                               x=x_kept, x_sum=checksum(x_kept), out_sum=out_sum,
+                               regularisers=regs)
         self._last_final = finals   # a stateful forward keeps a copy (see `forward`)
         return result, tuple(finals)
 
@@ -523,6 +655,14 @@ class RecurrentLayer(Layer):
                 dx, grads, ds0 = self.kernel.backward(c["caches"][k * D + d], do, ds)
                 if self._state_grads is not None:   # seqnet.inspect.state_gradients
                     self._state_grads[k * D + d] = (np.array(do), [np.array(a) for a in ds])
+                r = c["regularisers"][k * D + d]
+                if r["input"] is not None and dx is None:   # index input: see _drop_indices
+                    q = self.dtype.type(1.0 - self.input_dropout)
+                    grads = (grads[0][:, :-1] / q, *grads[1:])
+                elif r["input"] is not None:
+                    dx = dx * r["input"][:, None, :]
+                if r["weight"] is not None:
+                    grads = (grads[0], grads[1] * r["weight"], *grads[2:])
                 for n, g in zip(_WEIGHTS, grads, strict=True):
                     self.grads[n + sfx] = g
                 for m, a in enumerate(ds0):
@@ -649,17 +789,21 @@ class RecurrentLayer(Layer):
         dict
             ``hidden_size``, ``input_size``, ``num_layers``, ``bidirectional``,
             ``dropout``, ``return_sequences``, ``return_state``, ``dtype`` (its
-            name), ``seed``, the cell's own (``reset_after``, ``nonlinearity``)
-            and ``stateful``.
+            name), ``seed``, the cell's own (``reset_after``, ``nonlinearity``),
+            ``stateful`` and the regularisers' rates (``input_dropout``,
+            ``recurrent_dropout``, ``zoneout``, ``cell_zoneout``, ``weight_dropout``).
         """
         return {"hidden_size": self.hidden_size, "input_size": self.input_size,
                 "num_layers": self.num_layers, "bidirectional": self.bidirectional,
                 "dropout": self.dropout, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, **self._kernel_options(),
-                **super().get_config(), "stateful": self.stateful}
+                **super().get_config(), "stateful": self.stateful,
+                **{name: getattr(self, name) for name in self._REGULARISERS}}
 
     def __repr__(self):
         extra = "".join(f", {k}={v!r}" for k, v in self._kernel_options().items())
+        extra += "".join(f", {k}={getattr(self, k)!r}" for k in self._REGULARISERS
+                         if getattr(self, k))
         return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "
                 f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
                 f"dropout={self.dropout}, return_sequences={self.return_sequences}, "
@@ -697,6 +841,11 @@ class LSTM(RecurrentLayer):
         Seeds the initialisation and the dropout masks.
     stateful : bool, default False
         Carry the final state into the next `forward` (see `RecurrentLayer`).
+    input_dropout, recurrent_dropout, zoneout, weight_dropout : float, default 0.0
+        The regularisers, in training only (zoneout: its expectation at
+        inference); see `RecurrentLayer` and the Notes.
+    cell_zoneout : float, default 0.0
+        Zoneout of the cell state ``c``, with masks of its own.
 
     Attributes
     ----------
@@ -735,6 +884,21 @@ class LSTM(RecurrentLayer):
     $t = T-1, \dots, 0$, so there $h_{t-1}$ is the state entering step $t$. The
     backward pass is derived on the [LSTM page](derivations/lstm.md).
 
+    With zoneout (Krueger et al. 2017: ``zoneout`` $p_h$, ``cell_zoneout``
+    $p_c$), the step's $c_t$ and $h_t$ above become candidates $\tilde c_t$ and
+    $\tilde h_t = o_t \odot \tanh(\tilde c_t)$, and with independent per-step,
+    per-unit masks $d^c_t, d^h_t$ (1 with probability $p_c$, $p_h$ in training;
+    $p_c$, $p_h$ at inference)
+
+    $$
+    c_t = d^c_t \odot c_{t-1} + (1 - d^c_t) \odot \tilde c_t, \qquad
+    h_t = d^h_t \odot h_{t-1} + (1 - d^h_t) \odot \tilde h_t, \qquad y_t = h_t .
+    $$
+
+    Recurrent dropout replaces $W_{hh}\, h_{t-1}$ by $W_{hh}\,(h_{t-1} \odot
+    m)$ with one mask $m$ per row (see the
+    [regularisation page](derivations/regularisation.md)).
+
     Examples
     --------
     >>> import numpy as np, seqnet
@@ -771,8 +935,10 @@ class GRU(RecurrentLayer):
         Apply the reset gate after the recurrent product (see the Notes).
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and
-        ``stateful``, as for `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed``, ``stateful``,
+        ``input_dropout``, ``recurrent_dropout``, ``zoneout`` and
+        ``weight_dropout``, as for `RecurrentLayer` (``cell_zoneout`` is the
+        LSTM's: a non-zero one raises ValueError).
 
     Attributes
     ----------
@@ -862,8 +1028,10 @@ class SimpleRNN(RecurrentLayer):
         The activation $\phi$.
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and
-        ``stateful``, as for `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed``, ``stateful``,
+        ``input_dropout``, ``recurrent_dropout``, ``zoneout`` and
+        ``weight_dropout``, as for `RecurrentLayer` (``cell_zoneout`` is the
+        LSTM's: a non-zero one raises ValueError).
 
     Attributes
     ----------
