@@ -63,15 +63,20 @@ class RecurrentLayer(Layer):
         Dtype of parameters, activations and gradients.
     seed : int, optional
         Seeds the initialisation and the dropout masks.
+    bias : bool, default True
+        Whether the cell has the biases ``bias_ih`` and ``bias_hh`` (PyTorch's
+        ``bias``); ``False``: no bias parameters at all, the cell computes as with
+        zero biases.
 
     Attributes
     ----------
     params, grads : dict of str to ndarray
         Same keys, PyTorch's names: ``weight_ih_l{k}`` ``(G*H, in)`` (``in`` is
         ``I`` for ``k = 0``, ``D*H`` above), ``weight_hh_l{k}`` ``(G*H, H)``,
-        ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(G*H,)``, suffix ``_reverse`` for the
-        second direction; ``G = len(GATES)``, all of ``dtype``. Empty until the
-        input size is known. ``backward`` overwrites ``grads``.
+        ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(G*H,)`` (none when ``bias=False``),
+        suffix ``_reverse`` for the second direction; ``G = len(GATES)``, all of
+        ``dtype``. Empty until the input size is known. ``backward`` overwrites
+        ``grads``.
     rng : numpy.random.Generator
         Draws the dropout masks.
 
@@ -94,7 +99,7 @@ class RecurrentLayer(Layer):
 
     def __init__(self, hidden_size, *, input_size=None, num_layers=1, bidirectional=False,
                  dropout=0.0, return_sequences=True, return_state=False, dtype=DEFAULT_DTYPE,
-                 seed=None):
+                 seed=None, bias=True):
         super().__init__(dtype=dtype, seed=seed)
         self.hidden_size = _checks.positive_int(hidden_size, "hidden_size")
         self.input_size = (None if input_size is None
@@ -104,6 +109,7 @@ class RecurrentLayer(Layer):
         self.dropout = _checks.real(dropout, "dropout", 0.0, 1.0, high_open=True)
         self.return_sequences = _checks.flag(return_sequences, "return_sequences")
         self.return_state = _checks.flag(return_state, "return_state")
+        self.bias = _checks.flag(bias, "bias")
         self._planned_input = self.input_size
 
     # ------------------------------------------------------------------ structure
@@ -119,8 +125,28 @@ class RecurrentLayer(Layer):
 
     @property
     def output_size(self):
-        """int: features of the output, ``D * hidden_size``."""
-        return self.num_directions * self.hidden_size
+        """int: features of the output, ``D * hidden_size`` (``D * proj_size`` for a
+        projected LSTM)."""
+        return self.num_directions * self.state_sizes[0]
+
+    @property
+    def state_sizes(self):
+        """tuple of int: the features of each state tensor, in `state_names` order:
+        ``hidden_size`` each (the projected LSTM's ``h`` has ``proj_size``)."""
+        return (self.hidden_size,) * len(self.state_names)
+
+    def _cell_kernel(self):
+        """The kernel module this layer's options select (`kernel` by default)."""
+        return self.kernel
+
+    def _direction_weights(self, sfx):
+        """The parameters of one layer and direction in its kernel's order (the
+        kernel module's ``WEIGHTS``, else weight_ih, weight_hh, bias_ih, bias_hh),
+        zeros for the biases of a layer without them."""
+        names = getattr(self._cell_kernel(), "WEIGHTS", _WEIGHTS)
+        rows = len(self.GATES) * self.hidden_size
+        return [self.params[n + sfx] if n + sfx in self.params
+                else np.zeros(rows, self.dtype) for n in names]
 
     def _suffixes(self):
         for k in range(self.num_layers):
@@ -133,24 +159,31 @@ class RecurrentLayer(Layer):
         for k, _, sfx in self._suffixes():
             fan_in = input_size if k == 0 else self.output_size
             shapes["weight_ih" + sfx] = (G * H, fan_in)
-            shapes["weight_hh" + sfx] = (G * H, H)
-            shapes["bias_ih" + sfx] = (G * H,)
-            shapes["bias_hh" + sfx] = (G * H,)
+            shapes["weight_hh" + sfx] = (G * H, self.state_sizes[0])
+            if self.bias:
+                shapes["bias_ih" + sfx] = (G * H,)
+                shapes["bias_hh" + sfx] = (G * H,)
+            shapes.update(self._cell_param_shapes(k, sfx))
         return shapes
+
+    def _cell_param_shapes(self, k, sfx):
+        """The cell options' own parameters of layer ``k``, direction suffix ``sfx``."""
+        return {}
 
     def _initial_params(self, input_size):
         """Keras's defaults: glorot-uniform input weights, orthogonal recurrent
         weights, zero biases (and the cell's own, `_init_biases`)."""
         rng = self._init_rng
-        G, H = len(self.GATES), self.hidden_size
         params = {}
         for name, shape in self._param_shapes(input_size).items():
-            if name.startswith("weight_ih"):
+            if name.startswith(("weight_ih", "weight_hr")):
                 limit = np.sqrt(6.0 / (shape[0] + shape[1]))
                 value = rng.uniform(-limit, limit, shape)
             elif name.startswith("weight_hh"):
-                q, r = np.linalg.qr(rng.standard_normal((G * H, H)))
+                q, r = np.linalg.qr(rng.standard_normal(shape))
                 value = q * np.sign(np.diag(r))
+            elif name.startswith("layer_norm") and "_weight_" in name:
+                value = np.ones(shape)
             else:
                 value = np.zeros(shape)
             params[name] = value.astype(self.dtype)
@@ -278,9 +311,11 @@ class RecurrentLayer(Layer):
         """A user's state (an array, or a sequence of one array per state tensor:
         ``[h, c]`` for the LSTM) as a tuple of checked arrays; zeros for None."""
         n = len(self.state_names)
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        shapes = [(self.num_layers * self.num_directions, batch, size)
+                  for size in self.state_sizes]
+        shape = shapes[0]
         if state is None:
-            return tuple(np.zeros(shape, self.dtype) for _ in range(n))
+            return tuple(np.zeros(s, self.dtype) for s in shapes)
         if isinstance(state, (tuple, list)):
             parts = tuple(state)
             if len(parts) != n:
@@ -296,6 +331,7 @@ class RecurrentLayer(Layer):
         out = []
         for m, (part, sname) in enumerate(zip(parts, self.state_names, strict=True)):
             label = f"{name}[{m}] ({sname})" if n > 1 else name
+            shape = shapes[m]
             if part is None:
                 out.append(np.zeros(shape, self.dtype))
                 continue
@@ -393,9 +429,9 @@ class RecurrentLayer(Layer):
             outs = []
             for d in range(D):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
-                weights = [self.params[n + sfx] for n in _WEIGHTS]
+                weights = self._direction_weights(sfx)
                 st = tuple(s[k * D + d] for s in state)
-                o, fin, cache = self.kernel.forward(inp, *weights, st, lengths, bool(d),
+                o, fin, cache = self._cell_kernel().forward(inp, *weights, st, lengths, bool(d),
                                                     training, **options)
                 outs.append(o)
                 caches.append(cache)
@@ -449,7 +485,7 @@ class RecurrentLayer(Layer):
                              "its backward has run (each forward feeds one backward)")
         c = self._cache
         B, T = c["B"], c["T"]
-        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        D, H, L = self.num_directions, self.state_sizes[0], self.num_layers
         dout = _checks.float_array(dout, "dout", self.dtype)
         _checks.shape_is(dout, c["out_shape"], "dout", " (the shape of out)")
         dfinal = list(self._state_tuple(dstate, "dstate", B))
@@ -478,9 +514,11 @@ class RecurrentLayer(Layer):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 do = d_inp if D == 1 else np.ascontiguousarray(d_inp[:, :, d * H:(d + 1) * H])
                 ds = tuple(a[k * D + d] for a in dfinal)
-                dx, grads, ds0 = self.kernel.backward(c["caches"][k * D + d], do, ds)
-                for n, g in zip(_WEIGHTS, grads, strict=True):
-                    self.grads[n + sfx] = g
+                kernel = self._cell_kernel()
+                dx, grads, ds0 = kernel.backward(c["caches"][k * D + d], do, ds)
+                for n, g in zip(getattr(kernel, "WEIGHTS", _WEIGHTS), grads, strict=True):
+                    if n + sfx in self.params:
+                        self.grads[n + sfx] = g
                 for m, a in enumerate(ds0):
                     dinit[m][k * D + d] = a
                 dx_sum = dx if dx_sum is None else dx_sum + dx
@@ -497,16 +535,23 @@ class RecurrentLayer(Layer):
         dict
             ``hidden_size``, ``input_size``, ``num_layers``, ``bidirectional``,
             ``dropout``, ``return_sequences``, ``return_state``, ``dtype`` (its
-            name), ``seed`` and the cell's own (``reset_after``, ``nonlinearity``).
+            name), ``seed``, the cell's own (``reset_after``, ``nonlinearity``),
+            ``bias`` and the cell's options (``proj_size``, ``layer_norm``).
         """
         return {"hidden_size": self.hidden_size, "input_size": self.input_size,
                 "num_layers": self.num_layers, "bidirectional": self.bidirectional,
                 "dropout": self.dropout, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, **self._kernel_options(),
-                **super().get_config()}
+                **super().get_config(), "bias": self.bias, **self._cell_config()}
+
+    def _cell_config(self):
+        """The cell options' constructor keywords (``proj_size``, ``layer_norm``)."""
+        return {}
 
     def __repr__(self):
-        extra = "".join(f", {k}={v!r}" for k, v in self._kernel_options().items())
+        options = {**self._kernel_options(), **({} if self.bias else {"bias": False}),
+                   **self._cell_config()}
+        extra = "".join(f", {k}={v!r}" for k, v in options.items())
         return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "
                 f"num_layers={self.num_layers}, bidirectional={self.bidirectional}, "
                 f"dropout={self.dropout}, return_sequences={self.return_sequences}, "
@@ -541,6 +586,9 @@ class LSTM(RecurrentLayer):
         Dtype of parameters, activations and gradients.
     seed : int, optional
         Seeds the initialisation and the dropout masks.
+    bias : bool, default True
+        Whether the cell has ``bias_ih`` and ``bias_hh``; ``False``: none at all
+        (zero biases), as PyTorch's ``bias=False``.
 
     Attributes
     ----------
@@ -615,8 +663,8 @@ class GRU(RecurrentLayer):
         Apply the reset gate after the recurrent product (see the Notes).
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``return_state``, ``dtype`` and ``seed``, as for
-        `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and ``bias``, as
+        for `RecurrentLayer`.
 
     Attributes
     ----------
@@ -706,8 +754,8 @@ class SimpleRNN(RecurrentLayer):
         The activation $\phi$.
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
-        ``return_sequences``, ``return_state``, ``dtype`` and ``seed``, as for
-        `RecurrentLayer`.
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and ``bias``, as
+        for `RecurrentLayer`.
 
     Attributes
     ----------
