@@ -8,13 +8,16 @@ own ``backward`` needs. The calling convention is the layer contract of
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
-from .. import _checks
+from .. import _checks, graph
 from .._checksum import checksum
 from .._config import DEFAULT_DTYPE
 from ..kernels import gru as _gru
 from ..kernels import lstm as _lstm
+from ..kernels import lstmp as _lstmp
 from ..kernels import rnn as _rnn
 from .base import Layer
 
@@ -267,7 +270,24 @@ class RecurrentLayer(Layer):
         list of tuple
             ``(H,)`` each, or ``(num_layers*D, H)`` for several layers or directions.
         """
-        return [self.state_graph_shape()] * len(self.state_names) if self.return_state else []
+        return ([self.state_graph_shape(m) for m in range(len(self.state_names))]
+                if self.return_state else [])
+
+    def state_graph_shape(self, index=0):
+        """One sample's shape of state array ``index`` as a graph sees it: ``(S,)``,
+        or ``(num_layers*D, S)`` for several layers or directions, ``S`` its
+        `state_sizes` entry.
+
+        Parameters
+        ----------
+        index : int, default 0
+            Which state array, in `state_names` order.
+
+        Returns
+        -------
+        tuple of int
+        """
+        return graph.state_graph_shape(self.state_rows, self.state_sizes[index])
 
     def output_lengths(self, x, lengths):
         """The output's valid steps: ``lengths`` with ``return_sequences``, None
@@ -569,40 +589,35 @@ class LSTM(RecurrentLayer):
     ----------
     hidden_size : int
         Number of hidden units ``H``.
-    input_size : int, optional
-        Number of input features ``I``; inferred from the first ``forward`` when
-        ``None``.
-    num_layers : int, default 1
-        Number of stacked layers.
-    bidirectional : bool, default False
-        Add a reversed direction to every layer (``D = 2``).
-    dropout : float, default 0.0
-        Dropout between stacked layers, in training only.
-    return_sequences : bool, default True
-        Output ``(B, T, D*H)``; else ``(B, D*H)``, the last valid step.
-    return_state : bool, default False
-        `forward` returns ``[out, h, c]`` instead of ``out``.
-    dtype : {np.float32, np.float64}, default np.float32
-        Dtype of parameters, activations and gradients.
-    seed : int, optional
-        Seeds the initialisation and the dropout masks.
-    bias : bool, default True
-        Whether the cell has ``bias_ih`` and ``bias_hh``; ``False``: none at all
-        (zero biases), as PyTorch's ``bias=False``.
+    proj_size : int, default 0
+        ``P > 0``: project ``h`` to ``P`` features, exactly PyTorch's ``proj_size``
+        (LSTMP, Sak et al. 2014; see the Notes): the output is ``(B, T, D*P)``,
+        ``h`` ``(num_layers*D, B, P)``, ``c`` stays ``(num_layers*D, B, H)`` and
+        layer ``k > 0`` takes ``D*P`` inputs. 0: no projection.
+    **kwargs
+        ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and ``bias``
+        (``False``: no ``bias_ih``, ``bias_hh`` at all, as PyTorch's
+        ``bias=False``), as for `RecurrentLayer`.
 
     Attributes
     ----------
     params, grads : dict of str to ndarray
         ``weight_ih_l{k}`` ``(4H, I)`` (``(4H, D*H)`` for ``k > 0``),
         ``weight_hh_l{k}`` ``(4H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}``
-        ``(4H,)``, gate blocks in the order i, f, g, o; see `RecurrentLayer`.
+        ``(4H,)``, gate blocks in the order i, f, g, o; see `RecurrentLayer`. With
+        ``proj_size = P``: ``weight_hh_l{k}`` is ``(4H, P)``, layer ``k > 0``'s
+        ``weight_ih_l{k}`` ``(4H, D*P)``, and ``weight_hr_l{k}`` ``(P, H)`` is
+        added (PyTorch's names and layouts: a state dict moves across unchanged).
 
     Raises
     ------
     TypeError
-        An argument of the wrong type, as for `RecurrentLayer`.
+        An argument of the wrong type, as for `RecurrentLayer`; ``proj_size`` not
+        an int.
     ValueError
-        A bad value, as for `RecurrentLayer`.
+        A bad value, as for `RecurrentLayer`; ``proj_size`` neither 0 nor in
+        ``[1, hidden_size)``.
 
     Notes
     -----
@@ -627,6 +642,11 @@ class LSTM(RecurrentLayer):
     $t = T-1, \dots, 0$, so there $h_{t-1}$ is the state entering step $t$. The
     backward pass is derived on the [LSTM page](derivations/lstm.md).
 
+    With ``proj_size`` $= P$ the last line becomes $h_t = W_{hr}\,\big(o_t \odot
+    \tanh(c_t)\big) \in \mathbb{R}^P$, with $W_{hr} \in \mathbb{R}^{P \times H}$
+    ``weight_hr`` (no bias), and $W_{hh} \in \mathbb{R}^{4H \times P}$; its kernel
+    is :mod:`seqnet.kernels.lstmp`.
+
     Examples
     --------
     >>> import numpy as np, seqnet
@@ -639,6 +659,33 @@ class LSTM(RecurrentLayer):
     GATES = _lstm.LSTM_GATES
     kernel = _lstm
     state_names = ("h", "c")
+
+    def __init__(self, hidden_size, *, proj_size=0, **kwargs):
+        super().__init__(hidden_size, **kwargs)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
+            raise TypeError(f"proj_size must be an int, got {proj_size!r}")
+        if not 0 <= proj_size < self.hidden_size:
+            raise ValueError(f"proj_size must be 0 (no projection) or between 1 and "
+                             f"hidden_size - 1 = {self.hidden_size - 1}, got {proj_size}")
+        self.proj_size = int(proj_size)
+
+    @property
+    def state_sizes(self):
+        """tuple of int: ``(P, H)`` with a projection (``proj_size = P``), else
+        ``(H, H)``: the features of ``h`` and of ``c``."""
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    def _cell_kernel(self):
+        return _lstmp if self.proj_size else _lstm
+
+    def _cell_param_shapes(self, k, sfx):
+        H = self.hidden_size
+        if not self.proj_size:
+            return {}
+        return {"weight_hr" + sfx: (self.proj_size, H)}
+
+    def _cell_config(self):
+        return {"proj_size": self.proj_size}
 
     def _init_biases(self, params):
         H = self.hidden_size

@@ -22,6 +22,11 @@ import seqnet
 
 torch = pytest.importorskip("torch")
 
+#: torch's float32 LSTM with projections warns that it leaves oneDNN for its own
+#: implementation (that one is the oracle here).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:LSTM with projections is not supported with oneDNN:UserWarning")
+
 #: batch rows, time steps, input features, hidden units, projection size.
 B, T, I, H, P = 3, 6, 4, 5, 3
 LENGTHS = np.array([4, 6, 2])
@@ -34,6 +39,9 @@ CASES = {
                         {"bias": False, "nonlinearity": "relu"}),
     "lstm-nobias": (seqnet.LSTM, {"bias": False}, "LSTM", {"bias": False}),
     "gru-nobias": (seqnet.GRU, {"bias": False}, "GRU", {"bias": False}),
+    "lstm-proj": (seqnet.LSTM, {"proj_size": P}, "LSTM", {"proj_size": P}),
+    "lstm-proj1-nobias": (seqnet.LSTM, {"proj_size": 1, "bias": False}, "LSTM",
+                          {"proj_size": 1, "bias": False}),
 }
 
 
