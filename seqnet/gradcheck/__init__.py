@@ -325,8 +325,8 @@ BATCH, STEPS, INPUT, HIDDEN = 3, 5, 3, 4
 
 #: every cell and variant: 1-2 layers, uni/bidirectional, return_sequences on/off,
 #: with and without lengths and initial states; plus seeded dropout between layers;
-#: plus ``bias=False`` for every variant (2 layers, lengths, initial state) and the
-#: LSTM's ``proj_size`` in every configuration.
+#: plus ``bias=False`` for every variant (2 layers, lengths, initial state), the
+#: LSTM's ``proj_size`` and the LSTM's and GRU's ``layer_norm`` in every configuration.
 SUITE = tuple(
     [Case(c, nl, bi, rs, ln, h0)
      for c in variants.NAMES for nl in (1, 2) for bi in (False, True) for rs in (True, False)
@@ -338,6 +338,11 @@ SUITE = tuple(
     + [Case("lstm", nl, bi, rs, ln, h0, options=(("proj_size", 2),)) for nl in (1, 2)
        for bi in (False, True) for rs in (True, False) for ln in (False, True)
        for h0 in (False, True)]
+    + [Case(c, nl, bi, rs, ln, h0, options=(("layer_norm", True),)) for c in ("lstm", "gru")
+       for nl in (1, 2) for bi in (False, True) for rs in (True, False) for ln in (False, True)
+       for h0 in (False, True)]
+    + [Case(c, 2, True, True, True, True, options=(("layer_norm", True), ("bias", False)))
+       for c in ("lstm", "gru")]
 )
 
 

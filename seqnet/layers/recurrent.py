@@ -16,7 +16,9 @@ from .. import _checks, graph
 from .._checksum import checksum
 from .._config import DEFAULT_DTYPE
 from ..kernels import gru as _gru
+from ..kernels import gru_ln as _gru_ln
 from ..kernels import lstm as _lstm
+from ..kernels import lstm_ln as _lstm_ln
 from ..kernels import lstmp as _lstmp
 from ..kernels import rnn as _rnn
 from .base import Layer
@@ -36,6 +38,15 @@ def _zero_padding(x, lengths):
     if np.isfinite(x[padding]).all():
         return x
     return np.where(padding[:, :, None], x.dtype.type(0), x)
+
+
+def _layer_norm_shapes(sfx, gates, cell):
+    """The gains (and the cell's bias) of a layer-normalised cell, one direction."""
+    shapes = {"layer_norm_ih_weight" + sfx: (gates,), "layer_norm_hh_weight" + sfx: (gates,)}
+    if cell:
+        shapes["layer_norm_c_weight" + sfx] = (cell,)
+        shapes["layer_norm_c_bias" + sfx] = (cell,)
+    return shapes
 
 
 class RecurrentLayer(Layer):
@@ -594,6 +605,10 @@ class LSTM(RecurrentLayer):
         (LSTMP, Sak et al. 2014; see the Notes): the output is ``(B, T, D*P)``,
         ``h`` ``(num_layers*D, B, P)``, ``c`` stays ``(num_layers*D, B, H)`` and
         layer ``k > 0`` takes ``D*P`` inputs. 0: no projection.
+    layer_norm : bool, default False
+        Layer-normalise the input and the recurrent pre-activations and the cell
+        (Ba et al. 2016, haste's ``LayerNormLSTM`` variant; see the Notes), inside
+        the kernel (:mod:`seqnet.kernels.lstm_ln`). Not with ``proj_size``.
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
         ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and ``bias``
@@ -609,15 +624,19 @@ class LSTM(RecurrentLayer):
         ``proj_size = P``: ``weight_hh_l{k}`` is ``(4H, P)``, layer ``k > 0``'s
         ``weight_ih_l{k}`` ``(4H, D*P)``, and ``weight_hr_l{k}`` ``(P, H)`` is
         added (PyTorch's names and layouts: a state dict moves across unchanged).
+        With ``layer_norm``: ``layer_norm_ih_weight_l{k}`` and
+        ``layer_norm_hh_weight_l{k}`` ``(4H,)`` (the gains $\gamma_{ih}$,
+        $\gamma_{hh}$, starting at 1), ``layer_norm_c_weight_l{k}`` and
+        ``layer_norm_c_bias_l{k}`` ``(H,)`` ($\gamma_c$ from 1, $\beta_c$ from 0).
 
     Raises
     ------
     TypeError
         An argument of the wrong type, as for `RecurrentLayer`; ``proj_size`` not
-        an int.
+        an int, ``layer_norm`` not a bool.
     ValueError
         A bad value, as for `RecurrentLayer`; ``proj_size`` neither 0 nor in
-        ``[1, hidden_size)``.
+        ``[1, hidden_size)``; ``layer_norm=True`` with ``proj_size > 0``.
 
     Notes
     -----
@@ -647,6 +666,24 @@ class LSTM(RecurrentLayer):
     ``weight_hr`` (no bias), and $W_{hh} \in \mathbb{R}^{4H \times P}$; its kernel
     is :mod:`seqnet.kernels.lstmp`.
 
+    With ``layer_norm=True`` (haste's ``LayerNormLSTM``), with
+    $\mathrm{LN}(v) = (v - \mu_v) / \sqrt{\sigma_v^2 + \epsilon}$ over all
+    entries of $v$ (no gain, no bias; $\epsilon = 10^{-5}$,
+    ``seqnet.kernels._norm.LN_EPS``), the input and the recurrent
+    pre-activations are normalised separately, the biases added after, and the
+    cell is normalised before the output's tanh (it is carried as it is):
+
+    $$
+    \begin{aligned}
+    a_t &= \gamma_{ih} \odot \mathrm{LN}(W_{ih}\, x_t)
+      + \gamma_{hh} \odot \mathrm{LN}(W_{hh}\, h_{t-1}) + b_{ih} + b_{hh},\\
+    h_t &= o_t \odot \tanh\big(\gamma_c \odot \mathrm{LN}(c_t) + \beta_c\big),
+    \end{aligned}
+    $$
+
+    $i_t, f_t, g_t, o_t$ and $c_t$ as above. The backward pass is derived in the
+    docstring of :mod:`seqnet.kernels.lstm_ln`.
+
     Examples
     --------
     >>> import numpy as np, seqnet
@@ -660,7 +697,7 @@ class LSTM(RecurrentLayer):
     kernel = _lstm
     state_names = ("h", "c")
 
-    def __init__(self, hidden_size, *, proj_size=0, **kwargs):
+    def __init__(self, hidden_size, *, proj_size=0, layer_norm=False, **kwargs):
         super().__init__(hidden_size, **kwargs)
         if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
             raise TypeError(f"proj_size must be an int, got {proj_size!r}")
@@ -668,6 +705,10 @@ class LSTM(RecurrentLayer):
             raise ValueError(f"proj_size must be 0 (no projection) or between 1 and "
                              f"hidden_size - 1 = {self.hidden_size - 1}, got {proj_size}")
         self.proj_size = int(proj_size)
+        self.layer_norm = _checks.flag(layer_norm, "layer_norm")
+        if self.layer_norm and self.proj_size:
+            raise ValueError("layer_norm=True with proj_size > 0 is not supported: "
+                             "choose one of the two options")
 
     @property
     def state_sizes(self):
@@ -676,16 +717,20 @@ class LSTM(RecurrentLayer):
         return (self.proj_size or self.hidden_size, self.hidden_size)
 
     def _cell_kernel(self):
+        if self.layer_norm:
+            return _lstm_ln
         return _lstmp if self.proj_size else _lstm
 
     def _cell_param_shapes(self, k, sfx):
         H = self.hidden_size
+        if self.layer_norm:
+            return _layer_norm_shapes(sfx, 4 * H, H)
         if not self.proj_size:
             return {}
         return {"weight_hr" + sfx: (self.proj_size, H)}
 
     def _cell_config(self):
-        return {"proj_size": self.proj_size}
+        return {"proj_size": self.proj_size, "layer_norm": self.layer_norm}
 
     def _init_biases(self, params):
         H = self.hidden_size
@@ -708,6 +753,10 @@ class GRU(RecurrentLayer):
         Number of hidden units ``H``.
     reset_after : bool, default True
         Apply the reset gate after the recurrent product (see the Notes).
+    layer_norm : bool, default False
+        Layer-normalise the input and the recurrent pre-activations (Ba et al.
+        2016; see the Notes), inside the kernel (:mod:`seqnet.kernels.gru_ln`).
+        Needs ``reset_after=True``.
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
         ``return_sequences``, ``return_state``, ``dtype``, ``seed`` and ``bias``, as
@@ -718,15 +767,18 @@ class GRU(RecurrentLayer):
     params, grads : dict of str to ndarray
         ``weight_ih_l{k}`` ``(3H, I)`` (``(3H, D*H)`` for ``k > 0``),
         ``weight_hh_l{k}`` ``(3H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}``
-        ``(3H,)``, gate blocks in the order r, z, n; see `RecurrentLayer`.
+        ``(3H,)``, gate blocks in the order r, z, n; see `RecurrentLayer`. With
+        ``layer_norm``: ``layer_norm_ih_weight_l{k}`` and
+        ``layer_norm_hh_weight_l{k}`` ``(3H,)``, the gains, starting at 1.
 
     Raises
     ------
     TypeError
-        ``reset_after`` is not a bool, or another bad argument (as for
-        `RecurrentLayer`).
+        ``reset_after`` or ``layer_norm`` is not a bool, or another bad argument
+        (as for `RecurrentLayer`).
     ValueError
-        A bad value, as for `RecurrentLayer`.
+        A bad value, as for `RecurrentLayer`; ``layer_norm=True`` with
+        ``reset_after=False``.
 
     Notes
     -----
@@ -767,6 +819,25 @@ class GRU(RecurrentLayer):
     entering step $t$. The backward pass is derived on the
     [GRU page](derivations/gru.md).
 
+    With ``layer_norm=True`` (reset_after form only), with $\mathrm{LN}$ the
+    normalisation over all $3H$ entries ($\epsilon = 10^{-5}$, no gain, no bias),
+    the input and the recurrent pre-activations are normalised separately, each
+    with its gain, the biases added after; the reset gate multiplies the
+    normalised recurrent candidate part:
+
+    $$
+    \begin{aligned}
+    a^x_t &= \gamma_{ih} \odot \mathrm{LN}(W_{ih}\, x_t) + b_{ih}, \qquad
+    m_t = \gamma_{hh} \odot \mathrm{LN}(W_{hh}\, h_{t-1}) + b_{hh}
+      = \big[m^r_t;\ m^z_t;\ m^n_t\big],\\
+    r_t &= \sigma(a^{xr}_t + m^r_t), \quad z_t = \sigma(a^{xz}_t + m^z_t), \quad
+    n_t = \tanh(a^{xn}_t + r_t \odot m^n_t),
+    \end{aligned}
+    $$
+
+    and $h_t$ as above. The backward pass is derived in the docstring of
+    :mod:`seqnet.kernels.gru_ln`.
+
     Examples
     --------
     >>> import numpy as np, seqnet
@@ -780,12 +851,25 @@ class GRU(RecurrentLayer):
     GATES = _gru.GRU_GATES
     kernel = _gru
 
-    def __init__(self, hidden_size, *, reset_after=True, **kwargs):
+    def __init__(self, hidden_size, *, reset_after=True, layer_norm=False, **kwargs):
         self.reset_after = _checks.flag(reset_after, "reset_after")
         super().__init__(hidden_size, **kwargs)
+        self.layer_norm = _checks.flag(layer_norm, "layer_norm")
+        if self.layer_norm and not self.reset_after:
+            raise ValueError("layer_norm=True needs reset_after=True: the layer-normalised "
+                             "GRU has no reset_after=False form")
 
     def _kernel_options(self):
         return {"reset_after": self.reset_after}
+
+    def _cell_kernel(self):
+        return _gru_ln if self.layer_norm else _gru
+
+    def _cell_param_shapes(self, k, sfx):
+        return _layer_norm_shapes(sfx, 3 * self.hidden_size, 0) if self.layer_norm else {}
+
+    def _cell_config(self):
+        return {"layer_norm": self.layer_norm}
 
 
 class SimpleRNN(RecurrentLayer):

@@ -19,6 +19,8 @@ SETTINGS = [
     (seqnet.GRU, {"bias": False, "reset_after": False}),
     (seqnet.LSTM, {"proj_size": 2}),
     (seqnet.LSTM, {"proj_size": 3, "bias": False}),
+    (seqnet.LSTM, {"layer_norm": True}),
+    (seqnet.GRU, {"layer_norm": True, "bias": False}),
 ]
 
 
