@@ -97,6 +97,7 @@ def row_sums(a, b, shift, weight):
 # --8<-- [end:row_sums]
 
 
+# --8<-- [start:normalize_row]
 @njit(**JIT_OPTIONS)
 def normalize_row(v, out):
     """``out = (v - mean(v)) / sqrt(var(v) + LN_EPS)`` for 1-D ``v`` (``out`` may be
@@ -113,6 +114,7 @@ def normalize_row(v, out):
     for j in range(K):
         out[j] = (v[j] - mu) * s
     return s
+# --8<-- [end:normalize_row]
 
 
 @njit(**JIT_OPTIONS)
@@ -167,6 +169,7 @@ def normalize_input_backward_chunk(c, n, dy, gamma, rstd, v_hat):
         backward_row(d, gamma, v, s2[m], v)
 
 
+# --8<-- [start:backward_row]
 @njit(**JIT_OPTIONS)
 def backward_row(dy, gamma, v_hat, s, out):
     """``out = s * (d - mean(d) - v_hat * mean(d * v_hat))`` with ``d = dy * gamma``
@@ -179,6 +182,7 @@ def backward_row(dy, gamma, v_hat, s, out):
     m2 /= n
     for j in range(K):
         out[j] = s * (dy[j] * gamma[j] - m1 - v_hat[j] * m2)
+# --8<-- [end:backward_row]
 
 
 @njit(**JIT_OPTIONS)

@@ -184,6 +184,7 @@ def backward(cache, dout, dstate):
     return dx, (dW_ih, dW_hh, db_ih, db_hh, dg_ih, dg_hh), (dh0,)
 
 
+# --8<-- [start:gru_ln_gates_forward]
 @njit(**JIT_OPTIONS)
 def gru_ln_gates_forward(t, tt, lengths, gates, rec, g_hh, b_hh, hT, out, v, s_hh):
     """The gate pass of step ``t`` for a block's rows: normalise the step's
@@ -216,8 +217,10 @@ def gru_ln_gates_forward(t, tt, lengths, gates, rec, g_hh, b_hh, hT, out, v, s_h
             a_n[j] = n
             h_r[j] = h
             o_r[j] = h
+# --8<-- [end:gru_ln_gates_forward]
 
 
+# --8<-- [start:gru_ln_gates_backward]
 @njit(**JIT_OPTIONS)
 def gru_ln_gates_backward(t, lengths, gates, h_prev, dout, g_hh, b_hh, dR, s_hh, dh, dm,
                           dg_hh, db_hh):
@@ -260,6 +263,7 @@ def gru_ln_gates_backward(t, lengths, gates, h_prev, dout, g_hh, b_hh, dR, s_hh,
             db_hh[j] += dm_r[j]
             dg_hh[j] += dm_r[j] * v_r[j]
         backward_row(dm_r, g_hh, v_r, s_hh[r, t], v_r)
+# --8<-- [end:gru_ln_gates_backward]
 
 
 def _gru_ln_seq_forward(x, h0, lengths, weights, options, buffers):

@@ -200,6 +200,7 @@ def backward(cache, dout, dstate):
     return dx, (dW_ih, dW_hh, db, db.copy(), dg_ih, dg_hh, dg_c, db_c), (dh0, dc0)
 
 
+# --8<-- [start:lstm_ln_gates_forward]
 @njit(**JIT_OPTIONS)
 def lstm_ln_gates_forward(t, tt, lengths, gates, rec, g_hh, g_c, b_c, cT, hT, out, v, s_hh,
                           k, s_c):
@@ -238,8 +239,10 @@ def lstm_ln_gates_forward(t, tt, lengths, gates, rec, g_hh, g_c, b_c, cT, hT, ou
             h = a_o[j] * tanh(g_c[j] * k_r[j] + b_c[j])
             h_r[j] = h
             o_r[j] = h
+# --8<-- [end:lstm_ln_gates_forward]
 
 
+# --8<-- [start:lstm_ln_gates_backward]
 @njit(**JIT_OPTIONS)
 def lstm_ln_gates_backward(t, lengths, gates, c_prev, dout, g_hh, g_c, b_c, k, s_c, dR, s_hh,
                            dh, dc, dk, dg_hh, dg_c, db_c):
@@ -283,6 +286,7 @@ def lstm_ln_gates_backward(t, lengths, gates, c_prev, dout, g_hh, g_c, b_c, k, s
         for j in range(4 * H):
             dg_hh[j] += a[j] * v_r[j]
         backward_row(a, g_hh, v_r, s_hh[r, t], v_r)
+# --8<-- [end:lstm_ln_gates_backward]
 
 
 def _lstm_ln_seq_forward(x, state, lengths, weights, options, buffers):
@@ -312,6 +316,7 @@ def _lstm_ln_seq_forward(x, state, lengths, weights, options, buffers):
                                   out[r0:r1], v[r0:r1], s_hh[r0:r1], k[r0:r1], s_c[r0:r1])
 
 
+# --8<-- [start:lstm_ln_seq_backward]
 def _lstm_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers):
     """The compiled backward: each block of rows runs the time loop backwards (step
     t's gate pass, then dL/dh_{t-1} = dR[:, t] W_hh), then the gain and bias
@@ -352,6 +357,7 @@ def _lstm_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buff
         if not index_input:
             input_grads_chunk(ch, seq_chunks, dP.reshape(N, 4 * H), x, W_ih, dx, dW_ih)
         weight_grad_chunk(ch, seq_chunks, dR.reshape(N, 4 * H), h_prev.reshape(N, H), dW_hh)
+# --8<-- [end:lstm_ln_seq_backward]
 
 
 lstm_ln_seq_forward = jit_pair(_lstm_ln_seq_forward)

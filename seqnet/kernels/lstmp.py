@@ -285,6 +285,7 @@ def _lstmp_seq_forward(x, state, lengths, weights, options, buffers):
                 keep_state(m_k, m_hist[r0:r1], t)
 
 
+# --8<-- [start:lstmp_seq_backward]
 def _lstmp_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers):
     """The compiled backward: each block of rows runs the time loop backwards (step
     t+1's recurrent product into dL/dh_t, the output's gradient added, its product
@@ -321,6 +322,7 @@ def _lstmp_seq_backward(x, lengths, weights, kept, douts, options, grads, buffer
         sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih, dW_hh)
         weight_grad_chunk(ch, seq_chunks, dHP.reshape(N, P), m_hist.reshape(N, H), dW_hr)
     column_sums(dG.reshape(N, 4 * H), db)
+# --8<-- [end:lstmp_seq_backward]
 
 
 lstmp_seq_forward = jit_pair(_lstmp_seq_forward)

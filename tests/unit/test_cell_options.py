@@ -139,3 +139,21 @@ def test_proj_size_index_input_is_one_hot_input():
 def test_bidirectional_wrapper_refuses_a_projection():
     with pytest.raises(ValueError, match="proj_size"):
         seqnet.Bidirectional(seqnet.LSTM(4, proj_size=2))
+
+
+@pytest.mark.parametrize("options", [{"proj_size": 2}, {"layer_norm": True},
+                                     {"bias": False}], ids=repr)
+def test_streaming_steps_give_the_whole_sequence(options):
+    """Sequential.step, one step at a time with the states carried, gives what the
+    whole sequence gives (the projected LSTM's h is (num_layers, B, P))."""
+    model = seqnet.Sequential([seqnet.LSTM(5, input_size=3, num_layers=2, dtype=np.float64,
+                                           seed=0, **options),
+                               seqnet.Dense(2, dtype=np.float64, seed=1)], seed=2)
+    x = np.random.default_rng(5).standard_normal((2, 4, 3))
+    whole = model.predict(x)
+    states = None
+    for t in range(4):
+        out, states = model.step(x[:, t], states)
+        np.testing.assert_allclose(out, whole[:, t], rtol=1e-12, atol=1e-13)
+    h, c = states[0]
+    assert h.shape == (2, 2, options.get("proj_size", 5)) and c.shape == (2, 2, 5)
