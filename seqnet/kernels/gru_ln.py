@@ -41,7 +41,8 @@ when training, else 1)::
 
 Backward: ``dG`` over ``gates`` (dp), ``dR`` over ``v`` (dq), ``dP`` over ``u``;
 ``dm [n, Bc, 3H]`` and ``work [n, Bc, H]`` each block's workspaces; ``parts_*``
-each block's partial ``dg_hh`` and ``db_hh``, summed in block order afterwards.
+each block's partial ``dg_hh`` and ``db_hh`` (``parts_ih``: each chunk of rows'
+``dg_ih``), summed in order afterwards.
 """
 
 import numpy as np
@@ -63,7 +64,6 @@ from ._math import sigmoid, tanh
 from ._norm import (
     LN_EPS,
     backward_row,
-    gain_grad,
     normalize_input_backward_chunk,
     normalize_input_chunk,
     normalize_row,
@@ -169,6 +169,7 @@ def backward(cache, dout, dstate):
     n, Bc = how.blocks, -(-B // how.blocks)
     work, dm = np.empty((n, Bc, H), dt), np.empty((n, Bc, 3 * H), dt)
     parts_g, parts_b = np.empty((n, 3 * H), dt), np.empty((n, 3 * H), dt)
+    parts_ih = np.empty((how.seq_chunks, 3 * H), dt)
     index_input = x.ndim == 2
     with _dispatch.guard():
         gru_ln_seq_backward[how.parallel](
@@ -177,7 +178,7 @@ def backward(cache, dout, dstate):
             (cache["h_prev"], cache["s_ih"], cache["s_hh"]), (dout, dstate[0]),
             (cache["reverse"], index_input, how.blocks, how.seq_chunks),
             (dx, dW_ih, dW_hh, db_ih, db_hh, dg_ih, dg_hh, dh0),
-            (dG, dR, dP, work, dm, parts_g, parts_b))
+            (dG, dR, dP, work, dm, parts_g, parts_b, parts_ih))
     if index_input:
         index_weight_grad(x, dP, dW_ih)
         dx = None
@@ -244,21 +245,25 @@ def gru_ln_gates_backward(t, lengths, gates, h_prev, dout, g_hh, b_hh, dR, s_hh,
         dm_r = dm[r]
         dm_rr, dm_z, dm_n = dm_r[:H], dm_r[H:2 * H], dm_r[2 * H:]
         dh_r, do_r, hp_r = dh[r], dout[r, t], h_prev[r, t]
+        # two arrays written per loop at most: more, and LLVM's overlap checks
+        # between them keep a loop from running vectorised. dm's r block holds
+        # dL/dh_t until the last loop.
+        for j in range(H):
+            dm_rr[j] = dh_r[j] + do_r[j]
+            dh_r[j] = dm_rr[j] * a_z[j]
         for j in range(H):
             rg = a_r[j]
             z = a_z[j]
             n = a_n[j]
-            dh_j = dh_r[j] + do_r[j]
+            dh_j = dm_rr[j]
             dp_n = dh_j * (one - z) * (one - n * n)
-            dp_r = dp_n * (gh_n[j] * v_n[j] + bh_n[j]) * rg * (one - rg)
-            dp_z = dh_j * (hp_r[j] - n) * z * (one - z)
-            a_r[j] = dp_r
-            a_z[j] = dp_z
+            a_r[j] = dp_n * (gh_n[j] * v_n[j] + bh_n[j]) * rg * (one - rg)
+            a_z[j] = dh_j * (hp_r[j] - n) * z * (one - z)
             a_n[j] = dp_n
-            dm_rr[j] = dp_r
-            dm_z[j] = dp_z
             dm_n[j] = dp_n * rg
-            dh_r[j] = dh_j * z
+        for j in range(H):
+            dm_rr[j] = a_r[j]
+            dm_z[j] = a_z[j]
         for j in range(3 * H):
             db_hh[j] += dm_r[j]
             dg_hh[j] += dm_r[j] * v_r[j]
@@ -300,7 +305,7 @@ def _gru_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buffe
     dout, dhT = douts
     reverse, index_input, blocks, seq_chunks = options
     dx, dW_ih, dW_hh, db_ih, db_hh, dg_ih, dg_hh, dh0 = grads
-    dG, dR, dP, work, dm, parts_g, parts_b = buffers
+    dG, dR, dP, work, dm, parts_g, parts_b, parts_ih = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
     dh0[:] = dhT
@@ -321,9 +326,9 @@ def _gru_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buffe
     sum_parts(parts_b, db_hh)
     N = B * T
     column_sums(dG.reshape(N, 3 * H), db_ih)
-    gain_grad(dG, dP, dg_ih)
     for ch in prange(seq_chunks):
-        normalize_input_backward_chunk(ch, seq_chunks, dG, g_ih, s_ih, dP)
+        normalize_input_backward_chunk(ch, seq_chunks, dG, g_ih, s_ih, dP, parts_ih[ch])
+    sum_parts(parts_ih, dg_ih)
     for ch in prange(seq_chunks):
         if not index_input:
             input_grads_chunk(ch, seq_chunks, dP.reshape(N, 3 * H), x, W_ih, dx, dW_ih)

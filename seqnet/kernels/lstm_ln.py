@@ -56,8 +56,8 @@ Forward buffers (B rows, T steps, I inputs, H hidden units, n row blocks; ``T'``
 
 Backward buffers: ``dG`` over ``gates`` (dL/da), ``dR`` over ``v`` (dL/d(W_hh h)),
 ``dP`` over ``u`` (dL/d(W_ih x)); ``work``, ``dk`` ``[n, Bc, H]`` each block's
-workspaces; ``parts_*`` each block's partial gain and bias gradients, summed in
-block order afterwards (deterministic).
+workspaces; ``parts_*`` each block's (``parts_ih``: each chunk of rows') partial
+gain and bias gradients, summed in order afterwards (deterministic).
 """
 
 import numpy as np
@@ -79,7 +79,6 @@ from ._math import sigmoid, tanh
 from ._norm import (
     LN_EPS,
     backward_row,
-    gain_grad,
     normalize_input_backward_chunk,
     normalize_input_chunk,
     normalize_row,
@@ -181,6 +180,7 @@ def backward(cache, dout, dstate):
     dh0, dc0 = np.empty((B, H), dt), np.empty((B, H), dt)
     n, Bc = how.blocks, -(-B // how.blocks)
     work, dk = np.empty((n, Bc, H), dt), np.empty((n, Bc, H), dt)
+    parts_ih = np.empty((how.seq_chunks, 4 * H), dt)
     parts_hh, parts_c, parts_bc = (np.empty((n, 4 * H), dt), np.empty((n, H), dt),
                                    np.empty((n, H), dt))
     index_input = x.ndim == 2
@@ -193,7 +193,7 @@ def backward(cache, dout, dstate):
             (dout, dstate[0], dstate[1]),
             (cache["reverse"], index_input, how.blocks, how.seq_chunks),
             (dx, dW_ih, dW_hh, db, dg_ih, dg_hh, dg_c, db_c, dh0, dc0),
-            (dG, dR, dP, work, dk, parts_hh, parts_c, parts_bc))
+            (dG, dR, dP, work, dk, parts_ih, parts_hh, parts_c, parts_bc))
     if index_input:
         index_weight_grad(x, dP, dW_ih)
         dx = None
@@ -262,15 +262,18 @@ def lstm_ln_gates_backward(t, lengths, gates, c_prev, dout, g_hh, g_c, b_c, k, s
             continue
         a_i, a_f, a_g, a_o = a[:H], a[H:2 * H], a[2 * H:3 * H], a[3 * H:]
         k_r, dk_r, dh_r, do_r = k[r, t], dk[r], dh[r], dout[r, t]
+        # two arrays written per loop at most: more, and LLVM's overlap checks
+        # between them keep the loop from running vectorised.
         for j in range(H):
             o = a_o[j]
             th = tanh(g_c[j] * k_r[j] + b_c[j])
             dh_j = dh_r[j] + do_r[j]
             a_o[j] = dh_j * th * o * (one - o)
-            dy = dh_j * o * (one - th * th)
-            db_c[j] += dy
-            dg_c[j] += dy * k_r[j]
-            dk_r[j] = dy
+            dk_r[j] = dh_j * o * (one - th * th)
+        for j in range(H):
+            db_c[j] += dk_r[j]
+        for j in range(H):
+            dg_c[j] += dk_r[j] * k_r[j]
         backward_row(dk_r, g_c, k_r, s_c[r, t], dk_r)
         cp_r, dc_r = c_prev[r, t], dc[r]
         for j in range(H):
@@ -326,7 +329,7 @@ def _lstm_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buff
     dout, dhT, dcT = douts
     reverse, index_input, blocks, seq_chunks = options
     dx, dW_ih, dW_hh, db, dg_ih, dg_hh, dg_c, db_c, dh0, dc0 = grads
-    dG, dR, dP, work, dk, parts_hh, parts_c, parts_bc = buffers
+    dG, dR, dP, work, dk, parts_ih, parts_hh, parts_c, parts_bc = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
     dh0[:] = dhT
@@ -350,9 +353,9 @@ def _lstm_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buff
     sum_parts(parts_bc, db_c)
     N = B * T
     column_sums(dG.reshape(N, 4 * H), db)
-    gain_grad(dG, dP, dg_ih)
     for ch in prange(seq_chunks):
-        normalize_input_backward_chunk(ch, seq_chunks, dG, g_ih, s_ih, dP)
+        normalize_input_backward_chunk(ch, seq_chunks, dG, g_ih, s_ih, dP, parts_ih[ch])
+    sum_parts(parts_ih, dg_ih)
     for ch in prange(seq_chunks):
         if not index_input:
             input_grads_chunk(ch, seq_chunks, dP.reshape(N, 4 * H), x, W_ih, dx, dW_ih)
