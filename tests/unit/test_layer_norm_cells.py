@@ -7,6 +7,7 @@ import pytest
 
 import seqnet
 from seqnet import _dispatch
+from seqnet.gradcheck import SUITE
 from seqnet.kernels import _norm
 from tests.reference import naive_ln
 
@@ -123,3 +124,18 @@ def test_bidirectional_wrapper_and_model_gradients(cell):
     assert "layer_norm_hh_weight_l0_reverse" in layer.params
     report = seqnet.check_gradients(model, x)
     assert report.passed(1e-6), (report.worst, report.max_error)
+
+
+def test_zero_state_error_is_the_central_differences_own():
+    """From a zero initial state the recurrent normalisation starts on an all-zero row
+    (variance 0, so 1/std = 1/sqrt(eps) ~ 316): its curvature makes the central
+    differences' truncation error, O(eps^2), the largest error of the LN cases
+    (up to 6.3e-7 in the suite). It is that error, not the analytic gradient's: it
+    falls 100-fold when the step falls 10-fold."""
+    case = next(c for c in SUITE if c.name == "lstm-L1-bi-seq-layer_norm=True")
+    errors = []
+    for eps in (1e-5, 1e-6):
+        layer = case.make_layer(0)
+        x = np.random.default_rng(2).standard_normal((3, 5, 3))
+        errors.append(seqnet.check_gradients(layer, x, eps=eps).errors["initial_state[0]"])
+    assert 50 < errors[0] / errors[1] < 200, errors
