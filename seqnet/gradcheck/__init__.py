@@ -293,6 +293,9 @@ class Case:
         Pass a random initial state (else the zero state is checked).
     dropout : float, default 0.0
         Dropout between layers, seeded so that every forward draws the same mask.
+    options : tuple of (str, object) pairs, default ()
+        The cell's further constructor keywords, e.g. ``(("bias", False),)`` or
+        ``(("proj_size", 2),)``.
     """
 
     cell: str
@@ -302,6 +305,7 @@ class Case:
     lengths: bool = False
     initial_state: bool = False
     dropout: float = 0.0
+    options: tuple = ()
 
     @property
     def name(self):
@@ -314,6 +318,7 @@ class Case:
             parts.append("h0")
         if self.dropout:
             parts.append(f"drop{self.dropout}")
+        parts.extend(f"{k}={v}" for k, v in self.options)
         return "-".join(parts)
 
     def make_layer(self, seed=0):
@@ -333,7 +338,8 @@ class Case:
         layer = variants.get(self.cell).make(
             HIDDEN, input_size=INPUT, num_layers=self.num_layers,
             bidirectional=self.bidirectional, return_sequences=self.return_sequences,
-            return_state=True, dropout=self.dropout, dtype=np.float64, seed=seed)
+            return_state=True, dropout=self.dropout, dtype=np.float64, seed=seed,
+            **dict(self.options))
         rng = np.random.default_rng(seed + 1)
         for p in layer.params.values():
             p[...] = rng.uniform(-0.8, 0.8, p.shape)
@@ -344,13 +350,25 @@ class Case:
 BATCH, STEPS, INPUT, HIDDEN = 3, 5, 3, 4
 
 #: every cell and variant: 1-2 layers, uni/bidirectional, return_sequences on/off,
-#: with and without lengths and initial states; plus seeded dropout between layers.
+#: with and without lengths and initial states; plus seeded dropout between layers;
+#: plus ``bias=False`` for every variant (2 layers, lengths, initial state), the
+#: LSTM's ``proj_size`` and the LSTM's and GRU's ``layer_norm`` in every configuration.
 SUITE = tuple(
     [Case(c, nl, bi, rs, ln, h0)
      for c in variants.NAMES for nl in (1, 2) for bi in (False, True) for rs in (True, False)
      for ln in (False, True) for h0 in (False, True)]
     + [Case(c, 2, bi, True, True, True, dropout=0.5) for c in variants.NAMES
        for bi in (False, True)]
+    + [Case(c, 2, bi, rs, True, True, options=(("bias", False),)) for c in variants.NAMES
+       for bi in (False, True) for rs in (True, False)]
+    + [Case("lstm", nl, bi, rs, ln, h0, options=(("proj_size", 2),)) for nl in (1, 2)
+       for bi in (False, True) for rs in (True, False) for ln in (False, True)
+       for h0 in (False, True)]
+    + [Case(c, nl, bi, rs, ln, h0, options=(("layer_norm", True),)) for c in ("lstm", "gru")
+       for nl in (1, 2) for bi in (False, True) for rs in (True, False) for ln in (False, True)
+       for h0 in (False, True)]
+    + [Case(c, 2, True, True, True, True, options=(("layer_norm", True), ("bias", False)))
+       for c in ("lstm", "gru")]
 )
 
 
@@ -385,7 +403,7 @@ def _run_case(case, seed):
     lengths = np.array([STEPS, 2, 4][:BATCH]) if case.lengths else None
     state = None
     if case.initial_state:
-        shape = (case.num_layers * (2 if case.bidirectional else 1), BATCH, HIDDEN)
-        parts = [0.5 * rng.standard_normal(shape) for _ in layer.state_names]
+        rows = case.num_layers * (2 if case.bidirectional else 1)
+        parts = [0.5 * rng.standard_normal((rows, BATCH, size)) for size in layer.state_sizes]
         state = parts if len(parts) > 1 else parts[0]
     return check_gradients(layer, x, state, lengths=lengths, seed=seed)

@@ -97,10 +97,10 @@ def call_symbolic(layer, x, initial_state, options):
         raise ValueError(f"{_name(layer)} gives {n_out} outputs but the shapes of "
                          f"{len(extra)} extra ones")
     if states:
-        expected = layer.state_graph_shape()
         for k, t in enumerate(states):
             if t is None:
                 continue
+            expected = layer.state_graph_shape(k)
             if t.dtype.kind != "f" or not _compatible(t.shape[1:], expected):
                 raise ValueError(f"{layer!r}: initial_state[{k}] ({layer.state_names[k]}) "
                                  f"must be floats of shape {_shape_text((None, *expected))}, "

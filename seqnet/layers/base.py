@@ -318,9 +318,15 @@ class Layer:
         """
         return []
 
-    def state_graph_shape(self):
+    def state_graph_shape(self, index=0):
         """One sample's shape of each state array as a graph sees it: ``(H,)``, or
         ``(state_rows, H)`` for several layers or directions.
+
+        Parameters
+        ----------
+        index : int, default 0
+            Which state array (of `state_names`): a layer whose states differ in
+            size (a projected LSTM's ``h`` and ``c``) answers for each.
 
         Returns
         -------

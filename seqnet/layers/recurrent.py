@@ -9,14 +9,18 @@ own ``backward`` needs. The calling convention is the layer contract of
 from __future__ import annotations
 
 import inspect
+import numbers
 
 import numpy as np
 
-from .. import _checks
+from .. import _checks, graph
 from .._checksum import checksum
 from .._config import DEFAULT_DTYPE
 from ..kernels import gru as _gru
+from ..kernels import gru_ln as _gru_ln
 from ..kernels import lstm as _lstm
+from ..kernels import lstm_ln as _lstm_ln
+from ..kernels import lstmp as _lstmp
 from ..kernels import rnn as _rnn
 from ..kernels._regular import Regularise
 from .base import Layer
@@ -36,6 +40,15 @@ def _zero_padding(x, lengths):
     if np.isfinite(x[padding]).all():
         return x
     return np.where(padding[:, :, None], x.dtype.type(0), x)
+
+
+def _layer_norm_shapes(sfx, gates, cell):
+    """The gains (and the cell's bias) of a layer-normalised cell, one direction."""
+    shapes = {"layer_norm_ih_weight" + sfx: (gates,), "layer_norm_hh_weight" + sfx: (gates,)}
+    if cell:
+        shapes["layer_norm_c_weight" + sfx] = (cell,)
+        shapes["layer_norm_c_bias" + sfx] = (cell,)
+    return shapes
 
 
 class RecurrentLayer(Layer):
@@ -100,6 +113,10 @@ class RecurrentLayer(Layer):
     weight_dropout : float, default 0.0
         DropConnect on ``W_hh`` (AWD-LSTM): one mask of ``weight_hh`` per forward
         call, layer and direction, scaled by ``1 / (1 - p)``.
+    bias : bool, default True
+        Whether the cell has the biases ``bias_ih`` and ``bias_hh`` (PyTorch's
+        ``bias``); ``False``: no bias parameters at all, the cell computes as with
+        zero biases.
 
     Notes
     -----
@@ -115,9 +132,10 @@ class RecurrentLayer(Layer):
     params, grads : dict of str to ndarray
         Same keys, PyTorch's names: ``weight_ih_l{k}`` ``(G*H, in)`` (``in`` is
         ``I`` for ``k = 0``, ``D*H`` above), ``weight_hh_l{k}`` ``(G*H, H)``,
-        ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(G*H,)``, suffix ``_reverse`` for the
-        second direction; ``G = len(GATES)``, all of ``dtype``. Empty until the
-        input size is known. ``backward`` overwrites ``grads``.
+        ``bias_ih_l{k}``, ``bias_hh_l{k}`` ``(G*H,)`` (none when ``bias=False``),
+        suffix ``_reverse`` for the second direction; ``G = len(GATES)``, all of
+        ``dtype``. Empty until the input size is known. ``backward`` overwrites
+        ``grads``.
     rng : numpy.random.Generator
         Draws the dropout masks.
     trace : dict of str to ndarray, or None
@@ -150,7 +168,7 @@ class RecurrentLayer(Layer):
     def __init__(self, hidden_size, *, input_size=None, num_layers=1, bidirectional=False,
                  dropout=0.0, return_sequences=True, return_state=False, dtype=DEFAULT_DTYPE,
                  seed=None, stateful=False, input_dropout=0.0, recurrent_dropout=0.0,
-                 zoneout=0.0, cell_zoneout=0.0, weight_dropout=0.0):
+                 zoneout=0.0, cell_zoneout=0.0, weight_dropout=0.0, bias=True):
         super().__init__(dtype=dtype, seed=seed)
         self._init_regularisers(input_dropout, recurrent_dropout, zoneout, cell_zoneout,
                                 weight_dropout)
@@ -162,6 +180,7 @@ class RecurrentLayer(Layer):
         self.dropout = _checks.real(dropout, "dropout", 0.0, 1.0, high_open=True)
         self.return_sequences = _checks.flag(return_sequences, "return_sequences")
         self.return_state = _checks.flag(return_state, "return_state")
+        self.bias = _checks.flag(bias, "bias")
         self._planned_input = self.input_size
         self.stateful = _checks.flag(stateful, "stateful")
         if self.stateful and self.bidirectional:
@@ -213,11 +232,14 @@ class RecurrentLayer(Layer):
         time loop (its ``forward`` takes ``regularise=``): a clear error, not a
         TypeError from inside, for a cell whose kernel has none."""
         on = [n for n in ("recurrent_dropout", "zoneout", "cell_zoneout") if getattr(self, n)]
-        if on and "regularise" not in inspect.signature(self.kernel.forward).parameters:
-            raise ValueError(f"{' and '.join(on)} run in the regularised time loops of the "
-                             f"plain cells; this {type(self).__name__}'s kernel "
-                             f"({self.kernel.__name__}) has none: the combination of "
-                             f"{', '.join(on)} with its other options is not supported")
+        kernel = self._cell_kernel()
+        if on and "regularise" not in inspect.signature(kernel.forward).parameters:
+            cell = [f"{k}={v!r}" for k, v in self._cell_config().items() if v]
+            raise ValueError(f"{' and '.join(f'{n}={getattr(self, n)!r}' for n in on)} with "
+                             f"{' and '.join(cell) or 'this cell'} is not supported: "
+                             f"{', '.join(on)} run in the plain cell's regularised time "
+                             f"loop, and {type(self).__name__}'s kernel for "
+                             f"{' and '.join(cell) or 'it'} ({kernel.__name__}) has none")
 
     def _drop_indices(self, x, W_ih, mask):
         """Input dropout on index input, exactly as on its one-hot encoding: the
@@ -265,8 +287,28 @@ class RecurrentLayer(Layer):
 
     @property
     def output_size(self):
-        """int: features of the output, ``D * hidden_size``."""
-        return self.num_directions * self.hidden_size
+        """int: features of the output, ``D * hidden_size`` (``D * proj_size`` for a
+        projected LSTM)."""
+        return self.num_directions * self.state_sizes[0]
+
+    @property
+    def state_sizes(self):
+        """tuple of int: the features of each state tensor, in `state_names` order:
+        ``hidden_size`` each (the projected LSTM's ``h`` has ``proj_size``)."""
+        return (self.hidden_size,) * len(self.state_names)
+
+    def _cell_kernel(self):
+        """The kernel module this layer's options select (`kernel` by default)."""
+        return self.kernel
+
+    def _direction_weights(self, sfx):
+        """The parameters of one layer and direction in its kernel's order (the
+        kernel module's ``WEIGHTS``, else weight_ih, weight_hh, bias_ih, bias_hh),
+        zeros for the biases of a layer without them."""
+        names = getattr(self._cell_kernel(), "WEIGHTS", _WEIGHTS)
+        rows = len(self.GATES) * self.hidden_size
+        return [self.params[n + sfx] if n + sfx in self.params
+                else np.zeros(rows, self.dtype) for n in names]
 
     def _suffixes(self):
         for k in range(self.num_layers):
@@ -279,24 +321,31 @@ class RecurrentLayer(Layer):
         for k, _, sfx in self._suffixes():
             fan_in = input_size if k == 0 else self.output_size
             shapes["weight_ih" + sfx] = (G * H, fan_in)
-            shapes["weight_hh" + sfx] = (G * H, H)
-            shapes["bias_ih" + sfx] = (G * H,)
-            shapes["bias_hh" + sfx] = (G * H,)
+            shapes["weight_hh" + sfx] = (G * H, self.state_sizes[0])
+            if self.bias:
+                shapes["bias_ih" + sfx] = (G * H,)
+                shapes["bias_hh" + sfx] = (G * H,)
+            shapes.update(self._cell_param_shapes(k, sfx))
         return shapes
+
+    def _cell_param_shapes(self, k, sfx):
+        """The cell options' own parameters of layer ``k``, direction suffix ``sfx``."""
+        return {}
 
     def _initial_params(self, input_size):
         """Keras's defaults: glorot-uniform input weights, orthogonal recurrent
         weights, zero biases (and the cell's own, `_init_biases`)."""
         rng = self._init_rng
-        G, H = len(self.GATES), self.hidden_size
         params = {}
         for name, shape in self._param_shapes(input_size).items():
-            if name.startswith("weight_ih"):
+            if name.startswith(("weight_ih", "weight_hr")):
                 limit = np.sqrt(6.0 / (shape[0] + shape[1]))
                 value = rng.uniform(-limit, limit, shape)
             elif name.startswith("weight_hh"):
-                q, r = np.linalg.qr(rng.standard_normal((G * H, H)))
+                q, r = np.linalg.qr(rng.standard_normal(shape))
                 value = q * np.sign(np.diag(r))
+            elif name.startswith("layer_norm") and "_weight_" in name:
+                value = np.ones(shape)
             else:
                 value = np.zeros(shape)
             params[name] = value.astype(self.dtype)
@@ -380,7 +429,24 @@ class RecurrentLayer(Layer):
         list of tuple
             ``(H,)`` each, or ``(num_layers*D, H)`` for several layers or directions.
         """
-        return [self.state_graph_shape()] * len(self.state_names) if self.return_state else []
+        return ([self.state_graph_shape(m) for m in range(len(self.state_names))]
+                if self.return_state else [])
+
+    def state_graph_shape(self, index=0):
+        """One sample's shape of state array ``index`` as a graph sees it: ``(S,)``,
+        or ``(num_layers*D, S)`` for several layers or directions, ``S`` its
+        `state_sizes` entry.
+
+        Parameters
+        ----------
+        index : int, default 0
+            Which state array, in `state_names` order.
+
+        Returns
+        -------
+        tuple of int
+        """
+        return graph.state_graph_shape(self.state_rows, self.state_sizes[index])
 
     def output_lengths(self, x, lengths):
         """The output's valid steps: ``lengths`` with ``return_sequences``, None
@@ -424,9 +490,11 @@ class RecurrentLayer(Layer):
         """A user's state (an array, or a sequence of one array per state tensor:
         ``[h, c]`` for the LSTM) as a tuple of checked arrays; zeros for None."""
         n = len(self.state_names)
-        shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+        shapes = [(self.num_layers * self.num_directions, batch, size)
+                  for size in self.state_sizes]
+        shape = shapes[0]
         if state is None:
-            return tuple(np.zeros(shape, self.dtype) for _ in range(n))
+            return tuple(np.zeros(s, self.dtype) for s in shapes)
         if isinstance(state, (tuple, list)):
             parts = tuple(state)
             if len(parts) != n:
@@ -442,6 +510,7 @@ class RecurrentLayer(Layer):
         out = []
         for m, (part, sname) in enumerate(zip(parts, self.state_names, strict=True)):
             label = f"{name}[{m}] ({sname})" if n > 1 else name
+            shape = shapes[m]
             if part is None:
                 out.append(np.zeros(shape, self.dtype))
                 continue
@@ -548,7 +617,7 @@ class RecurrentLayer(Layer):
             outs = []
             for d in range(D):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
-                weights = [self.params[n + sfx] for n in _WEIGHTS]
+                weights = self._direction_weights(sfx)
                 st = tuple(s[k * D + d] for s in state)
                 r = self._regularisers(B, self.input_size if inp.ndim == 2 else inp.shape[-1],
                                        weights[1].shape, training)
@@ -562,9 +631,9 @@ class RecurrentLayer(Layer):
                 if r["weight"] is not None:
                     weights[1] = weights[1] * r["weight"]
                 reg_options = {} if r["regularise"] is None else {"regularise": r["regularise"]}
-                o, fin, cache = self.kernel.forward(inp_d, *weights, st, lengths, bool(d),
-                                                    training or trace, **options,
-                                                    **reg_options)
+                o, fin, cache = self._cell_kernel().forward(
+                    inp_d, *weights, st, lengths, bool(d), training or trace, **options,
+                    **reg_options)
                 if trace:
                     self._keep_trace(traces, k * D + d, o, fin, cache, lengths, bool(d))
                 outs.append(o)
@@ -623,7 +692,7 @@ class RecurrentLayer(Layer):
                              "its backward has run (each forward feeds one backward)")
         c = self._cache
         B, T = c["B"], c["T"]
-        D, H, L = self.num_directions, self.hidden_size, self.num_layers
+        D, H, L = self.num_directions, self.state_sizes[0], self.num_layers
         dout = _checks.float_array(dout, "dout", self.dtype)
         _checks.shape_is(dout, c["out_shape"], "dout", " (the shape of out)")
         dfinal = list(self._state_tuple(dstate, "dstate", B))
@@ -652,7 +721,8 @@ class RecurrentLayer(Layer):
                 sfx = f"_l{k}" + ("_reverse" if d else "")
                 do = d_inp if D == 1 else np.ascontiguousarray(d_inp[:, :, d * H:(d + 1) * H])
                 ds = tuple(a[k * D + d] for a in dfinal)
-                dx, grads, ds0 = self.kernel.backward(c["caches"][k * D + d], do, ds)
+                kernel = self._cell_kernel()
+                dx, grads, ds0 = kernel.backward(c["caches"][k * D + d], do, ds)
                 if self._state_grads is not None:   # seqnet.inspect.state_gradients
                     self._state_grads[k * D + d] = (np.array(do), [np.array(a) for a in ds])
                 r = c["regularisers"][k * D + d]
@@ -663,8 +733,9 @@ class RecurrentLayer(Layer):
                     dx = dx * r["input"][:, None, :]
                 if r["weight"] is not None:
                     grads = (grads[0], grads[1] * r["weight"], *grads[2:])
-                for n, g in zip(_WEIGHTS, grads, strict=True):
-                    self.grads[n + sfx] = g
+                for n, g in zip(getattr(kernel, "WEIGHTS", _WEIGHTS), grads, strict=True):
+                    if n + sfx in self.params:
+                        self.grads[n + sfx] = g
                 for m, a in enumerate(ds0):
                     dinit[m][k * D + d] = a
                 dx_sum = dx if dx_sum is None else dx_sum + dx
@@ -790,18 +861,26 @@ class RecurrentLayer(Layer):
             ``hidden_size``, ``input_size``, ``num_layers``, ``bidirectional``,
             ``dropout``, ``return_sequences``, ``return_state``, ``dtype`` (its
             name), ``seed``, the cell's own (``reset_after``, ``nonlinearity``),
-            ``stateful`` and the regularisers' rates (``input_dropout``,
-            ``recurrent_dropout``, ``zoneout``, ``cell_zoneout``, ``weight_dropout``).
+            ``stateful``, the regularisers' rates (``input_dropout``,
+            ``recurrent_dropout``, ``zoneout``, ``cell_zoneout``, ``weight_dropout``),
+            ``bias`` and the cell's options (``proj_size``, ``layer_norm``).
         """
         return {"hidden_size": self.hidden_size, "input_size": self.input_size,
                 "num_layers": self.num_layers, "bidirectional": self.bidirectional,
                 "dropout": self.dropout, "return_sequences": self.return_sequences,
                 "return_state": self.return_state, **self._kernel_options(),
                 **super().get_config(), "stateful": self.stateful,
-                **{name: getattr(self, name) for name in self._REGULARISERS}}
+                **{name: getattr(self, name) for name in self._REGULARISERS},
+                "bias": self.bias, **self._cell_config()}
+
+    def _cell_config(self):
+        """The cell options' constructor keywords (``proj_size``, ``layer_norm``)."""
+        return {}
 
     def __repr__(self):
-        extra = "".join(f", {k}={v!r}" for k, v in self._kernel_options().items())
+        options = {**self._kernel_options(), **({} if self.bias else {"bias": False}),
+                   **self._cell_config()}
+        extra = "".join(f", {k}={v!r}" for k, v in options.items())
         extra += "".join(f", {k}={getattr(self, k)!r}" for k in self._REGULARISERS
                          if getattr(self, k))
         return (f"{type(self).__name__}({self.hidden_size}, input_size={self.input_size}, "
@@ -822,44 +901,47 @@ class LSTM(RecurrentLayer):
     ----------
     hidden_size : int
         Number of hidden units ``H``.
-    input_size : int, optional
-        Number of input features ``I``; inferred from the first ``forward`` when
-        ``None``.
-    num_layers : int, default 1
-        Number of stacked layers.
-    bidirectional : bool, default False
-        Add a reversed direction to every layer (``D = 2``).
-    dropout : float, default 0.0
-        Dropout between stacked layers, in training only.
-    return_sequences : bool, default True
-        Output ``(B, T, D*H)``; else ``(B, D*H)``, the last valid step.
-    return_state : bool, default False
-        `forward` returns ``[out, h, c]`` instead of ``out``.
-    dtype : {np.float32, np.float64}, default np.float32
-        Dtype of parameters, activations and gradients.
-    seed : int, optional
-        Seeds the initialisation and the dropout masks.
-    stateful : bool, default False
-        Carry the final state into the next `forward` (see `RecurrentLayer`).
-    input_dropout, recurrent_dropout, zoneout, weight_dropout : float, default 0.0
-        The regularisers, in training only (zoneout: its expectation at
-        inference); see `RecurrentLayer` and the Notes.
-    cell_zoneout : float, default 0.0
-        Zoneout of the cell state ``c``, with masks of its own.
+    proj_size : int, default 0
+        ``P > 0``: project ``h`` to ``P`` features, exactly PyTorch's ``proj_size``
+        (LSTMP, Sak et al. 2014; see the Notes): the output is ``(B, T, D*P)``,
+        ``h`` ``(num_layers*D, B, P)``, ``c`` stays ``(num_layers*D, B, H)`` and
+        layer ``k > 0`` takes ``D*P`` inputs. 0: no projection.
+    layer_norm : bool, default False
+        Layer-normalise the input and the recurrent pre-activations and the cell
+        (Ba et al. 2016, haste's ``LayerNormLSTM`` variant; see the Notes), inside
+        the kernel (:mod:`seqnet.kernels.lstm_ln`). Not with ``proj_size``.
+    **kwargs
+        ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
+        ``return_sequences``, ``return_state``, ``dtype``, ``seed``, ``stateful``,
+        ``input_dropout``, ``recurrent_dropout``, ``zoneout``, ``cell_zoneout``
+        (zoneout of the cell state ``c``, with masks of its own),
+        ``weight_dropout`` and ``bias`` (``False``: no ``bias_ih``, ``bias_hh`` at
+        all, as PyTorch's ``bias=False``), as for `RecurrentLayer`.
+        ``recurrent_dropout`` and the zoneouts run in the plain cell's kernel:
+        not with ``proj_size`` or ``layer_norm``.
 
     Attributes
     ----------
     params, grads : dict of str to ndarray
         ``weight_ih_l{k}`` ``(4H, I)`` (``(4H, D*H)`` for ``k > 0``),
         ``weight_hh_l{k}`` ``(4H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}``
-        ``(4H,)``, gate blocks in the order i, f, g, o; see `RecurrentLayer`.
+        ``(4H,)``, gate blocks in the order i, f, g, o; see `RecurrentLayer`. With
+        ``proj_size = P``: ``weight_hh_l{k}`` is ``(4H, P)``, layer ``k > 0``'s
+        ``weight_ih_l{k}`` ``(4H, D*P)``, and ``weight_hr_l{k}`` ``(P, H)`` is
+        added (PyTorch's names and layouts: a state dict moves across unchanged).
+        With ``layer_norm``: ``layer_norm_ih_weight_l{k}`` and
+        ``layer_norm_hh_weight_l{k}`` ``(4H,)`` (the gains $\gamma_{ih}$,
+        $\gamma_{hh}$, starting at 1), ``layer_norm_c_weight_l{k}`` and
+        ``layer_norm_c_bias_l{k}`` ``(H,)`` ($\gamma_c$ from 1, $\beta_c$ from 0).
 
     Raises
     ------
     TypeError
-        An argument of the wrong type, as for `RecurrentLayer`.
+        An argument of the wrong type, as for `RecurrentLayer`; ``proj_size`` not
+        an int, ``layer_norm`` not a bool.
     ValueError
-        A bad value, as for `RecurrentLayer`.
+        A bad value, as for `RecurrentLayer`; ``proj_size`` neither 0 nor in
+        ``[1, hidden_size)``; ``layer_norm=True`` with ``proj_size > 0``.
 
     Notes
     -----
@@ -899,6 +981,29 @@ class LSTM(RecurrentLayer):
     m)$ with one mask $m$ per row (see the
     [regularisation page](derivations/regularisation.md)).
 
+    With ``proj_size`` $= P$ the last line becomes $h_t = W_{hr}\,\big(o_t \odot
+    \tanh(c_t)\big) \in \mathbb{R}^P$, with $W_{hr} \in \mathbb{R}^{P \times H}$
+    ``weight_hr`` (no bias), and $W_{hh} \in \mathbb{R}^{4H \times P}$; its kernel
+    is :mod:`seqnet.kernels.lstmp`.
+
+    With ``layer_norm=True`` (haste's ``LayerNormLSTM``), with
+    $\mathrm{LN}(v) = (v - \mu_v) / \sqrt{\sigma_v^2 + \epsilon}$ over all
+    entries of $v$ (no gain, no bias; $\epsilon = 10^{-5}$,
+    ``seqnet.kernels._norm.LN_EPS``), the input and the recurrent
+    pre-activations are normalised separately, the biases added after, and the
+    cell is normalised before the output's tanh (it is carried as it is):
+
+    $$
+    \begin{aligned}
+    a_t &= \gamma_{ih} \odot \mathrm{LN}(W_{ih}\, x_t)
+      + \gamma_{hh} \odot \mathrm{LN}(W_{hh}\, h_{t-1}) + b_{ih} + b_{hh},\\
+    h_t &= o_t \odot \tanh\big(\gamma_c \odot \mathrm{LN}(c_t) + \beta_c\big),
+    \end{aligned}
+    $$
+
+    $i_t, f_t, g_t, o_t$ and $c_t$ as above. The backward pass is derived in the
+    docstring of :mod:`seqnet.kernels.lstm_ln`.
+
     Examples
     --------
     >>> import numpy as np, seqnet
@@ -911,6 +1016,42 @@ class LSTM(RecurrentLayer):
     GATES = _lstm.LSTM_GATES
     kernel = _lstm
     state_names = ("h", "c")
+
+    def __init__(self, hidden_size, *, proj_size=0, layer_norm=False, **kwargs):
+        super().__init__(hidden_size, **kwargs)
+        if isinstance(proj_size, bool) or not isinstance(proj_size, numbers.Integral):
+            raise TypeError(f"proj_size must be an int, got {proj_size!r}")
+        if not 0 <= proj_size < self.hidden_size:
+            raise ValueError(f"proj_size must be 0 (no projection) or between 1 and "
+                             f"hidden_size - 1 = {self.hidden_size - 1}, got {proj_size}")
+        self.proj_size = int(proj_size)
+        self.layer_norm = _checks.flag(layer_norm, "layer_norm")
+        if self.layer_norm and self.proj_size:
+            raise ValueError("layer_norm=True with proj_size > 0 is not supported: "
+                             "choose one of the two options")
+        self._check_regularised_kernel()
+
+    @property
+    def state_sizes(self):
+        """tuple of int: ``(P, H)`` with a projection (``proj_size = P``), else
+        ``(H, H)``: the features of ``h`` and of ``c``."""
+        return (self.proj_size or self.hidden_size, self.hidden_size)
+
+    def _cell_kernel(self):
+        if self.layer_norm:
+            return _lstm_ln
+        return _lstmp if self.proj_size else _lstm
+
+    def _cell_param_shapes(self, k, sfx):
+        H = self.hidden_size
+        if self.layer_norm:
+            return _layer_norm_shapes(sfx, 4 * H, H)
+        if not self.proj_size:
+            return {}
+        return {"weight_hr" + sfx: (self.proj_size, H)}
+
+    def _cell_config(self):
+        return {"proj_size": self.proj_size, "layer_norm": self.layer_norm}
 
     def _init_biases(self, params):
         H = self.hidden_size
@@ -933,27 +1074,34 @@ class GRU(RecurrentLayer):
         Number of hidden units ``H``.
     reset_after : bool, default True
         Apply the reset gate after the recurrent product (see the Notes).
+    layer_norm : bool, default False
+        Layer-normalise the input and the recurrent pre-activations (Ba et al.
+        2016; see the Notes), inside the kernel (:mod:`seqnet.kernels.gru_ln`).
+        Needs ``reset_after=True``.
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
         ``return_sequences``, ``return_state``, ``dtype``, ``seed``, ``stateful``,
-        ``input_dropout``, ``recurrent_dropout``, ``zoneout`` and
-        ``weight_dropout``, as for `RecurrentLayer` (``cell_zoneout`` is the
-        LSTM's: a non-zero one raises ValueError).
+        ``input_dropout``, ``recurrent_dropout``, ``zoneout``, ``weight_dropout``
+        and ``bias``, as for `RecurrentLayer` (``cell_zoneout`` is the LSTM's: a
+        non-zero one raises ValueError).
 
     Attributes
     ----------
     params, grads : dict of str to ndarray
         ``weight_ih_l{k}`` ``(3H, I)`` (``(3H, D*H)`` for ``k > 0``),
         ``weight_hh_l{k}`` ``(3H, H)``, ``bias_ih_l{k}`` and ``bias_hh_l{k}``
-        ``(3H,)``, gate blocks in the order r, z, n; see `RecurrentLayer`.
+        ``(3H,)``, gate blocks in the order r, z, n; see `RecurrentLayer`. With
+        ``layer_norm``: ``layer_norm_ih_weight_l{k}`` and
+        ``layer_norm_hh_weight_l{k}`` ``(3H,)``, the gains, starting at 1.
 
     Raises
     ------
     TypeError
-        ``reset_after`` is not a bool, or another bad argument (as for
-        `RecurrentLayer`).
+        ``reset_after`` or ``layer_norm`` is not a bool, or another bad argument
+        (as for `RecurrentLayer`).
     ValueError
-        A bad value, as for `RecurrentLayer`.
+        A bad value, as for `RecurrentLayer`; ``layer_norm=True`` with
+        ``reset_after=False``.
 
     Notes
     -----
@@ -994,6 +1142,25 @@ class GRU(RecurrentLayer):
     entering step $t$. The backward pass is derived on the
     [GRU page](derivations/gru.md).
 
+    With ``layer_norm=True`` (reset_after form only), with $\mathrm{LN}$ the
+    normalisation over all $3H$ entries ($\epsilon = 10^{-5}$, no gain, no bias),
+    the input and the recurrent pre-activations are normalised separately, each
+    with its gain, the biases added after; the reset gate multiplies the
+    normalised recurrent candidate part:
+
+    $$
+    \begin{aligned}
+    a^x_t &= \gamma_{ih} \odot \mathrm{LN}(W_{ih}\, x_t) + b_{ih}, \qquad
+    m_t = \gamma_{hh} \odot \mathrm{LN}(W_{hh}\, h_{t-1}) + b_{hh}
+      = \big[m^r_t;\ m^z_t;\ m^n_t\big],\\
+    r_t &= \sigma(a^{xr}_t + m^r_t), \quad z_t = \sigma(a^{xz}_t + m^z_t), \quad
+    n_t = \tanh(a^{xn}_t + r_t \odot m^n_t),
+    \end{aligned}
+    $$
+
+    and $h_t$ as above. The backward pass is derived in the docstring of
+    :mod:`seqnet.kernels.gru_ln`.
+
     Examples
     --------
     >>> import numpy as np, seqnet
@@ -1007,12 +1174,26 @@ class GRU(RecurrentLayer):
     GATES = _gru.GRU_GATES
     kernel = _gru
 
-    def __init__(self, hidden_size, *, reset_after=True, **kwargs):
+    def __init__(self, hidden_size, *, reset_after=True, layer_norm=False, **kwargs):
         self.reset_after = _checks.flag(reset_after, "reset_after")
         super().__init__(hidden_size, **kwargs)
+        self.layer_norm = _checks.flag(layer_norm, "layer_norm")
+        if self.layer_norm and not self.reset_after:
+            raise ValueError("layer_norm=True needs reset_after=True: the layer-normalised "
+                             "GRU has no reset_after=False form")
+        self._check_regularised_kernel()
 
     def _kernel_options(self):
         return {"reset_after": self.reset_after}
+
+    def _cell_kernel(self):
+        return _gru_ln if self.layer_norm else _gru
+
+    def _cell_param_shapes(self, k, sfx):
+        return _layer_norm_shapes(sfx, 3 * self.hidden_size, 0) if self.layer_norm else {}
+
+    def _cell_config(self):
+        return {"layer_norm": self.layer_norm}
 
 
 class SimpleRNN(RecurrentLayer):
@@ -1029,9 +1210,9 @@ class SimpleRNN(RecurrentLayer):
     **kwargs
         ``input_size``, ``num_layers``, ``bidirectional``, ``dropout``,
         ``return_sequences``, ``return_state``, ``dtype``, ``seed``, ``stateful``,
-        ``input_dropout``, ``recurrent_dropout``, ``zoneout`` and
-        ``weight_dropout``, as for `RecurrentLayer` (``cell_zoneout`` is the
-        LSTM's: a non-zero one raises ValueError).
+        ``input_dropout``, ``recurrent_dropout``, ``zoneout``, ``weight_dropout``
+        and ``bias``, as for `RecurrentLayer` (``cell_zoneout`` is the LSTM's: a
+        non-zero one raises ValueError).
 
     Attributes
     ----------

@@ -69,8 +69,8 @@ class Bidirectional(Layer):
     TypeError
         ``layer`` is not a seqnet recurrent layer, or a bad ``dtype`` or ``seed``.
     ValueError
-        ``layer`` is stacked or already bidirectional, or an unknown
-        ``merge_mode``.
+        ``layer`` is stacked, already bidirectional or a projected LSTM
+        (``proj_size``), or an unknown ``merge_mode``.
 
     Notes
     -----
@@ -111,6 +111,9 @@ class Bidirectional(Layer):
         if layer.bidirectional:
             raise ValueError("layer must have bidirectional=False: Bidirectional adds "
                              "the backward direction itself")
+        if getattr(layer, "proj_size", 0):
+            raise ValueError("Bidirectional does not take an LSTM with proj_size: use "
+                             "LSTM(..., proj_size=P, bidirectional=True)")
         if merge_mode not in MERGE_MODES:
             raise ValueError(f"merge_mode must be one of {MERGE_MODES}, got {merge_mode!r}")
         dtype = layer.dtype if dtype is None else _checks.float_dtype(dtype)
