@@ -467,29 +467,34 @@ def test_the_options_round_trip_through_get_config_and_model_files(cell, tmp_pat
     assert all(getattr(wrapped.fused, k) == v for k, v in kw.items())
 
 
-def test_a_kernel_without_a_regularised_loop_gets_a_clear_error():
-    """A cell whose kernel module has no regularised time loop (another helper's
-    cell options, say) refuses recurrent dropout and zoneout by name instead of
-    failing inside; input and weight dropout, made by the layer, need nothing."""
-    import types
-
-    from seqnet.kernels import lstm
-
-    plain = types.ModuleType("plain_kernel")
-
-    def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=True):
-        return lstm.forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse, training)
-
-    plain.forward, plain.backward = forward, lstm.backward
-    x = data()
-    for option in ("recurrent_dropout", "zoneout", "cell_zoneout"):
-        layer = make("lstm", **{option: 0.3})
-        layer.kernel = plain
-        with pytest.raises(ValueError, match=option):
-            layer.forward(x, training=True)
-    layer = make("lstm", input_dropout=0.3, weight_dropout=0.3)
-    layer.kernel = plain
-    assert layer.forward(x, training=True)[0].shape == (B, T, H)
+def test_cell_options_without_a_regularised_loop_refuse_recurrent_dropout_and_zoneout():
+    """The layer-normalised and projected cells have no regularised time loop: a
+    recurrent dropout or zoneout with them is refused when the layer is made, the
+    error naming both options; input and weight dropout, made by the layer, work
+    with them, and their gradients are right."""
+    cases = [(seqnet.LSTM, {"layer_norm": True}), (seqnet.LSTM, {"proj_size": 2}),
+             (seqnet.GRU, {"layer_norm": True})]
+    for cls, cell in cases:
+        options = ("recurrent_dropout", "zoneout") + (("cell_zoneout",) if cls is seqnet.LSTM
+                                                       else ())
+        for option in options:
+            (name, value), = cell.items()
+            with pytest.raises(ValueError, match=rf"{option}=0.3 with {name}={value!r}"):
+                cls(4, **cell, **{option: 0.3})
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 5, 2))
+    lengths = np.array([5, 3, 2])
+    for cls, cell in cases:
+        layer = cls(4, dtype=np.float64, seed=0, input_dropout=0.3, weight_dropout=0.3, **cell)
+        state = [rng.standard_normal((1, 3, s)) for s in layer.state_sizes]
+        report = seqnet.check_gradients(layer, x, lengths=lengths, initial_state=state)
+        assert report.passed(1e-6), (cls.__name__, cell, report.errors)
+        layer.forward(x, state, training=True, lengths=lengths)
+        masks = layer._masks()[0]
+        assert masks["input"] is not None and masks["weight"] is not None
+        for m in (masks["input"], masks["weight"]):
+            assert set(np.unique(m)) <= {0.0, 1 / 0.7}
+        assert (masks["weight"] == 0).any()
 
 
 def test_check_gradients_restores_the_generators_of_nested_layers():
