@@ -123,10 +123,15 @@ def test_workqueue_layer_survives_concurrent_serial_kernels():
 
 
 def _kernel_pairs():
-    from seqnet._config import KernelPair
-    from seqnet.kernels import gru, lstm, rnn
+    """Every serial/parallel kernel pair of every module of seqnet.kernels."""
+    import importlib
+    import pkgutil
 
-    for module in (lstm, gru, rnn):
+    import seqnet.kernels
+    from seqnet._config import KernelPair
+
+    for info in pkgutil.iter_modules(seqnet.kernels.__path__):
+        module = importlib.import_module(f"seqnet.kernels.{info.name}")
         for name, value in vars(module).items():
             if isinstance(value, KernelPair):
                 yield f"{module.__name__}.{name}", value
@@ -159,7 +164,11 @@ def test_serial_and_parallel_kernels_agree_in_both_dtypes(cell):
         for k in g_s:
             np.testing.assert_array_equal(g_p[k], g_s[k], err_msg=f"{dtype.__name__} {k}")
     pairs = dict(_kernel_pairs())
-    assert len(pairs) == 6, sorted(pairs)
+    # the plain and regularised loops of the three cells, the projected LSTM, and the
+    # layer-normalised LSTM and GRU: a forward and a backward each
+    assert len(pairs) == 18, sorted(pairs)
+    assert {n.rsplit(".", 1)[0] for n in pairs} == {
+        f"seqnet.kernels.{m}" for m in ("lstm", "gru", "rnn", "lstmp", "lstm_ln", "gru_ln")}
     for name, (_, parallel) in pairs.items():
         options = parallel.targetoptions["parallel"]
         assert isinstance(options, ParallelOptions), name
