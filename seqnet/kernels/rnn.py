@@ -53,7 +53,6 @@ from .. import _dispatch
 from .._config import JIT_OPTIONS, jit_pair
 from ._blas import prefetch
 from ._buffers import (
-    history,
     index_weight_grad,
     input_buffers,
     input_grad_buffers,
@@ -69,7 +68,6 @@ from ._grads import (
     first_steps,
     input_grads_chunk,
     projection_chunk,
-    weight_grad_chunk,
 )
 from ._math import tanh
 from ._panel import tn_work_size
@@ -79,7 +77,6 @@ from ._steps import (
     carry_back,
     chunk,
     forward_step,
-    keep_state,
     mask_rows,
     recurrent_product,
     zoneout_row,
@@ -113,7 +110,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     nonlinearity : {"tanh", "relu"}, default "tanh"
     regularise : Regularise, optional
         Recurrent dropout and zoneout (:mod:`seqnet.kernels._regular`): the
-        regularised time loop, ``rnn_reg_forward``, which keeps a state history.
+        regularised time loop, ``rnn_reg_forward`` (no state history either).
         None: the plain one.
 
     Returns
@@ -352,10 +349,11 @@ rnn_seq_backward = jit_pair(_rnn_seq_backward)
 #
 #     h~ = act(W_ih x_t + W_hh (h_{t-1} * mask) + b),   h_t = d * h_{t-1} + (1 - d) * h~
 #
-# This path keeps the operands h_{t-1} * mask as a history and makes dW_hh after
-# the time loop, as the LSTM does. The backward reads act'(h~) from the output h_t:
-# in training d is 0 or 1, and where it is 1 the factor (1 - d) is 0, so that h_t
-# stands in for h~ wherever its derivative counts.
+# Like the plain loop, this one keeps no state history: the outputs hold the
+# zoneout-blended states h_t, and the backward sums dW_hh inside its time loop from
+# each h_t (times the mask, when there is one) before overwriting it. The backward
+# reads act'(h~) from the output h_t: in training d is 0 or 1, and where it is 1 the
+# factor (1 - d) is 0, so that h_t stands in for h~ wherever its derivative counts.
 
 # --8<-- [start:rnn_reg_forward]
 def _reg_forward(x, x_k, out, index_input, weights, state, lengths, reverse, training, relu,
@@ -363,19 +361,21 @@ def _reg_forward(x, x_k, out, index_input, weights, state, lengths, reverse, tra
     W_ih, W_hh, b = weights
     B, T, H = out.shape
     dt = W_hh.dtype
-    h_prev = history(training, B, T, H, dt)
+    masked = training and reg.mask is not None
     hm = np.empty_like(rec)
     keep = np.empty((how.blocks, 1, H), dt)
+    args = reg.kernel_args(B, H, dt, training)
     with _dispatch.guard():
         rnn_reg_forward[how.parallel](
-            x_k, state[0], lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b),
-            reg.kernel_args(B, H, dt, training),
-            (reverse, relu, training, index_input, how.blocks, how.seq_chunks),
-            (out, hT, h_prev, rec, hm, keep))
+            x_k, state[0], lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b), args,
+            (reverse, relu, training, masked, index_input, how.blocks, how.seq_chunks),
+            (out, hT, rec, hm, keep))
     cache = None
     if training:
+        # the operand of each row's first product, h0 * mask: dW_hh's first term
+        h0 = np.array(state[0] * args[0] if masked else state[0], dt, copy=True)
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
-                     relu=relu, h_prev=h_prev, out=out, regularise=reg)
+                     relu=relu, h0=h0, out=out, masked=masked, regularise=reg)
     return out, (hT,), cache
 
 
@@ -393,14 +393,19 @@ def _reg_backward(cache, dout, dstate):
     dh0 = np.empty((B, H), dt)
     n = how.blocks
     work = np.empty((n, -(-B // n), H), dt)
+    hm = np.empty((n, -(-B // n), H), dt)
     keep = np.empty((n, 1, H), dt)
+    dW_parts = np.empty((n - 1, H, H), dt)
+    first = np.empty(B, np.int64)
+    tn_work = np.empty((n, tn_work_size(dt)), dt)
     index_input = x.ndim == 2
     with _dispatch.guard():
         rnn_reg_backward[how.parallel](
-            cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)),
-            cache["h_prev"], (dout, dstate[0]), reg.kernel_args(B, H, dt, True),
-            (cache["reverse"], cache["relu"], index_input, n, how.seq_chunks),
-            (dx, dW_ih, dW_hh, db, dh0), (dG, work, keep))
+            cache["x_k"], cache["lengths"], (W_ih, W_hh, packed(W_hh, how.pack)), cache["h0"],
+            (dout, dstate[0]), reg.kernel_args(B, H, dt, True),
+            (cache["reverse"], cache["relu"], cache["masked"], index_input, n,
+             how.seq_chunks),
+            (dx, dW_ih, dW_hh, db, dh0), (dG, work, hm, keep, dW_parts, first, tn_work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -412,7 +417,8 @@ def _reg_backward(cache, dout, dstate):
 @njit(**JIT_OPTIONS)
 def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, training, keep):
     """:func:`rnn_gates_forward` with zoneout (``rec``: the product of ``h * mask``;
-    ``zoneout = (seeds, thresholds, rates)``, the first of each; ``keep [1, H]``)."""
+    ``zoneout = (seeds, thresholds, rates)``, the first of each; ``keep [1, H]``).
+    One loop per activation, as there, so that each runs vectorised."""
     seeds, thresholds, rates = zoneout
     H = hT.shape[1]
     one = hT.dtype.type(1.0)
@@ -428,15 +434,19 @@ def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, tra
             continue
         zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], training, d_h)
         rc, h_r = rec[r], hT[r]
-        for j in range(H):
-            z = o_r[j] + rc[j] + b[j]
-            if relu:
+        if relu:
+            for j in range(H):
+                z = o_r[j] + rc[j] + b[j]
                 h_new = z if (z > zero or z != z) else zero
-            else:
-                h_new = tanh(z)
-            h = d_h[j] * h_r[j] + (one - d_h[j]) * h_new
-            h_r[j] = h
-            o_r[j] = h
+                h = d_h[j] * h_r[j] + (one - d_h[j]) * h_new
+                h_r[j] = h
+                o_r[j] = h
+        else:
+            for j in range(H):
+                h_new = tanh(o_r[j] + rc[j] + b[j])
+                h = d_h[j] * h_r[j] + (one - d_h[j]) * h_new
+                h_r[j] = h
+                o_r[j] = h
 
 
 @njit(**JIT_OPTIONS)
@@ -460,27 +470,30 @@ def rnn_reg_gates_backward(t, r0, T, lengths, relu, out, dout, dh, zoneout, keep
             continue
         zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], True, d_h)
         do_r, dh_r = dout[r, t], dh[r]
-        for j in range(H):
-            h = d[j]
-            dh_j = dh_r[j] + do_r[j]
-            dh_new = (one - d_h[j]) * dh_j
-            if relu:
-                d[j] = dh_new if h > zero else zero
-            else:
-                d[j] = dh_new * (one - h * h)
-            dh_r[j] = d_h[j] * dh_j
+        if relu:
+            for j in range(H):
+                dh_j = dh_r[j] + do_r[j]
+                d[j] = (one - d_h[j]) * dh_j if d[j] > zero else zero
+                dh_r[j] = d_h[j] * dh_j
+        else:
+            for j in range(H):
+                h = d[j]
+                dh_j = dh_r[j] + do_r[j]
+                d[j] = (one - d_h[j]) * dh_j * (one - h * h)
+                dh_r[j] = d_h[j] * dh_j
 # --8<-- [end:rnn_reg_gates]
 
 
 # --8<-- [start:rnn_reg_seq]
 def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
     """:func:`_rnn_seq_forward` with recurrent dropout (``reg[0]``, the mask ``[B,
-    H]``) and zoneout (``reg[1:]``), keeping the products' operands in ``h_prev``."""
+    H]``, applied when ``masked``) and zoneout (``reg[1:]``)."""
     W_ih, W_hh, W_hh_T_packed, b = weights
     mask, zoneout = reg[0], reg[1:]
-    reverse, relu, training, index_input, blocks, seq_chunks = options
-    out, hT, h_prev, rec, hm, keep = buffers
+    reverse, relu, training, masked, index_input, blocks, seq_chunks = options
+    out, hT, rec, hm, keep = buffers
     B, T = out.shape[0], out.shape[1]
+    zoned = zoneout[2][0] != 0.0
     if not index_input:
         for ch in prange(seq_chunks):
             projection_chunk(ch, seq_chunks, x, W_ih, out)
@@ -491,45 +504,60 @@ def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
         hm_k = hm[k, :r1 - r0]
         for s in range(T):
             t = forward_step(s, T, reverse)
-            mask_rows(h, mask[r0:r1], hm_k)
-            if training:
-                keep_state(hm_k, h_prev[r0:r1], t)
-            recurrent_product(hm_k, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
-            rnn_reg_gates_forward(t, r0, T, lens, relu, rec_k, b, h, o, zoneout, training,
-                                  keep[k])
+            if masked:
+                mask_rows(h, mask[r0:r1], hm_k)
+                recurrent_product(hm_k, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
+            else:
+                recurrent_product(h, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
+            if zoned:
+                rnn_reg_gates_forward(t, r0, T, lens, relu, rec_k, b, h, o, zoneout,
+                                      training, keep[k])
+            else:   # recurrent dropout alone: the plain gate pass
+                rnn_gates_forward(t, lens, relu, rec_k, b, h, o)
 
 
-def _rnn_reg_backward(x, lengths, weights, h_prev, douts, reg, options, grads, buffers):
+def _rnn_reg_backward(x, lengths, weights, h0, douts, reg, options, grads, buffers):
     """:func:`_rnn_seq_backward` for :func:`_rnn_reg_forward`: the product's part of
-    dL/dh_{t-1} is masked, and ``dW_hh = sum dG^T h_prev`` comes after the loop."""
+    dL/dh_{t-1} is masked, and ``dW_hh`` sums ``dG_t^T (h_{t-1} * mask)`` step by
+    step (``h0``: the initial states, already masked)."""
     W_ih, W_hh, W_hh_packed = weights
     dout, dhT = douts
     mask, zoneout = reg[0], reg[1:]
-    reverse, relu, index_input, blocks, seq_chunks = options
+    reverse, relu, masked, index_input, blocks, seq_chunks = options
     dx, dW_ih, dW_hh, db, dh0 = grads
-    dG, work, keep = buffers
+    dG, work, hm, keep, dW_parts, first, tn_work = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
     dh0[:] = dhT
     for k in prange(blocks):
         r0, r1 = chunk(k, blocks, B)
         dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
+        hm_k = hm[k, :r1 - r0]
+        dW = dW_hh if k == 0 else dW_parts[k - 1]
+        dW[:, :] = 0.0
         t_next = -1
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             if t_next >= 0:
                 recurrent_product(dG_k[:, t_next], W_hh_packed, 0, W_hh, False, work_k, 0)
                 add_valid_rows_masked(t_next, lens, work_k, mask[r0:r1], dh)
+                if t >= 0:
+                    if masked:
+                        mask_rows(dG_k[:, t], mask[r0:r1], hm_k)
+                        add_weight_grad(dG_k[:, t_next], hm_k, dW, tn_work[k])
+                    else:
+                        add_weight_grad(dG_k[:, t_next], dG_k[:, t], dW, tn_work[k])
             if t >= 0:
                 rnn_reg_gates_backward(t, r0, T, lens, relu, dG_k, dout[r0:r1], dh, zoneout,
                                        keep[k])
             t_next = t
-    N = B * T
-    gf = dG.reshape(N, H)
-    for ch in prange(seq_chunks):
-        if not index_input:
+        first_steps(lens, reverse, first[r0:r1])
+        add_initial_state_grad(dG_k, first[r0:r1], h0[r0:r1], work_k, dW, tn_work[k])
+    add_parts(dW_hh, dW_parts)
+    gf = dG.reshape(B * T, H)
+    if not index_input:
+        for ch in prange(seq_chunks):
             input_grads_chunk(ch, seq_chunks, gf, x, W_ih, dx, dW_ih)
-        weight_grad_chunk(ch, seq_chunks, gf, h_prev.reshape(N, H), dW_hh)
     column_sums(gf, db)
 # --8<-- [end:rnn_reg_seq]
 
