@@ -13,7 +13,8 @@ Each conversion is tested against the other framework's own numbers.
 
 from __future__ import annotations
 
+from ._gates import flip_update_gate
 from ._lazy import MissingExtraError
 from ._torch import from_torch, to_torch
 
-__all__ = ["MissingExtraError", "from_torch", "to_torch"]
+__all__ = ["MissingExtraError", "flip_update_gate", "from_torch", "to_torch"]
