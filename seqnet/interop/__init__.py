@@ -4,6 +4,7 @@
   ``proj_size``) and ``GRU`` to seqnet's layers and back, parameter for parameter.
 - :func:`flip_update_gate`: a GRU written with the other update-gate convention,
   ``h_t = (1 - z) h_{t-1} + z n_t``, as seqnet's.
+- :func:`load_keras`, :func:`save_keras`: Keras 3 ``.keras`` files (h5py only).
 
 The other frameworks are optional: each is imported when a converter first needs
 it, and a missing one raises :class:`MissingExtraError` naming the extra
@@ -14,7 +15,9 @@ Each conversion is tested against the other framework's own numbers.
 from __future__ import annotations
 
 from ._gates import flip_update_gate
+from ._keras import UnsupportedLayerError, load_keras, save_keras
 from ._lazy import MissingExtraError
 from ._torch import from_torch, to_torch
 
-__all__ = ["MissingExtraError", "flip_update_gate", "from_torch", "to_torch"]
+__all__ = ["MissingExtraError", "UnsupportedLayerError", "flip_update_gate", "from_torch",
+           "load_keras", "save_keras", "to_torch"]
