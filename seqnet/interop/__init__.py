@@ -5,6 +5,8 @@
 - :func:`flip_update_gate`: a GRU written with the other update-gate convention,
   ``h_t = (1 - z) h_{t-1} + z n_t``, as seqnet's.
 - :func:`load_keras`, :func:`save_keras`: Keras 3 ``.keras`` files (h5py only).
+- :func:`export_onnx`: an ONNX graph of ``LSTM``/``GRU``/``RNN`` operators and the
+  layers around them, for onnxruntime or any other ONNX runtime.
 
 The other frameworks are optional: each is imported when a converter first needs
 it, and a missing one raises :class:`MissingExtraError` naming the extra
@@ -17,7 +19,8 @@ from __future__ import annotations
 from ._gates import flip_update_gate
 from ._keras import UnsupportedLayerError, load_keras, save_keras
 from ._lazy import MissingExtraError
+from ._onnx import export_onnx
 from ._torch import from_torch, to_torch
 
-__all__ = ["MissingExtraError", "UnsupportedLayerError", "flip_update_gate", "from_torch",
-           "load_keras", "save_keras", "to_torch"]
+__all__ = ["MissingExtraError", "UnsupportedLayerError", "export_onnx", "flip_update_gate",
+           "from_torch", "load_keras", "save_keras", "to_torch"]
