@@ -169,6 +169,20 @@ def test_opset_14_and_refusals(tmp_path):
     assert not (tmp_path / "no.onnx").exists()
 
 
+def test_bidirectional_return_state_in_a_graph(tmp_path):
+    """Keras's state order from a Bidirectional LSTM: out, forward h, c, backward h, c."""
+    x_in = seqnet.Input((None, F))
+    out = seqnet.Bidirectional(seqnet.LSTM(H, return_state=True))(x_in)
+    model = seqnet.Model(x_in, out)
+    randomize(model, 10)
+    x = np.random.default_rng(11).standard_normal((B, T, F)).astype(np.float32)
+    got = session(model, tmp_path).run(None, {"input": x})
+    want = model.predict(x)
+    assert len(got) == len(want) == 5
+    for k, (g, w) in enumerate(zip(got, want, strict=True)):
+        compare(f"Bidirectional return_state {k}", g, w)
+
+
 def test_report_max_differences():
     """Print the largest difference per case (run with -s)."""
     if not MAX_DIFF:
