@@ -508,9 +508,6 @@ def _refuse_layer(layer, why):
 
 
 def _recurrent_config(layer, name, *, bidirectional_ok=False):
-    if layer.num_layers != 1:
-        _refuse_layer(layer, f"num_layers={layer.num_layers} (Keras stacks layers one by one: "
-                             "build the seqnet model from num_layers=1 layers)")
     for opt in ("proj_size", "layer_norm", "zoneout", "cell_zoneout"):
         if getattr(layer, opt, 0):
             _refuse_layer(layer, f"{opt}={getattr(layer, opt)!r} has no Keras equivalent")
@@ -536,20 +533,53 @@ def _rnn_groups(layer, sfx):
     return {"cell": {"vars": _rnn_to_keras(layer, sfx)}, "vars": []}
 
 
+def _stacked(layer, name):
+    """``[(entry, tree), ...]``: a seqnet layer of ``num_layers`` layers as that many
+    Keras layers (each bidirectional one a ``Bidirectional``), with a Keras
+    ``Dropout`` between them where the layer drops out between its layers."""
+    N, out = layer.num_layers, []
+    if N > 1 and layer.return_state:
+        _refuse_layer(layer, f"num_layers={N} with return_state=True (Keras's stacked "
+                             "layers each return their own state)")
+    if layer.bidirectional and layer.return_state:
+        _refuse_layer(layer, "bidirectional=True with return_state=True (Keras's "
+                             "Bidirectional returns four states; use seqnet.Bidirectional)")
+    for k in range(N):
+        own = name if k == 0 else f"{name}_l{k}"
+        entry = _recurrent_config(layer, own, bidirectional_ok=True)
+        if k < N - 1:
+            entry["config"]["return_sequences"] = True
+        if layer.bidirectional:
+            entry["config"]["name"] = entry["name"] = "forward_" + own
+            entry = _entry("Bidirectional", {"dtype": layer.dtype.name, "merge_mode": "concat",
+                                             "layer": entry}, own)
+            tree = {"forward_layer": _rnn_groups(layer, f"_l{k}"),
+                    "backward_layer": _rnn_groups(layer, f"_l{k}_reverse"), "vars": []}
+        else:
+            tree = _rnn_groups(layer, f"_l{k}")
+        out.append((entry, tree))
+        if k < N - 1 and layer.dropout:
+            out.append((_entry("Dropout", {"dtype": layer.dtype.name, "rate": layer.dropout},
+                               f"{own}_dropout"), {"vars": []}))
+    return out
+
+
+def _keras_layers(layer, name):
+    """The Keras layers of one seqnet layer: ``[(entry, tree), ...]``, one pair but
+    for a stacked recurrent layer."""
+    if isinstance(layer, RecurrentLayer):
+        return _stacked(layer, name)
+    return [_keras_layer(layer, name)]
+
+
 def _keras_layer(layer, name):
     """``(Keras config entry, h5 tree)`` of one seqnet layer; the tree is a dict of
     groups with a ``"vars"`` list of arrays each."""
     dt = {"dtype": layer.dtype.name}
     if isinstance(layer, RecurrentLayer):
-        if layer.bidirectional:
-            if layer.return_state:
-                _recurrent_config(layer, name)   # refuses
-            inner = _recurrent_config(layer, "forward_" + name, bidirectional_ok=True)
-            entry = _entry("Bidirectional", {**dt, "merge_mode": "concat", "layer": inner},
-                           name)
-            return entry, {"forward_layer": _rnn_groups(layer, "_l0"),
-                           "backward_layer": _rnn_groups(layer, "_l0_reverse"), "vars": []}
-        return _recurrent_config(layer, name), _rnn_groups(layer, "_l0")
+        if layer.num_layers > 1:
+            _refuse_layer(layer, f"num_layers={layer.num_layers} inside a wrapper")
+        return _stacked(layer, name)[0]
     if isinstance(layer, Bidirectional):
         inner = _recurrent_config(layer.fused, "forward_" + name, bidirectional_ok=True)
         inner["config"]["return_sequences"] = layer.layer.return_sequences
@@ -637,9 +667,9 @@ def _sequential_config(model):
                            "name": "input_layer"}, "registered_name": None}]
     trees = []
     for i, layer in enumerate(model.layers):
-        entry, tree = _keras_layer(layer, f"{_snake(type(layer).__name__)}_{i}")
-        entries.append(entry)
-        trees.append(tree)
+        for entry, tree in _keras_layers(layer, f"{_snake(type(layer).__name__)}_{i}"):
+            entries.append(entry)
+            trees.append(tree)
     trees = dict(zip(_h5_keys(e["class_name"] for e in entries[1:]), trees, strict=True))
     return {"module": "keras", "class_name": "Sequential",
             "config": {"name": model.name or "sequential", "trainable": True,
@@ -664,13 +694,23 @@ def _functional_config(model):
         if id(layer) not in names:
             name = f"{_snake(type(layer).__name__)}_{len(names)}"
             names[id(layer)] = name
-            entry, tree = _keras_layer(layer, name)
-            entry["inbound_nodes"] = []
-            entries.append(entry)
-            trees.append(tree)
-            calls[id(layer)] = entry
-        name = names[id(layer)]
-        entry = calls[id(layer)]
+            chain = _keras_layers(layer, name)
+            for entry, tree in chain:
+                entry["inbound_nodes"] = []
+                entries.append(entry)
+                trees.append(tree)
+            if len(chain) > 1:     # a stacked layer: its Keras layers in a chain
+                if node.states:
+                    _refuse_layer(layer, f"num_layers={layer.num_layers} with an "
+                                         "initial_state")
+                for (prev, _), (nxt, _) in zip(chain[:-1], chain[1:], strict=True):
+                    nxt["inbound_nodes"].append({"args": [_tensor_ref(
+                        node.outputs[0], prev["name"], 0, 0)], "kwargs": {}})
+            calls[id(layer)] = (chain[0][0], chain[-1][0])
+        elif len(calls[id(layer)]) == 2 and calls[id(layer)][0] is not calls[id(layer)][1]:
+            _refuse_layer(layer, f"num_layers={layer.num_layers}, called more than once")
+        entry, last = calls[id(layer)]
+        name = last["name"]
         for t in node.inputs:
             _index_input_check(layer, t)
         refs = [_tensor_ref(t, *where[id(t)]) for t in node.inputs]
@@ -682,9 +722,9 @@ def _functional_config(model):
             if any(s is None for s in node.states):
                 _refuse_layer(layer, "an initial state with a None entry")
             kwargs["initial_state"] = [_tensor_ref(s, *where[id(s)]) for s in node.states]
-        k = len(entry["inbound_nodes"])
         entry["inbound_nodes"].append({"args": [refs if layer.multi_input else refs[0]],
                                        "kwargs": kwargs})
+        k = len(last["inbound_nodes"]) - 1
         for i, t in enumerate(node.outputs):
             where[id(t)] = (name, k, i)
     trees = dict(zip(_h5_keys(e["class_name"] for e in entries), trees, strict=True))
@@ -714,8 +754,8 @@ def save_keras(model, path):
     TypeError
         ``model`` is not a seqnet model.
     UnsupportedLayerError
-        A layer or option Keras lacks, named: ``num_layers > 1`` (build the model
-        from one layer per recurrent layer), ``proj_size``, ``layer_norm``,
+        A layer or option Keras lacks, named: ``num_layers > 1`` with
+        ``return_state`` or an initial state, ``proj_size``, ``layer_norm``,
         ``zoneout``, a fused ``bidirectional=True`` layer with ``return_state``, a
         recurrent or Dense layer reading integer tokens directly, any other layer
         class. A ValueError.
@@ -729,7 +769,9 @@ def save_keras(model, path):
     Written with h5py alone (Keras is not needed): ``config.json``,
     ``model.weights.h5`` and ``metadata.json``, as ``keras.saving.load_model``
     reads them. A fused ``bidirectional=True`` layer becomes Keras's
-    ``Bidirectional`` with ``merge_mode="concat"``; seqnet's two biases are summed
+    ``Bidirectional`` with ``merge_mode="concat"``, a stacked layer
+    (``num_layers > 1``) that many Keras layers (a Keras ``Dropout`` between them
+    where it drops out between its layers); seqnet's two biases are summed
     where Keras keeps one. Training settings (loss, optimiser) are not written.
 
     Examples

@@ -210,6 +210,37 @@ def test_seqnet_model_to_keras(tmp_path):
             False)
 
 
+@pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
+def test_stacked_layers_to_keras(functional, tmp_path):
+    """A seqnet layer of num_layers > 1 becomes that many Keras layers (a Dropout
+    between them where it drops out): Keras predicts what seqnet does."""
+    layers = [seqnet.LSTM(H, input_size=F, num_layers=3, bidirectional=True, dropout=0.2,
+                          seed=1),
+              seqnet.GRU(H, num_layers=2, reset_after=False, return_sequences=False, seed=2),
+              seqnet.Dense(2, activation="softmax", seed=3)]
+    if functional:
+        x_in = seqnet.Input((None, F))
+        h = x_in
+        for layer in layers:
+            h = layer(h)
+        model = seqnet.Model(x_in, h)
+    else:
+        model = seqnet.Sequential(layers)
+        model.build((T, F))
+    rng = np.random.default_rng(12)
+    for v in model.params.values():
+        v[...] = rng.uniform(-0.6, 0.6, v.shape)
+    path = tmp_path / "stacked.keras"
+    save_keras(model, path)
+    theirs = keras.saving.load_model(path)
+    assert [type(layer).__name__ for layer in theirs.layers if type(layer).__name__ not in (
+        "InputLayer",)] == ["Bidirectional", "Dropout", "Bidirectional", "Dropout",
+                            "Bidirectional", "GRU", "GRU", "Dense"]
+    x = features(rng)
+    compare(f"stacked {'functional' if functional else 'sequential'}", "save_keras",
+            keras_predict(theirs, x), model.predict(x), False)
+
+
 def test_refusals(tmp_path):
     conv = keras.Sequential([keras.Input((None, F)), L.Conv1D(2, 3, name="my_conv")])
     conv.save(tmp_path / "conv.keras")
@@ -224,7 +255,11 @@ def test_refusals(tmp_path):
     back.save(tmp_path / "back.keras")
     with pytest.raises(UnsupportedLayerError, match="'b' \\(LSTM\\).*go_backwards"):
         load_keras(tmp_path / "back.keras")
-    for layer, what in [(seqnet.LSTM(H, input_size=F, num_layers=2), "num_layers=2"),
+    x_in = seqnet.Input((None, F))
+    stacked = seqnet.Model(x_in, seqnet.LSTM(H, num_layers=2, return_state=True)(x_in))
+    with pytest.raises(UnsupportedLayerError, match="num_layers=2 with return_state"):
+        save_keras(stacked, tmp_path / "no.keras")
+    for layer, what in [
                         (seqnet.LSTM(H, input_size=F, proj_size=2), "proj_size=2"),
                         (seqnet.GRU(H, input_size=F, layer_norm=True), "layer_norm=True"),
                         (seqnet.GlobalMaxPooling1D(), None)]:
