@@ -39,6 +39,7 @@ from ..layers import (
     LSTM,
     Activation,
     Add,
+    AdditiveAttention,
     Attention,
     Bidirectional,
     Concatenate,
@@ -62,7 +63,7 @@ _ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu", "softmax")
 #: Keras layer classes load_keras converts.
 CONVERTS = ("InputLayer", "SimpleRNN", "LSTM", "GRU", "Bidirectional", "Dense", "Dropout",
             "Embedding", "Masking", "RepeatVector", "TimeDistributed", "Attention",
-            "LayerNormalization", "Activation", "Concatenate", "Add",
+            "AdditiveAttention", "LayerNormalization", "Activation", "Concatenate", "Add",
             "GlobalAveragePooling1D", "GlobalMaxPooling1D")
 _RNN = {"SimpleRNN": SimpleRNN, "LSTM": LSTM, "GRU": GRU}
 
@@ -262,6 +263,13 @@ def _layer(cfg, group):
         names = (["scale"] if layer.use_scale else []) + (
             ["concat_score_weight"] if layer.score_mode == "concat" else [])
         return layer, dict(zip(names, values, strict=True)) if names else None
+    if kind == "AdditiveAttention":
+        values = _vars(group) if group is not None else []
+        use_scale = bool(c.get("use_scale", True))
+        layer = AdditiveAttention(use_scale=use_scale, dropout=float(c.get("dropout", 0.0)),
+                                  dim=int(values[0].shape[0]) if use_scale else None,
+                                  dtype=_dtype(c))
+        return layer, {"scale": values[0]} if use_scale else None
     if kind == "LayerNormalization":
         if c.get("rms_scaling"):
             _refuse(cfg, "rms_scaling=True")
@@ -443,7 +451,8 @@ def load_keras(path):
     (``reset_after`` True and False), ``Bidirectional`` (of those; every
     ``merge_mode``), ``Dense``, ``Dropout``, ``Embedding`` (``mask_zero``),
     ``Masking``, ``RepeatVector``, ``TimeDistributed``, ``Attention``,
-    ``LayerNormalization`` (last axis), ``Activation``, ``Concatenate``, ``Add``,
+    ``AdditiveAttention``, ``LayerNormalization`` (last axis), ``Activation``,
+    ``Concatenate``, ``Add``,
     ``GlobalAveragePooling1D`` and ``GlobalMaxPooling1D``, with the activations
     linear, tanh, sigmoid, relu and softmax. Refused, by name: every other layer,
     nested models, ``go_backwards`` outside ``Bidirectional``, other activations,
@@ -610,6 +619,10 @@ def _keras_layer(layer, name):
         return (_entry("Attention", {**dt, "use_scale": layer.use_scale,
                                      "score_mode": layer.score_mode,
                                      "dropout": layer.dropout}, name), {"vars": values})
+    if isinstance(layer, AdditiveAttention):
+        return (_entry("AdditiveAttention", {**dt, "use_scale": layer.use_scale,
+                                             "dropout": layer.dropout}, name),
+                {"vars": [p["scale"]] if layer.use_scale else []})
     if isinstance(layer, TimeDistributed):
         inner, tree = _keras_layer(layer.layer, name + "_inner")
         return _entry("TimeDistributed", {**dt, "layer": inner}, name), {"layer": tree,

@@ -98,6 +98,16 @@ def attention(score_mode, use_scale):
     return build
 
 
+def additive_attention(use_scale):
+    def build():
+        q_in, v_in = keras.Input((None, F)), keras.Input((None, F))
+        q = L.GRU(H, return_sequences=True)(q_in)
+        v = L.LSTM(H, return_sequences=True)(v_in)
+        a = L.AdditiveAttention(use_scale=use_scale)([q, v, v])
+        return keras.Model([q_in, v_in], L.Dense(2)(a))
+    return build
+
+
 def encoder_decoder():
     enc_in, dec_in = keras.Input((None, F)), keras.Input((None, F))
     _, h, c = L.LSTM(H, return_state=True)(enc_in)
@@ -131,6 +141,10 @@ CASES = {
     "Attention dot scale": (attention("dot", True), lambda rng: [features(rng),
                                                                  features(rng)], False),
     "Attention concat": (attention("concat", False), lambda rng: [features(rng),
+                                                                  features(rng)], False),
+    "AdditiveAttention scale": (additive_attention(True), lambda rng: [features(rng),
+                                                                       features(rng)], False),
+    "AdditiveAttention": (additive_attention(False), lambda rng: [features(rng),
                                                                   features(rng)], False),
     "LSTM initial_state Add GlobalAveragePooling1D": (
         encoder_decoder, lambda rng: [features(rng), features(rng)], False),
