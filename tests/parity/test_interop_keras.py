@@ -125,6 +125,11 @@ CASES = {
     "LSTM nobias": (rnn_stack(L.LSTM, units=H, use_bias=False), features, False),
     "GRU reset_after": (rnn_stack(L.GRU, units=H), features, False),
     "GRU reset_before": (rnn_stack(L.GRU, units=H, reset_after=False), features, False),
+    "Sequential Embedding mask LSTM GRU": (
+        lambda: keras.Sequential([keras.Input((None,), dtype="int32"),
+                                  L.Embedding(9, F, mask_zero=True),
+                                  L.LSTM(H, return_sequences=True), L.GRU(H), L.Dense(2)]),
+        tokens, False),
     "Embedding mask Bidirectional(LSTM) concat": (
         functional_mask_bidirectional("concat", L.LSTM), tokens, False),
     "Embedding mask Bidirectional(GRU) sum": (
