@@ -14,7 +14,8 @@ merges :class:`Concatenate` and :class:`Add`, :class:`Attention` and
 reference character model and :mod:`seqnet.generate` samples text from it;
 :func:`check_gradients` (:mod:`seqnet.gradcheck`) proves gradients by finite
 differences, over the cell variants of :mod:`seqnet.variants`; :mod:`seqnet.inspect`
-traces gates and states and measures the gradient through time. :mod:`seqnet.testing`
+traces gates and states and measures the gradient through time; :mod:`seqnet.interop`
+converts to and from PyTorch, Keras and ONNX. :mod:`seqnet.testing`
 (imported on its own: ``import seqnet`` does not load it) holds test tools for
 layers of your own: ``assert_gradients_close`` and Hypothesis strategies.
 """
@@ -27,6 +28,7 @@ from . import (
     generate,
     graph,
     inspect,
+    interop,
     layers,
     losses,
     metrics,
@@ -72,7 +74,8 @@ __all__ = [
     "GlobalAveragePooling1D", "GlobalMaxPooling1D", "History", "Input", "Layer",
     "LayerNormalization", "Masking", "Model", "RecurrentLayer", "RepeatVector", "Sequential",
     "SimpleRNN", "SymbolicTensor", "TimeDistributed", "callbacks", "charlm", "check_gradients",
-    "datasets", "decode", "generate", "get_num_threads", "graph", "inspect", "layers",
+    "datasets", "decode", "generate", "get_num_threads", "graph", "inspect", "interop",
+    "layers",
     "load_model", "losses", "metrics", "optim", "saving", "set_num_threads", "text", "variants",
     "__version__",
 ]

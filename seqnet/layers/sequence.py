@@ -309,6 +309,17 @@ class TimeDistributed(Layer):
         """bool: whether the inner layer is built."""
         return self.layer.built
 
+    def plan(self, input_shape):
+        """Plan the inner layer's parameters (a graph calls this): its input is each
+        step's features, the last entry of ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            One sample's shape, ``(T, ..., F)``.
+        """
+        self.layer.plan(tuple(input_shape)[-1:])
+
     @property
     def causal(self):
         """bool: whether the inner layer is causal (each step is its own batch row)."""

@@ -31,6 +31,7 @@ PUBLIC_MODULES = (
     "seqnet.gradcheck", "seqnet.gradcheck.__main__", "seqnet.inspect", "seqnet.inspect.__main__",
     "seqnet.testing", "seqnet.datasets",
     "seqnet.bench",
+    "seqnet.interop",
     "seqnet.cli", "seqnet.experiments.long_range", "seqnet.experiments.forecast",
     "seqnet.experiments.streaming",
 )

@@ -675,3 +675,13 @@ def test_backward_needs_a_training_forward(name):
         layer.backward(np.ones_like(out))
     layer.forward(x, training=True)
     layer.backward(np.ones_like(out))
+
+
+def test_time_distributed_in_a_graph_is_built_by_the_graph():
+    """Calling TimeDistributed(Dense) on a symbolic tensor plans the inner layer, so
+    the model is built before it first runs (as with a bare Dense)."""
+    x = seqnet.Input((None, 3))
+    td = seqnet.TimeDistributed(seqnet.Dense(4, seed=0))
+    model = seqnet.Model(x, td(x))
+    assert td.built and td.layer.built and model.built
+    assert td.params["weight"].shape == (4, 3)
