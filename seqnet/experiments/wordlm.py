@@ -721,7 +721,7 @@ def examples_table(results):
     """
     lines = ["| prefix | five most likely next words (probability) |", "|---|---|"]
     for prefix, words in results["examples"].items():
-        shown = ", ".join(f"{w} ({p:.3f})" for w, p in words)
+        shown = ", ".join(f"`{w}` ({p:.3f})" for w, p in words)   # `<eol>` is not HTML
         lines.append(f"| {prefix} | {shown} |")
     return "\n".join(lines) + "\n"
 

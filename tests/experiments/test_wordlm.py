@@ -155,8 +155,8 @@ def test_run_refuses_unknown_options():
 # ------------------------------------------------------------------ the command
 def test_quick_command(tmp_path, capsys):
     """The --quick run: a small LSTM for two epochs beats the unigram model by far
-    and comes within 1.35 x the Kneser-Ney trigram's test perplexity (measured:
-    see docs/wordlm.md)."""
+    and comes within 1.2 x the Kneser-Ney trigram's test perplexity (measured:
+    70.88 against 66.08, 1.073; see docs/wordlm.md)."""
     assert wl.main(["--quick", "--out-dir", str(tmp_path)]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     result = json.loads(last)
@@ -164,7 +164,7 @@ def test_quick_command(tmp_path, capsys):
     assert result["perplexity_ratio_to_kn"] == pytest.approx(
         result["perplexity"] / result["kn_perplexity"], rel=1e-3)
     assert result["perplexity"] < 0.6 * result["unigram_perplexity"]
-    assert result["perplexity_ratio_to_kn"] < 1.35
+    assert result["perplexity_ratio_to_kn"] < 1.2
     assert result["kn_perplexity"] < 0.6 * result["unigram_perplexity"]
     assert (tmp_path / "wordlm_quick_perplexity.png").read_bytes()[:8] == PNG_MAGIC
     saved = json.loads((tmp_path / "wordlm_quick_results.json").read_text())
@@ -175,3 +175,12 @@ def test_quick_command(tmp_path, capsys):
 def test_command_reports_bad_arguments(capsys):
     assert wl.main(["--hidden", "0", "--out-dir", "/tmp"]) == 2
     assert "hidden" in capsys.readouterr().err
+
+
+def test_runs_are_repeatable():
+    """Seeds fixed: two runs of a tiny model give the same figures, bit for bit."""
+    options = dict(quick=True, epochs=1, embed=4, hidden=8, log=None)
+    a, b = wl.run(**options), wl.run(**options)
+    assert wl.headline(a) | {"train_seconds": 0} == wl.headline(b) | {"train_seconds": 0}
+    assert a["lstm"]["history"]["valid"] == b["lstm"]["history"]["valid"]
+    assert a["examples"] == b["examples"]
