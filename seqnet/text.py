@@ -15,11 +15,14 @@ This module does the same on integer indices, without the one-hot tensor:
   contiguous streams for stateful training with truncated backpropagation through
   time (the layout of Zaremba et al. and AWD-LSTM): each character is an input
   once, and batch ``k + 1`` continues batch ``k`` row for row.
+- `WordVocabulary` does the same for words: a documented tokenisation rule
+  (`tokenize`), a minimum count, an ``<unk>`` token for words below it and an
+  end-of-line token for each newline.
 - `one_hot` expands indices when a one-hot array is really wanted, and
   `train_validation_split` holds out the end of a text.
 - A vocabulary travels with a model as JSON in its metadata,
   ``model.metadata["vocabulary"] = vocab.to_config()``, saved and loaded with it;
-  `vocabulary_of` gives it back.
+  `vocabulary_of` gives it back (a `CharVocabulary` or a `WordVocabulary`).
 
 Examples
 --------
@@ -34,6 +37,8 @@ Examples
 
 from __future__ import annotations
 
+import collections
+import re
 import types
 
 import numpy as np
@@ -41,9 +46,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from . import _checks
 
-__all__ = ["CharVocabulary", "UnseenCharactersError", "char_windows", "one_hot",
-           "sequence_windows", "stream_arrays", "stream_batches", "train_validation_split",
-           "vocabulary_of"]
+__all__ = ["CharVocabulary", "UnseenCharactersError", "WordVocabulary", "char_windows",
+           "one_hot", "sequence_windows", "stream_arrays", "stream_batches", "tokenize",
+           "train_validation_split", "vocabulary_of"]
 
 #: how many distinct unseen characters an encode error lists.
 _SHOW_UNSEEN = 10
@@ -489,18 +494,517 @@ class CharVocabulary:
         return cls(chars, lowercase=config["lowercase"], unknown=config["unknown"])
 
 
+#: the tokenisation rule of `tokenize`: a word (word characters, with single
+#: apostrophes or hyphens inside), or any other non-space character on its own.
+TOKEN_PATTERN = r"\w+(?:['\u2019-]\w+)*|[^\w\s]"
+_TOKEN_RE = re.compile(TOKEN_PATTERN)
+_WORD_CONFIG_KEYS = frozenset({"class", "format", "words", "lowercase", "unknown",
+                               "end_of_line"})
+
+
+def tokenize(text, *, lowercase=False, end_of_line="<eol>"):
+    r"""Split a text into word tokens, with a token for each newline: the rule of
+    `WordVocabulary`.
+
+    The rule, line by line (a line ends at ``"\n"``):
+
+    1. with ``lowercase``, the text is lowercased first (``str.lower``);
+    2. a *word* is a run of word characters (``\w``: Unicode letters, digits and
+       ``_``), which may contain single apostrophes (``'`` or ``’``) or hyphens
+       between word characters: ``know't``, ``o'er``, ``self-same``;
+    3. every other character that is not whitespace is a token of its own: ``,``
+       ``.`` ``:`` ``!`` and a quote or a dash not inside a word;
+    4. whitespace separates tokens and is dropped, except that each ``"\n"``
+       gives the token ``end_of_line`` (a blank line gives two in a row); text
+       after the last newline has none after it.
+
+    The pattern of rules 2-3 is `TOKEN_PATTERN`.
+
+    Parameters
+    ----------
+    text : str
+        The text.
+    lowercase : bool, default False
+        Lowercase the text first.
+    end_of_line : str, default "<eol>"
+        The token each newline gives.
+
+    Returns
+    -------
+    list of str
+        The tokens in order.
+
+    Raises
+    ------
+    TypeError
+        ``text`` or ``end_of_line`` is not a ``str``, or ``lowercase`` not a bool.
+
+    Examples
+    --------
+    >>> tokenize("Is't a verdict?\nAll: 'tis so.")
+    ["Is't", 'a', 'verdict', '?', '<eol>', 'All', ':', "'", 'tis', 'so', '.']
+    >>> tokenize("O'er the self-same sea --\n\n", lowercase=True)
+    ["o'er", 'the', 'self-same', 'sea', '-', '-', '<eol>', '<eol>']
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    _checks.flag(lowercase, "lowercase")
+    if not isinstance(end_of_line, str):
+        raise TypeError(f"end_of_line must be a str, got {type(end_of_line).__name__}")
+    if lowercase:
+        text = text.lower()
+    lines = text.split("\n")
+    tokens = []
+    for line in lines[:-1]:
+        tokens.extend(_TOKEN_RE.findall(line))
+        tokens.append(end_of_line)
+    tokens.extend(_TOKEN_RE.findall(lines[-1]))
+    return tokens
+
+
+def _check_special(value, name):
+    """A special token: a non-empty str that `tokenize` can never produce from text
+    (so it cannot be confused with a word)."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str, got {type(value).__name__} {value!r}")
+    if not value or _TOKEN_RE.fullmatch(value) or value.split() != [value]:
+        raise ValueError(f"{name} must be a non-empty token that the tokenisation rule never "
+                         f"produces from text (such as '<unk>'), with no whitespace; got "
+                         f"{value!r}, which "
+                         + ("is empty" if not value else "a text can contain as a word"
+                            if _TOKEN_RE.fullmatch(value) else "has whitespace"))
+    return value
+
+
+class WordVocabulary:
+    """A word <-> integer index mapping, with ``<unk>`` and an end-of-line token.
+
+    Usually built with `from_text`, which applies a minimum count; the
+    constructor takes the tokens in index order, so a saved vocabulary (its
+    `to_config`) rebuilds exactly.
+
+    Parameters
+    ----------
+    words : iterable of str
+        The distinct tokens in index order, ``words[i]`` has index ``i``; must
+        include ``unknown`` and ``end_of_line``.
+    lowercase : bool, default False
+        Lowercase text in `encode` (and `tokenize`) before looking words up.
+    unknown : str, default "<unk>"
+        The token that every word not in the vocabulary encodes as.
+    end_of_line : str, default "<eol>"
+        The token each newline encodes as; `decode` turns it back into ``"\\n"``.
+
+    Attributes
+    ----------
+    words : tuple of str
+        The tokens in index order; ``len(vocab)`` of them.
+    index : mapping of str to int
+        Read-only map from token to index.
+    lowercase : bool
+    unknown, end_of_line : str
+        The special tokens.
+    unknown_index, end_of_line_index : int
+        Their indices.
+
+    Raises
+    ------
+    TypeError
+        A token or a special token is not a ``str``, or ``lowercase`` not a bool.
+    ValueError
+        ``words`` is empty, has a duplicate, an empty token or one with whitespace;
+        a special token is one that text can produce (a word or a punctuation
+        mark), or is missing from ``words``; or the two special tokens are the same.
+
+    See Also
+    --------
+    tokenize : the tokenisation rule.
+    CharVocabulary : the same for characters.
+
+    Notes
+    -----
+    Tokens are those of `tokenize`. The special tokens are ones the rule never
+    produces (``"<unk>"`` in a text is the three tokens ``<``, ``unk``, ``>``), so
+    they cannot clash with a word. `decode` joins tokens with single spaces and
+    turns the end-of-line token into a newline: it inverts `encode` up to spacing,
+    lowercasing and unknown words.
+
+    Vocabularies are immutable, hashable and compare equal when their tokens (in
+    order), ``lowercase`` and special tokens agree. A model carries one as
+    ``model.metadata["vocabulary"] = vocab.to_config()``, saved with it;
+    `vocabulary_of` gives it back after `seqnet.load_model`.
+
+    Examples
+    --------
+    >>> vocab = WordVocabulary.from_text("the cat sat on the mat\\nthe end\\n",
+    ...                                  min_count=2)
+    >>> vocab.words
+    ('<unk>', '<eol>', 'the')
+    >>> vocab.encode("The cat\\n")
+    array([0, 0, 1], dtype=int32)
+    >>> WordVocabulary.from_text("The cat\\n", lowercase=True).encode("The cat\\n")
+    array([3, 2, 1], dtype=int32)
+    >>> vocab.decode([2, 0, 1, 2])
+    'the <unk>\\nthe'
+    """
+
+    __slots__ = ("_words", "_index", "_lowercase", "_unknown", "_end_of_line")
+
+    def __init__(self, words, *, lowercase=False, unknown="<unk>", end_of_line="<eol>"):
+        if isinstance(words, (str, bytes, bytearray)):
+            raise TypeError(f"words must be an iterable of str tokens, got "
+                            f"{type(words).__name__} (build from text with "
+                            "WordVocabulary.from_text)")
+        try:
+            words = tuple(words)
+        except TypeError as exc:
+            raise TypeError("words must be an iterable of str tokens, got "
+                            f"{type(words).__name__}") from exc
+        if not words:
+            raise ValueError("words must contain at least the unknown and end-of-line "
+                             "tokens, got none")
+        index = {}
+        for i, w in enumerate(words):
+            if not isinstance(w, str):
+                raise TypeError(f"words[{i}] must be a str, got {type(w).__name__} {w!r}")
+            if not w or w.split() != [w]:
+                raise ValueError(f"words[{i}] must be a non-empty token without whitespace, "
+                                 f"got {w!r}")
+            if w in index:
+                raise ValueError(f"words must be distinct: {w!r} is at both index "
+                                 f"{index[w]} and index {i}")
+            index[w] = i
+        _checks.flag(lowercase, "lowercase")
+        unknown = _check_special(unknown, "unknown")
+        end_of_line = _check_special(end_of_line, "end_of_line")
+        if unknown == end_of_line:
+            raise ValueError(f"unknown and end_of_line must differ, both are {unknown!r}")
+        for name, tok in (("unknown", unknown), ("end_of_line", end_of_line)):
+            if tok not in index:
+                raise ValueError(f"{name}={tok!r} is not in words: the special tokens must "
+                                 "be among the vocabulary's tokens")
+        self._words = words
+        self._index = types.MappingProxyType(index)
+        self._lowercase = bool(lowercase)
+        self._unknown = unknown
+        self._end_of_line = end_of_line
+
+    @classmethod
+    def from_text(cls, text, *, lowercase=False, min_count=1, unknown="<unk>",
+                  end_of_line="<eol>"):
+        """Build the vocabulary of ``text``: its tokens seen at least ``min_count``
+        times.
+
+        Parameters
+        ----------
+        text : str
+            The corpus, tokenised by `tokenize`; must have at least one token.
+        lowercase : bool, default False
+            Lowercase ``text`` first, and in `encode`.
+        min_count : int, default 1
+            Keep the words that occur at least this often (``>= 1``); the others
+            will encode as ``unknown``.
+        unknown, end_of_line : str, default "<unk>", "<eol>"
+            The special tokens (see `WordVocabulary`).
+
+        Returns
+        -------
+        WordVocabulary
+            ``words`` is ``(unknown, end_of_line)`` then the kept words by
+            decreasing count, ties in code-point order: the indices are frequency
+            ranks, the same for the same text.
+
+        Raises
+        ------
+        TypeError
+            ``text`` is not a ``str``, or a keyword has the wrong type.
+        ValueError
+            ``text`` has no token, ``min_count`` is below 1, or a special token is
+            bad (see `WordVocabulary`).
+
+        Examples
+        --------
+        >>> WordVocabulary.from_text("a b a, c a b\\n", min_count=2).words
+        ('<unk>', '<eol>', 'a', 'b')
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}"
+                            + (" (decode bytes first, or use seqnet.datasets.load_text)"
+                               if isinstance(text, (bytes, bytearray)) else ""))
+        min_count = _checks.positive_int(min_count, "min_count")
+        unknown = _check_special(unknown, "unknown")
+        end_of_line = _check_special(end_of_line, "end_of_line")
+        if unknown == end_of_line:
+            raise ValueError(f"unknown and end_of_line must differ, both are {unknown!r}")
+        tokens = tokenize(text, lowercase=lowercase, end_of_line=end_of_line)
+        if not tokens:
+            raise ValueError("text must have at least one token (it is empty or "
+                             "whitespace only without a newline)")
+        counts = collections.Counter(tokens)
+        counts.pop(end_of_line, None)
+        kept = sorted((w for w, c in counts.items() if c >= min_count),
+                      key=lambda w: (-counts[w], w))
+        return cls([unknown, end_of_line, *kept], lowercase=lowercase, unknown=unknown,
+                   end_of_line=end_of_line)
+
+    @property
+    def words(self):
+        """tuple of str: the tokens in index order."""
+        return self._words
+
+    @property
+    def index(self):
+        """mapping of str to int: read-only token -> index map."""
+        return self._index
+
+    @property
+    def lowercase(self):
+        """bool: whether `encode` lowercases the text first."""
+        return self._lowercase
+
+    @property
+    def unknown(self):
+        """str: the token unseen words encode as."""
+        return self._unknown
+
+    @property
+    def end_of_line(self):
+        """str: the token of a newline."""
+        return self._end_of_line
+
+    @property
+    def unknown_index(self):
+        """int: the index of `unknown`."""
+        return self._index[self._unknown]
+
+    @property
+    def end_of_line_index(self):
+        """int: the index of `end_of_line`."""
+        return self._index[self._end_of_line]
+
+    def __len__(self):
+        return len(self._words)
+
+    def __contains__(self, word):
+        return word in self._index
+
+    def __eq__(self, other):
+        if not isinstance(other, WordVocabulary):
+            return NotImplemented
+        return (self._words == other._words and self._lowercase == other._lowercase
+                and self._unknown == other._unknown and self._end_of_line == other._end_of_line)
+
+    def __hash__(self):
+        return hash((self._words, self._lowercase, self._unknown, self._end_of_line))
+
+    def __repr__(self):
+        shown = " ".join(self._words[:8]) + (" ..." if len(self._words) > 8 else "")
+        return (f"WordVocabulary({len(self)} words {shown!r}, lowercase={self._lowercase}, "
+                f"unknown={self._unknown!r}, end_of_line={self._end_of_line!r})")
+
+    def tokenize(self, text):
+        """`tokenize` with this vocabulary's ``lowercase`` and end-of-line token.
+
+        Parameters
+        ----------
+        text : str
+            The text.
+
+        Returns
+        -------
+        list of str
+            Its tokens (before unknown words are mapped).
+
+        Raises
+        ------
+        TypeError
+            ``text`` is not a ``str``.
+        """
+        return tokenize(text, lowercase=self._lowercase, end_of_line=self._end_of_line)
+
+    def encode(self, text):
+        """Map each token of ``text`` to its index, unseen words to `unknown_index`.
+
+        Parameters
+        ----------
+        text : str
+            Text to encode, tokenised by `tokenize`; may be empty.
+
+        Returns
+        -------
+        ndarray of int32, shape (n,)
+            One index per token; each newline is `end_of_line_index`.
+
+        Raises
+        ------
+        TypeError
+            ``text`` is not a ``str`` (a list of tokens: use `encode_tokens`).
+
+        Examples
+        --------
+        >>> vocab = WordVocabulary(["<unk>", "<eol>", "to", "be"])
+        >>> vocab.encode("to be, or not to be\\n")
+        array([2, 3, 0, 0, 0, 2, 3, 1], dtype=int32)
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}"
+                            + (" (use encode_tokens for a list of tokens)"
+                               if isinstance(text, (list, tuple)) else ""))
+        return self.encode_tokens(self.tokenize(text))
+
+    def encode_tokens(self, tokens):
+        """Map tokens (already split, as `tokenize` gives) to indices.
+
+        Parameters
+        ----------
+        tokens : iterable of str
+            The tokens; not lowercased here.
+
+        Returns
+        -------
+        ndarray of int32, shape (n,)
+
+        Raises
+        ------
+        TypeError
+            ``tokens`` is a ``str`` or holds something other than ``str``.
+        """
+        if isinstance(tokens, str):
+            raise TypeError("tokens must be an iterable of str tokens, got a str (use "
+                            "encode for a text)")
+        get, unk = self._index.get, self._index[self._unknown]
+        out = []
+        for i, t in enumerate(tokens):
+            if not isinstance(t, str):
+                raise TypeError(f"tokens[{i}] must be a str, got {type(t).__name__}")
+            out.append(get(t, unk))
+        return np.array(out, dtype=np.int32)
+
+    def decode(self, indices):
+        """Map indices back to text: tokens joined by spaces, each end-of-line token
+        a newline.
+
+        Parameters
+        ----------
+        indices : array_like of int, shape (n,) or ()
+            Vocabulary indices, ``0 <= indices < len(self)``.
+
+        Returns
+        -------
+        str
+            The tokens with single spaces between them on a line, and ``"\\n"``
+            (with no space around it) for each end-of-line token.
+
+        Raises
+        ------
+        TypeError
+            ``indices`` is not an integer array.
+        ValueError
+            ``indices`` has more than one dimension or an index out of range.
+
+        Examples
+        --------
+        >>> vocab = WordVocabulary(["<unk>", "<eol>", "to", "be"])
+        >>> vocab.decode([2, 3, 1, 0])
+        'to be\\n<unk>'
+        """
+        arr = _integer_array(indices, "indices")
+        if arr.ndim > 1:
+            raise ValueError(f"indices must be 1-D (decode one row at a time), got shape "
+                             f"{arr.shape}")
+        if arr.size:
+            lo, hi = int(arr.min()), int(arr.max())
+            if lo < 0 or hi >= len(self):
+                bad = lo if lo < 0 else hi
+                raise ValueError(f"indices must be in [0, {len(self)}) for a vocabulary of "
+                                 f"{len(self)} words, got {bad}")
+        eol = self._index[self._end_of_line]
+        lines, line = [], []
+        for i in arr.reshape(-1).tolist():
+            if i == eol:
+                lines.append(" ".join(line))
+                line = []
+            else:
+                line.append(self._words[i])
+        lines.append(" ".join(line))
+        return "\n".join(lines)
+
+    def to_config(self):
+        """A JSON-able dict from which `from_config` rebuilds this vocabulary.
+
+        Returns
+        -------
+        dict
+            ``{"class": "WordVocabulary", "format": 1, "words": [...],
+            "lowercase": bool, "unknown": str, "end_of_line": str}``.
+
+        Examples
+        --------
+        >>> import json
+        >>> vocab = WordVocabulary.from_text("hi there\\nhi\\n", lowercase=True)
+        >>> WordVocabulary.from_config(json.loads(json.dumps(vocab.to_config()))) == vocab
+        True
+        """
+        return {"class": "WordVocabulary", "format": _CONFIG_FORMAT,
+                "words": list(self._words), "lowercase": self._lowercase,
+                "unknown": self._unknown, "end_of_line": self._end_of_line}
+
+    @classmethod
+    def from_config(cls, config):
+        """Rebuild a vocabulary from `to_config`'s dict.
+
+        Parameters
+        ----------
+        config : dict
+            As returned by `to_config` (possibly through ``json``).
+
+        Returns
+        -------
+        WordVocabulary
+
+        Raises
+        ------
+        TypeError
+            ``config`` is not a dict, or a field has the wrong type.
+        ValueError
+            A key is missing or unexpected, or ``class``/``format`` do not match.
+        """
+        if not isinstance(config, dict):
+            raise TypeError(f"config must be a dict, got {type(config).__name__}")
+        missing = sorted(_WORD_CONFIG_KEYS - config.keys())
+        extra = sorted(map(str, config.keys() - _WORD_CONFIG_KEYS))
+        if missing or extra:
+            raise ValueError(f"config must have exactly the keys {sorted(_WORD_CONFIG_KEYS)}"
+                             + (f"; missing {missing}" if missing else "")
+                             + (f"; unexpected {extra}" if extra else ""))
+        if config["class"] != "WordVocabulary":
+            raise ValueError(f"config['class'] must be 'WordVocabulary', got "
+                             f"{config['class']!r}")
+        if config["format"] != _CONFIG_FORMAT:
+            raise ValueError(f"config['format'] must be {_CONFIG_FORMAT}, got "
+                             f"{config['format']!r} (saved by a newer seqnet?)")
+        words = config["words"]
+        if not isinstance(words, (list, tuple)):
+            raise TypeError(f"config['words'] must be a list of str, got "
+                            f"{type(words).__name__}")
+        return cls(words, lowercase=config["lowercase"], unknown=config["unknown"],
+                   end_of_line=config["end_of_line"])
+
+
 def vocabulary_of(model):
     """The vocabulary a model carries in ``model.metadata["vocabulary"]``.
 
     Parameters
     ----------
     model : object
-        A model whose ``metadata`` holds a vocabulary's `CharVocabulary.to_config`
-        (set it with ``model.metadata["vocabulary"] = vocab.to_config()``).
+        A model whose ``metadata`` holds a vocabulary's ``to_config()`` (set it
+        with ``model.metadata["vocabulary"] = vocab.to_config()``).
 
     Returns
     -------
-    CharVocabulary
+    CharVocabulary or WordVocabulary
+        As the config's ``"class"`` says (a config without one is a
+        `CharVocabulary`'s, and is checked as such).
 
     Raises
     ------
@@ -511,8 +1015,10 @@ def vocabulary_of(model):
     if config is None:
         raise ValueError("the model has no vocabulary: set "
                          "model.metadata['vocabulary'] = vocab.to_config() before saving it")
+    cls = (WordVocabulary if isinstance(config, dict)
+           and config.get("class") == "WordVocabulary" else CharVocabulary)
     try:
-        return CharVocabulary.from_config(config)
+        return cls.from_config(config)
     except TypeError as exc:
         raise ValueError(f"the model's vocabulary is invalid: {exc}") from exc
 

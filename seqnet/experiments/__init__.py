@@ -12,4 +12,7 @@ figures, statsmodels for the forecasting data set):
 - `seqnet.experiments.streaming`: the reference character model trained on
   windows and on streams (stateful, truncated BPTT), held-out loss against
   wall time.
+- `seqnet.experiments.wordlm`: a word-level LSTM language model on the bundled
+  corpus against an interpolated Kneser-Ney trigram and a unigram model, and the
+  five most likely next words after a prefix.
 """

@@ -34,6 +34,7 @@ PUBLIC_MODULES = (
     "seqnet.interop",
     "seqnet.cli", "seqnet.experiments.long_range", "seqnet.experiments.forecast",
     "seqnet.experiments.streaming",
+    "seqnet.experiments.wordlm",
 )
 #: modules whose examples another test module already runs (test_<name>.py).
 DOCTESTED_ELSEWHERE = ("seqnet.datasets", "seqnet.losses", "seqnet.metrics", "seqnet.optim",
