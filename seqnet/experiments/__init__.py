@@ -2,7 +2,8 @@
 
 Each module runs from one command, ``python -m seqnet.experiments.<name>``, and
 needs the optional extra ``pip install "seqnet[experiments]"`` (matplotlib for the
-figures, statsmodels for the forecasting data set):
+figures, statsmodels for the forecasting data set, num2words for the words
+of the translation experiment):
 
 - `seqnet.experiments.long_range`: the adding problem at growing sequence
   lengths for SimpleRNN, LSTM and GRU, and the norm of dL/dh_t through time.
@@ -12,4 +13,7 @@ figures, statsmodels for the forecasting data set):
 - `seqnet.experiments.streaming`: the reference character model trained on
   windows and on streams (stateful, truncated BPTT), held-out loss against
   wall time.
+- `seqnet.experiments.translate`: numbers written out in words translated from
+  one language to another (num2words) by a character-level encoder-decoder,
+  with attention against without, greedy against beam search.
 """
