@@ -219,6 +219,14 @@ def test_command_rejects_an_unknown_language(capsys, tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+def test_command_without_matplotlib_stops_before_training(monkeypatch, capsys, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setattr(tr, "run", lambda *a, **k: pytest.fail("trained without matplotlib"))
+    assert tr.main(["--quick", "--out-dir", str(tmp_path)]) == 2
+    assert 'pip install "seqnet[experiments]"' in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ the command
 @pytest.fixture(scope="module")
 def quick(tmp_path_factory):
