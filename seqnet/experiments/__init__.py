@@ -2,7 +2,8 @@
 
 Each module runs from one command, ``python -m seqnet.experiments.<name>``, and
 needs the optional extra ``pip install "seqnet[experiments]"`` (matplotlib for the
-figures, statsmodels for the forecasting data set):
+figures, statsmodels for the forecasting data set, num2words for the words
+of the translation experiment):
 
 - `seqnet.experiments.long_range`: the adding problem at growing sequence
   lengths for SimpleRNN, LSTM and GRU, and the norm of dL/dh_t through time.
@@ -15,4 +16,7 @@ figures, statsmodels for the forecasting data set):
 - `seqnet.experiments.wordlm`: a word-level LSTM language model on the bundled
   corpus against an interpolated Kneser-Ney trigram and a unigram model, and the
   five most likely next words after a prefix.
+- `seqnet.experiments.translate`: numbers written out in words translated from
+  one language to another (num2words) by a character-level encoder-decoder,
+  with attention against without, greedy against beam search.
 """
