@@ -2,7 +2,7 @@
 
 Each module runs from one command, ``python -m seqnet.experiments.<name>``, and
 needs the optional extra ``pip install "seqnet[experiments]"`` (matplotlib for the
-figures, statsmodels for the forecasting data set):
+figures, statsmodels for the forecasting data set, sktime for the speech data set):
 
 - `seqnet.experiments.long_range`: the adding problem at growing sequence
   lengths for SimpleRNN, LSTM and GRU, and the norm of dL/dh_t through time.
@@ -12,4 +12,6 @@ figures, statsmodels for the forecasting data set):
 - `seqnet.experiments.streaming`: the reference character model trained on
   windows and on streams (stateful, truncated BPTT), held-out loss against
   wall time.
+- `seqnet.experiments.speakers`: speaker recognition on the Japanese Vowels set
+  shipped with sktime, a bidirectional LSTM against one-nearest-neighbour DTW.
 """
