@@ -48,6 +48,7 @@ settings.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import math
@@ -711,7 +712,7 @@ def _predict(model, part):
     return np.argmax(model.predict(part.x, batch_size=128, lengths=part.lengths), axis=1)
 
 
-def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0):
+def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0, threads=1):
     """Validation accuracy of a configuration on stratified folds of the training set.
 
     The scaler is fitted on each fold's training part only.
@@ -727,6 +728,8 @@ def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0):
     n_folds : int, default 3
     fold_seed : int, default 0
         Seeds `stratified_folds`.
+    threads : int or None, default 1
+        seqnet's thread count while the networks train (see `run`).
 
     Returns
     -------
@@ -736,7 +739,14 @@ def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0):
     train = _split(train, "train")
     config = _config(config)
     seeds = _seeds(seeds)
+    if threads is not None:
+        threads = _checks.positive_int(threads, "threads")
     folds = stratified_folds(train.y, n_folds, fold_seed)
+    with _thread_count(threads):
+        return _cross_validate(train, config, seeds, folds)
+
+
+def _cross_validate(train, config, seeds, folds):
     out = np.zeros((len(folds), len(seeds)))
     for k, held in enumerate(folds):
         keep = np.setdiff1d(np.arange(train.y.size), held)
@@ -807,14 +817,22 @@ def run(seeds=DEFAULT_SEEDS, config=None, data=None, log=print, threads=1):
         f"{dist.size} distances)")
     dtw = (dtw_pred, dtw_accuracy, dtw_seconds)
 
-    if threads is not None:
-        saved = get_num_threads()
-        set_num_threads(threads)
-    try:
+    with _thread_count(threads):
         return _run(train, test, seeds, config, log, dtw)
+
+
+@contextlib.contextmanager
+def _thread_count(threads):
+    """seqnet's thread count set to ``threads`` (None: left alone) inside the block."""
+    if threads is None:
+        yield
+        return
+    saved = get_num_threads()
+    set_num_threads(threads)
+    try:
+        yield
     finally:
-        if threads is not None:
-            set_num_threads(saved)
+        set_num_threads(saved)
 
 
 def _run(train, test, seeds, config, log, dtw):
@@ -901,6 +919,8 @@ def _per_seed_table(results):
 def _report(results, seconds):
     c = results["config"]
     counts = results["counts"]
+    inputs = ("the coefficients and their deltas (24 features)" if c["deltas"]
+              else "the coefficients")
     lines = [
         "# Japanese Vowels: speaker recognition on the official test set",
         "",
@@ -910,7 +930,8 @@ def _report(results, seconds):
         f"({', '.join(map(str, counts['test']))}), {results['lengths']['train'][0]}-"
         f"{results['lengths']['train'][1]} and {results['lengths']['test'][0]}-"
         f"{results['lengths']['test'][1]} frames of {N_COEFFICIENTS} LPC cepstrum "
-        "coefficients, variable lengths kept. Network: Bidirectional "
+        f"coefficients, variable lengths kept. Network input: {inputs}, scaled with the "
+        "training frames' mean and standard deviation. Network: Bidirectional "
         f"{c['cell']}({c['hidden']}) -> Dropout({c['dropout']}) -> Dense(9, softmax), "
         f"input dropout {c['dropout']}, Gaussian noise sd {c['noise']} on the scaled "
         f"frames, Adam at {c['learning_rate']} with cosine decay, batch {c['batch_size']}, "

@@ -269,6 +269,23 @@ def test_run_trains_on_one_thread_and_restores_the_count(vowels):
     assert seqnet.get_num_threads() == before
 
 
+def test_cross_validation_scores_each_held_out_fold(vowels):
+    import seqnet
+
+    train, _ = vowels
+    keep = np.concatenate([np.nonzero(train.y == c)[0][:6] for c in range(9)])
+    small = sp.Split(train.x[keep], train.lengths[keep], train.y[keep])
+    before = seqnet.get_num_threads()
+    acc = sp.cross_validate(small, {"hidden": 4, "epochs": 2}, seeds=(0, 1))
+    assert acc.shape == (3, 2)
+    counts = acc * 18                                # 2 utterances per speaker per fold
+    np.testing.assert_allclose(counts, np.rint(counts), atol=1e-9)
+    assert np.all((acc >= 0) & (acc <= 1))
+    assert seqnet.get_num_threads() == before
+    again = sp.cross_validate(small, {"hidden": 4, "epochs": 2}, seeds=(0, 1))
+    np.testing.assert_array_equal(acc, again)
+
+
 @pytest.mark.parametrize(("call", "name"), [
     (lambda: sp.build_model({"cell": "RNN"}), "cell"),
     (lambda: sp.build_model({"units": 3}), "unknown keys"),
