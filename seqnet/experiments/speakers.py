@@ -14,19 +14,20 @@ speaker). sktime ships a copy as two ``.ts`` files, read here by `read_ts`
 (sktime itself is never imported: it is found with ``importlib`` and only its
 data files are read). The steps:
 
-1. **Scale** each coefficient with the mean and standard deviation of the
-   training frames (`fit_scaler`); padding stays 0.
+1. **Features**: the 12 coefficients and their deltas, each frame's change from
+   the one before (`add_deltas`), 24 features, each scaled with the mean and
+   standard deviation of the training frames (`fit_scaler`); padding stays 0.
 2. **Keep the lengths**: the utterances are padded at the end to 29 frames and
    each one's length goes to the model (``lengths=``), so the recurrent layers
    stop at the last real frame and the backward direction starts there. No
    resampling.
-3. **Model** (`build_model`): the frames and their deltas (`add_deltas`, 24
-   features) -> ``Bidirectional(LSTM(64))`` (the two directions' final states,
-   concatenated) -> ``Dropout`` -> ``Dense(9, softmax)``, with variational
-   dropout on the LSTM's inputs; sparse categorical cross-entropy,
-   Adam with a cosine-decayed learning rate, and Gaussian noise added to the
-   scaled frames of every training epoch (`train_model`). Trained on all 270
-   training utterances for a fixed number of epochs, once per seed.
+3. **Model** (`build_model`): ``Bidirectional(LSTM(64))`` over the 24 features
+   (the two directions' final states, concatenated) -> ``Dropout`` ->
+   ``Dense(9, softmax)``, with variational dropout on the LSTM's inputs; sparse
+   categorical cross-entropy, Adam with a cosine-decayed learning rate, and
+   Gaussian noise added to the scaled frames of every training epoch
+   (`train_model`). Trained on all 270 training utterances for a fixed number
+   of epochs, once per seed.
 4. **Baseline**: one-nearest-neighbour with dynamic time warping (`dtw_distances`,
    a numba kernel; squared Euclidean frame distance, no warping window) on the
    raw coefficients, computed in the same run; beside it the published figures
