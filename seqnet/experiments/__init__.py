@@ -3,7 +3,7 @@
 Each module runs from one command, ``python -m seqnet.experiments.<name>``, and
 needs the optional extra ``pip install "seqnet[experiments]"`` (matplotlib for the
 figures, statsmodels for the forecasting data set, num2words for the words
-of the translation experiment):
+of the translation experiment, sktime for the speech data set):
 
 - `seqnet.experiments.long_range`: the adding problem at growing sequence
   lengths for SimpleRNN, LSTM and GRU, and the norm of dL/dh_t through time.
@@ -19,4 +19,6 @@ of the translation experiment):
 - `seqnet.experiments.translate`: numbers written out in words translated from
   one language to another (num2words) by a character-level encoder-decoder,
   with attention against without, greedy against beam search.
+- `seqnet.experiments.speakers`: speaker recognition on the Japanese Vowels set
+  shipped with sktime, a bidirectional LSTM against one-nearest-neighbour DTW.
 """
