@@ -11,11 +11,14 @@ a working tree, delete the ``__pycache__/*.nbi``/``*.nbc`` files after changing 
 
 from __future__ import annotations
 
+import sys
+import threading
 import types
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.core import event
 from numba.core.cpu_options import ParallelOptions
 
 #: fastmath flags for every kernel: no ``nnan``/``ninf``, so NaN and inf propagate,
@@ -90,3 +93,43 @@ def jit_pair(function):
     prange_only = ParallelOptions(dict(PRANGE_ONLY))
     return KernelPair(njit(parallel=False, **JIT_OPTIONS)(function),
                       njit(parallel=prange_only, **JIT_OPTIONS)(twin))
+
+
+#: print :data:`COMPILE_NOTICE_TEXT` on stderr when a kernel compiles (the first time
+#: in a process); set it to False to keep stderr quiet.
+COMPILE_NOTICE = True
+
+#: the one line printed when seqnet's kernels start compiling (not when numba loads
+#: them from its cache).
+COMPILE_NOTICE_TEXT = ("seqnet: compiling the kernels this run uses for this machine "
+                       "(a few seconds each, once; later runs load them from numba's cache)")
+
+
+class _CompileNotice(event.Listener):
+    """Prints the one-line compile notice on the first compile of a seqnet function.
+
+    numba broadcasts ``"numba:compile"`` only when it really compiles: a signature
+    loaded from the on-disk cache raises no event, so a warm run prints nothing.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.printed = False
+
+    def on_start(self, event_):
+        dispatcher = event_.data["dispatcher"]
+        module = getattr(dispatcher.py_func, "__module__", "") or ""
+        if self.printed or not COMPILE_NOTICE or not module.startswith("seqnet."):
+            return
+        with self._lock:
+            if not self.printed:
+                self.printed = True
+                print(COMPILE_NOTICE_TEXT, file=sys.stderr, flush=True)
+
+    def on_end(self, event_):
+        pass
+
+
+#: the listener, registered once when this module is imported.
+_COMPILE_NOTICE = _CompileNotice()
+event.register("numba:compile", _COMPILE_NOTICE)
