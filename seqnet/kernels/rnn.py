@@ -78,6 +78,7 @@ from ._steps import (
     backward_step,
     carry_back,
     chunk,
+    copy_rows,
     forward_step,
     keep_state,
     mask_rows,
@@ -278,10 +279,12 @@ def _rnn_seq_forward(x, h0, lengths, weights, options, buffers):
     out, hT, rec = buffers
     B, T = out.shape[0], out.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, out)
-    hT[:] = h0
-    for k in prange(blocks):
+    copy_rows(h0, hT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         h, lens, o, rec_k = hT[r0:r1], lengths[r0:r1], out[r0:r1], rec[k, :r1 - r0]
         for s in range(T):
@@ -310,13 +313,14 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
     # dh0 carries dL/dh backwards and ends as the initial-state gradient.
-    dh0[:] = dhT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
         dW = dW_hh if k == 0 else dW_parts[k - 1]
         dW[:, :] = 0.0
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             # --8<-- [start:rnn_dW_hh_step]
@@ -336,7 +340,8 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
     add_parts(dW_hh, dW_parts)
     gf = dG.reshape(B * T, H)
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             input_grads_chunk(ch, seq_chunks, gf, x, W_ih, dx, dW_ih)
     column_sums(gf, db)
     # --8<-- [end:rnn_seq_backward_after]
@@ -482,10 +487,12 @@ def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
     out, hT, h_prev, rec, hm, keep = buffers
     B, T = out.shape[0], out.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, out)
-    hT[:] = h0
-    for k in prange(blocks):
+    copy_rows(h0, hT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         h, lens, o, rec_k = hT[r0:r1], lengths[r0:r1], out[r0:r1], rec[k, :r1 - r0]
         hm_k = hm[k, :r1 - r0]
@@ -510,11 +517,12 @@ def _rnn_reg_backward(x, lengths, weights, h_prev, douts, reg, options, grads, b
     dG, work, keep = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
-    dh0[:] = dhT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             if t_next >= 0:
@@ -526,7 +534,8 @@ def _rnn_reg_backward(x, lengths, weights, h_prev, douts, reg, options, grads, b
             t_next = t
     N = B * T
     gf = dG.reshape(N, H)
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         if not index_input:
             input_grads_chunk(ch, seq_chunks, gf, x, W_ih, dx, dW_ih)
         weight_grad_chunk(ch, seq_chunks, gf, h_prev.reshape(N, H), dW_hh)
