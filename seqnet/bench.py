@@ -332,7 +332,8 @@ def _worker(framework, threads):
     Runs in a process of its own (:class:`_Worker` starts it), with ``framework``'s
     thread pool set to ``threads`` and nothing of the other framework loaded.
     Requests: ``{"kind": "cell", "cell", "shape", "dtype", "pass", "min_time"}``
-    (one :func:`_median_time`, after a warm-up that compiles or loads the kernels)
+    (one :func:`_median_time`, after a warm-up that compiles or loads the kernels),
+    ``{"kind": "threads"}`` (:func:`thread_report`, after the run's cases)
     and ``{"kind": "charlm", "batches", "start", "stop"}`` (the character model: the
     wall time of its batches ``start:stop``). Each reply is one line on stdout,
     ``@seqnet.bench `` then JSON: ``{"seconds": ...}``, or ``{"error": ...}``.
@@ -354,7 +355,9 @@ def _worker(framework, threads):
     for line in sys.stdin:
         request = json.loads(line)
         try:
-            if request["kind"] == "cell":
+            if request["kind"] == "threads":
+                reply = {"seconds": 0.0, "threads": thread_report()}
+            elif request["kind"] == "cell":
                 key = (request["cell"], tuple(request["shape"]), request["dtype"])
                 if key not in cases:
                     cases[key] = _case_fns(framework, *key)
@@ -398,7 +401,7 @@ class _Worker:
                 reply = json.loads(line[len(_REPLY):])
                 if "error" in reply:
                     raise RuntimeError(f"the {self.framework} worker failed: {reply['error']}")
-                return reply["seconds"]
+                return reply["threads"] if "threads" in reply else reply["seconds"]
         raise RuntimeError(f"the {self.framework} worker exited "
                            f"(status {self.proc.wait()})")
 
@@ -406,6 +409,38 @@ class _Worker:
         self.proc.stdin.close()
         self.proc.wait()
         self.proc.stdout.close()
+
+
+def thread_report():
+    """What holds threads in this process: numba's threading layer (once chosen),
+    the OpenMP runtimes loaded and the thread count.
+
+    Returns
+    -------
+    dict
+        ``numba_threading_layer`` (None before the first parallel region),
+        ``openmp_runtimes`` (file names of the loaded libgomp, libiomp or libomp,
+        from ``/proc/self/maps``; empty elsewhere than Linux) and ``threads`` (the
+        process's threads, from ``/proc/self/task``; None elsewhere).
+    """
+    import numba
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel region has run
+        layer = None
+    runtimes = set()
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                name = os.path.basename(line.rsplit(None, 1)[-1])
+                if name.startswith(("libgomp", "libiomp", "libomp")):
+                    runtimes.add(name)
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        threads = None
+    return {"numba_threading_layer": layer, "openmp_runtimes": sorted(runtimes),
+            "threads": threads}
 
 
 def _parse_shape(value):
@@ -519,10 +554,18 @@ def run_cells(args):
                             cols += [f"{t * 1e3:.2f}", f"{100 * fraction:.0f}"]
                     rows.append(row)
                     print("| " + " | ".join(cols) + " |", flush=True)
+        threads = ({"this process": thread_report()} if args.in_process else
+                   {name: w.ask({"kind": "threads"}) for name, w in workers.items()})
     finally:
         if not args.in_process:
             for w in workers.values():
                 w.close()
+    for name, report in threads.items():
+        print(f"\n{name} after its runs: numba threading layer "
+              f"{report['numba_threading_layer']}, OpenMP runtimes loaded: "
+              f"{', '.join(report['openmp_runtimes']) or 'none'}; {report['threads']} threads",
+              end="")
+    print()
     print("\nratio = seqnet time / PyTorch time (lower is better), the median over "
           f"{args.rounds} rounds that time seqnet and then PyTorch (each a median of "
           "repeats; the times shown are the medians over the rounds too). % peak = the "
@@ -532,7 +575,8 @@ def run_cells(args):
           "races its GRU (reset_after form), which makes the same products.")
     if args.json:
         _write_json(args.json, {"what": "cells", "vs": args.vs, "rounds": args.rounds,
-                                "in_process": args.in_process, "host": info, "rows": rows})
+                                "in_process": args.in_process, "host": info, "rows": rows,
+                                "threads": threads})
     return 0
 
 

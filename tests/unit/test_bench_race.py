@@ -94,6 +94,11 @@ def test_cells_race_in_worker_processes_writes_table_and_json(tmp_path, capsys):
     rows = [line for line in text.splitlines() if line.startswith("| lstm |")]
     assert len(rows) == 2 and all(len(r.split("|")) == 15 for r in rows)
     report = json.loads(out.read_text())
+    assert set(report["threads"]) == {"seqnet", "torch"}
+    for name, threads in report["threads"].items():
+        assert f"{name} after its runs: numba threading layer " in text
+        assert threads["threads"] >= 1 and isinstance(threads["openmp_runtimes"], list)
+    assert report["threads"]["torch"]["numba_threading_layer"] is None  # no seqnet kernel ran
     assert report["host"]["gemm_peak_gflops"]["float32"] > 0
     assert [r["dtype"] for r in report["rows"]] == ["float32", "float64"]
     for row in report["rows"]:
@@ -117,3 +122,22 @@ def test_worker_reports_a_failure_instead_of_hanging():
     finally:
         worker.close()
     assert worker.proc.returncode == 0
+
+
+def test_thread_report_names_the_layer_and_openmp_runtimes_in_use():
+    """In this process, after a parallel kernel call: numba's layer is chosen, and the
+    OpenMP runtime it uses (omp layer) is among those loaded."""
+    import numpy as np
+
+    import seqnet
+    from seqnet import _dispatch
+
+    layer = seqnet.LSTM(8, input_size=3, seed=0)
+    with _dispatch.parallel_mode("parallel"):
+        layer.forward(np.ones((2, 4, 3), np.float32))
+    report = bench.thread_report()
+    assert report["numba_threading_layer"] in ("omp", "tbb", "workqueue")
+    if report["numba_threading_layer"] == "omp":
+        assert any(name.startswith(("libgomp", "libiomp", "libomp"))
+                   for name in report["openmp_runtimes"])
+    assert report["threads"] >= 1
