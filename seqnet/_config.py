@@ -11,11 +11,14 @@ a working tree, delete the ``__pycache__/*.nbi``/``*.nbc`` files after changing 
 
 from __future__ import annotations
 
+import sys
+import threading
 import types
 from typing import NamedTuple
 
 import numpy as np
 from numba import njit
+from numba.core import event
 from numba.core.cpu_options import ParallelOptions
 
 #: fastmath flags for every kernel: no ``nnan``/``ninf``, so NaN and inf propagate,
@@ -68,7 +71,18 @@ def jit_pair(function):
     the function's qualified name and knows nothing of ``parallel``, so the parallel
     one is compiled from a copy named ``<name>__parallel``: the two never read each
     other's cache entries. The parallel one parallelises its ``prange`` loops only
-    (:data:`PRANGE_ONLY`).
+    (:data:`PRANGE_ONLY`). Each is compiled lazily, at its first call: a run that
+    never calls the parallel kernel (or the serial one) never compiles it.
+
+    A kernel's ``prange`` body starts ``k = np.int64(k_)``: numba types the body
+    first as a plain loop (an ``int64`` index), then as the parallel region's
+    function (a ``uint64`` index), so every helper taking the index would be
+    compiled twice. For the same reason a kernel copies arrays with
+    ``_steps.copy_rows``, not ``a[:] = b``, whose shape check compiles numba's
+    string formatting for its error message (40 functions), and starts
+    ``t_next = np.int64(-1)``, not ``-1`` (a literal type: one more compile of
+    every helper it reaches). Together these took the README's first run from 105
+    compiled specialisations to 56.
 
     Parameters
     ----------
@@ -90,3 +104,43 @@ def jit_pair(function):
     prange_only = ParallelOptions(dict(PRANGE_ONLY))
     return KernelPair(njit(parallel=False, **JIT_OPTIONS)(function),
                       njit(parallel=prange_only, **JIT_OPTIONS)(twin))
+
+
+#: print :data:`COMPILE_NOTICE_TEXT` on stderr when a kernel compiles (the first time
+#: in a process); set it to False to keep stderr quiet.
+COMPILE_NOTICE = True
+
+#: the one line printed when seqnet's kernels start compiling (not when numba loads
+#: them from its cache).
+COMPILE_NOTICE_TEXT = ("seqnet: compiling the kernels this run uses for this machine "
+                       "(a few seconds each, once; later runs load them from numba's cache)")
+
+
+class _CompileNotice(event.Listener):
+    """Prints the one-line compile notice on the first compile of a seqnet function.
+
+    numba broadcasts ``"numba:compile"`` only when it really compiles: a signature
+    loaded from the on-disk cache raises no event, so a warm run prints nothing.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.printed = False
+
+    def on_start(self, event_):
+        dispatcher = event_.data["dispatcher"]
+        module = getattr(dispatcher.py_func, "__module__", "") or ""
+        if self.printed or not COMPILE_NOTICE or not module.startswith("seqnet."):
+            return
+        with self._lock:
+            if not self.printed:
+                self.printed = True
+                print(COMPILE_NOTICE_TEXT, file=sys.stderr, flush=True)
+
+    def on_end(self, event_):
+        pass
+
+
+#: the listener, registered once when this module is imported.
+_COMPILE_NOTICE = _CompileNotice()
+event.register("numba:compile", _COMPILE_NOTICE)

@@ -1,5 +1,6 @@
 """Forward and forward+backward time of the cell options (``layer_norm``,
-``proj_size``, ``bias=False``) next to the plain LSTM and GRU, at the issue's shapes:
+``proj_size``, ``bias=False``, and the layer-normalised and projected cells with the
+input and weight dropout they take) next to the plain LSTM and GRU, at the issue's shapes:
 (32, 100, 128, 128) and the char-LM's (32, 40, 65, 128). ``layer_norm``'s target is
 at most 1.5 times its plain cell's forward+backward (``tools/profile/cell_options.py``
 prints the ratios)."""
@@ -17,6 +18,15 @@ SETTINGS = {
     "lstm-nobias": (seqnet.LSTM, {"bias": False}),
     "gru": (seqnet.GRU, {}),
     "gru-layer_norm": (seqnet.GRU, {"layer_norm": True}),
+    "gru-nobias": (seqnet.GRU, {"bias": False}),
+    "rnn-nobias": (seqnet.SimpleRNN, {"bias": False}),
+    # the regularisers these cells take (recurrent_dropout and zoneout they refuse)
+    "lstm-layer_norm-dropouts": (seqnet.LSTM, {"layer_norm": True, "input_dropout": 0.25,
+                                               "weight_dropout": 0.25}),
+    "lstm-proj_size-dropouts": (seqnet.LSTM, {"proj_size": None, "input_dropout": 0.25,
+                                              "weight_dropout": 0.25}),
+    "gru-layer_norm-dropouts": (seqnet.GRU, {"layer_norm": True, "input_dropout": 0.25,
+                                             "weight_dropout": 0.25}),
 }
 
 

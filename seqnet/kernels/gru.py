@@ -462,10 +462,12 @@ def _gru_seq_forward(x, h0, lengths, weights, options, buffers):
     B, T = gates.shape[0], gates.shape[1]
     H = hT.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, gates)
-    hT[:] = h0
-    for k in prange(blocks):
+    copy_rows(h0, hT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         m = r1 - r0
         h, lens, g, o = hT[r0:r1], lengths[r0:r1], gates[r0:r1], out[r0:r1]
@@ -506,8 +508,9 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
     # dh0 carries dL/dh backwards through time and ends as the initial-state gradient.
-    dh0[:] = dhT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         m = r1 - r0
         dh, lens, dG_k, hp = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], h_prev[r0:r1]
@@ -515,7 +518,7 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
         if not reset_after:
             dW_n[:, :] = 0.0
         filled = 0
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             # --8<-- [start:gru_carry_back]
@@ -554,7 +557,8 @@ def _gru_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers)
         # --8<-- [end:gru_dW_hn_last]
     # --8<-- [start:gru_seq_backward_after]
     N = B * T
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih,
                              dW_hrz)
         if reset_after:
@@ -769,10 +773,12 @@ def _gru_reg_forward(x, h0, lengths, weights, reg, options, buffers):
     B, T = gates.shape[0], gates.shape[1]
     H = hT.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, gates)
-    hT[:] = h0
-    for k in prange(blocks):
+    copy_rows(h0, hT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         m = r1 - r0
         h, lens, g, o = hT[r0:r1], lengths[r0:r1], gates[r0:r1], out[r0:r1]
@@ -809,8 +815,9 @@ def _gru_reg_backward(x, lengths, weights, kept, douts, reg, options, grads, buf
     dG, dht, work, rh, dan, dW_n_parts, tn_work, keep = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
-    dh0[:] = dhT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         m = r1 - r0
         dh, lens, dG_k, hp = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], h_prev[r0:r1]
@@ -819,7 +826,7 @@ def _gru_reg_backward(x, lengths, weights, kept, douts, reg, options, grads, buf
         if not reset_after:
             dW_n[:, :] = 0.0
         filled = 0
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             if t_next >= 0:
@@ -853,7 +860,8 @@ def _gru_reg_backward(x, lengths, weights, kept, douts, reg, options, grads, buf
         if masked:
             mask_history(hp, mask_k)
     N = B * T
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih,
                              dW_hrz)
         if reset_after:

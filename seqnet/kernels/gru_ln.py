@@ -73,6 +73,7 @@ from ._steps import (
     add_valid_rows,
     backward_step,
     chunk,
+    copy_rows,
     forward_step,
     keep_state,
     recurrent_product,
@@ -278,12 +279,14 @@ def _gru_ln_seq_forward(x, h0, lengths, weights, options, buffers):
     reverse, training, index_input, blocks, seq_chunks = options
     out, hT, h_prev, gates, rec, u, s_ih, v, s_hh = buffers
     B, T = gates.shape[0], gates.shape[1]
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         if not index_input:
             projection_chunk(ch, seq_chunks, x, W_ih, gates)
         normalize_input_chunk(ch, seq_chunks, gates, g_ih, b_ih, training, u, s_ih)
-    hT[:] = h0
-    for kb in prange(blocks):
+    copy_rows(h0, hT)
+    for kb_ in prange(blocks):
+        kb = np.int64(kb_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(kb, blocks, B)
         h, lens, rec_k = hT[r0:r1], lengths[r0:r1], rec[kb, :r1 - r0]
         for s in range(T):
@@ -308,8 +311,9 @@ def _gru_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buffe
     dG, dR, dP, work, dm, parts_g, parts_b, parts_ih = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
-    dh0[:] = dhT
-    for kb in prange(blocks):
+    copy_rows(dhT, dh0)
+    for kb_ in prange(blocks):
+        kb = np.int64(kb_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(kb, blocks, B)
         n = r1 - r0
         dh, lens, dR_k, work_k = dh0[r0:r1], lengths[r0:r1], dR[r0:r1], work[kb, :n]
@@ -326,10 +330,12 @@ def _gru_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buffe
     sum_parts(parts_b, db_hh)
     N = B * T
     column_sums(dG.reshape(N, 3 * H), db_ih)
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         normalize_input_backward_chunk(ch, seq_chunks, dG, g_ih, s_ih, dP, parts_ih[ch])
     sum_parts(parts_ih, dg_ih)
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         if not index_input:
             input_grads_chunk(ch, seq_chunks, dP.reshape(N, 3 * H), x, W_ih, dx, dW_ih)
         weight_grad_chunk(ch, seq_chunks, dR.reshape(N, 3 * H), h_prev.reshape(N, H), dW_hh)

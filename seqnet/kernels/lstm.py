@@ -66,6 +66,7 @@ from ._steps import (
     backward_step,
     carry_back,
     chunk,
+    copy_rows,
     forward_step,
     keep_state,
     mask_rows,
@@ -271,11 +272,13 @@ def _lstm_seq_forward(x, state, lengths, weights, options, buffers):
     out, hT, cT, h_prev, c_prev, gates, rec = buffers
     B, T = gates.shape[0], gates.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, gates)
-    hT[:] = state[0]
-    cT[:] = state[1]
-    for k in prange(blocks):
+    copy_rows(state[0], hT)
+    copy_rows(state[1], cT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         h, c, lens, rec_k = hT[r0:r1], cT[r0:r1], lengths[r0:r1], rec[k, :r1 - r0]
         for s in range(T):
@@ -303,12 +306,13 @@ def _lstm_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers
     H = dh0.shape[1]
     # dh0, dc0 carry dL/dh and dL/dc backwards through time and end as the
     # gradients of the initial state.
-    dh0[:] = dhT
-    dc0[:] = dcT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    copy_rows(dcT, dc0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         dh, dc, lens, dG_k = dh0[r0:r1], dc0[r0:r1], lengths[r0:r1], dG[r0:r1]
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             if t_next >= 0:
@@ -317,7 +321,8 @@ def _lstm_seq_backward(x, lengths, weights, kept, douts, options, grads, buffers
                 lstm_gates_backward(t, lens, dG_k, c_prev[r0:r1], dout[r0:r1], dh, dc)
             t_next = t
     # --8<-- [start:lstm_seq_backward_after]
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih, dW_hh)
     column_sums(dG.reshape(B * T, 4 * H), db)
     # --8<-- [end:lstm_seq_backward_after]
@@ -491,11 +496,13 @@ def _lstm_reg_forward(x, state, lengths, weights, reg, options, buffers):
     out, hT, cT, h_prev, c_prev, gates, rec, hm, keep = buffers
     B, T = gates.shape[0], gates.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, gates)
-    hT[:] = state[0]
-    cT[:] = state[1]
-    for k in prange(blocks):
+    copy_rows(state[0], hT)
+    copy_rows(state[1], cT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         h, c, lens, rec_k = hT[r0:r1], cT[r0:r1], lengths[r0:r1], rec[k, :r1 - r0]
         hm_k = hm[k, :r1 - r0]
@@ -523,13 +530,14 @@ def _lstm_reg_backward(x, lengths, weights, kept, douts, reg, options, grads, bu
     dG, work, keep = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
-    dh0[:] = dhT
-    dc0[:] = dcT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    copy_rows(dcT, dc0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         dh, dc, lens, dG_k = dh0[r0:r1], dc0[r0:r1], lengths[r0:r1], dG[r0:r1]
         work_k = work[k, :r1 - r0]
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             if t_next >= 0:
@@ -539,7 +547,8 @@ def _lstm_reg_backward(x, lengths, weights, kept, douts, reg, options, grads, bu
                 lstm_reg_gates_backward(t, r0, T, lens, dG_k, c_prev[r0:r1], dout[r0:r1], dh,
                                         dc, zoneout, keep[k])
             t_next = t
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih, dW_hh)
     column_sums(dG.reshape(B * T, 4 * H), db)
 # --8<-- [end:lstm_reg_seq]

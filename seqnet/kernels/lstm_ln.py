@@ -84,7 +84,15 @@ from ._norm import (
     normalize_row,
     sum_parts,
 )
-from ._steps import backward_step, carry_back, chunk, forward_step, keep_state, recurrent_product
+from ._steps import (
+    backward_step,
+    carry_back,
+    chunk,
+    copy_rows,
+    forward_step,
+    keep_state,
+    recurrent_product,
+)
 
 __all__ = ["LN_EPS", "LSTM_GATES", "WEIGHTS", "backward", "forward"]
 
@@ -299,13 +307,15 @@ def _lstm_ln_seq_forward(x, state, lengths, weights, options, buffers):
     reverse, training, index_input, blocks, seq_chunks = options
     out, hT, cT, h_prev, c_prev, gates, rec, u, s_ih, v, s_hh, k, s_c = buffers
     B, T = gates.shape[0], gates.shape[1]
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         if not index_input:
             projection_chunk(ch, seq_chunks, x, W_ih, gates)
         normalize_input_chunk(ch, seq_chunks, gates, g_ih, b, training, u, s_ih)
-    hT[:] = state[0]
-    cT[:] = state[1]
-    for kb in prange(blocks):
+    copy_rows(state[0], hT)
+    copy_rows(state[1], cT)
+    for kb_ in prange(blocks):
+        kb = np.int64(kb_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(kb, blocks, B)
         h, c, lens, rec_k = hT[r0:r1], cT[r0:r1], lengths[r0:r1], rec[kb, :r1 - r0]
         for s in range(T):
@@ -332,9 +342,10 @@ def _lstm_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buff
     dG, dR, dP, work, dk, parts_ih, parts_hh, parts_c, parts_bc = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
-    dh0[:] = dhT
-    dc0[:] = dcT
-    for kb in prange(blocks):
+    copy_rows(dhT, dh0)
+    copy_rows(dcT, dc0)
+    for kb_ in prange(blocks):
+        kb = np.int64(kb_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(kb, blocks, B)
         n = r1 - r0
         dh, dc, lens, dR_k = dh0[r0:r1], dc0[r0:r1], lengths[r0:r1], dR[r0:r1]
@@ -353,10 +364,12 @@ def _lstm_ln_seq_backward(x, lengths, weights, kept, douts, options, grads, buff
     sum_parts(parts_bc, db_c)
     N = B * T
     column_sums(dG.reshape(N, 4 * H), db)
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         normalize_input_backward_chunk(ch, seq_chunks, dG, g_ih, s_ih, dP, parts_ih[ch])
     sum_parts(parts_ih, dg_ih)
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         if not index_input:
             input_grads_chunk(ch, seq_chunks, dP.reshape(N, 4 * H), x, W_ih, dx, dW_ih)
         weight_grad_chunk(ch, seq_chunks, dR.reshape(N, 4 * H), h_prev.reshape(N, H), dW_hh)

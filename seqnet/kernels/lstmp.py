@@ -63,7 +63,15 @@ from ._buffers import (
 )
 from ._grads import column_sums, projection_chunk, sequence_grads_chunk, weight_grad_chunk
 from ._math import sigmoid, tanh
-from ._steps import backward_step, carry_back, chunk, forward_step, keep_state, recurrent_product
+from ._steps import (
+    backward_step,
+    carry_back,
+    chunk,
+    copy_rows,
+    forward_step,
+    keep_state,
+    recurrent_product,
+)
 
 #: order of the gate blocks in ``W_ih``, ``W_hh`` and the biases.
 LSTM_GATES = ("i", "f", "g", "o")
@@ -263,11 +271,13 @@ def _lstmp_seq_forward(x, state, lengths, weights, options, buffers):
     out, hT, cT, h_prev, c_prev, m_hist, gates, rec, m, hp = buffers
     B, T = gates.shape[0], gates.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, gates)
-    hT[:] = state[0]
-    cT[:] = state[1]
-    for k in prange(blocks):
+    copy_rows(state[0], hT)
+    copy_rows(state[1], cT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         n = r1 - r0
         h, c, lens = hT[r0:r1], cT[r0:r1], lengths[r0:r1]
@@ -299,15 +309,16 @@ def _lstmp_seq_backward(x, lengths, weights, kept, douts, options, grads, buffer
     dG, dHP, work, dm = buffers
     B, T = dout.shape[0], dout.shape[1]
     P, H = W_hr.shape
-    dh0[:] = dhT
-    dc0[:] = dcT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    copy_rows(dcT, dc0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         n = r1 - r0
         dh, dc, lens, dG_k, dHP_k = dh0[r0:r1], dc0[r0:r1], lengths[r0:r1], dG[r0:r1], \
             dHP[r0:r1]
         dm_k = dm[k, :n]
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             if t_next >= 0:
@@ -318,7 +329,8 @@ def _lstmp_seq_backward(x, lengths, weights, kept, douts, options, grads, buffer
                 lstmp_gates_backward(t, lens, dG_k, c_prev[r0:r1], dm_k, dc)
             t_next = t
     N = B * T
-    for ch in prange(seq_chunks):
+    for ch_ in prange(seq_chunks):
+        ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
         sequence_grads_chunk(ch, seq_chunks, dG, x, h_prev, W_ih, index_input, dx, dW_ih, dW_hh)
         weight_grad_chunk(ch, seq_chunks, dHP.reshape(N, P), m_hist.reshape(N, H), dW_hr)
     column_sums(dG.reshape(N, 4 * H), db)

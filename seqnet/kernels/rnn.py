@@ -76,6 +76,7 @@ from ._steps import (
     backward_step,
     carry_back,
     chunk,
+    copy_rows,
     forward_step,
     mask_rows,
     recurrent_product,
@@ -275,10 +276,12 @@ def _rnn_seq_forward(x, h0, lengths, weights, options, buffers):
     out, hT, rec = buffers
     B, T = out.shape[0], out.shape[1]
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, out)
-    hT[:] = h0
-    for k in prange(blocks):
+    copy_rows(h0, hT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         h, lens, o, rec_k = hT[r0:r1], lengths[r0:r1], out[r0:r1], rec[k, :r1 - r0]
         for s in range(T):
@@ -307,13 +310,14 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
     # dh0 carries dL/dh backwards and ends as the initial-state gradient.
-    dh0[:] = dhT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
         dW = dW_hh if k == 0 else dW_parts[k - 1]
         dW[:, :] = 0.0
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             # --8<-- [start:rnn_dW_hh_step]
@@ -333,7 +337,8 @@ def _rnn_seq_backward(x, lengths, weights, h0, douts, options, grads, buffers):
     add_parts(dW_hh, dW_parts)
     gf = dG.reshape(B * T, H)
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             input_grads_chunk(ch, seq_chunks, gf, x, W_ih, dx, dW_ih)
     column_sums(gf, db)
     # --8<-- [end:rnn_seq_backward_after]
@@ -495,10 +500,12 @@ def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
     B, T = out.shape[0], out.shape[1]
     zoned = zoneout[2][0] != 0.0
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             projection_chunk(ch, seq_chunks, x, W_ih, out)
-    hT[:] = h0
-    for k in prange(blocks):
+    copy_rows(h0, hT)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         h, lens, o, rec_k = hT[r0:r1], lengths[r0:r1], out[r0:r1], rec[k, :r1 - r0]
         hm_k = hm[k, :r1 - r0]
@@ -528,14 +535,15 @@ def _rnn_reg_backward(x, lengths, weights, h0, douts, reg, options, grads, buffe
     dG, work, hm, keep, dW_parts, first, tn_work = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
-    dh0[:] = dhT
-    for k in prange(blocks):
+    copy_rows(dhT, dh0)
+    for k_ in prange(blocks):
+        k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
         hm_k = hm[k, :r1 - r0]
         dW = dW_hh if k == 0 else dW_parts[k - 1]
         dW[:, :] = 0.0
-        t_next = -1
+        t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
         for s in range(T + 1):
             t = backward_step(s, T, reverse)
             if t_next >= 0:
@@ -556,7 +564,8 @@ def _rnn_reg_backward(x, lengths, weights, h0, douts, reg, options, grads, buffe
     add_parts(dW_hh, dW_parts)
     gf = dG.reshape(B * T, H)
     if not index_input:
-        for ch in prange(seq_chunks):
+        for ch_ in prange(seq_chunks):
+            ch = np.int64(ch_)  # callees typed once: see _config.jit_pair
             input_grads_chunk(ch, seq_chunks, gf, x, W_ih, dx, dW_ih)
     column_sums(gf, db)
 # --8<-- [end:rnn_reg_seq]

@@ -214,3 +214,24 @@ def test_functional_overhead_races_the_two_forms_of_one_model():
     ratio = float(out.split("ratio functional / sequential: ")[1].split()[0])
     assert close(ratio, ms["functional"] / ms["sequential"], 0.01 + 0.01 * ratio)
     assert "same weights after the same steps: True" in out
+
+
+def test_compiles_lists_what_a_command_compiled(tmp_path):
+    """compiles.py on a tiny training run from an empty numba cache: the kernels it
+    ran are listed as compiled, the totals add up, and each epoch has its time."""
+    import json
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    out = run("compiles.py", "--json", str(tmp_path / "c.json"), "--", "charlm", "train",
+              "--max-chars", "3000", "--epochs", "2", "--hidden", "8", "--sample-length",
+              "0", "--progress", "0", "--out", str(tmp_path / "m.npz"), env=env)
+    report = json.loads((tmp_path / "c.json").read_text())
+    assert len(report["epochs"]) == 2
+    compiled = [r for r in report["rows"] if r["compiled"]]
+    names = {r["function"] for r in compiled}
+    assert any(n.startswith("seqnet.kernels.lstm._lstm_seq_forward") for n in names)
+    assert any(n.startswith("seqnet.kernels.lstm._lstm_seq_backward") for n in names)
+    for r in compiled:
+        assert 0 <= r["own_seconds"] <= r["seconds"] + 1e-9
+    assert f"{len(compiled)} compiled (" in out
+    assert "| seqnet.kernels.lstm._lstm_seq_forward" in out

@@ -61,3 +61,22 @@ def test_a_serial_kernel_from_the_cache_runs_first_thing_in_a_fresh_process(tmp_
                           text=True, timeout=900)
     assert done.returncode == 0, (done.returncode, done.stdout, done.stderr[-2000:])
     assert done.stdout.startswith("ok")
+
+
+#: a tiny SimpleRNN forward, serial: the fewest compiles of any layer call.
+TINY = ("import numpy as np, seqnet\n"
+        "seqnet.SimpleRNN(3, input_size=2, seed=0).forward(np.ones((1, 2, 2), np.float32))\n"
+        "print('ok')\n")
+
+
+def test_a_one_line_notice_while_kernels_compile_and_none_from_the_cache(tmp_path):
+    """A run that compiles prints one line on stderr saying so (once, however many
+    kernels compile); a run that loads them all from numba's cache prints nothing."""
+    from seqnet import _config
+
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    runs = [subprocess.run([sys.executable, "-c", TINY], env=env, capture_output=True,
+                           text=True, timeout=900, check=True) for _ in range(2)]
+    assert runs[0].stdout == runs[1].stdout == "ok\n"
+    assert runs[0].stderr.splitlines().count(_config.COMPILE_NOTICE_TEXT) == 1, runs[0].stderr
+    assert _config.COMPILE_NOTICE_TEXT not in runs[1].stderr, runs[1].stderr
