@@ -308,24 +308,31 @@ class LayerConfig:
         Returns
         -------
         tuple of int
-            ``(B, T, D*H)``, or ``(B, D*H)`` without ``return_sequences``.
+            ``(B, T, D*H)``, or ``(B, D*H)`` without ``return_sequences`` (``P``
+            in place of ``H`` for an LSTM with ``proj_size=P`` in `options`).
         """
-        features = self.num_directions * hidden_size
+        features = self.num_directions * (self.options.get("proj_size") or hidden_size)
         return (batch, steps, features) if self.return_sequences else (batch, features)
 
-    def state_shape(self, batch, hidden_size):
-        """The shape of each state tensor, ``(num_layers*D, B, H)``.
+    def state_shape(self, batch, hidden_size, name="h"):
+        """The shape of the state tensor ``name``, ``(num_layers*D, B, H)`` (``h`` of
+        an LSTM with ``proj_size=P`` in `options`: ``(num_layers*D, B, P)``).
 
         Parameters
         ----------
         batch, hidden_size : int
             ``B`` and ``H``.
+        name : {"h", "c"}, default "h"
+            The state tensor (`state_names`).
 
         Returns
         -------
         tuple of int
         """
-        return (self.num_layers * self.num_directions, batch, hidden_size)
+        size = hidden_size
+        if name == "h" and self.options.get("proj_size"):
+            size = self.options["proj_size"]
+        return (self.num_layers * self.num_directions, batch, size)
 
     def make(self, hidden_size, *, input_size=None, dtype=np.float64, seed=0,
              bias_scale=0.0, **overrides):
@@ -717,7 +724,8 @@ def index_arrays(shape, vocab_size):
 def initial_states(config, batch, hidden_size, *, dtype=np.float64, bound=1.0,
                    min_magnitude=0.0):
     """A strategy for a configuration's initial state: a tuple with one array
-    ``(num_layers*D, B, H)`` per state tensor (``(h,)``, or ``(h, c)`` for the LSTM).
+    ``(num_layers*D, B, H)`` per state tensor (``(h,)``, or ``(h, c)`` for the LSTM;
+    ``h`` is ``(num_layers*D, B, P)`` with ``proj_size=P`` in the options).
 
     Parameters
     ----------
@@ -746,7 +754,8 @@ def initial_states(config, batch, hidden_size, *, dtype=np.float64, bound=1.0,
     st, _ = _hypothesis()
     if not isinstance(config, LayerConfig):
         raise TypeError(f"config must be a LayerConfig, got {type(config).__name__}")
-    shape = config.state_shape(_checks.positive_int(batch, "batch"),
-                               _checks.positive_int(hidden_size, "hidden_size"))
-    part = float_arrays(shape, dtype=dtype, bound=bound, min_magnitude=min_magnitude)
-    return st.tuples(*(part for _ in config.state_names))
+    batch = _checks.positive_int(batch, "batch")
+    hidden_size = _checks.positive_int(hidden_size, "hidden_size")
+    return st.tuples(*(float_arrays(config.state_shape(batch, hidden_size, name), dtype=dtype,
+                                    bound=bound, min_magnitude=min_magnitude)
+                       for name in config.state_names))

@@ -532,3 +532,22 @@ def test_without_hypothesis_the_assertion_works_and_strategies_name_it():
         assert line == ("seqnet.testing's strategies need Hypothesis, a test dependency of "
                         "seqnet (not a runtime one): pip install hypothesis, or pip install "
                         "'seqnet[test]'")
+
+
+@given(data=st.data())
+@settings(max_examples=10, deadline=None)
+def test_projected_lstm_states_and_outputs_have_the_projection_size(data):
+    """With ``proj_size=P`` in the options, ``h`` and the output are ``P`` wide and
+    ``c`` stays ``H`` wide: the drawn state runs, the shapes announced are the
+    layer's."""
+    B, T, I, H, P = 3, 4, 2, 5, 2
+    config = LayerConfig("lstm", num_layers=2, bidirectional=True, return_state=True,
+                         options={"proj_size": P})
+    assert config.state_shape(B, H) == config.state_shape(B, H, "h") == (4, B, P)
+    assert config.state_shape(B, H, "c") == (4, B, H)
+    state = data.draw(testing.initial_states(config, B, H))
+    assert [s.shape for s in state] == [(4, B, P), (4, B, H)]
+    layer = config.make(H, input_size=I, seed=0)
+    out, h, c = layer.forward(np.ones((B, T, I)), list(state))
+    assert out.shape == config.output_shape(B, T, H) == (B, T, 2 * P)
+    assert h.shape == state[0].shape and c.shape == state[1].shape
