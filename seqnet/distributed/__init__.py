@@ -1,0 +1,12 @@
+"""Scale-out on Dask: data-parallel training, batch inference and experiment sweeps
+over the workers of a ``distributed`` cluster.
+
+An optional extra: ``pip install "seqnet[distributed]"`` installs dask and
+distributed (of one release); they are imported when a function here first needs
+them, and a missing one raises `MissingExtraError`. See docs/distributed.md.
+"""
+
+from ._fit import fit
+from ._lazy import MissingExtraError
+
+__all__ = ["MissingExtraError", "fit"]

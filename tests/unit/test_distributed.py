@@ -1,0 +1,169 @@
+"""seqnet.distributed on a LocalCluster of two worker processes on the loopback
+interface: data-parallel training equals one process's, survives a killed worker,
+and the missing extra is named."""
+
+import os
+import signal
+import sys
+
+import numpy as np
+import pytest
+
+import seqnet
+from seqnet import optim
+from seqnet.callbacks import Callback
+
+distributed = pytest.importorskip("distributed")
+import seqnet.distributed as sd  # noqa: E402
+
+F, V, T = 3, 4, 6
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def data(n=70, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, T, F)), rng.integers(0, V, n)
+
+
+def make(dtype=np.float64, optimizer=None):
+    model = seqnet.Sequential([
+        seqnet.LSTM(8, input_size=F, return_sequences=False, seed=1, dtype=dtype),
+        seqnet.Dense(V, activation="softmax", seed=2, dtype=dtype),
+    ], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer=optimizer or optim.Adam(0.01))
+    return model
+
+
+def same_bits(a, b):
+    return all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+
+
+def max_relative(a, b):
+    return max(float(np.max(np.abs(a.params[k] - b.params[k]))
+                     / (np.max(np.abs(a.params[k])) + 1e-30)) for k in a.params)
+
+
+def test_batch_gradients_then_step_is_train_on_batch():
+    """The training step split in two (the gradients of a batch, then the update)
+    gives the bits of the step in one piece."""
+    x, y = data(16)
+    a, b = make(), make()
+    for _ in range(3):
+        a.train_on_batch(x, y)
+        xs, ys, ls, sws, _ = b._data(x, y, None)
+        b._batch_gradients(xs, ys, ls, sws)
+        b.optimizer.step(b.params, b.grads)
+    assert same_bits(a, b)
+
+
+def test_fit_equals_one_process_to_rounding(client):
+    """Two workers, the global batch split between them, give one process's weights to
+    float64 rounding, the same History, and the same bits on every run."""
+    x, y = data()
+    one = make()
+    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    two = make()
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, verbose=0)
+    again = make()
+    sd.fit(again, x, y, client=client, batch_size=16, epochs=2, verbose=0)
+    assert max_relative(one, two) < 1e-12
+    assert not same_bits(make(), two)           # it trained
+    assert same_bits(two, again)
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+    assert h2.epoch == [0, 1] and len(h2.history["seconds"]) == 2
+    assert two.epochs_trained == 2
+    assert two.optimizer.iterations == one.optimizer.iterations == 10
+
+
+def test_float32_equals_one_process_to_rounding(client):
+    x, y = data()
+    one, two = make(np.float32), make(np.float32)
+    one.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    sd.fit(two, x, y, client=client, batch_size=16, epochs=1, verbose=0)
+    assert 0 < max_relative(one, two) < 1e-4 or same_bits(one, two)
+
+
+def test_validation_and_checkpoint(client, tmp_path):
+    """Validation is computed as fit computes it, and every epoch writes the model."""
+    x, y = data()
+    path = tmp_path / "ckpt.npz"
+    one, two = make(), make()
+    h1 = one.fit(x, y, batch_size=16, epochs=2, validation_split=0.2, verbose=0)
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, validation_split=0.2,
+                verbose=0, checkpoint=path)
+    np.testing.assert_allclose(h2.history["val_loss"], h1.history["val_loss"], rtol=1e-10)
+    saved = seqnet.load_model(path)
+    assert same_bits(saved, two)
+
+
+def test_local_sgd(client):
+    """Local SGD (replicas averaged every 3 steps) trains, ends with one model, and is
+    reproducible; it is not the synchronous update."""
+    x, y = data(96)
+    runs = []
+    for _ in range(2):
+        model = make(optimizer=optim.SGD(0.5))
+        h = sd.fit(model, x, y, client=client, batch_size=16, epochs=3, verbose=0,
+                   sync_every=3)
+        runs.append((model, h))
+    (a, ha), (b, _) = runs
+    assert same_bits(a, b)
+    assert ha.history["loss"][-1] < ha.history["loss"][0]
+    sync = make(optimizer=optim.SGD(0.5))
+    sd.fit(sync, x, y, client=client, batch_size=16, epochs=3, verbose=0)
+    assert not same_bits(a, sync)
+
+
+def test_bad_arguments(client):
+    x, y = data(8)
+    with pytest.raises(TypeError, match="client must be a distributed.Client"):
+        sd.fit(make(), x, y, client="tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="sync_every"):
+        sd.fit(make(), x, y, client=client, sync_every=0)
+
+
+def test_missing_extra_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(sd.MissingExtraError, match=r'seqnet\[distributed\]'):
+        sd.fit(make(), *data(8), client=None)
+    assert issubclass(sd.MissingExtraError, ModuleNotFoundError)
+
+
+class _KillOneWorker(Callback):
+    """SIGKILL one worker process when the first step's loss arrives (the later
+    steps of the epoch are still queued or running)."""
+
+    def __init__(self, pid, client):
+        self.pid, self.client, self.killed, self.in_flight = pid, client, False, 0
+
+    def on_batch_end(self, batch, logs=None):
+        if not self.killed:
+            self.in_flight = sum(map(len, self.client.processing().values()))
+            os.kill(self.pid, signal.SIGKILL)
+            self.killed = True
+
+
+def test_killed_worker_recomputed(client):
+    """A worker process killed mid-epoch: its steps are recomputed on the other, the
+    run finishes, and its weights are those of an uninterrupted run, bit for bit."""
+    x, y = data(200)
+    clean = make()
+    h_clean = sd.fit(clean, x, y, client=client, batch_size=8, epochs=2, verbose=0)
+    pids = client.run(os.getpid)
+    victim = pids[sorted(pids)[1]]
+    kill = _KillOneWorker(victim, client)
+    hurt = make()
+    h_hurt = sd.fit(hurt, x, y, client=client, batch_size=8, epochs=2, verbose=0,
+                    callbacks=[kill])
+    assert kill.killed and kill.in_flight > 0   # tasks were running when it died
+    assert victim not in client.run(os.getpid).values()
+    assert same_bits(clean, hurt)
+    assert h_hurt.history["loss"] == h_clean.history["loss"]
