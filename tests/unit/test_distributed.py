@@ -157,6 +157,7 @@ def test_killed_worker_recomputed(client):
     x, y = data(200)
     clean = make()
     h_clean = sd.fit(clean, x, y, client=client, batch_size=8, epochs=2, verbose=0)
+    client.wait_for_workers(2, timeout=120)
     pids = client.run(os.getpid)
     victim = pids[sorted(pids)[1]]
     kill = _KillOneWorker(victim, client)
@@ -164,6 +165,7 @@ def test_killed_worker_recomputed(client):
     h_hurt = sd.fit(hurt, x, y, client=client, batch_size=8, epochs=2, verbose=0,
                     callbacks=[kill])
     assert kill.killed and kill.in_flight > 0   # tasks were running when it died
+    client.wait_for_workers(2, timeout=120)   # the nanny restarts the killed one
     assert victim not in client.run(os.getpid).values()
     assert same_bits(clean, hurt)
     assert h_hurt.history["loss"] == h_clean.history["loss"]
