@@ -7,6 +7,7 @@ them, and a missing one raises `MissingExtraError`. See docs/distributed.md.
 """
 
 from ._fit import fit
+from ._infer import evaluate, predict
 from ._lazy import MissingExtraError
 
-__all__ = ["MissingExtraError", "fit"]
+__all__ = ["MissingExtraError", "evaluate", "fit", "predict"]

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 
-from .. import _threads, optim
+from .. import _threads, optim, text
 
 _local = threading.local()
 
@@ -116,3 +116,31 @@ def adopt(state, params):
     """``state`` with the parameters ``params`` (its optimiser state kept)."""
     return {"params": {k: v.copy() for k, v in params.items()},
             "optimizer": state["optimizer"]}
+
+
+def predict_block(blob, x, batch_size):
+    """The model's outputs for the rows ``x``."""
+    return _skeleton(blob).predict(x, batch_size=batch_size)
+
+
+def evaluate_block(blob, x, y, batch_size):
+    """``(model.evaluate(x, y), rows)``."""
+    return _skeleton(blob).evaluate(x, y, batch_size=batch_size), len(x)
+
+
+def _file_windows(path, vocabulary, maxlen):
+    with open(path, encoding="utf-8") as f:
+        ids = vocabulary.encode(f.read())
+    return text.sequence_windows(ids, maxlen)
+
+
+def predict_file(blob, path, vocabulary, maxlen, batch_size):
+    """The model's outputs over the windows of the text file ``path``."""
+    x, _ = _file_windows(path, vocabulary, maxlen)
+    return _skeleton(blob).predict(x, batch_size=batch_size)
+
+
+def evaluate_file(blob, path, vocabulary, maxlen, batch_size):
+    """``(model.evaluate(windows), windows)`` of the text file ``path``."""
+    x, y = _file_windows(path, vocabulary, maxlen)
+    return _skeleton(blob).evaluate(x, y, batch_size=batch_size), len(x)

@@ -134,7 +134,58 @@ def test_missing_extra_is_named(monkeypatch):
     monkeypatch.setitem(sys.modules, "distributed", None)
     with pytest.raises(sd.MissingExtraError, match=r'seqnet\[distributed\]'):
         sd.fit(make(), *data(8), client=None)
+    with pytest.raises(sd.MissingExtraError, match=r'seqnet\[distributed\]'):
+        sd.predict(make(), ["a.txt"], client=None, maxlen=3)
     assert issubclass(sd.MissingExtraError, ModuleNotFoundError)
+
+
+def test_predict_and_evaluate_dask_array(client):
+    """Over a dask array of uneven row blocks: the outputs of Model.predict, bit for
+    bit, and Model.evaluate's loss and accuracy to rounding."""
+    da = pytest.importorskip("dask.array")
+    x, y = data(70)
+    model = make()
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
+                  metrics=["accuracy"])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    dx, dy = da.from_array(x, chunks=(23, 3, 2)), da.from_array(y, chunks=40)
+    out = sd.predict(model, dx, client=client, batch_size=8)
+    np.testing.assert_array_equal(out, model.predict(x, batch_size=32))
+    got, want = sd.evaluate(model, dx, dy, client=client), model.evaluate(x, y)
+    assert set(got) == set(want)
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-12)
+
+
+def test_predict_and_evaluate_text_files(client, tmp_path):
+    """Over text files: each file's windows, as Model.predict and Model.evaluate give
+    them, and the overall loss weighted by the files' windows."""
+    texts = ["the cat sat on the mat. " * 7, "a dog ran in the fog and sat. " * 4]
+    vocab = seqnet.text.CharVocabulary.from_text("".join(texts))
+    files = []
+    for i, t in enumerate(texts):
+        files.append(tmp_path / f"part{i}.txt")
+        files[-1].write_text(t, encoding="utf-8")
+    model = seqnet.Sequential([
+        seqnet.Embedding(len(vocab), 4, seed=1, dtype=np.float64),
+        seqnet.LSTM(8, seed=2, dtype=np.float64),
+        seqnet.Dense(len(vocab), activation="softmax", seed=3, dtype=np.float64),
+    ], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    windows = [seqnet.text.sequence_windows(vocab.encode(t), 10) for t in texts]
+    outs = sd.predict(model, files, client=client, vocabulary=vocab, maxlen=10)
+    for out, (wx, _) in zip(outs, windows, strict=True):
+        np.testing.assert_array_equal(out, model.predict(wx))
+    res = sd.evaluate(model, files, client=client, vocabulary=vocab, maxlen=10)
+    per_file = [model.evaluate(wx, wy)["loss"] for wx, wy in windows]
+    for f, v in zip(files, per_file, strict=True):
+        assert res[f"loss/{f}"] == pytest.approx(v, rel=1e-12)
+    rows = [len(wx) for wx, _ in windows]
+    assert res["loss"] == pytest.approx(np.dot(per_file, rows) / sum(rows), rel=1e-12)
+    with pytest.raises(TypeError, match="maxlen"):
+        sd.predict(model, files, client=client, vocabulary=vocab)
+    with pytest.raises(TypeError, match="dask array or a list of text files"):
+        sd.predict(model, np.zeros((2, 3)), client=client)
 
 
 class _KillOneWorker(Callback):
