@@ -9,5 +9,7 @@ them, and a missing one raises `MissingExtraError`. See docs/distributed.md.
 from ._fit import fit
 from ._infer import evaluate, predict
 from ._lazy import MissingExtraError
+from ._sweep import add_cluster_arguments, cluster_client, map_runs
 
-__all__ = ["MissingExtraError", "evaluate", "fit", "predict"]
+__all__ = ["MissingExtraError", "add_cluster_arguments", "cluster_client", "evaluate", "fit",
+           "map_runs", "predict"]

@@ -2,6 +2,7 @@
 interface: data-parallel training equals one process's, survives a killed worker,
 and the missing extra is named."""
 
+import json
 import os
 import signal
 import sys
@@ -22,7 +23,7 @@ F, V, T = 3, 4, 6
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster, \
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
             distributed.Client(cluster) as c:
         yield c
 
@@ -220,3 +221,59 @@ def test_killed_worker_recomputed(client):
     assert victim not in client.run(os.getpid).values()
     assert same_bits(clean, hurt)
     assert h_hurt.history["loss"] == h_clean.history["loss"]
+
+
+TINY = dict(lengths=(6, 8), seeds=(0, 1), hidden=4, epochs=1, train_size=60, test_size=20,
+            batch_size=20, grad_length=8, grad_batch=10)
+
+
+def test_sweep_equals_serial(client):
+    """The long-range grid run as Dask tasks gives the serial run's numbers, bit for
+    bit, and shows one progress line per run."""
+    from seqnet.experiments import long_range as lr
+
+    serial = lr.run(**TINY, log=None)
+    lines = []
+    dask = lr.run(**TINY, log=lines.append, client=client)
+    assert dask["mse"] == serial["mse"] and dask["gradients"] == serial["gradients"]
+    assert len(lines) == 12 and sorted(int(x[1:].split("/")[0]) for x in lines) == list(
+        range(1, 13))
+
+
+def test_sweep_survives_a_killed_worker(client):
+    """A worker killed when the first run finishes: its runs are retried on the other,
+    and every run is there once, with the serial run's numbers."""
+    from seqnet.experiments import long_range as lr
+
+    serial = lr.run(**TINY, log=None)
+    client.wait_for_workers(2, timeout=120)
+    pids = client.run(os.getpid)
+    victim = pids[sorted(pids)[0]]
+    lines = []
+
+    def log(line):
+        if not lines:
+            os.kill(victim, signal.SIGKILL)
+        lines.append(line)
+
+    dask = lr.run(**TINY, log=log, client=client)
+    assert dask["mse"] == serial["mse"] and dask["gradients"] == serial["gradients"]
+    assert len(lines) == 12
+    client.wait_for_workers(2, timeout=120)
+    assert victim not in client.run(os.getpid).values()
+
+
+def test_the_command_takes_workers(tmp_path, capsys):
+    """``--workers 2`` starts a local cluster and writes what the serial command
+    writes (the timings apart)."""
+    from seqnet.experiments import long_range as lr
+
+    argv = ["--lengths", "6", "--seeds", "0", "--epochs", "1", "--train-size", "40",
+            "--test-size", "20", "--hidden", "4", "--grad-length", "6"]
+    assert lr.main(["--out-dir", str(tmp_path / "serial"), *argv]) == 0
+    assert lr.main(["--out-dir", str(tmp_path / "dask"), *argv, "--workers", "2"]) == 0
+    a, b = (json.loads((tmp_path / d / "long_range.json").read_text())
+            for d in ("serial", "dask"))
+    assert a["mse"] == b["mse"] and a["gradients"] == b["gradients"]
+    assert "[3/3]" in capsys.readouterr().out
+    assert lr.main(["--out-dir", str(tmp_path), *argv, "--workers", "0"]) == 2
