@@ -277,3 +277,14 @@ def test_the_command_takes_workers(tmp_path, capsys):
     assert a["mse"] == b["mse"] and a["gradients"] == b["gradients"]
     assert "[3/3]" in capsys.readouterr().out
     assert lr.main(["--out-dir", str(tmp_path), *argv, "--workers", "0"]) == 2
+
+
+def test_forecast_sweep_equals_serial(client):
+    """The forecasting experiment's models trained as Dask tasks: the serial numbers."""
+    from seqnet.experiments import forecast as fc
+
+    kwargs = {"epochs": 2, "seeds": [0, 1], "hidden": 4, "horizon": 3, "log": None}
+    serial, dask = fc.run(**kwargs), fc.run(**kwargs, client=client)
+    for kind in fc.KINDS:
+        for k in ("rmse", "mae", "paths", "epochs", "val_loss"):
+            np.testing.assert_array_equal(dask["models"][kind][k], serial["models"][kind][k])
