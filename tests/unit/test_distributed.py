@@ -288,3 +288,15 @@ def test_forecast_sweep_equals_serial(client):
     for kind in fc.KINDS:
         for k in ("rmse", "mae", "paths", "epochs", "val_loss"):
             np.testing.assert_array_equal(dask["models"][kind][k], serial["models"][kind][k])
+
+
+def test_importing_seqnet_distributed_leaves_dask_alone():
+    """dask and distributed are imported by the functions that need them, not by
+    ``import seqnet.distributed``."""
+    import subprocess
+
+    code = ("import sys, seqnet.distributed; "
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(seqnet.__file__)))
+    assert out.stdout.strip() == "[]"
