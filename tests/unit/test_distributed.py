@@ -92,6 +92,43 @@ def test_float32_equals_one_process_to_rounding(client):
     assert 0 < max_relative(one, two) < 1e-4 or same_bits(one, two)
 
 
+def test_sample_weights_equal_one_process(client):
+    """Sample weights enter each shard's summed loss as they enter the batch's mean."""
+    x, y = data()
+    w = np.random.default_rng(5).uniform(0.0, 2.0, len(y))
+    one, two = make(), make()
+    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0, sample_weight=w)
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, verbose=0,
+                sample_weight=w)
+    assert max_relative(one, two) < 1e-12
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+    plain = make()
+    plain.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert max_relative(plain, two) > 1e-6     # the weights mattered
+
+
+def test_masked_steps_equal_one_process(client):
+    """With lengths, shards have different numbers of valid steps: the sum of their
+    summed losses over the batch's positions is still the batch's mean."""
+    x, _ = data()
+    rng = np.random.default_rng(6)
+    y, lengths = rng.integers(0, V, (len(x), T)), rng.integers(1, T + 1, len(x))
+    models = []
+    for _ in range(2):
+        model = seqnet.Sequential([
+            seqnet.LSTM(8, input_size=F, return_sequences=True, seed=1, dtype=np.float64),
+            seqnet.Dense(V, activation="softmax", seed=2, dtype=np.float64),
+        ], seed=0)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(0.01))
+        models.append(model)
+    one, two = models
+    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0, lengths=lengths)
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, verbose=0,
+                lengths=lengths)
+    assert max_relative(one, two) < 1e-12
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+
+
 def test_validation_and_checkpoint(client, tmp_path):
     """Validation is computed as fit computes it, and every epoch writes the model."""
     x, y = data()
