@@ -906,10 +906,19 @@ class Model(Layer):
     def _train_step(self, xs, ys, ls, sws=None):
         """One optimiser step: the batch's loss and, per output, its mean loss and the
         number of positions it is over (None for an output without a loss)."""
-        fused = self._fused_outputs()
-        fns = self._training_losses(fused)
         # numba's threads own the cores: an OpenBLAS pool spinning between kernel
         # calls would oversubscribe them (measured: 85 against 28 ms a step).
+        with _threads.blas_single_threaded():
+            total, parts = self._batch_gradients(xs, ys, ls, sws)
+            self.optimizer.step(self.params, self.grads)
+        return total, parts
+
+    def _batch_gradients(self, xs, ys, ls, sws=None):
+        """The forward and backward of one training batch, without the update: the
+        gradients of the batch's loss are left in `grads` (what `_train_step` and
+        :func:`seqnet.distributed.fit` apply); returns as `_train_step` does."""
+        fused = self._fused_outputs()
+        fns = self._training_losses(fused)
         with _threads.blas_single_threaded():
             outs, out_lengths, run = self._execute(xs, ls, True, fused)
             total, douts, parts = 0.0, [], []
@@ -927,7 +936,6 @@ class Model(Layer):
                 d = fn.backward()
                 douts.append(d if w == 1.0 else d * d.dtype.type(w))
             self._execute_backward(run, douts)
-            self.optimizer.step(self.params, self.grads)
         return total, parts
 
     def _probabilities(self, out, node_index, fused):

@@ -47,6 +47,7 @@ import numpy as np
 
 from .. import _checks
 from .._io import atomic_write
+from ..distributed import add_cluster_arguments, cluster_client, map_runs
 
 __all__ = [
     "EXTRA_HINT",
@@ -515,7 +516,7 @@ def train_model(model, x, y, x_val, y_val, epochs=DEFAULT_EPOCHS, patience=PATIE
 # ----------------------------------------------------------------- experiment
 def run(epochs=DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, window=DEFAULT_WINDOW,
         horizon=DEFAULT_HORIZON, hidden=DEFAULT_HIDDEN, data=None, train_end=TRAIN_END,
-        val_end=VAL_END, log=print):
+        val_end=VAL_END, log=print, client=None):
     """Train the models, forecast the test years and score everything.
 
     Parameters
@@ -535,6 +536,9 @@ def run(epochs=DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, window=DEFAULT_WINDOW,
         every later year.
     log : callable or None
         Receives progress lines.
+    client : distributed.Client, optional
+        Train the models as tasks on its Dask cluster
+        (`seqnet.distributed.map_runs`); the results are the serial run's.
 
     Returns
     -------
@@ -582,9 +586,7 @@ def run(epochs=DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, window=DEFAULT_WINDOW,
     truth = np.stack([values[test] for _ in range(horizon)], axis=1)
 
     def pick(paths):
-        """(N_o, H) paths -> (N_test, H) forecasts of the test years."""
-        return np.stack([paths[test - h - origins[0], h - 1] for h in range(1, horizon + 1)],
-                        axis=1)
+        return _pick(paths, test, origins, horizon)
 
     ar = fit_linear_ar(x_tr, y_tr)
     ar_paths = recursive_forecast(ar, scaled, origins, window, horizon) * std + mean
@@ -598,25 +600,14 @@ def run(epochs=DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, window=DEFAULT_WINDOW,
         b["rmse"], b["mae"] = errors_by_horizon(b["forecasts"], truth)
 
     models = {}
+    shared = (x_tr, y_tr, x_va, y_va, scaled, origins, window, horizon, mean, std, test,
+              truth)
+    jobs = [(kind, seed, hidden, epochs, shared) for kind in KINDS for seed in seeds]
+    runs = map_runs(_model_run, jobs, client=client,
+                    describe=lambda job, r: r["line"], log=log)
     for kind in KINDS:
-        rec = {"rmse": [], "mae": [], "paths": [], "epochs": [], "seconds": [],
-               "val_loss": []}
-        for seed in seeds:
-            start = time.perf_counter()
-            model = build_model(kind, hidden, seed)
-            hist = train_model(model, x_tr, y_tr, x_va, y_va, epochs=epochs)
-            paths = recursive_forecast(model.predict, scaled, origins, window, horizon)
-            paths = paths * std + mean
-            rmse, mae = errors_by_horizon(pick(paths), truth)
-            seconds = time.perf_counter() - start
-            best = float(np.min(hist.history["val_loss"]))
-            for k, v in (("rmse", rmse), ("mae", mae), ("paths", paths),
-                         ("epochs", len(hist.epoch)), ("seconds", seconds),
-                         ("val_loss", best)):
-                rec[k].append(v)
-            log(f"{kind} seed {seed}: {len(hist.epoch)} epochs, {seconds:.1f}s, best val mse "
-                f"{best:.4f} (scaled), test RMSE h=1 {rmse[0]:.1f}, h={horizon} "
-                f"{rmse[-1]:.1f}")
+        rec = {k: [r[k] for (kd, *_), r in zip(jobs, runs, strict=True) if kd == kind]
+               for k in ("rmse", "mae", "paths", "epochs", "seconds", "val_loss")}
         models[kind] = {k: np.asarray(v) for k, v in rec.items()}
     return {"years": years, "values": values, "test": test, "origins": origins,
             "period": period, "acf": acf, "scaler": (mean, std), "baselines": baselines,
@@ -625,6 +616,32 @@ def run(epochs=DEFAULT_EPOCHS, seeds=DEFAULT_SEEDS, window=DEFAULT_WINDOW,
                          "horizon": horizon, "hidden": hidden, "train_end": train_end,
                          "val_end": val_end, "patience": PATIENCE, "batch_size": BATCH_SIZE,
                          "learning_rate": LEARNING_RATE}}
+
+
+def _pick(paths, test, origins, horizon):
+    """(N_o, H) paths -> (N_test, H) forecasts of the test years."""
+    return np.stack([paths[test - h - origins[0], h - 1] for h in range(1, horizon + 1)],
+                    axis=1)
+
+
+def _model_run(job):
+    """One model of the grid, ``job = (kind, seed, hidden, epochs, shared data)``: a
+    function of its arguments only, so it runs the same here or on a Dask worker."""
+    kind, seed, hidden, epochs, shared = job
+    x_tr, y_tr, x_va, y_va, scaled, origins, window, horizon, mean, std, test, truth = shared
+    start = time.perf_counter()
+    model = build_model(kind, hidden, seed)
+    hist = train_model(model, x_tr, y_tr, x_va, y_va, epochs=epochs)
+    paths = recursive_forecast(model.predict, scaled, origins, window, horizon)
+    paths = paths * std + mean
+    rmse, mae = errors_by_horizon(_pick(paths, test, origins, horizon), truth)
+    seconds = time.perf_counter() - start
+    best = float(np.min(hist.history["val_loss"]))
+    line = (f"{kind} seed {seed}: {len(hist.epoch)} epochs, {seconds:.1f}s, best val mse "
+            f"{best:.4f} (scaled), test RMSE h=1 {rmse[0]:.1f}, h={horizon} "
+            f"{rmse[-1]:.1f}")
+    return {"rmse": rmse, "mae": mae, "paths": paths, "epochs": len(hist.epoch),
+            "seconds": seconds, "val_loss": best, "line": line}
 
 
 def _pm(values):
@@ -845,6 +862,7 @@ def main(argv=None):
         output folder cannot be made (argparse exits 2 for bad options).
     """
     parser = _parser()
+    add_cluster_arguments(parser)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:  # both extras are checked before any training
@@ -862,8 +880,10 @@ def main(argv=None):
         print(f"error: cannot create --out-dir {args.out_dir!r}: {exc}", file=sys.stderr)
         return 2
     try:
-        results = run(epochs=args.epochs, seeds=args.seeds, window=args.window,
-                      horizon=args.horizon, hidden=args.hidden, data=data)
+        with cluster_client(args.workers, args.scheduler) as client:
+            results = run(epochs=args.epochs, seeds=args.seeds, window=args.window,
+                          horizon=args.horizon, hidden=args.hidden, data=data,
+                          client=client)
     except ValueError as exc:
         parser.error(str(exc))
     figure = os.path.join(args.out_dir, FIGURE_NAME)

@@ -5,6 +5,7 @@ dependencies to vanishing gradients while the LSTM and the GRU keep them. This
 module shows it with seqnet, from one command::
 
     python -m seqnet.experiments.long_range            # about 10 minutes on 2 cores
+    python -m seqnet.experiments.long_range --workers 2   # the 45 runs on Dask
 
 It trains `seqnet.SimpleRNN`, `seqnet.LSTM` and `seqnet.GRU`
 on the adding problem at growing sequence lengths, with the same budget each
@@ -42,6 +43,7 @@ import numpy as np
 
 from .. import _checks
 from .._io import atomic_write
+from ..distributed import add_cluster_arguments, cluster_client, map_runs
 from ..inspect import state_gradients
 from ..layers import GRU, LSTM, Dense, SimpleRNN
 from ..model import Sequential
@@ -182,7 +184,7 @@ def hidden_state_gradients(model, x, y):
 
 def run(lengths=(10, 25, 50, 100, 200), seeds=(0, 1, 2), cells=tuple(CELLS), hidden=32,
         epochs=10, train_size=10000, test_size=2000, batch_size=50, learning_rate=1e-2,
-        clipnorm=1.0, grad_length=100, grad_batch=500, log=print):
+        clipnorm=1.0, grad_length=100, grad_batch=500, log=print, client=None):
     """Train every cell at every length and seed; measure the gradients through time.
 
     Parameters
@@ -204,7 +206,10 @@ def run(lengths=(10, 25, 50, 100, 200), seeds=(0, 1, 2), cells=tuple(CELLS), hid
     grad_batch : int, default 500
         Test sequences averaged over in the gradient measurement.
     log : callable, default print
-        Receives one line per run.
+        Receives one line per run (``[k/n]`` and the run, as each finishes).
+    client : distributed.Client, optional
+        Run the runs as tasks on its Dask cluster (`seqnet.distributed.map_runs`);
+        the results are those of the serial run, bit for bit.
 
     Returns
     -------
@@ -237,33 +242,46 @@ def run(lengths=(10, 25, 50, 100, 200), seeds=(0, 1, 2), cells=tuple(CELLS), hid
                   grad_length=grad_length, grad_batch=grad_batch)
     results = dict(config=config, mse={c: {} for c in cells}, seconds={c: {} for c in cells},
                    gradients={c: {} for c in cells})
-    for T in lengths:
-        for seed in seeds:
-            rng = np.random.default_rng([seed, T])
-            x_train, y_train = adding_problem(train_size, T, rng)
-            x_test, y_test = adding_problem(test_size, T, rng)
-            for cell in cells:
-                model = build_model(cell, hidden, seed, learning_rate, clipnorm)
-                model.build((T, 2))
-                measure = T == grad_length and seed == seeds[0]
-                if measure:
-                    init = hidden_state_gradients(model, x_test[:grad_batch],
-                                                  y_test[:grad_batch])
-                start = time.perf_counter()
-                model.fit(x_train, y_train, batch_size=batch_size, epochs=epochs, verbose=0)
-                seconds = time.perf_counter() - start
-                mse = float(model.evaluate(x_test, y_test, batch_size=500)["loss"])
-                results["mse"][cell].setdefault(str(T), []).append(mse)
-                results["seconds"][cell].setdefault(str(T), []).append(seconds)
-                if measure:
-                    trained = hidden_state_gradients(model, x_test[:grad_batch],
-                                                     y_test[:grad_batch])
-                    g = results["gradients"][cell]
-                    g["init"], g["trained"] = init[0].tolist(), trained[0].tolist()
-                    if init[1] is not None:
-                        g["init_c"], g["trained_c"] = init[1].tolist(), trained[1].tolist()
-                log(f"T={T:4d} seed={seed} {cell:9s} test MSE {mse:.5f}  ({seconds:.1f} s)")
+    jobs = [(T, seed, cell, config) for T in lengths for seed in seeds for cell in cells]
+    runs = map_runs(_one_run, jobs, client=client,
+                    describe=lambda job, r: r["line"], log=log)
+    for (T, _, cell, _), r in zip(jobs, runs, strict=True):
+        results["mse"][cell].setdefault(str(T), []).append(r["mse"])
+        results["seconds"][cell].setdefault(str(T), []).append(r["seconds"])
+        if r["gradients"] is not None:
+            results["gradients"][cell] = r["gradients"]
     return results
+
+
+def _one_run(job):
+    """One run of the grid, ``job = (T, seed, cell, config)``: a function of its
+    arguments only (its data drawn from ``[seed, T]``), so it runs the same here or
+    on a Dask worker. Returns its MSE, seconds, gradients (or None) and log line."""
+    T, seed, cell, config = job
+    rng = np.random.default_rng([seed, T])
+    x_train, y_train = adding_problem(config["train_size"], T, rng)
+    x_test, y_test = adding_problem(config["test_size"], T, rng)
+    model = build_model(cell, config["hidden"], seed, config["learning_rate"],
+                        config["clipnorm"])
+    model.build((T, 2))
+    grad_batch = config["grad_batch"]
+    measure = T == config["grad_length"] and seed == config["seeds"][0]
+    if measure:
+        init = hidden_state_gradients(model, x_test[:grad_batch], y_test[:grad_batch])
+    start = time.perf_counter()
+    model.fit(x_train, y_train, batch_size=config["batch_size"], epochs=config["epochs"],
+              verbose=0)
+    seconds = time.perf_counter() - start
+    mse = float(model.evaluate(x_test, y_test, batch_size=500)["loss"])
+    gradients = None
+    if measure:
+        trained = hidden_state_gradients(model, x_test[:grad_batch], y_test[:grad_batch])
+        gradients = {"init": init[0].tolist(), "trained": trained[0].tolist()}
+        if init[1] is not None:
+            gradients["init_c"], gradients["trained_c"] = (init[1].tolist(),
+                                                           trained[1].tolist())
+    return {"mse": mse, "seconds": seconds, "gradients": gradients,
+            "line": f"T={T:4d} seed={seed} {cell:9s} test MSE {mse:.5f}  ({seconds:.1f} s)"}
 
 
 def table(results):
@@ -413,6 +431,7 @@ def main(argv=None):
     p.add_argument("--clipnorm", type=float, default=1.0)
     p.add_argument("--grad-length", type=int, default=100,
                    help="T of the gradient measurement (one of --lengths; 0 skips it)")
+    add_cluster_arguments(p)
     args = p.parse_args(argv)
     try:
         _figure()  # matplotlib is checked before any training
@@ -422,9 +441,10 @@ def main(argv=None):
         except OSError as e:
             raise ValueError(f"cannot create --out-dir {args.out_dir!r}: {e}") from None
         start = time.perf_counter()
-        results = run(args.lengths, args.seeds, args.cells, args.hidden, args.epochs,
-                      args.train_size, args.test_size, args.batch_size, args.lr,
-                      args.clipnorm, args.grad_length)
+        with cluster_client(args.workers, args.scheduler) as client:
+            results = run(args.lengths, args.seeds, args.cells, args.hidden, args.epochs,
+                          args.train_size, args.test_size, args.batch_size, args.lr,
+                          args.clipnorm, args.grad_length, client=client)
     except (ValueError, TypeError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

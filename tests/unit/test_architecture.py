@@ -26,7 +26,7 @@ FLOORS = {
     "seqnet.model": 5, "seqnet.variants": 5,
     # what uses models
     "seqnet.charlm": 6, "seqnet.generate": 6, "seqnet.decode": 6, "seqnet.gradcheck": 6,
-    "seqnet.inspect": 6, "seqnet.interop": 6,
+    "seqnet.inspect": 6, "seqnet.interop": 6, "seqnet.distributed": 6,
     # the package's front door: it re-exports the public names of the floors below;
     # beside it, the test tools for users' layers, which `import seqnet` never loads
     "seqnet": 7, "seqnet.testing": 7,

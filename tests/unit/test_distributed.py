@@ -1,0 +1,339 @@
+"""seqnet.distributed on a LocalCluster of two worker processes on the loopback
+interface: data-parallel training equals one process's, survives a killed worker,
+and the missing extra is named."""
+
+import json
+import os
+import signal
+import sys
+
+import numpy as np
+import pytest
+
+import seqnet
+from seqnet import optim
+from seqnet.callbacks import Callback
+
+distributed = pytest.importorskip("distributed")
+import seqnet.distributed as sd  # noqa: E402
+
+F, V, T = 3, 4, 6
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
+            distributed.Client(cluster) as c:
+        yield c
+
+
+def data(n=70, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, T, F)), rng.integers(0, V, n)
+
+
+def make(dtype=np.float64, optimizer=None):
+    model = seqnet.Sequential([
+        seqnet.LSTM(8, input_size=F, return_sequences=False, seed=1, dtype=dtype),
+        seqnet.Dense(V, activation="softmax", seed=2, dtype=dtype),
+    ], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy",
+                  optimizer=optimizer or optim.Adam(0.01))
+    return model
+
+
+def same_bits(a, b):
+    return all(np.array_equal(a.params[k], b.params[k]) for k in a.params)
+
+
+def max_relative(a, b):
+    return max(float(np.max(np.abs(a.params[k] - b.params[k]))
+                     / (np.max(np.abs(a.params[k])) + 1e-30)) for k in a.params)
+
+
+def test_batch_gradients_then_step_is_train_on_batch():
+    """The training step split in two (the gradients of a batch, then the update)
+    gives the bits of the step in one piece."""
+    x, y = data(16)
+    a, b = make(), make()
+    for _ in range(3):
+        a.train_on_batch(x, y)
+        xs, ys, ls, sws, _ = b._data(x, y, None)
+        b._batch_gradients(xs, ys, ls, sws)
+        b.optimizer.step(b.params, b.grads)
+    assert same_bits(a, b)
+
+
+def test_fit_equals_one_process_to_rounding(client):
+    """Two workers, the global batch split between them, give one process's weights to
+    float64 rounding, the same History, and the same bits on every run."""
+    x, y = data()
+    one = make()
+    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    two = make()
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, verbose=0)
+    again = make()
+    sd.fit(again, x, y, client=client, batch_size=16, epochs=2, verbose=0)
+    assert max_relative(one, two) < 1e-12
+    assert not same_bits(make(), two)           # it trained
+    assert same_bits(two, again)
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+    assert h2.epoch == [0, 1] and len(h2.history["seconds"]) == 2
+    assert two.epochs_trained == 2
+    assert two.optimizer.iterations == one.optimizer.iterations == 10
+
+
+def test_float32_equals_one_process_to_rounding(client):
+    x, y = data()
+    one, two = make(np.float32), make(np.float32)
+    one.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    sd.fit(two, x, y, client=client, batch_size=16, epochs=1, verbose=0)
+    assert 0 < max_relative(one, two) < 1e-4 or same_bits(one, two)
+
+
+def test_sample_weights_equal_one_process(client):
+    """Sample weights enter each shard's summed loss as they enter the batch's mean."""
+    x, y = data()
+    w = np.random.default_rng(5).uniform(0.0, 2.0, len(y))
+    one, two = make(), make()
+    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0, sample_weight=w)
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, verbose=0,
+                sample_weight=w)
+    assert max_relative(one, two) < 1e-12
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+    plain = make()
+    plain.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    assert max_relative(plain, two) > 1e-6     # the weights mattered
+
+
+def test_masked_steps_equal_one_process(client):
+    """With lengths, shards have different numbers of valid steps: the sum of their
+    summed losses over the batch's positions is still the batch's mean."""
+    x, _ = data()
+    rng = np.random.default_rng(6)
+    y, lengths = rng.integers(0, V, (len(x), T)), rng.integers(1, T + 1, len(x))
+    models = []
+    for _ in range(2):
+        model = seqnet.Sequential([
+            seqnet.LSTM(8, input_size=F, return_sequences=True, seed=1, dtype=np.float64),
+            seqnet.Dense(V, activation="softmax", seed=2, dtype=np.float64),
+        ], seed=0)
+        model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(0.01))
+        models.append(model)
+    one, two = models
+    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0, lengths=lengths)
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, verbose=0,
+                lengths=lengths)
+    assert max_relative(one, two) < 1e-12
+    np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+
+
+def test_validation_and_checkpoint(client, tmp_path):
+    """Validation is computed as fit computes it, and every epoch writes the model."""
+    x, y = data()
+    path = tmp_path / "ckpt.npz"
+    one, two = make(), make()
+    h1 = one.fit(x, y, batch_size=16, epochs=2, validation_split=0.2, verbose=0)
+    h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, validation_split=0.2,
+                verbose=0, checkpoint=path)
+    np.testing.assert_allclose(h2.history["val_loss"], h1.history["val_loss"], rtol=1e-10)
+    saved = seqnet.load_model(path)
+    assert same_bits(saved, two)
+
+
+def test_local_sgd(client):
+    """Local SGD (replicas averaged every 3 steps) trains, ends with one model, and is
+    reproducible; it is not the synchronous update."""
+    x, y = data(96)
+    runs = []
+    for _ in range(2):
+        model = make(optimizer=optim.SGD(0.5))
+        h = sd.fit(model, x, y, client=client, batch_size=16, epochs=3, verbose=0,
+                   sync_every=3)
+        runs.append((model, h))
+    (a, ha), (b, _) = runs
+    assert same_bits(a, b)
+    assert ha.history["loss"][-1] < ha.history["loss"][0]
+    sync = make(optimizer=optim.SGD(0.5))
+    sd.fit(sync, x, y, client=client, batch_size=16, epochs=3, verbose=0)
+    assert not same_bits(a, sync)
+
+
+def test_bad_arguments(client):
+    x, y = data(8)
+    with pytest.raises(TypeError, match="client must be a distributed.Client"):
+        sd.fit(make(), x, y, client="tcp://127.0.0.1:8786")
+    with pytest.raises(ValueError, match="sync_every"):
+        sd.fit(make(), x, y, client=client, sync_every=0)
+
+
+def test_missing_extra_is_named(monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    with pytest.raises(sd.MissingExtraError, match=r'seqnet\[distributed\]'):
+        sd.fit(make(), *data(8), client=None)
+    with pytest.raises(sd.MissingExtraError, match=r'seqnet\[distributed\]'):
+        sd.predict(make(), ["a.txt"], client=None, maxlen=3)
+    assert issubclass(sd.MissingExtraError, ModuleNotFoundError)
+
+
+def test_predict_and_evaluate_dask_array(client):
+    """Over a dask array of uneven row blocks: the outputs of Model.predict, bit for
+    bit, and Model.evaluate's loss and accuracy to rounding."""
+    da = pytest.importorskip("dask.array")
+    x, y = data(70)
+    model = make()
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam",
+                  metrics=["accuracy"])
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    dx, dy = da.from_array(x, chunks=(23, 3, 2)), da.from_array(y, chunks=40)
+    out = sd.predict(model, dx, client=client, batch_size=8)
+    np.testing.assert_array_equal(out, model.predict(x, batch_size=32))
+    got, want = sd.evaluate(model, dx, dy, client=client), model.evaluate(x, y)
+    assert set(got) == set(want)
+    for k in want:
+        assert got[k] == pytest.approx(want[k], rel=1e-12)
+
+
+def test_predict_and_evaluate_text_files(client, tmp_path):
+    """Over text files: each file's windows, as Model.predict and Model.evaluate give
+    them, and the overall loss weighted by the files' windows."""
+    texts = ["the cat sat on the mat. " * 7, "a dog ran in the fog and sat. " * 4]
+    vocab = seqnet.text.CharVocabulary.from_text("".join(texts))
+    files = []
+    for i, t in enumerate(texts):
+        files.append(tmp_path / f"part{i}.txt")
+        files[-1].write_text(t, encoding="utf-8")
+    model = seqnet.Sequential([
+        seqnet.Embedding(len(vocab), 4, seed=1, dtype=np.float64),
+        seqnet.LSTM(8, seed=2, dtype=np.float64),
+        seqnet.Dense(len(vocab), activation="softmax", seed=3, dtype=np.float64),
+    ], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="adam")
+    windows = [seqnet.text.sequence_windows(vocab.encode(t), 10) for t in texts]
+    outs = sd.predict(model, files, client=client, vocabulary=vocab, maxlen=10)
+    for out, (wx, _) in zip(outs, windows, strict=True):
+        np.testing.assert_array_equal(out, model.predict(wx))
+    res = sd.evaluate(model, files, client=client, vocabulary=vocab, maxlen=10)
+    per_file = [model.evaluate(wx, wy)["loss"] for wx, wy in windows]
+    for f, v in zip(files, per_file, strict=True):
+        assert res[f"loss/{f}"] == pytest.approx(v, rel=1e-12)
+    rows = [len(wx) for wx, _ in windows]
+    assert res["loss"] == pytest.approx(np.dot(per_file, rows) / sum(rows), rel=1e-12)
+    with pytest.raises(TypeError, match="maxlen"):
+        sd.predict(model, files, client=client, vocabulary=vocab)
+    with pytest.raises(TypeError, match="dask array or a list of text files"):
+        sd.predict(model, np.zeros((2, 3)), client=client)
+
+
+class _KillOneWorker(Callback):
+    """SIGKILL one worker process when the first step's loss arrives (the later
+    steps of the epoch are still queued or running)."""
+
+    def __init__(self, pid, client):
+        self.pid, self.client, self.killed, self.in_flight = pid, client, False, 0
+
+    def on_batch_end(self, batch, logs=None):
+        if not self.killed:
+            self.in_flight = sum(map(len, self.client.processing().values()))
+            os.kill(self.pid, signal.SIGKILL)
+            self.killed = True
+
+
+def test_killed_worker_recomputed(client):
+    """A worker process killed mid-epoch: its steps are recomputed on the other, the
+    run finishes, and its weights are those of an uninterrupted run, bit for bit."""
+    x, y = data(200)
+    clean = make()
+    h_clean = sd.fit(clean, x, y, client=client, batch_size=8, epochs=2, verbose=0)
+    client.wait_for_workers(2, timeout=120)
+    pids = client.run(os.getpid)
+    victim = pids[sorted(pids)[1]]
+    kill = _KillOneWorker(victim, client)
+    hurt = make()
+    h_hurt = sd.fit(hurt, x, y, client=client, batch_size=8, epochs=2, verbose=0,
+                    callbacks=[kill])
+    assert kill.killed and kill.in_flight > 0   # tasks were running when it died
+    client.wait_for_workers(2, timeout=120)   # the nanny restarts the killed one
+    assert victim not in client.run(os.getpid).values()
+    assert same_bits(clean, hurt)
+    assert h_hurt.history["loss"] == h_clean.history["loss"]
+
+
+TINY = dict(lengths=(6, 8), seeds=(0, 1), hidden=4, epochs=1, train_size=60, test_size=20,
+            batch_size=20, grad_length=8, grad_batch=10)
+
+
+def test_sweep_equals_serial(client):
+    """The long-range grid run as Dask tasks gives the serial run's numbers, bit for
+    bit, and shows one progress line per run."""
+    from seqnet.experiments import long_range as lr
+
+    serial = lr.run(**TINY, log=None)
+    lines = []
+    dask = lr.run(**TINY, log=lines.append, client=client)
+    assert dask["mse"] == serial["mse"] and dask["gradients"] == serial["gradients"]
+    assert len(lines) == 12 and sorted(int(x[1:].split("/")[0]) for x in lines) == list(
+        range(1, 13))
+
+
+def test_sweep_survives_a_killed_worker(client):
+    """A worker killed when the first run finishes: its runs are retried on the other,
+    and every run is there once, with the serial run's numbers."""
+    from seqnet.experiments import long_range as lr
+
+    serial = lr.run(**TINY, log=None)
+    client.wait_for_workers(2, timeout=120)
+    pids = client.run(os.getpid)
+    victim = pids[sorted(pids)[0]]
+    lines = []
+
+    def log(line):
+        if not lines:
+            os.kill(victim, signal.SIGKILL)
+        lines.append(line)
+
+    dask = lr.run(**TINY, log=log, client=client)
+    assert dask["mse"] == serial["mse"] and dask["gradients"] == serial["gradients"]
+    assert len(lines) == 12
+    client.wait_for_workers(2, timeout=120)
+    assert victim not in client.run(os.getpid).values()
+
+
+def test_the_command_takes_workers(tmp_path, capsys):
+    """``--workers 2`` starts a local cluster and writes what the serial command
+    writes (the timings apart)."""
+    from seqnet.experiments import long_range as lr
+
+    argv = ["--lengths", "6", "--seeds", "0", "--epochs", "1", "--train-size", "40",
+            "--test-size", "20", "--hidden", "4", "--grad-length", "6"]
+    assert lr.main(["--out-dir", str(tmp_path / "serial"), *argv]) == 0
+    assert lr.main(["--out-dir", str(tmp_path / "dask"), *argv, "--workers", "2"]) == 0
+    a, b = (json.loads((tmp_path / d / "long_range.json").read_text())
+            for d in ("serial", "dask"))
+    assert a["mse"] == b["mse"] and a["gradients"] == b["gradients"]
+    assert "[3/3]" in capsys.readouterr().out
+    assert lr.main(["--out-dir", str(tmp_path), *argv, "--workers", "0"]) == 2
+
+
+def test_forecast_sweep_equals_serial(client):
+    """The forecasting experiment's models trained as Dask tasks: the serial numbers."""
+    from seqnet.experiments import forecast as fc
+
+    kwargs = {"epochs": 2, "seeds": [0, 1], "hidden": 4, "horizon": 3, "log": None}
+    serial, dask = fc.run(**kwargs), fc.run(**kwargs, client=client)
+    for kind in fc.KINDS:
+        for k in ("rmse", "mae", "paths", "epochs", "val_loss"):
+            np.testing.assert_array_equal(dask["models"][kind][k], serial["models"][kind][k])
+
+
+def test_importing_seqnet_distributed_leaves_dask_alone():
+    """dask and distributed are imported by the functions that need them, not by
+    ``import seqnet.distributed``."""
+    import subprocess
+
+    code = ("import sys, seqnet.distributed; "
+            "print(sorted(m for m in ('dask', 'distributed') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=os.path.dirname(os.path.dirname(seqnet.__file__)))
+    assert out.stdout.strip() == "[]"
