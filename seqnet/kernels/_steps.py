@@ -124,41 +124,52 @@ def zoneout_row(seed, row, t, T, rate, threshold, training, keep):
     ``T``). In training, ``d_j`` is 1 (keep the previous value) with probability
     ``rate``, else 0; at inference it is the expectation, ``rate``.
 
-    One 64-bit hash serves two units: with ``n = ceil(H / 2)``, the hash of
-    ``(seed, key)``, ``key = (row*T + t)*n + j``, gives unit ``j`` its low 32 bits
-    and unit ``j + H // 2`` its high 32 bits (the last unit of an odd ``H`` takes
-    the low bits of its own key); a unit keeps when its 32 bits are below
-    ``threshold >> 32`` (``threshold = rate * 2**64``: the rate to 2**-32). The hash
-    is splitmix64's finaliser of ``seed + (key + 1) * golden``: a counter-based
-    generator, so a mask is a function of ``(seed, row, step, unit)`` alone, the
-    same in any block of rows, thread or pass (the backward makes its forward's
+    One 64-bit hash serves four units: with ``q = H // 4`` and ``n = q + H % 4``,
+    the hash of ``(seed, key)``, ``key = (row*T + t)*n + j``, gives units ``j``,
+    ``j + q``, ``j + 2q`` and ``j + 3q`` its four 16-bit quarters, low to high (the
+    last ``H % 4`` units take the low bits of keys ``q, q + 1, ...`` of their own); a
+    unit keeps when its 16 bits are below ``threshold >> 48`` (``threshold = rate *
+    2**64``: the rate kept to 2**-16, within 1.6e-5). The hash is splitmix64's
+    finaliser of ``seed + (key + 1) * golden``: a counter-based generator, so a
+    mask is a function of ``(seed, row, step, unit)`` alone, the same in any block
+    of rows, thread or pass (the LSTM's and GRU's backward make their forward's
     masks again), and fresh at every step. Integer compares keep the loop
     vectorised."""
-    H = keep.shape[0]
-    one, zero = keep.dtype.type(1.0), keep.dtype.type(0.0)
     if rate == 0.0 or not training:
         keep[:] = rate
         return
+    zoneout_bits(seed, row, t, T, threshold, keep)
+
+
+@njit(**JIT_OPTIONS)
+def zoneout_bits(seed, row, t, T, threshold, keep):
+    """The training half of :func:`zoneout_row`: ``keep [H]`` gets 1 where a unit
+    keeps its previous value at step ``t`` of ``row``, else 0, in ``keep``'s own
+    dtype (a float row, or the ``uint8`` row a kernel stores for its backward)."""
+    H = keep.shape[0]
+    one, zero = keep.dtype.type(1), keep.dtype.type(0)
     golden = np.uint64(0x9E3779B97F4A7C15)
-    H2 = H // 2
-    n = H2 + (H & 1)
+    q = H // 4
+    n = q + (H & 3)
     base = seed + np.uint64((row * T + t) * n + 1) * golden
-    bound = threshold >> np.uint64(32)
-    low = np.uint64(0xFFFFFFFF)
-    lo, hi = keep[:H2], keep[H2:2 * H2]
-    for j in range(H2):
+    bound = threshold >> np.uint64(48)
+    m = np.uint64(0xFFFF)
+    k0, k1, k2, k3 = keep[:q], keep[q:2 * q], keep[2 * q:3 * q], keep[3 * q:4 * q]
+    for j in range(q):
         z = base + np.uint64(j) * golden
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
-        lo[j] = one if (z & low) < bound else zero
-        hi[j] = one if (z >> np.uint64(32)) < bound else zero
-    if H & 1:
-        z = base + np.uint64(H2) * golden
+        k0[j] = one if (z & m) < bound else zero
+        k1[j] = one if ((z >> np.uint64(16)) & m) < bound else zero
+        k2[j] = one if ((z >> np.uint64(32)) & m) < bound else zero
+        k3[j] = one if (z >> np.uint64(48)) < bound else zero
+    for u in range(H & 3):   # the last H % 4 units: the low bits of keys of their own
+        z = base + np.uint64(q + u) * golden
         z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
         z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
         z = z ^ (z >> np.uint64(31))
-        keep[H - 1] = one if (z & low) < bound else zero
+        keep[4 * q + u] = one if (z & m) < bound else zero
 
 
 def zoneout_threshold(rate):
@@ -206,6 +217,27 @@ def mask_rows(h, mask, hm):
         d, s, m = hm[r], h[r], mask[r]
         for j in range(h.shape[1]):
             d[j] = s[j] * m[j]
+
+
+@njit(**JIT_OPTIONS)
+def mask_step(src, t, mask, dst):
+    """``dst[r] = src[r, t] * mask[r]`` (``src [B, T, H]``, the others ``[B, H]``):
+    step ``t``'s rows masked, each read as a contiguous row so the loop vectorises."""
+    for r in range(dst.shape[0]):
+        d, s, m = dst[r], src[r, t], mask[r]
+        for j in range(dst.shape[1]):
+            d[j] = s[j] * m[j]
+
+
+@njit(**JIT_OPTIONS)
+def set_valid_rows_masked(t, lengths, src, mask, dh):
+    """``dh[r] = src[r] * mask[r]`` for the rows valid at step ``t``: dL/dh_{t-1}
+    under recurrent dropout alone (no zoneout carries a part of dL/dh_t)."""
+    for r in range(dh.shape[0]):
+        if t < lengths[r]:
+            d, s, m = dh[r], src[r], mask[r]
+            for j in range(dh.shape[1]):
+                d[j] = s[j] * m[j]
 
 
 @njit(**JIT_OPTIONS)

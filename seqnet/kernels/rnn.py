@@ -72,6 +72,7 @@ from ._grads import (
 from ._math import tanh
 from ._panel import tn_work_size
 from ._steps import (
+    add_valid_rows,
     add_valid_rows_masked,
     backward_step,
     carry_back,
@@ -79,8 +80,10 @@ from ._steps import (
     copy_rows,
     forward_step,
     mask_rows,
+    mask_step,
     recurrent_product,
-    zoneout_row,
+    set_valid_rows_masked,
+    zoneout_bits,
 )
 
 #: the one gate block of ``W_ih``, ``W_hh`` and the biases.
@@ -369,18 +372,22 @@ def _reg_forward(x, x_k, out, index_input, weights, state, lengths, reverse, tra
     masked = training and reg.mask is not None
     hm = np.empty_like(rec)
     keep = np.empty((how.blocks, 1, H), dt)
+    # the training zoneout keep flags, one byte a unit and step, for the backward
+    zoned = reg.rates[0] != 0.0
+    kept = np.empty((T, B, H) if training and zoned else (0, 0, 0), np.uint8)
     args = reg.kernel_args(B, H, dt, training)
     with _dispatch.guard():
         rnn_reg_forward[how.parallel](
             x_k, state[0], lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b), args,
             (reverse, relu, training, masked, index_input, how.blocks, how.seq_chunks),
-            (out, hT, rec, hm, keep))
+            (out, hT, rec, hm, keep, kept))
     cache = None
     if training:
         # the operand of each row's first product, h0 * mask: dW_hh's first term
         h0 = np.array(state[0] * args[0] if masked else state[0], dt, copy=True)
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
-                     relu=relu, h0=h0, out=out, masked=masked, regularise=reg)
+                     relu=relu, h0=h0, out=out, masked=masked, regularise=reg,
+                     kept=kept)
     return out, (hT,), cache
 
 
@@ -399,7 +406,7 @@ def _reg_backward(cache, dout, dstate):
     n = how.blocks
     work = np.empty((n, -(-B // n), H), dt)
     hm = np.empty((n, -(-B // n), H), dt)
-    keep = np.empty((n, 1, H), dt)
+    kept = spend(cache, "kept")
     dW_parts = np.empty((n - 1, H, H), dt)
     first = np.empty(B, np.int64)
     tn_work = np.empty((n, tn_work_size(dt)), dt)
@@ -410,7 +417,7 @@ def _reg_backward(cache, dout, dstate):
             (dout, dstate[0]), reg.kernel_args(B, H, dt, True),
             (cache["reverse"], cache["relu"], cache["masked"], index_input, n,
              how.seq_chunks),
-            (dx, dW_ih, dW_hh, db, dh0), (dG, work, hm, keep, dW_parts, first, tn_work))
+            (dx, dW_ih, dW_hh, db, dh0), (dG, work, hm, kept, dW_parts, first, tn_work))
     if index_input:
         index_weight_grad(x, dG, dW_ih)
         dx = None
@@ -420,15 +427,63 @@ def _reg_backward(cache, dout, dstate):
 
 # --8<-- [start:rnn_reg_gates]
 @njit(**JIT_OPTIONS)
-def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, training, keep):
+def rnn_blend_row(relu, o_r, rc, b, h_r, d_h):
+    """One row of :func:`rnn_reg_gates_forward` at inference: ``h = d * h_prev + (1
+    - d) * act(o + rc + b)`` into ``h_r`` and ``o_r``, ``d_h`` the coefficients
+    (the rate). One loop per activation, so that each runs vectorised."""
+    H = h_r.shape[0]
+    one = h_r.dtype.type(1.0)
+    zero = h_r.dtype.type(0.0)
+    if relu:
+        for j in range(H):
+            z = o_r[j] + rc[j] + b[j]
+            h_new = z if (z > zero or z != z) else zero
+            h = d_h[j] * h_r[j] + (one - d_h[j]) * h_new
+            h_r[j] = h
+            o_r[j] = h
+    else:
+        for j in range(H):
+            h = d_h[j] * h_r[j] + (one - d_h[j]) * tanh(o_r[j] + rc[j] + b[j])
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def rnn_zone_row(relu, o_r, rc, b, h_r, kept):
+    """One row of :func:`rnn_reg_gates_forward` in training: ``h = h_prev`` where
+    the unit's keep flag (``kept``, ``uint8``) is set, else ``act(o + rc + b)``
+    (the blend with ``d`` 0 or 1, as a select)."""
+    H = h_r.shape[0]
+    zero = h_r.dtype.type(0.0)
+    if relu:
+        for j in range(H):
+            z = o_r[j] + rc[j] + b[j]
+            h_new = z if (z > zero or z != z) else zero
+            h = h_r[j] if kept[j] != 0 else h_new
+            h_r[j] = h
+            o_r[j] = h
+    else:
+        for j in range(H):
+            h_new = tanh(o_r[j] + rc[j] + b[j])
+            h = h_r[j] if kept[j] != 0 else h_new
+            h_r[j] = h
+            o_r[j] = h
+
+
+@njit(**JIT_OPTIONS)
+def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, training, keep,
+                          kept):
     """:func:`rnn_gates_forward` with zoneout (``rec``: the product of ``h * mask``;
-    ``zoneout = (seeds, thresholds, rates)``, the first of each; ``keep [1, H]``).
-    One loop per activation, as there, so that each runs vectorised."""
+    ``zoneout = (seeds, thresholds, rates)``, the first of each). In training each
+    row's keep flags are drawn into ``kept [T, B, H]`` (``uint8``, time-major so
+    that a step's rows are contiguous; the block's rows from ``r0``), which the
+    backward reads back; at inference every coefficient is the rate (``keep [1,
+    H]``)."""
     seeds, thresholds, rates = zoneout
     H = hT.shape[1]
-    one = hT.dtype.type(1.0)
-    zero = hT.dtype.type(0.0)
     d_h = keep[0]
+    if not training:
+        d_h[:] = rates[0]
     B = out.shape[0]
     for r in range(B):
         if r + 1 < B:
@@ -437,33 +492,23 @@ def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, tra
         if t >= lengths[r]:
             o_r[:] = 0.0
             continue
-        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], training, d_h)
-        rc, h_r = rec[r], hT[r]
-        if relu:
-            for j in range(H):
-                z = o_r[j] + rc[j] + b[j]
-                h_new = z if (z > zero or z != z) else zero
-                h = d_h[j] * h_r[j] + (one - d_h[j]) * h_new
-                h_r[j] = h
-                o_r[j] = h
+        if training:
+            k = kept[t, r0 + r]
+            zoneout_bits(seeds[0], r0 + r, t, T, thresholds[0], k)
+            rnn_zone_row(relu, o_r, rec[r], b, hT[r], k)
         else:
-            for j in range(H):
-                h_new = tanh(o_r[j] + rc[j] + b[j])
-                h = d_h[j] * h_r[j] + (one - d_h[j]) * h_new
-                h_r[j] = h
-                o_r[j] = h
+            rnn_blend_row(relu, o_r, rec[r], b, hT[r], d_h)
 
 
 @njit(**JIT_OPTIONS)
-def rnn_reg_gates_backward(t, r0, T, lengths, relu, out, dout, dh, zoneout, keep):
-    """:func:`rnn_gates_backward` with zoneout (training masks, made again): ``out[:,
-    t]`` (h_t) is replaced by dL/da and ``dh`` by ``d * dL/dh_t``, the direct part of
+def rnn_reg_gates_backward(t, r0, lengths, relu, out, dout, dh, kept):
+    """:func:`rnn_gates_backward` with zoneout (the forward's keep flags ``kept
+    [T, B, H]``, ``uint8``, the block's rows from ``r0``): ``out[:, t]`` (h_t) is
+    replaced by dL/da and ``dh`` by ``d * dL/dh_t``, the direct part of
     dL/dh_{t-1}."""
-    seeds, thresholds, rates = zoneout
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
-    d_h = keep[0]
     B = out.shape[0]
     for r in range(B):
         if r + 1 < B:
@@ -473,30 +518,33 @@ def rnn_reg_gates_backward(t, r0, T, lengths, relu, out, dout, dh, zoneout, keep
         if t >= lengths[r]:
             d[:] = 0.0
             continue
-        zoneout_row(seeds[0], r0 + r, t, T, rates[0], thresholds[0], True, d_h)
-        do_r, dh_r = dout[r, t], dh[r]
+        do_r, dh_r, k = dout[r, t], dh[r], kept[t, r0 + r]
+        # d is 0 or 1: the products by d and 1 - d written as selects
         if relu:
             for j in range(H):
                 dh_j = dh_r[j] + do_r[j]
-                d[j] = (one - d_h[j]) * dh_j if d[j] > zero else zero
-                dh_r[j] = d_h[j] * dh_j
+                kj = k[j] != 0
+                d[j] = dh_j if (not kj and d[j] > zero) else zero
+                dh_r[j] = dh_j if kj else zero
         else:
             for j in range(H):
                 h = d[j]
                 dh_j = dh_r[j] + do_r[j]
-                d[j] = (one - d_h[j]) * dh_j * (one - h * h)
-                dh_r[j] = d_h[j] * dh_j
+                kj = k[j] != 0
+                d[j] = zero if kj else dh_j * (one - h * h)
+                dh_r[j] = dh_j if kj else zero
 # --8<-- [end:rnn_reg_gates]
 
 
 # --8<-- [start:rnn_reg_seq]
 def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
     """:func:`_rnn_seq_forward` with recurrent dropout (``reg[0]``, the mask ``[B,
-    H]``, applied when ``masked``) and zoneout (``reg[1:]``)."""
+    H]``, applied when ``masked``) and zoneout (``reg[1:]``; in training its keep
+    flags go to ``kept [T, B, H]``, else ``kept`` may be empty)."""
     W_ih, W_hh, W_hh_T_packed, b = weights
     mask, zoneout = reg[0], reg[1:]
     reverse, relu, training, masked, index_input, blocks, seq_chunks = options
-    out, hT, rec, hm, keep = buffers
+    out, hT, rec, hm, keep, kept = buffers
     B, T = out.shape[0], out.shape[1]
     zoned = zoneout[2][0] != 0.0
     if not index_input:
@@ -518,7 +566,7 @@ def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
                 recurrent_product(h, W_hh_T_packed, 0, W_hh, True, rec_k, 0)
             if zoned:
                 rnn_reg_gates_forward(t, r0, T, lens, relu, rec_k, b, h, o, zoneout,
-                                      training, keep[k])
+                                      training, keep[k], kept)
             else:   # recurrent dropout alone: the plain gate pass
                 rnn_gates_forward(t, lens, relu, rec_k, b, h, o)
 
@@ -526,21 +574,25 @@ def _rnn_reg_forward(x, h0, lengths, weights, reg, options, buffers):
 def _rnn_reg_backward(x, lengths, weights, h0, douts, reg, options, grads, buffers):
     """:func:`_rnn_seq_backward` for :func:`_rnn_reg_forward`: the product's part of
     dL/dh_{t-1} is masked, and ``dW_hh`` sums ``dG_t^T (h_{t-1} * mask)`` step by
-    step (``h0``: the initial states, already masked)."""
+    step (``h0``: the initial states, already masked; ``kept``: the forward's
+    zoneout keep flags, read when zoneout is on). With recurrent dropout alone the
+    gate pass is the plain one and the product sets dL/dh_{t-1} rather than adding
+    to the zoneout part."""
     W_ih, W_hh, W_hh_packed = weights
     dout, dhT = douts
     mask, zoneout = reg[0], reg[1:]
     reverse, relu, masked, index_input, blocks, seq_chunks = options
     dx, dW_ih, dW_hh, db, dh0 = grads
-    dG, work, hm, keep, dW_parts, first, tn_work = buffers
+    dG, work, hm, kept, dW_parts, first, tn_work = buffers
     B, T = dout.shape[0], dout.shape[1]
     H = dh0.shape[1]
+    zoned = zoneout[2][0] != 0.0
     copy_rows(dhT, dh0)
     for k_ in prange(blocks):
         k = np.int64(k_)  # callees typed once: see _config.jit_pair
         r0, r1 = chunk(k, blocks, B)
         dh, lens, dG_k, work_k = dh0[r0:r1], lengths[r0:r1], dG[r0:r1], work[k, :r1 - r0]
-        hm_k = hm[k, :r1 - r0]
+        hm_k, mask_k = hm[k, :r1 - r0], mask[r0:r1]
         dW = dW_hh if k == 0 else dW_parts[k - 1]
         dW[:, :] = 0.0
         t_next = np.int64(-1)  # typed int64, not Literal[int](-1): one carry_back
@@ -548,16 +600,23 @@ def _rnn_reg_backward(x, lengths, weights, h0, douts, reg, options, grads, buffe
             t = backward_step(s, T, reverse)
             if t_next >= 0:
                 recurrent_product(dG_k[:, t_next], W_hh_packed, 0, W_hh, False, work_k, 0)
-                add_valid_rows_masked(t_next, lens, work_k, mask[r0:r1], dh)
+                if not zoned:
+                    set_valid_rows_masked(t_next, lens, work_k, mask_k, dh)
+                elif masked:
+                    add_valid_rows_masked(t_next, lens, work_k, mask_k, dh)
+                else:
+                    add_valid_rows(t_next, lens, work_k, dh)
                 if t >= 0:
                     if masked:
-                        mask_rows(dG_k[:, t], mask[r0:r1], hm_k)
+                        mask_step(dG_k, t, mask_k, hm_k)
                         add_weight_grad(dG_k[:, t_next], hm_k, dW, tn_work[k])
                     else:
                         add_weight_grad(dG_k[:, t_next], dG_k[:, t], dW, tn_work[k])
             if t >= 0:
-                rnn_reg_gates_backward(t, r0, T, lens, relu, dG_k, dout[r0:r1], dh, zoneout,
-                                       keep[k])
+                if zoned:
+                    rnn_reg_gates_backward(t, r0, lens, relu, dG_k, dout[r0:r1], dh, kept)
+                else:
+                    rnn_gates_backward(t, lens, relu, dG_k, dout[r0:r1], dh)
             t_next = t
         first_steps(lens, reverse, first[r0:r1])
         add_initial_state_grad(dG_k, first[r0:r1], h0[r0:r1], work_k, dW, tn_work[k])

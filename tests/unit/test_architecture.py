@@ -15,8 +15,8 @@ FLOORS = {
     # the foundations: flags, checks, files, thread pools
     "seqnet._config": 0, "seqnet._checks": 0, "seqnet._io": 0, "seqnet._progress": 0,
     "seqnet._registry": 0,
-    "seqnet._threads": 1, "seqnet._checksum": 1,
-    "seqnet._dispatch": 2,
+    "seqnet._threads": 1,
+    "seqnet._dispatch": 2, "seqnet._checksum": 2,
     # numba kernels, and what the layers and the training stack are made of
     "seqnet.kernels": 3, "seqnet.activations": 3, "seqnet.optim": 3, "seqnet.text": 3,
     "seqnet.datasets": 3, "seqnet.callbacks": 3, "seqnet.graph": 3,
