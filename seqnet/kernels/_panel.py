@@ -202,14 +202,25 @@ def panel_gemm(A, panels, k0, C, beta):
 @njit(**JIT_OPTIONS)
 def tn_fits(N, itemsize):
     """Whether :func:`panel_gemm_tn` suits a product ``N`` columns wide: its last
-    panel at least half used (a 65-wide one would compute 128 columns)."""
+    panel at least half used (a 65-wide one would compute 128 columns), and a
+    packed block of ``h`` (``_K_BLOCK`` rows of ``N``) at most ``TN_PACK_BYTES``.
+    Past that, BLAS: float64 at ``N = 512`` (a 512 KB block) ran at 80-87 GFLOP/s
+    on two threads against OpenBLAS's 155, the LSTM's (128, 50, 512, 512) weight
+    gradients (``tools/profile/weight_grads.py``, docs/performance.md); float32 at
+    512 (256 KB) and float64 at 256 kept the tile's lead or tied."""
     nr = _VECTORS * 64 // itemsize
+    if _K_BLOCK * N * itemsize > TN_PACK_BYTES:
+        return False
     return N % nr == 0 or 2 * (N % nr) >= nr
 # --8<-- [end:tn_fits]
 
 
 #: rows of ``B`` (the sum's length) packed at a time by :func:`panel_gemm_tn`.
 _K_BLOCK = 128
+
+#: the largest packed block of :func:`panel_gemm_tn` (``_K_BLOCK`` rows of the
+#: product's width): past it the block leaves the core's L2 and BLAS is faster.
+TN_PACK_BYTES = 256 * 1024
 
 
 def tn_work_size(dtype):

@@ -235,3 +235,29 @@ def test_compiles_lists_what_a_command_compiled(tmp_path):
         assert 0 <= r["own_seconds"] <= r["seconds"] + 1e-9
     assert f"{len(compiled)} compiled (" in out
     assert "| seqnet.kernels.lstm._lstm_seq_forward" in out
+
+
+def test_weight_grads_checks_and_races_the_tile_against_blas():
+    """Both products of every row are checked against numpy's before they are
+    printed (a wrong one raises), one row per dtype, shape and weight, both timed."""
+    out = run("weight_grads.py", "--dtypes", "float32,float64", "--shapes", "3,5,7,16",
+              "2,4,33,8", "--repeats", "1")
+    (rows,) = tables(out)
+    assert [(r["dtype"], r["B, T, I, H"], r["product"]) for r in rows] == [
+        (dt, s, w) for dt in ("float32", "float64") for s in ("3, 5, 7, 16", "2, 4, 33, 8")
+        for w in ("dW_ih", "dW_hh")]
+    for r in rows:
+        assert number(r["tile ms"]) >= 0 and number(r["OpenBLAS ms"]) >= 0
+        assert number(r["tile GFLOP/s"]) >= 0 and number(r["OpenBLAS GFLOP/s"]) >= 0
+
+
+def test_weight_grads_fails_when_a_product_is_wrong(monkeypatch):
+    """The check before printing is real: a tile that computes the wrong product
+    makes the script raise."""
+    import runpy
+
+    module = runpy.run_path(str(TOOLS / "weight_grads.py"))
+    # break the BLAS path: a zero product is not dG^T h
+    monkeypatch.setitem(module["main"].__globals__, "_blas", lambda dG, h, dW, n: dW.fill(0))
+    with pytest.raises(AssertionError, match="differs from numpy"):
+        module["main"](["--dtypes", "float64", "--shapes", "2,3,4,8", "--repeats", "1"])
