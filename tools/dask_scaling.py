@@ -10,8 +10,9 @@ windows of 40 every 3 of the first ``--chars`` characters of the bundled corpus,
 lowercased) trained for ``--epochs`` epochs
 
 - in this process on 2 numba threads (`Model.fit`), and
-- with `seqnet.distributed.fit` on a LocalCluster of 2 worker processes of 1
-  thread each (``NUMBA_NUM_THREADS=1``);
+- with `seqnet.distributed.fit` on the LocalCluster of ``--workers 2``
+  (`seqnet.distributed.cluster_client`: 2 worker processes of 1 thread each,
+  ``NUMBA_NUM_THREADS=1`` set before they import numba);
 
 after an untimed warm-up that compiles or loads the kernels everywhere. It prints
 the time per epoch of each, and splits a distributed step into
@@ -102,9 +103,6 @@ def _null_steps(client, model, steps):
 
 
 def charlm(args):
-    import dask
-    import distributed
-
     import seqnet.distributed as sd
 
     X, y, V = _data(args.chars)
@@ -118,11 +116,9 @@ def charlm(args):
                       "steps_per_epoch": steps, "hidden": args.hidden,
                       "seconds_per_epoch": h1.history["seconds"],
                       "parameter_bytes": params}), flush=True)
-    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                     host="127.0.0.1", dashboard_address=":0",
-                                     env={"NUMBA_NUM_THREADS": "1"}) as cluster, \
-            distributed.Client(cluster) as client:
+    # cluster_client sets NUMBA_NUM_THREADS before each worker imports numba (a
+    # LocalCluster's env= comes too late: the workers ran 2 numba threads each)
+    with sd.cluster_client(workers=2) as client:
         client.run(_warm, V, args.hidden, X[:64], y[:64])
         two = _model(V, args.hidden)
         h2 = sd.fit(two, X, y, client=client, batch_size=B, epochs=args.epochs, verbose=0)

@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -22,10 +23,21 @@ F, V, T = 3, 4, 6
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as c:
+    """Two single-threaded worker processes on the loopback interface, as
+    ``--workers 2`` starts them."""
+    with sd.cluster_client(workers=2) as c:
         yield c
+
+
+def thread_counts():
+    """This process's numba pool (its size and the threads in use), the OpenBLAS
+    threads of every loaded OpenBLAS, and NUMBA_NUM_THREADS in its environment."""
+    import numba
+
+    from seqnet import _threads
+
+    return (numba.config.NUMBA_NUM_THREADS, numba.get_num_threads(),
+            tuple(sorted(set(_threads.blas_num_threads()))), os.environ.get("NUMBA_NUM_THREADS"))
 
 
 def data(n=70, seed=0):
@@ -325,6 +337,42 @@ def test_forecast_sweep_equals_serial(client):
     for kind in fc.KINDS:
         for k in ("rmse", "mae", "paths", "epochs", "val_loss"):
             np.testing.assert_array_equal(dask["models"][kind][k], serial["models"][kind][k])
+
+
+def test_local_workers_share_out_the_cores(client):
+    """``--workers N``: numba's pool in each worker has the cores' share (though the
+    worker imported numba before its environment was set) and OpenBLAS one thread;
+    a cluster of one worker gets all the cores; and this process's environment
+    never holds another NUMBA_NUM_THREADS than its own pool's (numba rereads it at
+    every compilation and refuses a change once its threads run)."""
+    import numba
+
+    own = (None, str(numba.config.NUMBA_NUM_THREADS))
+    share = sd._sweep.worker_threads(2)
+    assert set(client.run(thread_counts).values()) == {(share, share, (1,), str(share))}
+    assert os.environ.get("NUMBA_NUM_THREADS") in own
+    whole = sd._sweep.worker_threads(1)
+    with sd.cluster_client(workers=1) as one:
+        assert list(one.run(thread_counts).values()) == [(whole, whole, (1,), str(whole))]
+        assert os.environ.get("NUMBA_NUM_THREADS") in own
+    assert whole == len(os.sched_getaffinity(0)) and share == max(1, whole // 2)
+
+
+def test_restarted_worker_keeps_its_threads(client):
+    """A worker killed and restarted by its nanny starts with the same thread counts."""
+    share = sd._sweep.worker_threads(2)
+    client.wait_for_workers(2, timeout=120)
+    pids = client.run(os.getpid)
+    victim = pids[sorted(pids)[0]]
+    os.kill(victim, signal.SIGKILL)
+    for _ in range(240):   # the nanny notices, then starts a new process
+        now = client.run(os.getpid, on_error="ignore")   # the dead one may still be listed
+        if len(now) == 2 and victim not in now.values():
+            break
+        time.sleep(0.5)
+    client.wait_for_workers(2, timeout=120)
+    assert victim not in client.run(os.getpid).values()
+    assert set(client.run(thread_counts).values()) == {(share, share, (1,), str(share))}
 
 
 def test_importing_seqnet_distributed_leaves_dask_alone():
