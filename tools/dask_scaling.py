@@ -26,8 +26,9 @@ the time per epoch of each, and splits a distributed step into
 and the parameter bytes ``P`` (per step ``2 (N - 1) P`` bytes cross the network).
 
 ``sweep``: ``python -m seqnet.experiments.long_range`` serial and with
-``--workers 2``, wall time of each (the arguments after ``sweep`` are passed on;
-default the full 45-run grid).
+``--workers 2``, the wall time and the CPU time (the command's and its workers')
+of each (every argument after ``sweep`` is passed on; default the full 45-run
+grid).
 
 Timings only: run it on a quiet machine. The figures go to stdout as JSON lines.
 """
@@ -38,6 +39,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -133,18 +135,25 @@ def charlm(args):
                       "bytes_per_step": 2 * (2 - 1) * params}), flush=True)
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def sweep(args, extra):
     base = [sys.executable, "-m", "seqnet.experiments.long_range", *extra]
     for label, more in (("serial", []), ("--workers 2", ["--workers", "2"])):
         with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _children_cpu()
             subprocess.run([*base, "--out-dir", out, *more], check=True,
                            stdout=subprocess.DEVNULL)
             seconds = time.perf_counter() - start
+            # the command's CPU time and its workers' (descendants that were waited for)
+            cpu = _children_cpu() - cpu
             with open(os.path.join(out, "long_range.json")) as f:
                 mse = json.load(f)["mse"]
-        print(json.dumps({"sweep": label, "args": extra, "seconds": seconds, "mse": mse}),
-              flush=True)
+        print(json.dumps({"sweep": label, "args": extra, "seconds": seconds,
+                          "cpu_seconds": cpu, "mse": mse}), flush=True)
 
 
 def main(argv=None):
@@ -158,6 +167,10 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--null-steps", type=int, default=200)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:   # the rest is long_range's, --epochs and --hidden included
+        sweep(None, argv[1:])
+        return 0
     args, extra = p.parse_known_args(argv)
     if args.tiny:
         args.chars, args.batch_size, args.hidden, args.epochs = 3000, 32, 16, 1
