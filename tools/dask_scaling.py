@@ -10,8 +10,9 @@ windows of 40 every 3 of the first ``--chars`` characters of the bundled corpus,
 lowercased) trained for ``--epochs`` epochs
 
 - in this process on 2 numba threads (`Model.fit`), and
-- with `seqnet.distributed.fit` on a LocalCluster of 2 worker processes of 1
-  thread each (``NUMBA_NUM_THREADS=1``);
+- with `seqnet.distributed.fit` on the LocalCluster of ``--workers 2``
+  (`seqnet.distributed.cluster_client`: 2 worker processes of 1 thread each,
+  ``NUMBA_NUM_THREADS=1`` set before they import numba);
 
 after an untimed warm-up that compiles or loads the kernels everywhere. It prints
 the time per epoch of each, and splits a distributed step into
@@ -25,8 +26,9 @@ the time per epoch of each, and splits a distributed step into
 and the parameter bytes ``P`` (per step ``2 (N - 1) P`` bytes cross the network).
 
 ``sweep``: ``python -m seqnet.experiments.long_range`` serial and with
-``--workers 2``, wall time of each (the arguments after ``sweep`` are passed on;
-default the full 45-run grid).
+``--workers 2``, the wall time and the CPU time (the command's and its workers')
+of each (every argument after ``sweep`` is passed on; default the full 45-run
+grid).
 
 Timings only: run it on a quiet machine. The figures go to stdout as JSON lines.
 """
@@ -37,6 +39,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -102,9 +105,6 @@ def _null_steps(client, model, steps):
 
 
 def charlm(args):
-    import dask
-    import distributed
-
     import seqnet.distributed as sd
 
     X, y, V = _data(args.chars)
@@ -118,11 +118,9 @@ def charlm(args):
                       "steps_per_epoch": steps, "hidden": args.hidden,
                       "seconds_per_epoch": h1.history["seconds"],
                       "parameter_bytes": params}), flush=True)
-    with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), \
-            distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                     host="127.0.0.1", dashboard_address=":0",
-                                     env={"NUMBA_NUM_THREADS": "1"}) as cluster, \
-            distributed.Client(cluster) as client:
+    # cluster_client sets NUMBA_NUM_THREADS before each worker imports numba (a
+    # LocalCluster's env= comes too late: the workers ran 2 numba threads each)
+    with sd.cluster_client(workers=2) as client:
         client.run(_warm, V, args.hidden, X[:64], y[:64])
         two = _model(V, args.hidden)
         h2 = sd.fit(two, X, y, client=client, batch_size=B, epochs=args.epochs, verbose=0)
@@ -137,18 +135,25 @@ def charlm(args):
                       "bytes_per_step": 2 * (2 - 1) * params}), flush=True)
 
 
+def _children_cpu():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def sweep(args, extra):
     base = [sys.executable, "-m", "seqnet.experiments.long_range", *extra]
     for label, more in (("serial", []), ("--workers 2", ["--workers", "2"])):
         with tempfile.TemporaryDirectory() as out:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), _children_cpu()
             subprocess.run([*base, "--out-dir", out, *more], check=True,
                            stdout=subprocess.DEVNULL)
             seconds = time.perf_counter() - start
+            # the command's CPU time and its workers' (descendants that were waited for)
+            cpu = _children_cpu() - cpu
             with open(os.path.join(out, "long_range.json")) as f:
                 mse = json.load(f)["mse"]
-        print(json.dumps({"sweep": label, "args": extra, "seconds": seconds, "mse": mse}),
-              flush=True)
+        print(json.dumps({"sweep": label, "args": extra, "seconds": seconds,
+                          "cpu_seconds": cpu, "mse": mse}), flush=True)
 
 
 def main(argv=None):
@@ -162,6 +167,10 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--null-steps", type=int, default=200)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:   # the rest is long_range's, --epochs and --hidden included
+        sweep(None, argv[1:])
+        return 0
     args, extra = p.parse_known_args(argv)
     if args.tiny:
         args.chars, args.batch_size, args.hidden, args.epochs = 3000, 32, 16, 1

@@ -96,6 +96,26 @@ def add_cluster_arguments(parser):
                             "(tcp://host:8786)")
 
 
+def worker_threads(workers):
+    """The numba threads each of ``workers`` local worker processes gets: the
+    machine's cores (those this process may run on) shared out, at least one.
+
+    Parameters
+    ----------
+    workers : int
+        Worker processes on this machine.
+
+    Returns
+    -------
+    int
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // workers)
+
+
 @contextlib.contextmanager
 def cluster_client(workers=None, scheduler=None):
     """A ``distributed.Client`` for ``--workers`` / ``--scheduler``, closed after the
@@ -106,11 +126,15 @@ def cluster_client(workers=None, scheduler=None):
     workers : int, optional
         Start a `LocalCluster` of that many single-threaded worker processes on
         127.0.0.1 (spawned, never forked: numba's ``omp`` threading layer kills a
-        forked child), each with ``cores // workers`` numba threads. The
+        forked child), each with `worker_threads` numba threads (the cores shared
+        out: ``NUMBA_NUM_THREADS`` in the worker's environment, read by the
+        preload ``seqnet.distributed._worker`` before numba's pool starts) and one
+        OpenBLAS thread (dask's default). The
         scheduler's HTTP server takes a free port (``dashboard_address=None``
         still binds the default 8787, which a second cluster then finds taken).
     scheduler : str, optional
-        The address of an existing cluster's scheduler.
+        The address of an existing cluster's scheduler (its workers' thread
+        counts are theirs: docs/distributed.md).
 
     Yields
     ------
@@ -122,6 +146,15 @@ def cluster_client(workers=None, scheduler=None):
         Both given, or ``workers`` below 1.
     MissingExtraError
         dask or distributed is not installed.
+
+    Notes
+    -----
+    numba reads ``NUMBA_NUM_THREADS`` when it is imported, and a spawned worker
+    imports it (with the parent's main module) before the ``env=`` of
+    `LocalCluster` is applied: without the preload, two workers on two cores each
+    ran a pool of two ``omp`` threads, four threads spin-waiting on two cores, and
+    the long-range runs took over ten times the CPU time they take in one process
+    (docs/distributed.md).
     """
     if workers is not None and scheduler is not None:
         raise ValueError("give --workers or --scheduler, not both")
@@ -136,11 +169,12 @@ def cluster_client(workers=None, scheduler=None):
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
     dask = _lazy.need("dask")
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = str(worker_threads(workers))
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), \
             distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                      processes=True, host="127.0.0.1",
                                      dashboard_address=":0",
-                                     env={"NUMBA_NUM_THREADS": str(threads)}) as cluster, \
+                                     env={"NUMBA_NUM_THREADS": threads},
+                                     preload=["seqnet.distributed._worker"]) as cluster, \
             distributed.Client(cluster) as client:
         yield client

@@ -2,7 +2,9 @@ r"""Speaker recognition from speech: the Japanese Vowels set, a bidirectional RN
 against one-nearest-neighbour DTW.
 
 Run it with ``python -m seqnet.experiments.speakers`` (options: ``--out-dir``,
-``--seeds``, ``--epochs``, ``--quick``, ``--tune``); it needs
+``--seeds``, ``--epochs``, ``--quick``, ``--tune``, and ``--workers N`` or
+``--scheduler ADDRESS`` to run the baseline and the seeds' networks, or the
+folds, as Dask tasks, docs/distributed.md); it needs
 ``pip install "seqnet[experiments]"`` (sktime ships the data, matplotlib draws
 the figure) and runs offline.
 
@@ -66,6 +68,7 @@ from .. import _checks
 from .._config import JIT_OPTIONS
 from .._io import atomic_write
 from .._threads import get_num_threads, set_num_threads
+from ..distributed import add_cluster_arguments, cluster_client, map_runs
 
 __all__ = [
     "CONFIG",
@@ -713,10 +716,12 @@ def _predict(model, part):
     return np.argmax(model.predict(part.x, batch_size=128, lengths=part.lengths), axis=1)
 
 
-def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0, threads=1):
+def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0, threads=1,
+                   client=None):
     """Validation accuracy of a configuration on stratified folds of the training set.
 
-    The scaler is fitted on each fold's training part only.
+    The scaler is fitted on each fold's training part only. Each fold and seed is
+    an independent run (`seqnet.distributed.map_runs`).
 
     Parameters
     ----------
@@ -731,6 +736,9 @@ def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0, thr
         Seeds `stratified_folds`.
     threads : int or None, default 1
         seqnet's thread count while the networks train (see `run`).
+    client : distributed.Client, optional
+        Train the ``n_folds * len(seeds)`` networks as tasks on its Dask cluster;
+        the accuracies are the serial run's.
 
     Returns
     -------
@@ -744,22 +752,22 @@ def cross_validate(train, config=None, seeds=(0, 1), n_folds=3, fold_seed=0, thr
         threads = _checks.positive_int(threads, "threads")
     folds = stratified_folds(train.y, n_folds, fold_seed)
     with _thread_count(threads):
-        return _cross_validate(train, config, seeds, folds)
+        return _cross_validate(train, config, seeds, folds, threads, client)
 
 
-def _cross_validate(train, config, seeds, folds):
-    out = np.zeros((len(folds), len(seeds)))
-    for k, held in enumerate(folds):
+def _cross_validate(train, config, seeds, folds, threads=None, client=None):
+    jobs = []
+    feats = _features(train, config)
+    for held in folds:
         keep = np.setdiff1d(np.arange(train.y.size), held)
-        feats = _features(train, config)
         mean, std = fit_scaler(feats.x[keep], train.lengths[keep])
-        parts = [Split(scale(feats.x[i], train.lengths[i], mean, std), train.lengths[i],
-                       train.y[i]) for i in (keep, held)]
-        for s, seed in enumerate(seeds):
-            model = build_model(config, seed)
-            train_model(model, parts[0], config, seed)
-            out[k, s] = float(np.mean(_predict(model, parts[1]) == parts[1].y))
-    return out
+        parts = tuple(Split(scale(feats.x[i], train.lengths[i], mean, std), train.lengths[i],
+                            train.y[i]) for i in (keep, held))
+        jobs.extend(("fold", seed, {"parts": parts, "config": config, "threads": threads})
+                    for seed in seeds)
+    runs = map_runs(_speaker_run, jobs, client=client)
+    return np.array([r["accuracy"] for r in runs], dtype=np.float64).reshape(len(folds),
+                                                                             len(seeds))
 
 
 # ------------------------------------------------------------------------- run
@@ -772,8 +780,11 @@ def _seeds(seeds):
     return tuple(seeds)
 
 
-def run(seeds=DEFAULT_SEEDS, config=None, data=None, log=print, threads=1):
+def run(seeds=DEFAULT_SEEDS, config=None, data=None, log=print, threads=1, client=None):
     """Train and test the network once per seed, and the DTW baseline.
+
+    The baseline and each seed's network are independent runs
+    (`seqnet.distributed.map_runs`), in that order.
 
     Parameters
     ----------
@@ -783,7 +794,8 @@ def run(seeds=DEFAULT_SEEDS, config=None, data=None, log=print, threads=1):
     data : (Split, Split), optional
         The raw training and test sets (default: `load_japanese_vowels`).
     log : callable or None, default print
-        Receives a progress line per seed.
+        Receives a progress line per run (the baseline, then each seed), as each
+        finishes.
     threads : int or None, default 1
         seqnet's thread count while the networks train (`seqnet.set_num_threads`;
         restored after); None leaves it as it is. The default, one: a step of this
@@ -791,6 +803,10 @@ def run(seeds=DEFAULT_SEEDS, config=None, data=None, log=print, threads=1):
         region costs about as much as it saves on an idle machine and far more on a
         busy one (measured on the shared 2-core host: 63 s against 2 s for 20 epochs
         of one seed), and the figures do not depend on the host's core count.
+        Inside each run too, on whichever worker it runs.
+    client : distributed.Client, optional
+        Run the baseline and the networks as tasks on its Dask cluster; the
+        results are the serial run's, bit for bit (the timings apart).
 
     Returns
     -------
@@ -808,18 +824,8 @@ def run(seeds=DEFAULT_SEEDS, config=None, data=None, log=print, threads=1):
     log = log or (lambda *_: None)
     train, test = load_japanese_vowels() if data is None else data
     train, test = _split(train, "data[0]"), _split(test, "data[1]")
-
-    start = time.perf_counter()
-    dist = dtw_distances(test.x, test.lengths, train.x, train.lengths)
-    dtw_pred = nearest_neighbour(dist, train.y)
-    dtw_seconds = time.perf_counter() - start
-    dtw_accuracy = float(np.mean(dtw_pred == test.y))
-    log(f"1-NN DTW: test accuracy {100 * dtw_accuracy:.2f} % ({dtw_seconds:.1f} s for "
-        f"{dist.size} distances)")
-    dtw = (dtw_pred, dtw_accuracy, dtw_seconds)
-
     with _thread_count(threads):
-        return _run(train, test, seeds, config, log, dtw)
+        return _run(train, test, seeds, config, log, threads, client)
 
 
 @contextlib.contextmanager
@@ -836,26 +842,21 @@ def _thread_count(threads):
         set_num_threads(saved)
 
 
-def _run(train, test, seeds, config, log, dtw):
-    dtw_pred, dtw_accuracy, dtw_seconds = dtw
+def _run(train, test, seeds, config, log, threads, client):
     ftrain, ftest = _features(train, config), _features(test, config)
     mean, std = fit_scaler(ftrain.x, train.lengths)
     scaled_train = Split(scale(ftrain.x, train.lengths, mean, std), train.lengths, train.y)
     scaled_test = Split(scale(ftest.x, test.lengths, mean, std), test.lengths, test.y)
-    accuracy, predictions, seconds, final_loss = [], [], [], []
-    for seed in seeds:
-        start = time.perf_counter()
-        model = build_model(config, seed)
-        losses = train_model(model, scaled_train, config, seed)
-        pred = _predict(model, scaled_test)
-        seconds.append(time.perf_counter() - start)
-        accuracy.append(float(np.mean(pred == test.y)))
-        predictions.append(pred)
-        final_loss.append(losses[-1])
-        log(f"{config['cell']} seed {seed}: test accuracy {100 * accuracy[-1]:.2f} % "
-            f"({int(np.sum(pred != test.y))} errors), final training loss {losses[-1]:.4f}, "
-            f"{seconds[-1]:.1f} s")
-    predictions = np.asarray(predictions)
+    jobs = [("dtw", None, {"parts": (train, test)})]
+    shared = {"parts": (scaled_train, scaled_test), "config": config, "threads": threads}
+    jobs += [("network", seed, shared) for seed in seeds]
+    dtw, *nets = map_runs(_speaker_run, jobs, client=client,
+                          describe=lambda job, r: r["line"], log=log)
+    dtw_pred, dtw_accuracy, dtw_seconds = dtw["predictions"], dtw["accuracy"], dtw["seconds"]
+    accuracy = [r["accuracy"] for r in nets]
+    seconds = [r["seconds"] for r in nets]
+    final_loss = [r["losses"][-1] for r in nets]
+    predictions = np.asarray([r["predictions"] for r in nets])
     return {
         "accuracy": np.asarray(accuracy), "predictions": predictions,
         "confusion": sum(confusion_matrix(test.y, p, N_SPEAKERS) for p in predictions),
@@ -869,6 +870,38 @@ def _run(train, test, seeds, config, log, dtw):
                     "test": (int(test.lengths.min()), int(test.lengths.max()))},
         "config": config, "seeds": seeds,
     }
+
+
+def _speaker_run(job):
+    """One run, ``job = (kind, seed, shared)``: ``kind`` ``"dtw"`` (the baseline
+    on ``shared["parts"]``, the raw training and test sets), ``"network"`` (one
+    seed's network trained and tested on the scaled parts) or ``"fold"`` (the same
+    on a cross-validation fold). A function of its arguments only, so it runs the
+    same here or on a Dask worker. Returns its ``predictions``, ``accuracy``,
+    ``seconds``, ``losses`` (the networks') and ``line``."""
+    kind, seed, d = job
+    train, test = d["parts"]
+    start = time.perf_counter()
+    if kind == "dtw":
+        dist = dtw_distances(test.x, test.lengths, train.x, train.lengths)
+        pred = nearest_neighbour(dist, train.y)
+        seconds = time.perf_counter() - start
+        accuracy = float(np.mean(pred == test.y))
+        return {"predictions": pred, "accuracy": accuracy, "seconds": seconds,
+                "losses": None,
+                "line": f"1-NN DTW: test accuracy {100 * accuracy:.2f} % ({seconds:.1f} s "
+                        f"for {dist.size} distances)"}
+    config = d["config"]
+    with _thread_count(d["threads"]):
+        model = build_model(config, seed)
+        losses = train_model(model, train, config, seed)
+        pred = _predict(model, test)
+    seconds = time.perf_counter() - start
+    accuracy = float(np.mean(pred == test.y))
+    return {"predictions": pred, "accuracy": accuracy, "seconds": seconds, "losses": losses,
+            "line": f"{config['cell']} seed {seed}: test accuracy {100 * accuracy:.2f} % "
+                    f"({int(np.sum(pred != test.y))} errors), final training loss "
+                    f"{losses[-1]:.4f}, {seconds:.1f} s"}
 
 
 def _pct(v):
@@ -1056,13 +1089,13 @@ def _parser():
     return p
 
 
-def _tune(args, data, start):
+def _tune(args, data, start, client=None):
     seeds = tuple(args.seeds or (0, 1, 2))
     rows = []
     for name, change in TUNING_GRID:
         if args.epochs is not None:
             change = {"epochs": args.epochs, **change}
-        acc = cross_validate(data[0], change, seeds=seeds)
+        acc = cross_validate(data[0], change, seeds=seeds, client=client)
         rows.append((name, acc))
         print(f"{name}: validation accuracy {_pct(acc.mean())} (min {_pct(acc.min())})",
               flush=True)
@@ -1092,6 +1125,7 @@ def main(argv=None):
         output folder cannot be made (argparse exits 2 for bad options).
     """
     parser = _parser()
+    add_cluster_arguments(parser)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     seeds = args.seeds if args.seeds is not None else (
@@ -1117,9 +1151,13 @@ def main(argv=None):
     except OSError as exc:
         print(f"error: cannot create --out-dir {args.out_dir!r}: {exc}", file=sys.stderr)
         return 2
-    if args.tune:
-        return _tune(args, data, start)
-    results = run(seeds=seeds, config={"epochs": epochs}, data=data)
+    try:
+        with cluster_client(args.workers, args.scheduler) as client:
+            if args.tune:
+                return _tune(args, data, start, client)
+            results = run(seeds=seeds, config={"epochs": epochs}, data=data, client=client)
+    except ValueError as exc:
+        parser.error(str(exc))
     figure = os.path.join(args.out_dir, FIGURE_NAME)
     plot_confusion(results, figure)
     seconds = time.perf_counter() - start

@@ -10,6 +10,7 @@ every character is read once and is a target once. This module measures what
 that buys, from one command::
 
     python -m seqnet.experiments.streaming       # about 15 minutes on 2 cores
+    python -m seqnet.experiments.streaming --scheduler tcp://host:8786   # on Dask
 
 It trains the reference model (`seqnet.charlm.build_charlm`: LSTM(128),
 Dropout 0.2, Dense softmax, RMSprop at 0.01) on the bundled corpus, both ways,
@@ -49,6 +50,7 @@ import numpy as np
 from .. import _checks, datasets, optim, text
 from .._io import atomic_write
 from ..charlm import build_charlm, build_stream_charlm, windows_model
+from ..distributed import add_cluster_arguments, cluster_client, map_runs
 
 __all__ = ["held_out_loss", "main", "plot", "run", "table"]
 
@@ -98,8 +100,14 @@ def _warm_up(vocab_size, hidden, dtype=np.float32):
 
 def run(*, max_chars=None, epochs=10, hidden=128, dropout=0.2, lr=0.01, batch_size=128,
         maxlen=40, step=3, stream_batch_size=32, bptt=64, stream_lr=None,
-        max_stream_epochs=200, stream_budget=1.0, validation=0.1, seed=0, log=print):
+        max_stream_epochs=200, stream_budget=1.0, validation=0.1, seed=0, log=print,
+        client=None):
     """Train the reference model with windows and with streams; measure both.
+
+    The two legs are runs of `seqnet.distributed.map_runs`, one after the other:
+    the stream leg's time budget is the windowed leg's measured wall time, so it
+    cannot start before that is known (and running both at once would share the
+    cores whose time they measure).
 
     Parameters
     ----------
@@ -134,7 +142,12 @@ def run(*, max_chars=None, epochs=10, hidden=128, dropout=0.2, lr=0.01, batch_si
     seed : int, default 0
         Seeds both models (the same initial weights) and the windows' shuffling.
     log : callable, default print
-        Called with one line after each epoch.
+        Called with each leg's lines (one per epoch) when the leg finishes.
+    client : distributed.Client, optional
+        Run each leg as a task on its Dask cluster (loading the corpus there).
+        The losses are the serial run's, bit for bit, for as many epochs; the
+        wall times are the worker's, and with them the number of stream epochs
+        that fit the budget (fixed when ``max_stream_epochs`` comes first).
 
     Returns
     -------
@@ -157,6 +170,48 @@ def run(*, max_chars=None, epochs=10, hidden=128, dropout=0.2, lr=0.01, batch_si
     validation = _checks.real(validation, "validation", 0.0, 1.0, low_open=True,
                               high_open=True)
     stream_lr = lr if stream_lr is None else stream_lr
+    cfg = dict(max_chars=max_chars, validation=validation, maxlen=maxlen, step=step,
+               stream_batch_size=stream_batch_size, bptt=bptt)
+    d = _data(**cfg)
+    V = d["V"]
+    config = dict(chars=d["chars"], train_chars=d["train_chars"],
+                  held_out_chars=d["held_out_chars"],
+                  vocabulary=V, epochs=epochs, hidden=hidden, dropout=dropout, lr=lr,
+                  batch_size=batch_size, maxlen=maxlen, step=step,
+                  stream_batch_size=stream_batch_size, bptt=bptt, stream_lr=stream_lr,
+                  max_stream_epochs=max_stream_epochs, stream_budget=stream_budget,
+                  validation=validation, seed=seed,
+                  windows_per_epoch=len(d["X"]),
+                  stream_batches_per_epoch=len(d["Xs"]) // stream_batch_size,
+                  held_out_windows=len(d["Xv"]))
+    del d   # each leg loads the data where it runs
+    train = dict(hidden=hidden, dropout=dropout, seed=seed, epochs=epochs, lr=lr,
+                 batch_size=batch_size, stream_lr=stream_lr,
+                 max_stream_epochs=max_stream_epochs)
+
+    def leg(mode, budget):
+        out = map_runs(_leg, [(mode, cfg, train, budget)], client=client,
+                       describe=lambda job, r: "\n".join(r["lines"]), log=log)[0]
+        del out["lines"]
+        return out
+
+    windows = leg("windows", None)
+    initial = windows.pop("initial")
+    target, windows_seconds = windows["loss"][-1], windows["seconds"][-1]
+    stream = leg("stream", stream_budget * windows_seconds)
+    reached = next((t for t, v in zip(stream["seconds"], stream["loss"], strict=True)
+                    if v <= target), None)
+    return dict(config=config, initial_loss=initial, windows=windows, stream=stream,
+                target=target, windows_seconds=windows_seconds,
+                stream_seconds_to_target=reached,
+                ratio=None if reached is None else reached / windows_seconds)
+
+
+def _data(max_chars, validation, maxlen, step, stream_batch_size, bptt):
+    """The corpus cut both ways: the training windows ``X, y``, the held-out
+    windows ``Xv, yv``, the training streams ``Xs, Ys``, the held-out streams
+    ``stream_val`` (None when the tail is too short), the vocabulary size ``V``
+    and the sizes."""
     corpus = datasets.shakespeare().lower()
     if max_chars is not None:
         corpus = corpus[:_checks.positive_int(max_chars, "max_chars")]
@@ -173,55 +228,61 @@ def run(*, max_chars=None, epochs=10, hidden=128, dropout=0.2, lr=0.01, batch_si
     stream_val = None
     if len(val_ids) >= stream_batch_size * (bptt + 1):
         stream_val = text.stream_arrays(val_ids, stream_batch_size, bptt)
-    V = len(vocab)
-    config = dict(chars=len(ids), train_chars=len(train_ids), held_out_chars=len(val_ids),
-                  vocabulary=V, epochs=epochs, hidden=hidden, dropout=dropout, lr=lr,
-                  batch_size=batch_size, maxlen=maxlen, step=step,
-                  stream_batch_size=stream_batch_size, bptt=bptt, stream_lr=stream_lr,
-                  max_stream_epochs=max_stream_epochs, stream_budget=stream_budget,
-                  validation=validation, seed=seed,
-                  windows_per_epoch=len(X), stream_batches_per_epoch=len(Xs) // stream_batch_size,
-                  held_out_windows=len(Xv))
-    _warm_up(V, hidden)
+    return dict(X=X, y=y, Xv=Xv, yv=yv, Xs=Xs, Ys=Ys, stream_val=stream_val, V=len(vocab),
+                chars=len(ids), train_chars=len(train_ids), held_out_chars=len(val_ids))
 
-    windows = dict(seconds=[], loss=[], train_loss=[])
-    model = _compile(build_charlm(V, hidden=hidden, dropout=dropout, seed=seed), lr)
-    initial = held_out_loss(model, Xv, yv)
+
+def _leg(job):
+    """One leg, ``job = (mode, data settings, training settings, budget)``: the
+    windowed model trained ``epochs`` epochs (``mode="windows"``), or the stream
+    model until its training time reaches ``budget`` seconds or
+    ``max_stream_epochs`` (``"stream"``). Loads the corpus and compiles the kernels
+    (not timed) where it runs. Returns the leg's per-epoch ``seconds`` (cumulative),
+    ``loss``, ``train_loss`` (and ``stream_loss``), its ``lines``, and the windowed
+    leg the ``initial`` held-out loss (the stream model starts from the same
+    weights)."""
+    mode, cfg, t, budget = job
+    d = _data(**cfg)
+    Xv, yv = d["Xv"], d["yv"]
+    _warm_up(d["V"], t["hidden"])
+    lines = []
+    out = dict(seconds=[], loss=[], train_loss=[])
     total = 0.0
-    for e in range(epochs):
+    if mode == "windows":
+        model = _compile(build_charlm(d["V"], hidden=t["hidden"], dropout=t["dropout"],
+                                      seed=t["seed"]), t["lr"])
+        out["initial"] = held_out_loss(model, Xv, yv)
+        for e in range(t["epochs"]):
+            start = time.perf_counter()
+            h = model.fit(d["X"], d["y"], batch_size=t["batch_size"], epochs=1, shuffle=True,
+                          verbose=0)
+            total += time.perf_counter() - start
+            out["seconds"].append(total)
+            out["train_loss"].append(h.history["loss"][-1])
+            out["loss"].append(held_out_loss(model, Xv, yv))
+            lines.append(f"windows epoch {e + 1}: {total:.1f} s, held-out "
+                         f"{out['loss'][-1]:.4f} nats")
+        out["lines"] = lines
+        return out
+    out["stream_loss"] = []
+    bs = cfg["stream_batch_size"]
+    model = _compile(build_stream_charlm(d["V"], hidden=t["hidden"], dropout=t["dropout"],
+                                         seed=t["seed"]), t["stream_lr"])
+    for e in range(t["max_stream_epochs"]):
         start = time.perf_counter()
-        h = model.fit(X, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0)
+        h = model.fit(d["Xs"], d["Ys"], batch_size=bs, epochs=1, shuffle=False, verbose=0)
         total += time.perf_counter() - start
-        windows["seconds"].append(total)
-        windows["train_loss"].append(h.history["loss"][-1])
-        windows["loss"].append(held_out_loss(model, Xv, yv))
-        log(f"windows epoch {e + 1}: {total:.1f} s, held-out {windows['loss'][-1]:.4f} nats")
-    target, windows_seconds = windows["loss"][-1], total
-    budget = stream_budget * windows_seconds
-
-    stream = dict(seconds=[], loss=[], train_loss=[], stream_loss=[])
-    model = _compile(build_stream_charlm(V, hidden=hidden, dropout=dropout, seed=seed),
-                     stream_lr)
-    total, reached = 0.0, None
-    for e in range(max_stream_epochs):
-        start = time.perf_counter()
-        h = model.fit(Xs, Ys, batch_size=stream_batch_size, epochs=1, shuffle=False,
-                      verbose=0)
-        total += time.perf_counter() - start
-        stream["seconds"].append(total)
-        stream["train_loss"].append(h.history["loss"][-1])
-        stream["loss"].append(held_out_loss(model, Xv, yv))
-        stream["stream_loss"].append(None if stream_val is None else float(
-            model.evaluate(*stream_val, batch_size=stream_batch_size)["loss"]))
-        log(f"stream epoch {e + 1}: {total:.1f} s, held-out {stream['loss'][-1]:.4f} nats")
-        if reached is None and stream["loss"][-1] <= target:
-            reached = total
+        out["seconds"].append(total)
+        out["train_loss"].append(h.history["loss"][-1])
+        out["loss"].append(held_out_loss(model, Xv, yv))
+        out["stream_loss"].append(None if d["stream_val"] is None else float(
+            model.evaluate(*d["stream_val"], batch_size=bs)["loss"]))
+        lines.append(f"stream epoch {e + 1}: {total:.1f} s, held-out "
+                     f"{out['loss'][-1]:.4f} nats")
         if total >= budget:
             break
-    return dict(config=config, initial_loss=initial, windows=windows, stream=stream,
-                target=target, windows_seconds=windows_seconds,
-                stream_seconds_to_target=reached,
-                ratio=None if reached is None else reached / windows_seconds)
+    out["lines"] = lines
+    return out
 
 
 def table(results):
@@ -348,6 +409,7 @@ def main(argv=None):
                    help="stream training stops at this fraction of the windowed wall "
                         "time (default 1: the same time)")
     p.add_argument("--seed", type=int, default=0)
+    add_cluster_arguments(p)
     args = p.parse_args(argv)
     try:
         _figure()  # matplotlib is checked before any training
@@ -362,12 +424,14 @@ def main(argv=None):
             if getattr(args, name) is not None:
                 _checks.real(getattr(args, name), "--" + name.replace("_", "-"), 0.0,
                              low_open=True)
-        results = run(max_chars=args.max_chars, epochs=args.epochs, hidden=args.hidden,
-                      dropout=args.dropout, lr=args.lr, batch_size=args.batch_size,
-                      maxlen=args.maxlen, step=args.step,
-                      stream_batch_size=args.stream_batch_size, bptt=args.bptt,
-                      stream_lr=args.stream_lr, max_stream_epochs=args.max_stream_epochs,
-                      stream_budget=args.stream_budget, seed=args.seed)
+        with cluster_client(args.workers, args.scheduler) as client:
+            results = run(max_chars=args.max_chars, epochs=args.epochs, hidden=args.hidden,
+                          dropout=args.dropout, lr=args.lr, batch_size=args.batch_size,
+                          maxlen=args.maxlen, step=args.step,
+                          stream_batch_size=args.stream_batch_size, bptt=args.bptt,
+                          stream_lr=args.stream_lr,
+                          max_stream_epochs=args.max_stream_epochs,
+                          stream_budget=args.stream_budget, seed=args.seed, client=client)
     except (ValueError, TypeError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

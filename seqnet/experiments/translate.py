@@ -2,7 +2,9 @@ r"""Translating numbers written out in words, with an attention encoder-decoder.
 
 Run it with ``python -m seqnet.experiments.translate --source de --target en``
 (options: ``--quick``, ``--out-dir``, ``--max-number``, ``--epochs``,
-``--hidden``, ``--test-fraction``, ``--width``, ``--seed``); it needs
+``--hidden``, ``--test-fraction``, ``--width``, ``--seed``, and ``--workers N``
+or ``--scheduler ADDRESS`` to train the two models at once as Dask tasks,
+docs/distributed.md); it needs
 ``pip install "seqnet[experiments]"`` (num2words for the words, matplotlib for
 the figures) and runs offline.
 
@@ -62,6 +64,7 @@ import numpy as np
 
 from .. import _checks
 from .._io import atomic_write
+from ..distributed import add_cluster_arguments, cluster_client, map_runs
 
 __all__ = [
     "EXTRA_HINT",
@@ -573,8 +576,11 @@ def _length_bins(lengths, step=5):
 def run(source="de", target="en", *, max_number=DEFAULT_MAX_NUMBER, epochs=DEFAULT_EPOCHS,
         hidden=DEFAULT_HIDDEN, embed=DEFAULT_EMBED, batch_size=DEFAULT_BATCH_SIZE,
         learning_rate=DEFAULT_LEARNING_RATE, test_fraction=DEFAULT_TEST_FRACTION,
-        width=DEFAULT_WIDTH, seed=0, log=print):
+        width=DEFAULT_WIDTH, seed=0, log=print, client=None):
     """Train with and without attention, decode the held-out numbers, score them.
+
+    The two models are independent runs (`seqnet.distributed.map_runs`): with a
+    ``client`` they train at the same time, as tasks on its Dask cluster.
 
     Parameters
     ----------
@@ -594,7 +600,11 @@ def run(source="de", target="en", *, max_number=DEFAULT_MAX_NUMBER, epochs=DEFAU
     seed : int, default 0
         Seeds the split, the initialisation and the batch order.
     log : callable or None, default print
-        Called with progress lines.
+        Called with progress lines: each model's (its size, its epochs, its
+        scores), when it finishes.
+    client : distributed.Client, optional
+        Train the two models as tasks on its Dask cluster; the results are the
+        serial run's, bit for bit (the timings apart).
 
     Returns
     -------
@@ -628,31 +638,16 @@ def run(source="de", target="en", *, max_number=DEFAULT_MAX_NUMBER, epochs=DEFAU
         f"{test.size} held out; {len(source_vocab)} source and {len(target_vocab)} target "
         f"characters; sources up to {x.shape[1]}, targets up to {dec_out.shape[1] - 1} "
         f"characters ({time.perf_counter() - start:.1f} s)")
-    models = {}
-    for name, attention in (("attention", True), ("no attention", False)):
-        tr = build_translator(source_vocab, target_vocab, hidden=hidden, embed=embed,
-                              attention=attention, seed=seed)
-        log(f"{name}: {tr.n_params} parameters")
-        t0 = time.perf_counter()
-        train_translator(tr, x[train], dec_in[train], dec_out[train], epochs=epochs,
-                         batch_size=batch_size, learning_rate=learning_rate, log=log)
-        t1 = time.perf_counter()
-        greedy = tr.translate(x[test], width=1, max_length=max_length)
-        beam = tr.translate(x[test], width=width, max_length=max_length)
-        t2 = time.perf_counter()
-        rec = {"translator": tr, "greedy": greedy, "beam": beam,
-               "train_seconds": t1 - t0, "decode_seconds": t2 - t1, "scores": {},
-               "by_length": {}}
-        for method, hyps in (("greedy", greedy), ("beam", beam)):
-            rec["scores"][method] = {"exact_match": exact_match(hyps, refs),
-                                     "cer": character_error_rate(hyps, refs)}
-            rec["by_length"][method] = by_length(hyps, refs, bins)
-        log(f"{name}: greedy exact match {rec['scores']['greedy']['exact_match']:.4f} "
-            f"(CER {rec['scores']['greedy']['cer']:.4f}), beam {width} "
-            f"{rec['scores']['beam']['exact_match']:.4f} "
-            f"(CER {rec['scores']['beam']['cer']:.4f}); training {t1 - t0:.0f} s, "
-            f"decoding {t2 - t1:.0f} s")
-        models[name] = rec
+    shared = dict(source_vocab=source_vocab, target_vocab=target_vocab, x=x, dec_in=dec_in,
+                  dec_out=dec_out, train=train, test=test, refs=refs, bins=bins,
+                  max_length=max_length, hidden=hidden, embed=embed, epochs=epochs,
+                  batch_size=batch_size, learning_rate=learning_rate, width=width, seed=seed)
+    jobs = [(name, attention, shared) for name, attention in (("attention", True),
+                                                               ("no attention", False))]
+    runs = map_runs(_model_run, jobs, client=client,
+                    describe=lambda job, r: "\n".join(r["lines"]), log=log)
+    models = {name: {k: v for k, v in rec.items() if k != "lines"}
+              for (name, _, _), rec in zip(jobs, runs, strict=True)}
     att, plain = models["attention"]["scores"], models["no attention"]["scores"]
     summary = {
         "source": source, "target": target, "max_number": max_number,
@@ -676,6 +671,42 @@ def run(source="de", target="en", *, max_number=DEFAULT_MAX_NUMBER, epochs=DEFAU
                          "test_fraction": test_fraction, "width": width, "seed": seed,
                          "batch_size": batch_size, "learning_rate": learning_rate},
             "summary": summary}
+
+
+def _model_run(job):
+    """One model of the comparison, ``job = (name, attention, shared)``: built,
+    trained, decoding the held-out numbers and scored; a function of its arguments
+    only, so it runs the same here or on a Dask worker. Returns the record `run`
+    keeps under ``models[name]``, with its progress ``lines``."""
+    name, attention, d = job
+    lines = []
+    tr = build_translator(d["source_vocab"], d["target_vocab"], hidden=d["hidden"],
+                          embed=d["embed"], attention=attention, seed=d["seed"])
+    lines.append(f"{name}: {tr.n_params} parameters")
+    train, test, x = d["train"], d["test"], d["x"]
+    t0 = time.perf_counter()
+    train_translator(tr, x[train], d["dec_in"][train], d["dec_out"][train],
+                     epochs=d["epochs"], batch_size=d["batch_size"],
+                     learning_rate=d["learning_rate"], log=lines.append)
+    t1 = time.perf_counter()
+    greedy = tr.translate(x[test], width=1, max_length=d["max_length"])
+    beam = tr.translate(x[test], width=d["width"], max_length=d["max_length"])
+    t2 = time.perf_counter()
+    rec = {"translator": tr, "greedy": greedy, "beam": beam,
+           "train_seconds": t1 - t0, "decode_seconds": t2 - t1, "scores": {},
+           "by_length": {}}
+    refs = d["refs"]
+    for method, hyps in (("greedy", greedy), ("beam", beam)):
+        rec["scores"][method] = {"exact_match": exact_match(hyps, refs),
+                                 "cer": character_error_rate(hyps, refs)}
+        rec["by_length"][method] = by_length(hyps, refs, d["bins"])
+    lines.append(f"{name}: greedy exact match {rec['scores']['greedy']['exact_match']:.4f} "
+                 f"(CER {rec['scores']['greedy']['cer']:.4f}), beam {d['width']} "
+                 f"{rec['scores']['beam']['exact_match']:.4f} "
+                 f"(CER {rec['scores']['beam']['cer']:.4f}); training {t1 - t0:.0f} s, "
+                 f"decoding {t2 - t1:.0f} s")
+    rec["lines"] = lines
+    return rec
 
 
 def _pct(value):
@@ -922,6 +953,7 @@ def main(argv=None):
         language among them).
     """
     parser = _parser()
+    add_cluster_arguments(parser)
     args = parser.parse_args(argv)
     start = time.perf_counter()
     base = QUICK if args.quick else {
@@ -949,9 +981,11 @@ def main(argv=None):
         print(f"error: cannot create --out-dir {args.out_dir!r}: {exc}", file=sys.stderr)
         return 2
     try:
-        results = run(args.source, args.target, test_fraction=args.test_fraction,
-                      width=args.width, seed=args.seed,
-                      log=lambda line: print(line, flush=True), **settings)
+        with cluster_client(args.workers, args.scheduler) as client:
+            results = run(args.source, args.target, test_fraction=args.test_fraction,
+                          width=args.width, seed=args.seed,
+                          log=lambda line: print(line, flush=True), client=client,
+                          **settings)
     except ValueError as exc:
         parser.error(str(exc))
     stem = f"translate_{args.source}_{args.target}"

@@ -1,10 +1,11 @@
 r"""A word-level language model against an interpolated Kneser-Ney trigram.
 
 Run it with ``python -m seqnet.experiments.wordlm`` (``--quick`` for the short
-version the tests run); it needs ``pip install "seqnet[experiments]"`` (matplotlib
-for the figures; nltk only for `nltk_kneser_ney`, the cross-check of the
-trigram) and runs offline on the corpus bundled with seqnet
-(`seqnet.datasets.shakespeare`).
+version the tests run; ``--workers N`` or ``--scheduler ADDRESS`` runs the
+baselines and the LSTM at the same time as Dask tasks, docs/distributed.md); it
+needs ``pip install "seqnet[experiments]"`` (matplotlib for the figures; nltk
+only for `nltk_kneser_ney`, the cross-check of the trigram) and runs offline on
+the corpus bundled with seqnet (`seqnet.datasets.shakespeare`).
 
 The steps:
 
@@ -60,6 +61,7 @@ import numpy as np
 
 from .. import _checks
 from .._io import atomic_write
+from ..distributed import add_cluster_arguments, cluster_client, map_runs
 
 __all__ = [
     "EXTRA_HINT",
@@ -532,15 +534,22 @@ def _compile(model, learning_rate, clipnorm):
     return model
 
 
-def run(*, quick=False, log=print, **options):
+def run(*, quick=False, log=print, client=None, **options):
     """Build the data, fit the baselines and the LSTM, and score them all.
+
+    The baselines (the unigram and the trigram, its discount search included) and
+    the LSTM are two independent runs (`seqnet.distributed.map_runs`).
 
     Parameters
     ----------
     quick : bool, default False
         Start from `QUICK` instead of `DEFAULTS` (a smaller model, two epochs).
     log : callable or None, default print
-        Called with a line per epoch.
+        Called with the data's line, then each run's lines (the baselines'; the
+        LSTM's, one per epoch) when it finishes.
+    client : distributed.Client, optional
+        Run the two as tasks on its Dask cluster, at the same time; the results
+        are the serial run's, bit for bit (the timings apart).
     **options
         Overrides of the settings: ``min_count``, ``embed``, ``hidden``,
         ``input_dropout``, ``weight_dropout``, ``dropout``, ``batch_size``,
@@ -588,8 +597,6 @@ def run(*, quick=False, log=print, **options):
     train = np.concatenate([[eol], vocab.encode(train_text)]).astype(np.int32)
     valid = vocab.encode(valid_text)
     test = vocab.encode(test_text)
-    stream = np.concatenate([train, valid, test])
-    v0, t0 = train.size, train.size + valid.size   # first valid and test positions
     data = dict(characters=len(corpus), vocabulary=V, train_tokens=int(train.size - 1),
                 valid_tokens=int(valid.size), test_tokens=int(test.size),
                 valid_unknown=float(np.mean(valid == vocab.unknown_index)),
@@ -597,24 +604,53 @@ def run(*, quick=False, log=print, **options):
     log(f"vocabulary {V} words (min count {cfg['min_count']}); tokens: train "
         f"{data['train_tokens']:,}, valid {valid.size:,}, test {test.size:,}")
 
+    shared = dict(train=train, valid=valid, test=test, vocab=vocab, cfg=cfg)
+    baselines, lstm = map_runs(_wordlm_run, [("baselines", shared), ("lstm", shared)],
+                               client=client, describe=lambda job, r: "\n".join(r["lines"]),
+                               log=log)
+    uni, kn = baselines["unigram"], baselines["kn"]
+    model, lstm, examples = lstm["model"], lstm["lstm"], lstm["examples"]
+    return dict(config=cfg, data=data, unigram=uni, kn=kn, lstm=lstm, examples=examples,
+                perplexity=lstm["test"], kn_perplexity=kn["test"],
+                perplexity_ratio_to_kn=lstm["test"] / kn["test"],
+                unigram_perplexity=uni["test"], model=model)
+
+
+def _wordlm_run(job):
+    """One run, ``job = (kind, shared)``: ``"baselines"`` (the unigram and the
+    trigram) or ``"lstm"``, on ``shared``'s token arrays (``train`` with its leading
+    ``<eol>``, ``valid``, ``test``), ``vocab`` and ``cfg``. A function of its
+    arguments only, so it runs the same here or on a Dask worker. Returns the run's
+    entries of `run`'s result and its progress ``lines``."""
+    from .. import text
+
+    kind, d = job
+    train, valid, test, vocab, cfg = d["train"], d["valid"], d["test"], d["vocab"], d["cfg"]
+    V = len(vocab)
+    stream = np.concatenate([train, valid, test])
+    v0, t0 = train.size, train.size + valid.size   # first valid and test positions
+
     def part(scores_from, n):   # the stream up to the end of a part, scored from its start
         return stream[:scores_from + n], scores_from
 
-    # baselines
-    uni = dict(valid=perplexity(unigram_log_probs(train[1:], valid, V)),
-               test=perplexity(unigram_log_probs(train[1:], test, V)))
-    discounts = {}
-    for d in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
-        discounts[d] = perplexity(KneserNeyTrigram(train, V, d).log_probs(*part(v0, valid.size)))
-    best_d = min(discounts, key=discounts.get)
-    kn_model = KneserNeyTrigram(train, V, best_d)
-    kn = dict(discount=best_d, discounts={str(k): v for k, v in discounts.items()},
-              valid=discounts[best_d],
-              test=perplexity(kn_model.log_probs(*part(t0, test.size))))
-    log(f"unigram: valid {uni['valid']:.2f}, test {uni['test']:.2f}; Kneser-Ney trigram "
-        f"(D={best_d}): valid {kn['valid']:.2f}, test {kn['test']:.2f}")
+    if kind == "baselines":
+        uni = dict(valid=perplexity(unigram_log_probs(train[1:], valid, V)),
+                   test=perplexity(unigram_log_probs(train[1:], test, V)))
+        discounts = {}
+        for disc in (0.5, 0.6, 0.7, 0.8, 0.9, 1.0):
+            discounts[disc] = perplexity(KneserNeyTrigram(train, V, disc).log_probs(
+                *part(v0, valid.size)))
+        best_d = min(discounts, key=discounts.get)
+        kn_model = KneserNeyTrigram(train, V, best_d)
+        kn = dict(discount=best_d, discounts={str(k): v for k, v in discounts.items()},
+                  valid=discounts[best_d],
+                  test=perplexity(kn_model.log_probs(*part(t0, test.size))))
+        return dict(unigram=uni, kn=kn, lines=[
+            f"unigram: valid {uni['valid']:.2f}, test {uni['test']:.2f}; Kneser-Ney trigram "
+            f"(D={best_d}): valid {kn['valid']:.2f}, test {kn['test']:.2f}"])
 
-    # the LSTM
+    lines = []
+
     def scored(model, start, n):
         lo = max(0, start - CONTEXT)
         return perplexity(lstm_log_probs(model, stream[lo:start + n], start - lo))
@@ -643,8 +679,8 @@ def run(*, quick=False, log=print, **options):
         history["train"].append(float(np.exp(h.history["loss"][-1])))
         history["valid"].append(val)
         history["learning_rate"].append(lr)
-        log(f"epoch {epoch + 1}: {total:.0f} s, train {history['train'][-1]:.2f} (with "
-            f"dropout), valid {val:.2f}, lr {lr:g}")
+        lines.append(f"epoch {epoch + 1}: {total:.0f} s, train {history['train'][-1]:.2f} "
+                     f"(with dropout), valid {val:.2f}, lr {lr:g}")
         if val < best:
             best, best_state = val, {k: v.copy() for k, v in model.params.items()}
         else:
@@ -654,13 +690,10 @@ def run(*, quick=False, log=print, **options):
     lstm = dict(valid=best, test=scored(model, t0, test.size), history=history,
                 best_epoch=history["epoch"][int(np.argmin(history["valid"]))],
                 train_seconds=total, parameters=model.num_parameters)
-    log(f"LSTM (best epoch {lstm['best_epoch']}): valid {lstm['valid']:.2f}, test "
-        f"{lstm['test']:.2f}")
+    lines.append(f"LSTM (best epoch {lstm['best_epoch']}): valid {lstm['valid']:.2f}, test "
+                 f"{lstm['test']:.2f}")
     examples = {p: next_words(model, p, 5) for p in PREFIXES}
-    return dict(config=cfg, data=data, unigram=uni, kn=kn, lstm=lstm, examples=examples,
-                perplexity=lstm["test"], kn_perplexity=kn["test"],
-                perplexity_ratio_to_kn=lstm["test"] / kn["test"],
-                unigram_perplexity=uni["test"], model=model)
+    return dict(model=model, lstm=lstm, examples=examples, lines=lines)
 
 
 def table(results):
@@ -812,6 +845,7 @@ def main(argv=None):
         kind = float if isinstance(value, float) or name == "time_budget" else int
         p.add_argument("--" + name.replace("_", "-"), type=kind, default=None,
                        help=f"default {value} ({QUICK[name]} with --quick)")
+    add_cluster_arguments(p)
     args = p.parse_args(argv)
     options = {k: getattr(args, k) for k in DEFAULTS if getattr(args, k) is not None}
     try:
@@ -822,7 +856,8 @@ def main(argv=None):
         except OSError as e:
             raise ValueError(f"cannot create --out-dir {args.out_dir!r}: {e}") from None
         start = time.perf_counter()
-        results = run(quick=args.quick, **options)
+        with cluster_client(args.workers, args.scheduler) as client:
+            results = run(quick=args.quick, client=client, **options)
     except (ValueError, TypeError, ImportError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

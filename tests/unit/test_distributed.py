@@ -2,10 +2,12 @@
 interface: data-parallel training equals one process's, survives a killed worker,
 and the missing extra is named."""
 
+import importlib.util
 import json
 import os
 import signal
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -22,10 +24,21 @@ F, V, T = 3, 4, 6
 
 @pytest.fixture(scope="module")
 def client():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=":0") as cluster, \
-            distributed.Client(cluster) as c:
+    """Two single-threaded worker processes on the loopback interface, as
+    ``--workers 2`` starts them."""
+    with sd.cluster_client(workers=2) as c:
         yield c
+
+
+def thread_counts():
+    """This process's numba pool (its size and the threads in use), the OpenBLAS
+    threads of every loaded OpenBLAS, and NUMBA_NUM_THREADS in its environment."""
+    import numba
+
+    from seqnet import _threads
+
+    return (numba.config.NUMBA_NUM_THREADS, numba.get_num_threads(),
+            tuple(sorted(set(_threads.blas_num_threads()))), os.environ.get("NUMBA_NUM_THREADS"))
 
 
 def data(n=70, seed=0):
@@ -325,6 +338,144 @@ def test_forecast_sweep_equals_serial(client):
     for kind in fc.KINDS:
         for k in ("rmse", "mae", "paths", "epochs", "val_loss"):
             np.testing.assert_array_equal(dask["models"][kind][k], serial["models"][kind][k])
+
+
+def test_local_workers_share_out_the_cores(client):
+    """``--workers N``: numba's pool in each worker has the cores' share (though the
+    worker imported numba before its environment was set) and OpenBLAS one thread;
+    a cluster of one worker gets all the cores; and this process's environment
+    never holds another NUMBA_NUM_THREADS than its own pool's (numba rereads it at
+    every compilation and refuses a change once its threads run)."""
+    import numba
+
+    own = (None, str(numba.config.NUMBA_NUM_THREADS))
+    share = sd._sweep.worker_threads(2)
+    assert set(client.run(thread_counts).values()) == {(share, share, (1,), str(share))}
+    assert os.environ.get("NUMBA_NUM_THREADS") in own
+    whole = sd._sweep.worker_threads(1)
+    with sd.cluster_client(workers=1) as one:
+        assert list(one.run(thread_counts).values()) == [(whole, whole, (1,), str(whole))]
+        assert os.environ.get("NUMBA_NUM_THREADS") in own
+    assert whole == len(os.sched_getaffinity(0)) and share == max(1, whole // 2)
+
+
+def test_restarted_worker_keeps_its_threads(client):
+    """A worker killed and restarted by its nanny starts with the same thread counts."""
+    share = sd._sweep.worker_threads(2)
+    client.wait_for_workers(2, timeout=120)
+    pids = client.run(os.getpid)
+    victim = pids[sorted(pids)[0]]
+    os.kill(victim, signal.SIGKILL)
+    for _ in range(240):   # the nanny notices, then starts a new process
+        now = client.run(os.getpid, on_error="ignore")   # the dead one may still be listed
+        if len(now) == 2 and victim not in now.values():
+            break
+        time.sleep(0.5)
+    client.wait_for_workers(2, timeout=120)
+    assert victim not in client.run(os.getpid).values()
+    assert set(client.run(thread_counts).values()) == {(share, share, (1,), str(share))}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("num2words") is None,
+                    reason="the experiments extra (num2words) is not installed")
+def test_translate_sweep_equals_serial(client):
+    """The translation experiment's two models trained as Dask tasks: the serial
+    run's losses, weights, hypotheses and scores, bit for bit."""
+    from seqnet.experiments import translate as tr
+
+    kwargs = {"max_number": 40, "epochs": 2, "hidden": 8, "embed": 4, "width": 2, "log": None}
+    serial = tr.run(**kwargs)
+    lines = []
+    dask = tr.run(**{**kwargs, "log": lines.append}, client=client)
+    for s in (serial, dask):
+        s["summary"].pop("seconds")
+    assert dask["summary"] == serial["summary"]
+    for name, a in serial["models"].items():
+        b = dask["models"][name]
+        for k in ("greedy", "beam", "scores", "by_length"):
+            assert b[k] == a[k], (name, k)
+        assert b["translator"].history["loss"] == a["translator"].history["loss"]
+        assert same_bits(b["translator"].model, a["translator"].model)
+    assert sum(line.startswith(("[1/2] ", "[2/2] ")) for line in lines) == 2
+
+
+def test_speakers_sweep_equals_serial(client):
+    """The speaker experiment's baseline and seeds, and its cross-validation folds,
+    as Dask tasks: the serial run's predictions and losses, bit for bit."""
+    from seqnet.experiments import speakers as sp
+
+    try:
+        train, test = sp.load_japanese_vowels()
+    except FileNotFoundError:
+        pytest.skip("the experiments extra (sktime's data) is not installed")
+    small = (sp.Split(train.x[::9], train.lengths[::9], train.y[::9]),
+             sp.Split(test.x[::37], test.lengths[::37], test.y[::37]))
+    kwargs = {"seeds": (0, 1), "config": {"hidden": 4, "epochs": 2}, "data": small}
+    serial = sp.run(**kwargs, log=None)
+    lines = []
+    dask = sp.run(**kwargs, log=lines.append, client=client)
+    for k in ("accuracy", "predictions", "confusion", "final_loss", "dtw_predictions",
+              "dtw_confusion"):
+        np.testing.assert_array_equal(dask[k], serial[k])
+    assert dask["dtw_accuracy"] == serial["dtw_accuracy"] and len(lines) == 3
+    keep = np.concatenate([np.nonzero(train.y == c)[0][:3] for c in range(9)])
+    folds = sp.Split(train.x[keep], train.lengths[keep], train.y[keep])
+    config = {"hidden": 4, "epochs": 1}
+    np.testing.assert_array_equal(sp.cross_validate(folds, config, seeds=(0,), client=client),
+                                  sp.cross_validate(folds, config, seeds=(0,)))
+
+
+def test_wordlm_sweep_equals_serial(client):
+    """The word model's baselines and LSTM as two Dask tasks: the serial run's
+    perplexities, history, weights and next words, bit for bit."""
+    from seqnet.experiments import wordlm as wl
+
+    options = dict(quick=True, epochs=1, embed=4, hidden=8, bptt=20)
+    serial = wl.run(**options, log=None)
+    dask = wl.run(**options, log=None, client=client)
+    for k in ("unigram", "kn", "examples", "data", "config"):
+        assert dask[k] == serial[k], k
+    for k in ("valid", "test", "best_epoch", "parameters"):
+        assert dask["lstm"][k] == serial["lstm"][k], k
+    assert dask["lstm"]["history"]["valid"] == serial["lstm"]["history"]["valid"]
+    assert same_bits(dask["model"], serial["model"])
+
+
+def test_streaming_legs_equal_serial(client):
+    """The streaming experiment's two legs as Dask tasks (a fixed number of stream
+    epochs: the budget never binds): the serial run's losses, bit for bit."""
+    from seqnet.experiments import streaming as st
+
+    kwargs = dict(max_chars=3000, epochs=2, hidden=8, maxlen=12, stream_batch_size=4,
+                  bptt=10, max_stream_epochs=2, stream_budget=1e9)
+    serial = st.run(**kwargs, log=None)
+    lines = []
+    dask = st.run(**kwargs, log=lines.append, client=client)
+    assert dask["config"] == serial["config"] and dask["target"] == serial["target"]
+    assert dask["initial_loss"] == serial["initial_loss"]
+    for leg in ("windows", "stream"):
+        for k in serial[leg]:
+            if k != "seconds":
+                assert dask[leg][k] == serial[leg][k], (leg, k)
+    assert len(dask["stream"]["loss"]) == 2
+    assert [line[:6] for line in lines] == ["[1/1] ", "[1/1] "]
+
+
+def test_the_commands_take_the_cluster_options(capsys):
+    """Every experiment's command accepts --workers and --scheduler (one or the
+    other) and lists them in its --help."""
+    from seqnet.experiments import forecast, long_range, speakers, streaming, translate, wordlm
+
+    for module in (forecast, long_range, speakers, streaming, translate, wordlm):
+        with pytest.raises(SystemExit) as exc:
+            module.main(["--help"])
+        assert exc.value.code == 0
+        out = capsys.readouterr().out
+        assert "--workers N" in out and "--scheduler ADDRESS" in out, module.__name__
+        with pytest.raises(SystemExit) as exc:
+            module.main(["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"])
+        assert exc.value.code == 2
+        assert "not allowed with" in capsys.readouterr().err
 
 
 def test_importing_seqnet_distributed_leaves_dask_alone():
