@@ -24,6 +24,7 @@ paths and agree bit for bit.
 from __future__ import annotations
 
 import contextlib
+import os
 from typing import NamedTuple
 
 import numba
@@ -98,10 +99,59 @@ def big_enough(batch, width, hidden):
     return batch >= 2 and batch * width * hidden >= PARALLEL_MIN_WORK
 
 
+def _plan_threads_from_environment():
+    """``SEQNET_PLAN_THREADS`` as :func:`set_plan_threads` takes it (None: unset)."""
+    text = os.environ.get("SEQNET_PLAN_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(f"SEQNET_PLAN_THREADS must be a positive integer, got {text!r}")
+    return int(text)
+
+
+#: the thread count :func:`plan` partitions for, when set (:func:`set_plan_threads`,
+#: or ``SEQNET_PLAN_THREADS`` in the environment at import); None: numba's own.
+_plan_threads = _plan_threads_from_environment()
+
+
+def set_plan_threads(n):
+    """Partition every call as if numba had ``n`` threads (None: as it has).
+
+    A call's row blocks and whole-sequence chunks follow the thread count
+    (:func:`plan`), and with them the order of some sums: a run on one thread and a
+    run on two round differently. A Dask worker of `seqnet.distributed` runs on
+    fewer threads than the process it stands in for; partitioning for that
+    process's count (``SEQNET_PLAN_THREADS`` in the worker's environment, read by
+    ``seqnet.distributed._worker``) gives its results bit for bit, the blocks then
+    taking turns on the worker's threads.
+
+    Parameters
+    ----------
+    n : int or None
+        At least 1.
+
+    Raises
+    ------
+    ValueError
+        ``n`` not a positive integer or None.
+    """
+    global _plan_threads
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"n must be a positive integer or None, got {n!r}")
+    _plan_threads = n
+
+
+def get_plan_threads():
+    """The thread count :func:`plan` partitions for: :func:`set_plan_threads`'s, else
+    numba's."""
+    return _plan_threads or numba.get_num_threads()
+
+
 def plan(batch, steps, width, inputs, hidden):
     """How a call over ``batch`` rows of ``steps`` steps runs.
 
-    - ``blocks``: numba's thread count (at most ``batch``) for a problem whose
+    - ``blocks``: numba's thread count (or :func:`set_plan_threads`'s; at most
+      ``batch``) for a problem whose
       per-step product is :func:`big_enough`, else 1. On packed weights a row's sums
       are made in the same order whatever block it is in, so there the block count
       changes no bit; BLAS (a short call) may round a block's product differently
@@ -131,7 +181,7 @@ def plan(batch, steps, width, inputs, hidden):
     -------
     Plan
     """
-    threads = numba.get_num_threads()
+    threads = _plan_threads or numba.get_num_threads()
     rows = batch * steps
     if _mode != "auto":
         return Plan(_mode == "parallel", max(1, min(threads, batch)), threads, True)

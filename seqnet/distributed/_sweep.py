@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 
+from .. import _dispatch
 from . import _lazy
 
 
@@ -170,11 +171,15 @@ def cluster_client(workers=None, scheduler=None):
         raise ValueError(f"--workers must be an integer >= 1, got {workers!r}")
     dask = _lazy.need("dask")
     threads = str(worker_threads(workers))
+    # the workers partition their calls as this process does (its numba threads):
+    # their runs then give this process's figures bit for bit
+    plan_threads = str(_dispatch.get_plan_threads())
     with dask.config.set({"distributed.worker.multiprocessing-method": "spawn"}), \
             distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
                                      processes=True, host="127.0.0.1",
                                      dashboard_address=":0",
-                                     env={"NUMBA_NUM_THREADS": threads},
+                                     env={"NUMBA_NUM_THREADS": threads,
+                                          "SEQNET_PLAN_THREADS": plan_threads},
                                      preload=["seqnet.distributed._worker"]) as cluster, \
             distributed.Client(cluster) as client:
         yield client

@@ -24,7 +24,10 @@ import warnings
 
 
 def dask_setup(worker):
-    """Size numba's pool from ``NUMBA_NUM_THREADS`` in this worker's environment.
+    """Size numba's pool from ``NUMBA_NUM_THREADS`` in this worker's environment, and
+    partition seqnet's calls for ``SEQNET_PLAN_THREADS`` threads when it is set
+    (`seqnet._dispatch.set_plan_threads`: the results of a process with that many
+    threads, bit for bit).
 
     Parameters
     ----------
@@ -40,6 +43,11 @@ def dask_setup(worker):
     from numba.core import config
     from numba.np.ufunc import parallel
 
+    plan = os.environ.get("SEQNET_PLAN_THREADS")
+    if plan is not None:
+        from .. import _dispatch
+
+        _dispatch.set_plan_threads(int(plan))
     wanted = os.environ.get("NUMBA_NUM_THREADS")
     if wanted is None or wanted.strip() == str(parallel.NUM_THREADS):
         return

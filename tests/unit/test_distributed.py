@@ -359,6 +359,51 @@ def test_local_workers_share_out_the_cores(client):
     assert whole == len(os.sched_getaffinity(0)) and share == max(1, whole // 2)
 
 
+def test_workers_partition_as_this_process_does(client):
+    """One-thread workers partition every call for this process's thread count
+    (SEQNET_PLAN_THREADS): a long-range LSTM run that this process splits into
+    blocks and chunks gives its MSE bit for bit on a worker, where partitioning for
+    the worker's own single thread would not."""
+    from seqnet import _dispatch
+    from seqnet.experiments import long_range as lr
+
+    ours = _dispatch.get_plan_threads()
+    assert set(client.run(_dispatch.get_plan_threads).values()) == {ours}
+    config = {"hidden": 32, "epochs": 2, "train_size": 1000, "test_size": 200,
+              "batch_size": 50, "learning_rate": 0.01, "clipnorm": 1.0, "grad_length": 0,
+              "grad_batch": 500, "seeds": [1]}
+    job = (100, 1, "LSTM", config)
+    here = lr._one_run(job)["mse"]
+    assert client.submit(lr._one_run, job, pure=False).result()["mse"] == here
+    if ours > 1:   # the partition matters: for one thread, other bits
+        _dispatch.set_plan_threads(1)
+        try:
+            assert lr._one_run(job)["mse"] != here
+        finally:
+            _dispatch.set_plan_threads(None)
+
+
+def test_set_plan_threads_checks_its_argument():
+    from seqnet import _dispatch
+
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="positive integer or None"):
+            _dispatch.set_plan_threads(bad)
+    assert _dispatch.get_plan_threads() >= 1
+    # SEQNET_PLAN_THREADS at import: taken, or a clear error naming it
+    import subprocess
+
+    code = "from seqnet import _dispatch; print(_dispatch.get_plan_threads())"
+    env = dict(os.environ, SEQNET_PLAN_THREADS="3")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "3"
+    env["SEQNET_PLAN_THREADS"] = "two"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode != 0 and "SEQNET_PLAN_THREADS must be a positive integer" in done.stderr
+
+
 def test_restarted_worker_keeps_its_threads(client):
     """A worker killed and restarted by its nanny starts with the same thread counts."""
     share = sd._sweep.worker_threads(2)
