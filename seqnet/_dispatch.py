@@ -99,8 +99,18 @@ def big_enough(batch, width, hidden):
     return batch >= 2 and batch * width * hidden >= PARALLEL_MIN_WORK
 
 
-def _plan_threads_from_environment():
-    """``SEQNET_PLAN_THREADS`` as :func:`set_plan_threads` takes it (None: unset)."""
+def plan_threads_from_environment():
+    """``SEQNET_PLAN_THREADS`` as :func:`set_plan_threads` takes it (None: unset).
+
+    Returns
+    -------
+    int or None
+
+    Raises
+    ------
+    ValueError
+        It is set to something else than a positive integer.
+    """
     text = os.environ.get("SEQNET_PLAN_THREADS", "").strip()
     if not text:
         return None
@@ -111,7 +121,7 @@ def _plan_threads_from_environment():
 
 #: the thread count :func:`plan` partitions for, when set (:func:`set_plan_threads`,
 #: or ``SEQNET_PLAN_THREADS`` in the environment at import); None: numba's own.
-_plan_threads = _plan_threads_from_environment()
+_plan_threads = plan_threads_from_environment()
 
 
 def set_plan_threads(n):
@@ -181,7 +191,7 @@ def plan(batch, steps, width, inputs, hidden):
     -------
     Plan
     """
-    threads = _plan_threads or numba.get_num_threads()
+    threads = get_plan_threads()
     rows = batch * steps
     if _mode != "auto":
         return Plan(_mode == "parallel", max(1, min(threads, batch)), threads, True)

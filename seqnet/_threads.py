@@ -184,6 +184,20 @@ def blas_num_threads():
     return [get() for _, _, get, _ in _openblas_libs()]
 
 
+def usable_cores():
+    """The cores this process may run on: its CPU affinity on Linux, else every
+    core the machine has (at least 1).
+
+    Returns
+    -------
+    int
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:   # not on Linux
+        return os.cpu_count() or 1
+
+
 def set_num_threads(n):
     """Set the number of threads seqnet's parallel kernels use (numba's pool).
 

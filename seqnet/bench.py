@@ -185,10 +185,7 @@ def host_info(threads):
     import numba
 
     model, flags = _cpuinfo()
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        usable = os.cpu_count()
+    usable = _threads.usable_cores()
     return {
         "cpu": model or platform.processor() or platform.machine(),
         "isa": vector_isa(flags),

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 
-from .. import _dispatch
+from .. import _dispatch, _threads
 from . import _lazy
 
 
@@ -110,11 +109,7 @@ def worker_threads(workers):
     -------
     int
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:   # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // workers)
+    return max(1, _threads.usable_cores() // workers)
 
 
 @contextlib.contextmanager

@@ -43,11 +43,10 @@ def dask_setup(worker):
     from numba.core import config
     from numba.np.ufunc import parallel
 
-    plan = os.environ.get("SEQNET_PLAN_THREADS")
-    if plan is not None:
-        from .. import _dispatch
+    from .. import _dispatch
 
-        _dispatch.set_plan_threads(int(plan))
+    # read again: a LocalCluster's env= came after this process imported seqnet
+    _dispatch.set_plan_threads(_dispatch.plan_threads_from_environment())
     wanted = os.environ.get("NUMBA_NUM_THREADS")
     if wanted is None or wanted.strip() == str(parallel.NUM_THREADS):
         return
