@@ -24,6 +24,7 @@ bias_hh``, which is what seqnet's kernels add too).
 
 from __future__ import annotations
 
+import copy
 import datetime
 import io
 import json
@@ -538,6 +539,23 @@ def _recurrent_config(layer, name, *, bidirectional_ok=False):
     return _entry(cls, c, name)
 
 
+def _bidirectional_entry(dtype, merge_mode, inner, name):
+    """A Keras ``Bidirectional`` named ``name`` around the recurrent layer entry
+    ``inner``: its forward layer ``forward_<name>`` and, written out as Keras's own
+    ``get_config`` writes it, its backward layer ``backward_<name>`` (``go_backwards``
+    true). Without ``backward_layer`` Keras makes it by serialising the forward
+    layer again inside ``load_model``, where an object-id cache could hand back the
+    forward layer itself and the load failed now and then ("Forward layer and
+    backward layer should have different `go_backwards` value")."""
+    forward = copy.deepcopy(inner)
+    forward["config"]["name"] = forward["name"] = "forward_" + name
+    backward = copy.deepcopy(inner)
+    backward["config"]["name"] = backward["name"] = "backward_" + name
+    backward["config"]["go_backwards"] = True
+    return _entry("Bidirectional", {"dtype": dtype, "merge_mode": merge_mode,
+                                    "layer": forward, "backward_layer": backward}, name)
+
+
 def _rnn_groups(layer, sfx):
     return {"cell": {"vars": _rnn_to_keras(layer, sfx)}, "vars": []}
 
@@ -559,9 +577,7 @@ def _stacked(layer, name):
         if k < N - 1:
             entry["config"]["return_sequences"] = True
         if layer.bidirectional:
-            entry["config"]["name"] = entry["name"] = "forward_" + own
-            entry = _entry("Bidirectional", {"dtype": layer.dtype.name, "merge_mode": "concat",
-                                             "layer": entry}, own)
+            entry = _bidirectional_entry(layer.dtype.name, "concat", entry, own)
             tree = {"forward_layer": _rnn_groups(layer, f"_l{k}"),
                     "backward_layer": _rnn_groups(layer, f"_l{k}_reverse"), "vars": []}
         else:
@@ -590,11 +606,10 @@ def _keras_layer(layer, name):
             _refuse_layer(layer, f"num_layers={layer.num_layers} inside a wrapper")
         return _stacked(layer, name)[0]
     if isinstance(layer, Bidirectional):
-        inner = _recurrent_config(layer.fused, "forward_" + name, bidirectional_ok=True)
+        inner = _recurrent_config(layer.fused, name, bidirectional_ok=True)
         inner["config"]["return_sequences"] = layer.layer.return_sequences
         inner["config"]["return_state"] = layer.layer.return_state
-        entry = _entry("Bidirectional", {**dt, "merge_mode": layer.merge_mode, "layer": inner},
-                       name)
+        entry = _bidirectional_entry(layer.dtype.name, layer.merge_mode, inner, name)
         return entry, {"forward_layer": _rnn_groups(layer.fused, "_l0"),
                        "backward_layer": _rnn_groups(layer.fused, "_l0_reverse"), "vars": []}
     p = layer.params

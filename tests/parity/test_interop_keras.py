@@ -229,6 +229,35 @@ def test_seqnet_model_to_keras(tmp_path):
             False)
 
 
+def test_bidirectional_written_with_both_layers(tmp_path):
+    """Every Keras Bidirectional the file holds names its backward layer, as Keras's
+    own get_config does (go_backwards true, the forward layer's settings otherwise):
+    Keras then never rebuilds it from the forward layer inside load_model, which
+    failed now and then ("should have different `go_backwards` value")."""
+    import json
+    import zipfile
+
+    model = seqnet.Sequential([
+        seqnet.LSTM(H, input_size=F, num_layers=2, bidirectional=True, seed=1),
+        seqnet.Bidirectional(seqnet.GRU(H, return_sequences=False, seed=2)),
+        seqnet.Dense(2, activation="softmax", seed=3)])
+    model.build((T, F))
+    path = tmp_path / "bi.keras"
+    save_keras(model, path)
+    with zipfile.ZipFile(path) as z:
+        layers = json.loads(z.read("config.json"))["config"]["layers"]
+    bis = [entry["config"] for entry in layers if entry["class_name"] == "Bidirectional"]
+    assert len(bis) == 3
+    for c in bis:
+        fwd, bwd = c["layer"]["config"], c["backward_layer"]["config"]
+        assert (fwd["go_backwards"], bwd["go_backwards"]) == (False, True)
+        assert fwd["name"] == "forward_" + c["name"] and bwd["name"] == "backward_" + c["name"]
+        assert {k: v for k, v in bwd.items() if k not in ("name", "go_backwards")} == \
+            {k: v for k, v in fwd.items() if k not in ("name", "go_backwards")}
+    theirs = keras.saving.load_model(path)
+    assert [type(layer).__name__ for layer in theirs.layers].count("Bidirectional") == 3
+
+
 @pytest.mark.parametrize("functional", [False, True], ids=["sequential", "functional"])
 def test_stacked_layers_to_keras(functional, tmp_path):
     """A seqnet layer of num_layers > 1 becomes that many Keras layers (a Dropout
