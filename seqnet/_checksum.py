@@ -9,7 +9,7 @@ import numpy as np
 from numba import config, get_num_threads, njit, prange
 
 from . import _threads
-from ._config import JIT_OPTIONS, jit_pair
+from ._config import JIT_OPTIONS, jit_pair, wide_vectors
 
 #: words (8 bytes) from which a checksum runs on numba's threads: below it, one
 #: thread (a parallel region costs about as much as hashing ~10,000 words).
@@ -26,6 +26,7 @@ def _mix_range(bits, start, stop):
     way they would in a linear sum: a change goes unseen with probability ~2**-64.
     The terms are independent, so the loop vectorises.
     """
+    wide_vectors()
     total = np.uint64(0)
     k = np.uint64(0x9E3779B97F4A7C15)
     c1 = np.uint64(0xFF51AFD7ED558CCD)

@@ -17,9 +17,11 @@ import types
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import config, njit
+from numba import types as nb_types
 from numba.core import event
 from numba.core.cpu_options import ParallelOptions
+from numba.extending import intrinsic
 
 #: fastmath flags for every kernel: no ``nnan``/``ninf``, so NaN and inf propagate,
 #: and no ``reassoc``, which lets LLVM undo the Cody-Waite split of ``exp``'s range
@@ -33,6 +35,39 @@ JIT_OPTIONS = {
     "error_model": "numpy",
     "nogil": True,
 }
+
+#: the LLVM function attribute :func:`wide_vectors` gives the function it is called in.
+WIDE_VECTORS_ATTRIBUTE = '"prefer-vector-width"="512"'
+
+
+@intrinsic
+def wide_vectors(typingctx):
+    """Let LLVM vectorise the loops of the calling kernel with 512-bit registers.
+
+    LLVM's tuning for AVX-512 Xeons prefers 256-bit vectors (``prefer-256-bit``),
+    so numba's loops run on half the lanes the machine has. Called first thing in
+    a compiled function, this sets the function's ``prefer-vector-width`` to 512,
+    which overrides that preference for it alone (the products' register tile
+    already uses 512-bit vectors explicitly). On a machine without AVX-512 it
+    changes nothing. Measured on an AVX-512 Xeon (docs/performance.md, "Wider
+    vectors"): the LSTM gate pass 3.9 to 3.2 ns per unit and step, the grid's
+    forward plus backward 3-11 % faster. Every compiled function of
+    ``seqnet.kernels`` with a loop calls it (tests/unit/test_architecture.py).
+    """
+    def codegen(context, builder, signature, args):
+        # llvmlite's attribute set accepts keyword attributes only; a key="value"
+        # string attribute is written to the IR as it is, so it goes in past
+        # that check.
+        set.add(builder.function.attributes, WIDE_VECTORS_ATTRIBUTE)
+        return context.get_dummy_value()
+
+    return nb_types.none(), codegen
+
+
+if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
+    def wide_vectors():  # noqa: F811
+        """No code generation outside numba: nothing to do."""
+
 
 #: dtype of a layer built without ``dtype=``.
 DEFAULT_DTYPE = np.float32

@@ -15,7 +15,7 @@ from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .._config import JIT_OPTIONS
+from .._config import JIT_OPTIONS, wide_vectors
 from ._panel import one_float_dtype
 
 _CHAR = ir.IntType(8)
@@ -105,6 +105,7 @@ def prefetch(a, start, stop):
     short run that the hardware prefetcher meets cold: the gate passes ask for the
     next row's runs while they work on this one.
     """
+    wide_vectors()
     step = max(1, 64 // a.itemsize)
     for i in range(start, stop, step):
         _prefetch(a, i)

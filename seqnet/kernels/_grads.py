@@ -14,7 +14,7 @@ first thing in a fresh process.
 
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import JIT_OPTIONS, wide_vectors
 from ._blas import gemm
 from ._panel import new_tn_work, panel_gemm_tn, tn_fits
 from ._steps import chunk
@@ -24,6 +24,7 @@ from ._steps import chunk
 @njit(**JIT_OPTIONS)
 def column_sums(a, out):
     """``out[k] = sum_n a[n, k]`` for a 2-D ``a``, summed in row order (deterministic)."""
+    wide_vectors()
     out[:] = 0.0
     for n in range(a.shape[0]):
         row = a[n]
@@ -40,6 +41,7 @@ def scatter_add_rows(idx, src, out):
     The transpose of a gather: the weight gradient of a one-hot input given as
     indices. ``idx [N]`` int, ``src [N, K]``, ``out [V, K]``.
     """
+    wide_vectors()
     out[:] = 0.0
     for n in range(idx.shape[0]):
         o, s = out[idx[n]], src[n]
@@ -135,6 +137,7 @@ def add_initial_state_grad(dG, first, h0, rows, dW, work):
     step each row of a block starts from, whose input state is ``h0``. ``dG
     [rows, T, >= R]`` (its first ``R = dW.shape[0]`` columns are read), ``first
     [rows]`` int, ``h0 [rows, N]``; ``rows [rows, >= R]`` and ``work`` workspaces."""
+    wide_vectors()
     R = dW.shape[0]
     for r in range(h0.shape[0]):
         src, dst = dG[r, first[r]], rows[r]
@@ -149,6 +152,7 @@ def add_initial_state_grad(dG, first, h0, rows, dW, work):
 def first_steps(lengths, reverse, first):
     """``first[r]``: the step row ``r`` starts from, 0, or ``lengths[r] - 1`` when
     ``reverse``."""
+    wide_vectors()
     for r in range(lengths.shape[0]):
         first[r] = lengths[r] - 1 if reverse else 0
 # --8<-- [end:first_steps]
@@ -159,6 +163,7 @@ def first_steps(lengths, reverse, first):
 def add_parts(dW, parts):
     """``dW += parts[0] + parts[1] + ...``, in that order (deterministic): the
     partial weight gradients of row blocks ``1..n-1`` (block 0 wrote ``dW``)."""
+    wide_vectors()
     for k in range(parts.shape[0]):
         for i in range(dW.shape[0]):
             d, s = dW[i], parts[k, i]

@@ -24,7 +24,7 @@ import math
 
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import JIT_OPTIONS, wide_vectors
 from ._steps import chunk
 
 #: the epsilon added to the variance before its square root (haste's, PyTorch's
@@ -42,6 +42,7 @@ LN_EPS = 1e-5
 @njit(**JIT_OPTIONS)
 def row_sum(a):
     """``sum_j a[j]`` for a 1-D row, in eight partial sums."""
+    wide_vectors()
     K = a.shape[0]
     z = a.dtype.type(0.0)
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = z
@@ -63,6 +64,7 @@ def row_sum(a):
 @njit(**JIT_OPTIONS)
 def row_sq_dev(a, mu):
     """``sum_j (a[j] - mu)^2`` for a 1-D row, in eight partial sums."""
+    wide_vectors()
     K = a.shape[0]
     z = a.dtype.type(0.0)
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = z
@@ -94,6 +96,7 @@ def row_sq_dev(a, mu):
 def row_grad_sums(dy, gamma, v_hat):
     """``(sum_j d_j, sum_j d_j v_hat[j])`` with ``d = dy * gamma``, for 1-D rows, in
     eight partial sums each: the two means of the normalisation's backward."""
+    wide_vectors()
     K = dy.shape[0]
     z = dy.dtype.type(0.0)
     p0 = p1 = p2 = p3 = p4 = p5 = p6 = p7 = z
@@ -139,6 +142,7 @@ def normalize_row(v, out):
     """``out = (v - mean(v)) / sqrt(var(v) + LN_EPS)`` for 1-D ``v`` (``out`` may be
     ``v``); returns ``1 / sqrt(var + LN_EPS)``. Two passes (the mean, then the
     squares of ``v - mean``: no cancellation in float32)."""
+    wide_vectors()
     n = v.dtype.type(v.shape[0])   # a float of the row's dtype: float32 stays float32
     mu = row_sum(v) / n
     var = row_sq_dev(v, mu) / n
@@ -155,6 +159,7 @@ def normalize_input_chunk(c, n, gates, gamma, b, training, v_hat, rstd):
     ``gates [B, T, K]`` (the input projection) becomes ``gamma * v_hat + b``; when
     ``training``, ``v_hat [B, T, K]`` and ``rstd [B, T]`` keep the normalised row and
     its ``1/sqrt(var + eps)``."""
+    wide_vectors()
     N = gates.shape[0] * gates.shape[1]
     K = gates.shape[2]
     g2 = gates.reshape(N, K)
@@ -179,6 +184,7 @@ def normalize_input_backward_chunk(c, n, dy, gamma, rstd, v_hat, dgamma):
     K]`` becomes the gradient of the projection it normalised, ``s * (d - mean(d) -
     v_hat * mean(d * v_hat))`` with ``d = dy * gamma`` (``dy [B, T, K]`` the gradient
     of the normalised, scaled row; ``rstd [B, T]``)."""
+    wide_vectors()
     N = dy.shape[0] * dy.shape[1]
     K = dy.shape[2]
     d2, v2, s2 = dy.reshape(N, K), v_hat.reshape(N, K), rstd.reshape(N)
@@ -197,6 +203,7 @@ def backward_row(dy, gamma, v_hat, s, out):
     """``out = s * (d - mean(d) - v_hat * mean(d * v_hat))`` with ``d = dy * gamma``
     for 1-D rows (``out`` may be ``v_hat``: each element is read before it is
     written)."""
+    wide_vectors()
     K = dy.shape[0]
     m1, m2 = row_grad_sums(dy, gamma, v_hat)
     n = dy.dtype.type(K)
@@ -210,6 +217,7 @@ def backward_row(dy, gamma, v_hat, s, out):
 @njit(**JIT_OPTIONS)
 def sum_parts(parts, out):
     """``out = parts[0] + parts[1] + ...`` (``parts [n, K]``), in order."""
+    wide_vectors()
     out[:] = 0.0
     for k in range(parts.shape[0]):
         p = parts[k]

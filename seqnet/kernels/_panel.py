@@ -29,7 +29,7 @@ from numba import config, njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .._config import JIT_OPTIONS
+from .._config import JIT_OPTIONS, wide_vectors
 
 #: vector registers across one panel (its width is this times the lanes of one).
 _VECTORS = 4
@@ -177,6 +177,7 @@ def panel_gemm(A, panels, k0, C, beta):
 
     The callers (the kernels) pass matching shapes; nothing is checked here.
     """
+    wide_vectors()
     M, Kp = A.shape
     N = C.shape[1]
     nr = _VECTORS * 64 // C.itemsize
@@ -253,6 +254,7 @@ def panel_gemm_tn(A, B, C, beta, work):
     multipliers of every row of ``C``). Each entry's sum runs over ``k`` in order,
     one fused multiply-add at a time.
     """
+    wide_vectors()
     K, M = A.shape
     N = C.shape[1]
     nr = _VECTORS * 64 // C.itemsize
@@ -303,6 +305,7 @@ if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
 @njit(**JIT_OPTIONS)
 def _pack(B, out):
     """``out[i, (p*K + k)*NR + j] = B[i, k, p*NR + j]`` (0 past column ``N``)."""
+    wide_vectors()
     n, K, N = B.shape
     nr = _VECTORS * 64 // B.itemsize
     for i in range(n):

@@ -9,7 +9,7 @@ that block's slice.
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import JIT_OPTIONS, wide_vectors
 from ._blas import gemm
 from ._panel import panel_gemm
 
@@ -42,6 +42,7 @@ def keep_state(state, history, t):
     """``history[:, t] = state`` (``[B, H]`` into ``[B, T, H]``), row by row: one
     contiguous copy a row, which runs about five times faster than numba's 2-D
     strided slice assignment (0.27 against 1.47 ms for h and c at (64, 100, 256))."""
+    wide_vectors()
     H = state.shape[1]
     for r in range(state.shape[0]):
         dst, src = history[r, t], state[r]
@@ -55,6 +56,7 @@ def keep_state(state, history, t):
 def copy_rows(src, dst):
     """``dst[:] = src`` for 2-D views of one shape, row by row (as
     :func:`keep_state`)."""
+    wide_vectors()
     for r in range(src.shape[0]):
         d, s = dst[r], src[r]
         for j in range(src.shape[1]):
@@ -69,6 +71,7 @@ def set_valid_rows(t, lengths, src, dh):
 
     Rows past their length keep ``dh`` (their state was carried, so is its gradient).
     """
+    wide_vectors()
     for r in range(dh.shape[0]):
         if t < lengths[r]:
             d, s = dh[r], src[r]
@@ -80,6 +83,7 @@ def set_valid_rows(t, lengths, src, dh):
 def add_valid_rows(t, lengths, src, dh):
     """``dh[r] += src[r]`` for the rows valid at step ``t`` (as
     :func:`set_valid_rows`, adding)."""
+    wide_vectors()
     for r in range(dh.shape[0]):
         if t < lengths[r]:
             d, s = dh[r], src[r]
@@ -146,6 +150,7 @@ def zoneout_bits(seed, row, t, T, threshold, keep):
     """The training half of :func:`zoneout_row`: ``keep [H]`` gets 1 where a unit
     keeps its previous value at step ``t`` of ``row``, else 0, in ``keep``'s own
     dtype (a float row, or the ``uint8`` row a kernel stores for its backward)."""
+    wide_vectors()
     H = keep.shape[0]
     one, zero = keep.dtype.type(1), keep.dtype.type(0)
     golden = np.uint64(0x9E3779B97F4A7C15)
@@ -202,6 +207,7 @@ def zoneout_masks(seed, B, T, H, rate, dtype=np.float64):
 
 @njit(**JIT_OPTIONS)
 def _zoneout_fill(seed, T, rate, threshold, out):
+    wide_vectors()
     for b in range(out.shape[0]):
         for t in range(T):
             zoneout_row(seed, b, t, T, rate, threshold, True, out[b, t])
@@ -213,6 +219,7 @@ def _zoneout_fill(seed, T, rate, threshold, out):
 def mask_rows(h, mask, hm):
     """``hm = h * mask`` (``[B, H]`` each): the operand of a step's recurrent
     product under recurrent dropout (the state ``h`` itself is not masked)."""
+    wide_vectors()
     for r in range(h.shape[0]):
         d, s, m = hm[r], h[r], mask[r]
         for j in range(h.shape[1]):
@@ -223,6 +230,7 @@ def mask_rows(h, mask, hm):
 def mask_step(src, t, mask, dst):
     """``dst[r] = src[r, t] * mask[r]`` (``src [B, T, H]``, the others ``[B, H]``):
     step ``t``'s rows masked, each read as a contiguous row so the loop vectorises."""
+    wide_vectors()
     for r in range(dst.shape[0]):
         d, s, m = dst[r], src[r, t], mask[r]
         for j in range(dst.shape[1]):
@@ -233,6 +241,7 @@ def mask_step(src, t, mask, dst):
 def set_valid_rows_masked(t, lengths, src, mask, dh):
     """``dh[r] = src[r] * mask[r]`` for the rows valid at step ``t``: dL/dh_{t-1}
     under recurrent dropout alone (no zoneout carries a part of dL/dh_t)."""
+    wide_vectors()
     for r in range(dh.shape[0]):
         if t < lengths[r]:
             d, s, m = dh[r], src[r], mask[r]
@@ -244,6 +253,7 @@ def set_valid_rows_masked(t, lengths, src, mask, dh):
 def add_valid_rows_masked(t, lengths, src, mask, dh):
     """``dh[r] += src[r] * mask[r]`` for the rows valid at step ``t``: the
     recurrent product's part of dL/dh_{t-1} under recurrent dropout."""
+    wide_vectors()
     for r in range(dh.shape[0]):
         if t < lengths[r]:
             d, s, m = dh[r], src[r], mask[r]
@@ -255,6 +265,7 @@ def add_valid_rows_masked(t, lengths, src, mask, dh):
 def mask_history(history, mask):
     """``history[r, t] *= mask[r]`` for every step (``[B, T, H]``, ``[B, H]``): a
     kept state history made the operand of the recurrent products, in place."""
+    wide_vectors()
     for r in range(history.shape[0]):
         m = mask[r]
         for t in range(history.shape[1]):

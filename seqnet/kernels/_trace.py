@@ -35,7 +35,7 @@ Buffers (batch-first; B rows, T steps, H hidden units, G gate blocks)::
 import numpy as np
 from numba import njit
 
-from .._config import JIT_OPTIONS
+from .._config import JIT_OPTIONS, wide_vectors
 from ._blas import gemm
 from ._steps import backward_step
 
@@ -44,6 +44,7 @@ from ._steps import backward_step
 def lstm_state_grads(i_g, f_g, g_g, o_g, c, c_prev, W_hh, lengths, reverse, dout, dh0, dc0,
                      dh, dc, work, prod):
     """dL/dh_t and dL/dc_t of one LSTM direction (see the module's definitions)."""
+    wide_vectors()
     B, T, H = dout.shape
     one = dout.dtype.type(1.0)
     dh[:] = 0.0
@@ -83,6 +84,7 @@ def gru_state_grads(r_g, z_g, n_g, h_prev, hn, W_hh, lengths, reverse, reset_aft
                     dh0, dh, work, prod, zh):
     """dL/dh_t of one GRU direction, either reset form (``hn``: reset_after's ``W_hn
     h_prev + b_hn``; unused for reset_before)."""
+    wide_vectors()
     B, T, H = dout.shape
     one = dout.dtype.type(1.0)
     dh[:] = 0.0
@@ -127,6 +129,7 @@ def gru_state_grads(r_g, z_g, n_g, h_prev, hn, W_hh, lengths, reverse, reset_aft
 @njit(**JIT_OPTIONS)
 def rnn_state_grads(h, W_hh, lengths, reverse, relu, dout, dh0, dh, work, prod):
     """dL/dh_t of one SimpleRNN direction (``h``: the state after step t)."""
+    wide_vectors()
     B, T, H = dout.shape
     one = dout.dtype.type(1.0)
     zero = dout.dtype.type(0.0)

@@ -60,7 +60,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _dispatch
-from .._config import JIT_OPTIONS, jit_pair
+from .._config import JIT_OPTIONS, jit_pair, wide_vectors
 from ._blas import prefetch
 from ._buffers import (
     history,
@@ -261,6 +261,7 @@ def backward(cache, dout, dstate):
 def gru_gates_forward(t, lengths, gates, rec, b_ih, b_hh, hT, hn, out):
     """reset_after: the gate pass of step ``t`` for every row of a block (``rec
     [rows, 3H]``: the step's ``h W_hh^T``); ``hn[:, t]`` keeps ``W_hn h + b_hn``."""
+    wide_vectors()
     H = hT.shape[1]
     one = hT.dtype.type(1.0)
     bi_r, bi_z, bi_n = b_ih[:H], b_ih[H:2 * H], b_ih[2 * H:]
@@ -299,6 +300,7 @@ def gru_gates_forward(t, lengths, gates, rec, b_ih, b_hh, hT, hn, out):
 def gru_rz_gates_forward(t, lengths, gates, rec_rz, b_ih, b_hh, hT, rh):
     """reset_before, first half of step ``t``: r, z and ``rh = r * h`` (``[rows, H]``,
     the operand of the n block's product; ``rec_rz [rows, 2H]``: ``h W_hrz^T``)."""
+    wide_vectors()
     H = hT.shape[1]
     bi_r, bi_z = b_ih[:H], b_ih[H:2 * H]
     bh_r, bh_z = b_hh[:H], b_hh[H:2 * H]
@@ -327,6 +329,7 @@ def gru_rz_gates_forward(t, lengths, gates, rec_rz, b_ih, b_hh, hT, rh):
 def gru_n_gates_forward(t, lengths, gates, rec_n, b_ih, b_hh, hT, out):
     """reset_before, second half of step ``t``: n and h (``rec_n [rows, H]``:
     ``(r h) W_hn^T``)."""
+    wide_vectors()
     H = hT.shape[1]
     one = hT.dtype.type(1.0)
     bi_n, bh_n = b_ih[2 * H:], b_hh[2 * H:]
@@ -358,6 +361,7 @@ def gru_gates_backward(t, lengths, gates, h_prev, hn, dout, dh):
     ``gates[:, t]`` (r, z, n) is replaced by [dar, daz, dan] (in place, through one
     view, so that the loop runs vectorised), ``hn[:, t]`` by ``dan * r``, and ``dh``
     becomes ``dL/dh_t * z`` (the recurrent product is added after)."""
+    wide_vectors()
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     B = gates.shape[0]
@@ -399,6 +403,7 @@ def gru_zn_gates_backward(t, lengths, gates, h_prev, dout, dh, dht, rh):
     blocks of ``gates[:, t]`` (each read first, through the same view), ``dht =
     dL/dh_t * z`` and ``rh = r * h_prev`` (``[rows, H]``, made again for ``dW_hn``:
     the forward keeps no ``r * h`` for every step)."""
+    wide_vectors()
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     B = gates.shape[0]
@@ -432,6 +437,7 @@ def gru_r_gates_backward(t, lengths, gates, h_prev, dht, drh, dh):
     """reset_before backward, second half of step ``t`` (``drh [rows, H]``: ``dan
     W_hn``, the gradient of r*h): dar over the r block of ``gates[:, t]`` (in place)
     and ``dh = dht + drh r``."""
+    wide_vectors()
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     B = gates.shape[0]
@@ -597,6 +603,7 @@ def gru_reg_gates_forward(t, r0, T, lengths, gates, rec, b_ih, b_hh, hT, hn, out
                           training, keep):
     """:func:`gru_gates_forward` with zoneout (``rec``: the product of ``h * mask``;
     ``zoneout = (seeds, thresholds, rates)``, the first of each; ``keep [1, H]``)."""
+    wide_vectors()
     seeds, thresholds, rates = zoneout
     H = hT.shape[1]
     one = hT.dtype.type(1.0)
@@ -638,6 +645,7 @@ def gru_reg_n_gates_forward(t, r0, T, lengths, gates, rec_n, b_ih, b_hh, hT, out
                             training, keep):
     """:func:`gru_n_gates_forward` with zoneout (``rec_n``: ``(r * h * mask)
     W_hn^T``)."""
+    wide_vectors()
     seeds, thresholds, rates = zoneout
     H = hT.shape[1]
     one = hT.dtype.type(1.0)
@@ -669,6 +677,7 @@ def gru_reg_n_gates_forward(t, r0, T, lengths, gates, rec_n, b_ih, b_hh, hT, out
 def gru_reg_gates_backward(t, r0, T, lengths, gates, h_prev, hn, dout, dh, zoneout, keep):
     """:func:`gru_gates_backward` with zoneout: ``dh`` becomes ``d * dL/dh_t + (1 - d)
     * dL/dh_t * z``, the direct part of dL/dh_{t-1}."""
+    wide_vectors()
     seeds, thresholds, rates = zoneout
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
@@ -711,6 +720,7 @@ def gru_reg_zn_gates_backward(t, r0, T, lengths, gates, h_prev, mask, dout, dh, 
                               zoneout, keep):
     """:func:`gru_zn_gates_backward` with zoneout and recurrent dropout: ``rh = r *
     h_prev * mask`` and ``dht`` the direct part of dL/dh_{t-1}."""
+    wide_vectors()
     seeds, thresholds, rates = zoneout
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
@@ -746,6 +756,7 @@ def gru_reg_zn_gates_backward(t, r0, T, lengths, gates, h_prev, mask, dout, dh, 
 def gru_reg_r_gates_backward(t, lengths, gates, h_prev, mask, dht, drh, dh):
     """:func:`gru_r_gates_backward` under recurrent dropout: the n block's operand
     was ``r * h_prev * mask``."""
+    wide_vectors()
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     for r in range(gates.shape[0]):

@@ -49,7 +49,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _dispatch
-from .._config import JIT_OPTIONS, jit_pair
+from .._config import JIT_OPTIONS, jit_pair, wide_vectors
 from ._buffers import (
     history,
     index_weight_grad,
@@ -193,6 +193,7 @@ def gru_ln_gates_forward(t, tt, lengths, gates, rec, g_hh, b_hh, hT, out, v, s_h
     recurrent product ``rec [rows, 3H]`` into ``v[r, tt]``, make r, z, n (into
     ``gates[r, t]``, which holds ``g_ih u + b_ih`` in) and ``h_t`` (into ``hT`` and
     ``out``)."""
+    wide_vectors()
     H = hT.shape[1]
     one = gates.dtype.type(1.0)
     gh_r, gh_z, gh_n = g_hh[:H], g_hh[H:2 * H], g_hh[2 * H:]
@@ -231,6 +232,7 @@ def gru_ln_gates_backward(t, lengths, gates, h_prev, dout, g_hh, b_hh, dR, s_hh,
     ``dh`` (dL/dh_t from step t+1) becomes ``dh_t * z``, the direct part of
     dL/dh_{t-1}; the block's ``dg_hh``, ``db_hh`` get their terms; ``dm [rows,
     3H]`` is a workspace."""
+    wide_vectors()
     H = dh.shape[1]
     one = gates.dtype.type(1.0)
     gh_n, bh_n = g_hh[2 * H:], b_hh[2 * H:]

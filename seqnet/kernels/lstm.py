@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _dispatch
-from .._config import JIT_OPTIONS, jit_pair
+from .._config import JIT_OPTIONS, jit_pair, wide_vectors
 from ._blas import prefetch
 from ._buffers import (
     history,
@@ -189,6 +189,7 @@ def lstm_gates_forward(t, lengths, gates, rec, b, cT, hT, out):
     the input projection in and i, f, g, o out; ``rec [rows, 4H]`` is the step's
     recurrent product; ``cT``, ``hT`` go from the state entering the step to the
     state leaving it."""
+    wide_vectors()
     H = cT.shape[1]
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     B = gates.shape[0]
@@ -229,6 +230,7 @@ def lstm_gates_backward(t, lengths, gates, c_prev, dout, dh, dc):
     (i, f, g, o) is replaced by dL/da (each element read before it is written,
     through the same view, so that LLVM's overlap checks let the loop run
     vectorised); ``dc`` becomes dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read."""
+    wide_vectors()
     H = dh.shape[1]
     one = gates.dtype.type(1.0)
     B = gates.shape[0]
@@ -404,6 +406,7 @@ def lstm_reg_gates_forward(t, r0, T, lengths, gates, rec, b, cT, hT, out, zoneou
     """:func:`lstm_gates_forward` with zoneout: ``zoneout = (seeds, thresholds,
     rates)`` of h and c (see :func:`seqnet.kernels._steps.zoneout_row`), ``r0`` the
     block's first row, ``keep [2, H]`` a workspace for a row's coefficients."""
+    wide_vectors()
     seeds, thresholds, rates = zoneout
     H = cT.shape[1]
     one = cT.dtype.type(1.0)
@@ -448,6 +451,7 @@ def lstm_reg_gates_backward(t, r0, T, lengths, gates, c_prev, dout, dh, dc, zone
     is read as dL/dh_t and left as ``d_h * dL/dh_t``, the direct part of
     dL/dh_{t-1} (the recurrent product's part is added after); ``dc`` becomes
     dL/dc_{t-1}."""
+    wide_vectors()
     seeds, thresholds, rates = zoneout
     H = dh.shape[1]
     one = gates.dtype.type(1.0)

@@ -64,7 +64,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _dispatch
-from .._config import JIT_OPTIONS, jit_pair
+from .._config import JIT_OPTIONS, jit_pair, wide_vectors
 from ._buffers import (
     history,
     index_weight_grad,
@@ -216,6 +216,7 @@ def lstm_ln_gates_forward(t, tt, lengths, gates, rec, g_hh, g_c, b_c, cT, hT, ou
     recurrent product ``rec [rows, 4H]`` into ``v[r, tt]``, make the gates (``gates[r,
     t]``: ``g_ih u + b`` in, i, f, g, o out) and ``c_t`` (into ``cT``), normalise it
     into ``k[r, tt]`` and make ``h_t`` (into ``hT`` and ``out``)."""
+    wide_vectors()
     H = cT.shape[1]
     gh_i, gh_f, gh_g, gh_o = g_hh[:H], g_hh[H:2 * H], g_hh[2 * H:3 * H], g_hh[3 * H:]
     for r in range(gates.shape[0]):
@@ -259,6 +260,7 @@ def lstm_ln_gates_backward(t, lengths, gates, c_prev, dout, g_hh, g_c, b_c, k, s
     dL/d(W_hh h_{t-1}), ``dc`` dL/dc_{t-1}; ``dh`` (dL/dh_t from step t+1) is read;
     the gain and bias gradients are added to the block's ``dg_hh``, ``dg_c``,
     ``db_c``; ``dk [rows, H]`` is a workspace."""
+    wide_vectors()
     H = dc.shape[1]
     one = gates.dtype.type(1.0)
     for r in range(gates.shape[0]):

@@ -50,7 +50,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _dispatch
-from .._config import JIT_OPTIONS, jit_pair
+from .._config import JIT_OPTIONS, jit_pair, wide_vectors
 from ._blas import gemm
 from ._buffers import (
     history,
@@ -178,6 +178,7 @@ def lstmp_gates_forward(t, lengths, gates, rec, b, cT, m):
     """The gate pass of step ``t`` for a block's rows: ``gates[r, t]`` holds the input
     projection in and i, f, g, o out, ``cT`` goes from ``c_{t-1}`` to ``c_t`` and
     ``m [rows, H]`` receives ``o * tanh(c_t)`` (0 for rows past their length)."""
+    wide_vectors()
     H = cT.shape[1]
     b_i, b_f, b_g, b_o = b[:H], b[H:2 * H], b[2 * H:3 * H], b[3 * H:]
     for r in range(gates.shape[0]):
@@ -208,6 +209,7 @@ def lstmp_gates_forward(t, lengths, gates, rec, b, cT, m):
 def lstmp_project(t, lengths, hp, hT, out):
     """``hT[r] = out[r, t] = hp[r]`` (the step's ``m W_hr^T``) for the rows valid at
     step ``t``; ``out[r, t] = 0`` for the others, whose state is carried."""
+    wide_vectors()
     for r in range(hp.shape[0]):
         o_r = out[r, t]
         if t >= lengths[r]:
@@ -223,6 +225,7 @@ def lstmp_project(t, lengths, hp, hT, out):
 def lstmp_output_grad(t, lengths, dh, dout, dHP):
     """``dHP[r, t] = dh[r] + dout[r, t]``, the gradient of ``h_t``, for the rows valid
     at step ``t``; 0 for the others."""
+    wide_vectors()
     for r in range(dh.shape[0]):
         d = dHP[r, t]
         if t >= lengths[r]:
@@ -238,6 +241,7 @@ def lstmp_gates_backward(t, lengths, gates, c_prev, dm, dc):
     """The LSTM's backward gate pass of step ``t`` with ``dm [rows, H]`` (dL/dm_t) as
     the gradient of its output: ``gates[r, t]`` (i, f, g, o) becomes dL/da, ``dc``
     dL/dc_{t-1}."""
+    wide_vectors()
     H = dc.shape[1]
     one = gates.dtype.type(1.0)
     for r in range(gates.shape[0]):

@@ -50,7 +50,7 @@ import numpy as np
 from numba import njit, prange
 
 from .. import _dispatch
-from .._config import JIT_OPTIONS, jit_pair
+from .._config import JIT_OPTIONS, jit_pair, wide_vectors
 from ._blas import prefetch
 from ._buffers import (
     index_weight_grad,
@@ -215,6 +215,7 @@ def rnn_gates_forward(t, lengths, relu, rec, b, hT, out):
     and gets ``h = act(out[:, t] + rec + b)`` (read and written through one view, so
     that the loop runs vectorised); ``rec [rows, H]`` is the step's recurrent
     product."""
+    wide_vectors()
     H = hT.shape[1]
     zero = hT.dtype.type(0.0)
     B = out.shape[0]
@@ -247,6 +248,7 @@ def rnn_gates_backward(t, lengths, relu, out, dout, dh):
     """Backward of step ``t`` for every row of a block: ``out[:, t]`` (h_t) is
     replaced by dL/da (each element read before it is written, through the same
     view, so that the loop runs vectorised)."""
+    wide_vectors()
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
@@ -431,6 +433,7 @@ def rnn_blend_row(relu, o_r, rc, b, h_r, d_h):
     """One row of :func:`rnn_reg_gates_forward` at inference: ``h = d * h_prev + (1
     - d) * act(o + rc + b)`` into ``h_r`` and ``o_r``, ``d_h`` the coefficients
     (the rate). One loop per activation, so that each runs vectorised."""
+    wide_vectors()
     H = h_r.shape[0]
     one = h_r.dtype.type(1.0)
     zero = h_r.dtype.type(0.0)
@@ -453,6 +456,7 @@ def rnn_zone_row(relu, o_r, rc, b, h_r, kept):
     """One row of :func:`rnn_reg_gates_forward` in training: ``h = h_prev`` where
     the unit's keep flag (``kept``, ``uint8``) is set, else ``act(o + rc + b)``
     (the blend with ``d`` 0 or 1, as a select)."""
+    wide_vectors()
     H = h_r.shape[0]
     zero = h_r.dtype.type(0.0)
     if relu:
@@ -479,6 +483,7 @@ def rnn_reg_gates_forward(t, r0, T, lengths, relu, rec, b, hT, out, zoneout, tra
     that a step's rows are contiguous; the block's rows from ``r0``), which the
     backward reads back; at inference every coefficient is the rate (``keep [1,
     H]``)."""
+    wide_vectors()
     seeds, thresholds, rates = zoneout
     H = hT.shape[1]
     d_h = keep[0]
@@ -506,6 +511,7 @@ def rnn_reg_gates_backward(t, r0, lengths, relu, out, dout, dh, kept):
     [T, B, H]``, ``uint8``, the block's rows from ``r0``): ``out[:, t]`` (h_t) is
     replaced by dL/da and ``dh`` by ``d * dL/dh_t``, the direct part of
     dL/dh_{t-1}."""
+    wide_vectors()
     H = dh.shape[1]
     one = dh.dtype.type(1.0)
     zero = dh.dtype.type(0.0)
