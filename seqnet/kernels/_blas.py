@@ -19,6 +19,9 @@ from .._config import JIT_OPTIONS, wide_vectors
 from ._panel import one_float_dtype
 
 _CHAR = ir.IntType(8)
+#: BLAS's ``trans`` character codes, as integers: ``ord("t")`` inside a kernel
+#: compiled numba's string functions (three more specialisations at first use).
+_TRANS, _NO_TRANS = ord("t"), ord("n")
 _VOIDP = ir.IntType(8).as_pointer()
 
 
@@ -128,6 +131,20 @@ def _blas_ld(X):
 # --8<-- [start:gemm]
 @njit(**JIT_OPTIONS)
 def gemm(A, B, C, beta, a_t, b_t):
+    """``C = op(A) @ op(B) + beta * C`` for row-major 2-D views (see :func:`_gemm`).
+
+    numba compiles a function once per layout of its array arguments, and the
+    kernels pass C-contiguous buffers and strided views in five combinations.
+    This wrapper views all three as any-layout arrays (``X[:, :n]`` types as
+    ``'A'``), so that the body is compiled once per dtype: five small wrappers
+    instead of five copies of the body at a first run.
+    """
+    _gemm(A[:, :A.shape[1]], B[:, :B.shape[1]], C[:, :C.shape[1]], np.float64(beta),
+          bool(a_t), bool(b_t))
+
+
+@njit(**JIT_OPTIONS)
+def _gemm(A, B, C, beta, a_t, b_t):
     """``C = op(A) @ op(B) + beta * C`` for row-major 2-D views.
 
     ``op(A)`` is ``A.T`` when ``a_t`` (likewise ``B``). The rows of each matrix may be
@@ -159,7 +176,7 @@ def gemm(A, B, C, beta, a_t, b_t):
         return
     # row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T, and a
     # row-major matrix's memory is its transpose in column-major order.
-    status = _xxgemm(ord("t") if b_t else ord("n"), ord("t") if a_t else ord("n"), N, M, K,
+    status = _xxgemm(_TRANS if b_t else _NO_TRANS, _TRANS if a_t else _NO_TRANS, N, M, K,
                      B, ldb, A, lda, beta, C, ldc)
     if status != 0:
         C[:, :] = np.nan
