@@ -50,9 +50,13 @@ def wide_vectors(typingctx):
     which overrides that preference for it alone (the products' register tile
     already uses 512-bit vectors explicitly). On a machine without AVX-512 it
     changes nothing. Measured on an AVX-512 Xeon (docs/performance.md, "Wider
-    vectors"): the LSTM gate pass 3.9 to 3.2 ns per unit and step, the grid's
-    forward plus backward 3-11 % faster. Every compiled function of
-    ``seqnet.kernels`` with a loop calls it (tests/unit/test_architecture.py).
+    vectors"): the LSTM gate pass 3.9 to 3.1-3.2 ns per unit and step, the cells'
+    forward plus backward 1-12 % faster. Every ``@njit`` helper of
+    ``seqnet.kernels`` (and ``seqnet._checksum``) with a loop calls it
+    (tests/unit/test_wide_vectors.py). The ``jit_pair`` kernel entries do not:
+    their loops are time loops around helper calls, and numba compiles a
+    ``prange`` body as a function of its own, which an attribute on the entry
+    would not reach.
     """
     def codegen(context, builder, signature, args):
         # llvmlite's attribute set accepts keyword attributes only; a key="value"
@@ -117,7 +121,8 @@ def jit_pair(function):
     string formatting for its error message (40 functions), and starts
     ``t_next = np.int64(-1)``, not ``-1`` (a literal type: one more compile of
     every helper it reaches). Together these took the README's first run from 105
-    compiled specialisations to 56.
+    compiled specialisations to 56 (54 since ``gemm`` compiles its body once per
+    dtype).
 
     Parameters
     ----------

@@ -114,7 +114,8 @@ track_compile_charlm_seconds.timeout = 300
 
 def track_compile_charlm_specialisations():
     """Function specialisations numba compiles for :data:`CHARLM_FIRST_RUN`: a count
-    the machine's load cannot change (105 before the session-8 cuts, 56 after)."""
+    the machine's load cannot change (105 before the session-8 cuts, 56 after, 54
+    after session 10's)."""
     return int(_cold_run(CHARLM_FIRST_RUN)[1][0])
 
 

@@ -91,7 +91,7 @@ if config.DISABLE_JIT:  # pragma: no cover - exercised by tox -e coverage
     # intrinsics have no Python body: their NumPy twins for NUMBA_DISABLE_JIT=1.
     def _xxgemm(transa, transb, m, n, k, a, lda, b, ldb, beta, c, ldc):  # noqa: F811
         """The row-major product :func:`gemm` asks of BLAS, in NumPy."""
-        prod = (b.T if transb == ord("t") else b) @ (a.T if transa == ord("t") else a)
+        prod = (b.T if transb == _TRANS else b) @ (a.T if transa == _TRANS else a)
         c[:, :] = prod + c if beta else prod
         return 0
 

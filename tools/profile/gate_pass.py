@@ -17,10 +17,14 @@ from seqnet import bench
 from seqnet._config import JIT_OPTIONS
 from seqnet.kernels.lstm import lstm_gates_forward
 
+# compiled afresh each run: numba's cache checks only this file, so a cached
+# copy would keep the kernel helpers it inlined from an older checkout.
+OPTIONS = {**JIT_OPTIONS, "cache": False}
+
 SHAPES = [(40, 128, 128), (40, 1, 16384), (40, 16, 1024)]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**OPTIONS)
 def gate_pass(gates, rec, b, c, h, out, lengths):
     for t in range(gates.shape[1]):
         lstm_gates_forward(t, lengths, gates, rec, b, c, h, out)

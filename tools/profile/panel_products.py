@@ -26,6 +26,10 @@ from seqnet._config import JIT_OPTIONS
 from seqnet.kernels._blas import gemm
 from seqnet.kernels._panel import pack_panels, panel_gemm, panel_gemm_tn, tn_work_size
 
+# compiled afresh each run: numba's cache checks only this file, so a cached
+# copy would keep the kernel helpers it inlined from an older checkout.
+OPTIONS = {**JIT_OPTIONS, "cache": False}
+
 # (name, M, K, N): a row block's forward (h @ W_hh^T: B/2 rows of the batch, all
 # G*H columns) and backward (dG @ W_hh: B/2 rows, G*H deep, H wide) products, at 2
 # threads.
@@ -50,25 +54,25 @@ TN_SHAPES = [
 ]
 
 
-@njit(**JIT_OPTIONS)
+@njit(**OPTIONS)
 def blas_steps(A, B, C, steps):
     for _ in range(steps):
         gemm(A, B, C, 0.0, False, False)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**OPTIONS)
 def panel_steps(A, panels, C, steps):
     for _ in range(steps):
         panel_gemm(A, panels, 0, C, 0)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**OPTIONS)
 def blas_tn(A, B, C, steps):
     for _ in range(steps):
         gemm(A, B, C, 0.0, True, False)
 
 
-@njit(**JIT_OPTIONS)
+@njit(**OPTIONS)
 def panel_tn(A, B, C, steps, work):
     for _ in range(steps):
         panel_gemm_tn(A, B, C, 0, work)

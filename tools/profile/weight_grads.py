@@ -25,8 +25,12 @@ from seqnet.kernels._blas import gemm
 from seqnet.kernels._panel import new_tn_work, panel_gemm_tn
 from seqnet.kernels._steps import chunk
 
+# compiled afresh each run: numba's cache checks only this file, so a cached
+# copy would keep the kernel helpers it inlined from an older checkout.
+OPTIONS = {**JIT_OPTIONS, "cache": False}
 
-@njit(parallel=True, **JIT_OPTIONS)
+
+@njit(parallel=True, **OPTIONS)
 def _tile(dG, h, dW, n):
     for c_ in prange(n):
         c = np.int64(c_)
@@ -34,7 +38,7 @@ def _tile(dG, h, dW, n):
         panel_gemm_tn(dG[:, r0:r1], h, dW[r0:r1], 0, new_tn_work(dW))
 
 
-@njit(parallel=True, **JIT_OPTIONS)
+@njit(parallel=True, **OPTIONS)
 def _blas(dG, h, dW, n):
     for c_ in prange(n):
         c = np.int64(c_)
