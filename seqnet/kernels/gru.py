@@ -69,6 +69,7 @@ from ._buffers import (
     input_grad_buffers,
     packed,
     packed_transpose,
+    release,
     spend,
 )
 from ._grads import (
@@ -138,7 +139,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
     W_ih, W_hh = np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh)
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, index_input, B, T = input_buffers(x, W_ih)
+    x_k, gates, index_input, B, T = input_buffers(x, W_ih, scratch=not training)
     how = _dispatch.plan(B, T, 3 * H, W_ih.shape[1], H)
     out, hT = np.empty((B, T, H), dt), np.empty((B, H), dt)
     h_prev = history(training, B, T, H, dt)
@@ -170,6 +171,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
                 x_k, state[0], lengths, (W_ih, W_hh, *W_packed, b_ih, b_hh),
                 (reverse, training, index_input, reset_after, n, how.seq_chunks),
                 (out, hT, h_prev, gates, hn, rec, rec_rz, rec_n, rh))
+    release(gates, not training)
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,

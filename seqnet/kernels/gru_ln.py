@@ -57,6 +57,7 @@ from ._buffers import (
     input_grad_buffers,
     packed,
     packed_transpose,
+    release,
     spend,
 )
 from ._grads import column_sums, input_grads_chunk, projection_chunk, weight_grad_chunk
@@ -117,7 +118,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, g_ih, g_hh, state, lengths, reverse=False
     W_ih, W_hh = np.ascontiguousarray(W_ih), np.ascontiguousarray(W_hh)
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, index_input, B, T = input_buffers(x, W_ih)
+    x_k, gates, index_input, B, T = input_buffers(x, W_ih, scratch=not training)
     how = _dispatch.plan(B, T, 3 * H, W_ih.shape[1], H)
     out, hT = np.empty((B, T, H), dt), np.empty((B, H), dt)
     h_prev = history(training, B, T, H, dt)
@@ -130,6 +131,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, g_ih, g_hh, state, lengths, reverse=False
             (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih, b_hh, g_ih, g_hh),
             (reverse, training, index_input, how.blocks, how.seq_chunks),
             (out, hT, h_prev, gates, rec, u, s_ih, v, s_hh))
+    release(gates, not training)
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, gains=(g_ih, g_hh), b_hh=b_hh,

@@ -57,6 +57,7 @@ from ._buffers import (
     input_grad_buffers,
     packed,
     packed_transpose,
+    release,
     spend,
 )
 from ._grads import column_sums, projection_chunk, sequence_grads_chunk
@@ -114,7 +115,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
                             regularise)
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, index_input, B, T = input_buffers(x, W_ih)
+    x_k, gates, index_input, B, T = input_buffers(x, W_ih, scratch=not training)
     how = _dispatch.plan(B, T, 4 * H, W_ih.shape[1], H)
     out = np.empty((B, T, H), dt)
     hT, cT = np.empty((B, H), dt), np.empty((B, H), dt)
@@ -125,6 +126,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, state, lengths, reverse=False, training=T
             x_k, state, lengths, (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh),
             (reverse, training, index_input, how.blocks, how.seq_chunks),
             (out, hT, cT, h_prev, c_prev, gates, rec))
+    release(gates, not training)
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,
@@ -350,7 +352,7 @@ lstm_seq_backward = jit_pair(_lstm_seq_backward)
 def _reg_forward(x, W_ih, W_hh, b, state, lengths, reverse, training, reg):
     H = W_hh.shape[1]
     dt = W_hh.dtype
-    x_k, gates, index_input, B, T = input_buffers(x, W_ih)
+    x_k, gates, index_input, B, T = input_buffers(x, W_ih, scratch=not training)
     how = _dispatch.plan(B, T, 4 * H, W_ih.shape[1], H)
     out = np.empty((B, T, H), dt)
     hT, cT = np.empty((B, H), dt), np.empty((B, H), dt)
@@ -365,6 +367,7 @@ def _reg_forward(x, W_ih, W_hh, b, state, lengths, reverse, training, reg):
             reg.kernel_args(B, H, dt, training),
             (reverse, training, index_input, how.blocks, how.seq_chunks),
             (out, hT, cT, h_prev, c_prev, gates, rec, hm, keep))
+    release(gates, not training)
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, lengths=lengths, reverse=reverse,

@@ -59,6 +59,7 @@ from ._buffers import (
     input_grad_buffers,
     packed,
     packed_transpose,
+    release,
     spend,
 )
 from ._grads import column_sums, projection_chunk, sequence_grads_chunk, weight_grad_chunk
@@ -106,7 +107,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, W_hr, state, lengths, reverse=False, trai
     W_ih, W_hh, W_hr = (np.ascontiguousarray(w) for w in (W_ih, W_hh, W_hr))
     P, H = W_hr.shape
     dt = W_hh.dtype
-    x_k, gates, index_input, B, T = input_buffers(x, W_ih)
+    x_k, gates, index_input, B, T = input_buffers(x, W_ih, scratch=not training)
     how = _dispatch.plan(B, T, 4 * H, W_ih.shape[1], P)
     out = np.empty((B, T, P), dt)
     hT, cT = np.empty((B, P), dt), np.empty((B, H), dt)
@@ -121,6 +122,7 @@ def forward(x, W_ih, W_hh, b_ih, b_hh, W_hr, state, lengths, reverse=False, trai
             (W_ih, W_hh, packed_transpose(W_hh, how.pack), b_ih + b_hh, W_hr),
             (reverse, training, index_input, how.blocks, how.seq_chunks),
             (out, hT, cT, h_prev, c_prev, m_hist, gates, rec, m, hp))
+    release(gates, not training)
     cache = None
     if training:
         cache = dict(x=x, x_k=x_k, W_ih=W_ih, W_hh=W_hh, W_hr=W_hr, lengths=lengths,
