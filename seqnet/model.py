@@ -806,9 +806,11 @@ class Model(Layer):
             out.append(x)
         return out
 
-    def _data(self, x, y, lengths, name_x="x", name_y="y", sample_weight=None):
+    def _data(self, x, y, lengths, name_x="x", name_y="y", sample_weight=None,
+              name_lengths="lengths", name_weight="sample_weight"):
         """Inputs, targets, lengths and sample weights as lists (or None), all of one
-        number of samples."""
+        number of samples (errors name them ``name_x``, ``name_y``, ``name_lengths``
+        and ``name_weight``)."""
         xs = self._check_inputs(self._as_inputs(x, name_x), name_x)
         for a in xs:
             if a.ndim < 1:
@@ -828,11 +830,11 @@ class Model(Layer):
             named += [(f"{name_y}[{k}]" if len(ys) > 1 else name_y, a)
                       for k, a in enumerate(ys) if a is not None]
         ls = self._as_lengths(lengths)
-        named += [("lengths" + (f"[{k}]" if len(ls) > 1 else ""), a)
+        named += [(name_lengths + (f"[{k}]" if len(ls) > 1 else ""), a)
                   for k, a in enumerate(ls) if a is not None]
         sws = self._as_sample_weights(sample_weight, n)
         if sws is not None:
-            named += [("sample_weight" + (f"[{k}]" if len(sws) > 1 else ""), a)
+            named += [(name_weight + (f"[{k}]" if len(sws) > 1 else ""), a)
                       for k, a in enumerate(sws) if a is not None]
         for label, a in named:
             if a.ndim < 1 or a.shape[0] != n:
@@ -842,6 +844,45 @@ class Model(Layer):
         if n == 0:
             raise ValueError(f"{name_x} has no samples")
         return xs, ys, ls, sws, n
+
+    def _validation(self, validation_data, validation_split, validation_lengths, train):
+        """The validation part of a fit (`fit`, `seqnet.distributed.fit`).
+
+        ``train`` is ``(xs, ys, ls, sws, n)`` from :meth:`_data`. Returns ``(val,
+        train)``: ``val`` is ``(xs, ys, ls, sws)`` of the validation samples, or None,
+        and ``train`` loses the samples ``validation_split`` holds out. Training with
+        lengths and validating on ``validation_data`` without ``validation_lengths``
+        raises: the padded steps would count as valid, a wrong validation loss."""
+        xs, ys, ls, sws, n = train
+        validation_split = _checks.real(validation_split, "validation_split", 0.0, 1.0,
+                                        high_open=True)
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise TypeError("validation_data must be a tuple (x_val, y_val) or (x_val, "
+                                "y_val, sample_weight_val)")
+            if validation_lengths is None and any(v is not None for v in ls):
+                raise ValueError(
+                    "fit got lengths for x but no validation_lengths for validation_data: "
+                    "without them every padded step of the validation rows would count "
+                    "as valid. Pass validation_lengths (np.full(len(x_val), T) when "
+                    "every validation row is full-length)")
+            vx, vy, vw = (*validation_data, None)[:3]
+            v = self._data(vx, vy, validation_lengths, "validation_data[0]",
+                           "validation_data[1]", sample_weight=vw,
+                           name_lengths="validation_lengths", name_weight="validation_data[2]")
+            return v[:4], train
+        if validation_lengths is not None:
+            raise ValueError("validation_lengths was given without validation_data: "
+                             "validation_split takes its lengths from lengths")
+        if validation_split == 0.0:
+            return None, train
+        n_val = int(n * validation_split)
+        if n_val == 0 or n_val == n:
+            raise ValueError(f"validation_split={validation_split} leaves "
+                             f"{n_val} of {n} samples for validation")
+        take, cut, keep = self._take, slice(n - n_val, None), slice(0, n - n_val)
+        val = (take(xs, cut), take(ys, cut), take(ls, cut), take(sws, cut))
+        return val, (take(xs, keep), take(ys, keep), take(ls, keep), take(sws, keep), n - n_val)
 
     @staticmethod
     def _take(arrays, idx):
@@ -994,7 +1035,8 @@ class Model(Layer):
 
     # ---------------------------------------------------------------------- fit
     def fit(self, x, y, batch_size=32, epochs=1, validation_split=0.0, validation_data=None,
-            shuffle=True, callbacks=None, verbose="auto", lengths=None, sample_weight=None):
+            shuffle=True, callbacks=None, verbose="auto", lengths=None, sample_weight=None,
+            validation_lengths=None):
         """Train for ``epochs`` more epochs.
 
         Parameters
@@ -1009,7 +1051,7 @@ class Model(Layer):
             Epochs to run in this call (``epochs_trained`` goes on counting).
         validation_split : float in [0, 1), default 0
             Hold out the last fraction of the samples (before shuffling), as Keras.
-        validation_data : tuple (x_val, y_val), optional
+        validation_data : tuple (x_val, y_val) or (x_val, y_val, sample_weight_val), optional
             Takes precedence over ``validation_split``.
         shuffle : bool, default True
             Shuffle the samples each epoch with the model's seeded generator. A
@@ -1029,6 +1071,10 @@ class Model(Layer):
             Weights of the samples ``(N,)`` or of their steps ``(N, T)`` in the loss
             (one array for every output, or a list with one per output), with
             Keras's reduction (see :mod:`seqnet.losses`).
+        validation_lengths : array_like of int, or list, optional
+            The lengths of ``validation_data``'s rows, as ``lengths``. Required
+            when ``lengths`` is given with ``validation_data`` (``validation_split``
+            takes the held-out rows' own lengths).
 
         Returns
         -------
@@ -1042,7 +1088,9 @@ class Model(Layer):
         ValueError
             The model is not compiled; inputs, targets and lengths of different
             numbers of samples (each named) or without samples; a bad ``verbose``,
-            ``validation_split`` (or one that leaves a part empty) or batch size.
+            ``validation_split`` (or one that leaves a part empty) or batch size;
+            ``lengths`` with ``validation_data`` but no ``validation_lengths``, or
+            ``validation_lengths`` without ``validation_data``.
         TypeError
             ``y`` is None, ``validation_data`` is not a pair, a callback is not a
             [`Callback`][seqnet.callbacks.Callback], or an argument of the wrong
@@ -1069,29 +1117,8 @@ class Model(Layer):
         epochs = _checks.positive_int(epochs, "epochs")
         if isinstance(verbose, bool) or verbose not in ("auto", 0, 1, 2):
             raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-        validation_split = _checks.real(validation_split, "validation_split", 0.0, 1.0,
-                                        high_open=True)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-                raise TypeError("validation_data must be a tuple (x_val, y_val) or (x_val, "
-                                "y_val, sample_weight_val)")
-            vx, vy, vw = (*validation_data, None)[:3]
-            v = self._data(vx, vy, None, "validation_data[0]", "validation_data[1]",
-                           sample_weight=vw)
-            val = (v[0], v[1], v[2], v[3])
-        elif validation_split > 0.0:
-            n_val = int(n * validation_split)
-            if n_val == 0 or n_val == n:
-                raise ValueError(f"validation_split={validation_split} leaves "
-                                 f"{n_val} of {n} samples for validation")
-            cut = slice(n - n_val, None)
-            val = (self._take(xs, cut), self._take(ys, cut), self._take(ls, cut),
-                   self._take(sws, cut))
-            keep = slice(0, n - n_val)
-            xs, ys, ls, sws = (self._take(xs, keep), self._take(ys, keep),
-                               self._take(ls, keep), self._take(sws, keep))
-            n -= n_val
+        val, (xs, ys, ls, sws, n) = self._validation(
+            validation_data, validation_split, validation_lengths, (xs, ys, ls, sws, n))
         callbacks = list(callbacks or [])
         for cb in callbacks:
             if not isinstance(cb, Callback):

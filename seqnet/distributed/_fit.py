@@ -39,7 +39,7 @@ def _check_model(model):
 
 def fit(model, x, y, *, client, batch_size=32, epochs=1, validation_split=0.0,
         validation_data=None, shuffle=True, callbacks=None, verbose="auto", lengths=None,
-        sample_weight=None, sync_every=1, checkpoint=None):
+        sample_weight=None, validation_lengths=None, sync_every=1, checkpoint=None):
     r"""Train ``model`` data-parallel on a Dask cluster: `Model.fit` spread over the
     workers of ``client``.
 
@@ -61,7 +61,7 @@ def fit(model, x, y, *, client, batch_size=32, epochs=1, validation_split=0.0,
         `Model.fit`.
     x, y, batch_size, epochs, validation_split, validation_data, shuffle
         As `Model.fit`.
-    callbacks, verbose, lengths, sample_weight
+    callbacks, verbose, lengths, sample_weight, validation_lengths
         As `Model.fit`. ``callbacks`` get ``on_batch_end`` as each step's loss
         arrives, and the epoch calls on the client, where the validation and the
         metrics are computed.
@@ -134,27 +134,8 @@ def fit(model, x, y, *, client, batch_size=32, epochs=1, validation_split=0.0,
     sync_every = _checks.positive_int(sync_every, "sync_every")
     if isinstance(verbose, bool) or verbose not in ("auto", 0, 1, 2):
         raise ValueError(f"verbose must be 'auto', 0, 1 or 2, got {verbose!r}")
-    validation_split = _checks.real(validation_split, "validation_split", 0.0, 1.0,
-                                    high_open=True)
-    val = None
-    if validation_data is not None:
-        if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
-            raise TypeError("validation_data must be a tuple (x_val, y_val) or (x_val, "
-                            "y_val, sample_weight_val)")
-        vx, vy, vw = (*validation_data, None)[:3]
-        v = model._data(vx, vy, None, "validation_data[0]", "validation_data[1]",
-                        sample_weight=vw)
-        val = v[:4]
-    elif validation_split > 0.0:
-        n_val = int(n * validation_split)
-        if n_val == 0 or n_val == n:
-            raise ValueError(f"validation_split={validation_split} leaves {n_val} of {n} "
-                             "samples for validation")
-        take = model._take
-        cut, keep = slice(n - n_val, None), slice(0, n - n_val)
-        val = (take(xs, cut), take(ys, cut), take(ls, cut), take(sws, cut))
-        xs, ys, ls, sws = take(xs, keep), take(ys, keep), take(ls, keep), take(sws, keep)
-        n -= n_val
+    val, (xs, ys, ls, sws, n) = model._validation(
+        validation_data, validation_split, validation_lengths, (xs, ys, ls, sws, n))
     callbacks = list(callbacks or [])
     for cb in callbacks:
         if not isinstance(cb, Callback):

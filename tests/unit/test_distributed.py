@@ -135,11 +135,16 @@ def test_masked_steps_equal_one_process(client):
         model.compile(loss="sparse_categorical_crossentropy", optimizer=optim.Adam(0.01))
         models.append(model)
     one, two = models
-    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0, lengths=lengths)
+    val = dict(validation_data=(x[:16], y[:16]), validation_lengths=lengths[:16])
+    h1 = one.fit(x, y, batch_size=16, epochs=2, verbose=0, lengths=lengths, **val)
     h2 = sd.fit(two, x, y, client=client, batch_size=16, epochs=2, verbose=0,
-                lengths=lengths)
+                lengths=lengths, **val)
     assert max_relative(one, two) < 1e-12
     np.testing.assert_allclose(h2.history["loss"], h1.history["loss"], rtol=1e-12)
+    # the validation honours its own lengths, on the client as in one process
+    np.testing.assert_allclose(h2.history["val_loss"], h1.history["val_loss"], rtol=1e-12)
+    assert h1.history["val_loss"][-1] == one.evaluate(x[:16], y[:16], batch_size=16,
+                                                      lengths=lengths[:16])["loss"]
 
 
 def test_validation_and_checkpoint(client, tmp_path):

@@ -225,6 +225,42 @@ def test_validation_data_takes_precedence_over_split():
     assert history.history["val_loss"][-1] == model.evaluate(xv, yv, batch_size=8)["loss"]
 
 
+def test_validation_lengths_mask_the_validation_rows():
+    """validation_lengths mask validation_data's padded steps as lengths mask x's:
+    val_loss is evaluate's loss with those lengths, not the full-length loss."""
+    rng = np.random.default_rng(3)
+    x, xv = rng.integers(0, V, (24, T)), rng.integers(0, V, (8, T))
+    y, yv = rng.integers(0, V, (24, T)), rng.integers(0, V, (8, T))
+    lengths, lv = rng.integers(1, T + 1, 24), rng.integers(1, T, 8)
+    model = seqnet.Sequential([
+        seqnet.LSTM(8, input_size=V, return_sequences=True, seed=1),
+        seqnet.Dense(V, activation="softmax", seed=2)], seed=0)
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="rmsprop")
+    history = model.fit(x, y, batch_size=8, epochs=1, verbose=0, lengths=lengths,
+                        validation_data=(xv, yv), validation_lengths=lv)
+    masked = model.evaluate(xv, yv, batch_size=8, lengths=lv)["loss"]
+    assert history.history["val_loss"][-1] == masked
+    assert masked != model.evaluate(xv, yv, batch_size=8)["loss"]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    # lengths for x, none for the validation rows: their padding would count
+    ({"lengths": np.full(20, T), "validation_data": None}, "no validation_lengths"),
+    ({"validation_lengths": np.full(4, T)}, "without validation_data"),
+    ({"validation_lengths": np.full(3, T), "validation_data": None},
+     r"validation_data\[0\] and validation_lengths must have the same number"),
+])
+def test_validation_lengths_errors(kwargs, match):
+    x, y = toy_data(20)
+    xv, yv = toy_data(4, seed=1)
+    if "validation_data" in kwargs:
+        kwargs = {**kwargs, "validation_data": (xv, yv)}
+    model = small_model()
+    with pytest.raises(ValueError, match=match):
+        model.fit(x, y, verbose=0, **kwargs)
+    assert model.epochs_trained == 0
+
+
 def test_fit_without_validation_has_no_val_metrics():
     x, y = toy_data(16)
     history = small_model().fit(x, y, batch_size=8, epochs=2, verbose=0)
