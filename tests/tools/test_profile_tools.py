@@ -237,6 +237,18 @@ def test_compiles_lists_what_a_command_compiled(tmp_path):
     assert "| seqnet.kernels.lstm._lstm_seq_forward" in out
 
 
+def test_cold_kernels_times_a_fresh_compile():
+    """One fresh process with an empty numba cache compiles the serial LSTM pair: its
+    first call takes seconds, its second milliseconds (the parallel mode is the same
+    code path in the child; compiling it too would double the test's time)."""
+    rows = tables(run("cold_kernels.py", "--runs", "1", "--modes", "serial"))[0]
+    assert [r["kernels"] for r in rows] == ["serial"]
+    first, second = float(rows[0]["first call s"]), float(rows[0]["second call ms"])
+    assert first > 1.0 > second / 1000 > 0
+    assert float(rows[0]["compile s (first - second)"]) == pytest.approx(
+        first - second / 1000, abs=0.02)
+
+
 def test_weight_grads_checks_and_races_the_tile_against_blas():
     """Both products of every row are checked against numpy's before they are
     printed (a wrong one raises), one row per dtype, shape and weight, both timed."""
